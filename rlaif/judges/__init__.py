@@ -1,0 +1,23 @@
+"""Judge transports: text in, text / log-probabilities out. No rubric logic lives here."""
+
+from rlaif.judges.base import (
+    Judge,
+    JudgePolicy,
+    JudgeRequest,
+    JudgeResponse,
+    PermanentJudgeError,
+    TransientJudgeError,
+    Transport,
+    TransportResult,
+)
+
+__all__ = [
+    "Judge",
+    "JudgePolicy",
+    "JudgeRequest",
+    "JudgeResponse",
+    "PermanentJudgeError",
+    "TransientJudgeError",
+    "Transport",
+    "TransportResult",
+]

@@ -1,0 +1,332 @@
+"""The judge transport contract and the machinery every backend shares.
+
+A *transport* (vLLM/OpenAI-compatible, in-process transformers, Bedrock, ...) knows how to send one
+:class:`JudgeRequest` and classify what went wrong. The :class:`Judge` wraps any transport with what
+the open RL frameworks leave to their users (../shared/docs/landscape.md): a per-request timeout and a
+per-batch deadline, retries with exponential backoff and jitter on transient errors only, a
+concurrency cap, a circuit breaker, a response cache and metrics. It never raises into the trainer:
+a request that cannot be answered comes back as a :class:`JudgeResponse` with ``error`` set.
+
+Judges move text; grading (rubrics, preferences, parsing) lives in :mod:`rlaif.rewards`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from rlaif.judges._cache import ResponseCache, request_key
+from rlaif.judges._metrics import JudgeMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One chat request to a judge model, with the decoding options that shape its answer.
+
+    ``choices`` asks for one answer out of a fixed set: backends that can score choices (local,
+    vLLM via top-logprobs) fill :attr:`JudgeResponse.choice_logprobs` with log P(choice) of the
+    first answer token, which needs no decoding at all.
+    """
+
+    messages: tuple[Mapping[str, str], ...]
+    max_tokens: int = 256
+    temperature: float = 0.0
+    json_schema: Mapping[str, Any] | None = None
+    choices: tuple[str, ...] | None = None
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+    @classmethod
+    def chat(cls, messages: Sequence[Mapping[str, str]], **options: Any) -> JudgeRequest:
+        """Build a request from any sequence of ``{"role", "content"}`` dicts."""
+        return cls(messages=tuple(dict(m) for m in messages), **options)
+
+
+@dataclass
+class TokenLogprob:
+    """One generated token, its log-probability and the top alternatives at that position."""
+
+    token: str
+    logprob: float
+    top: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TransportResult:
+    """What a transport returns for one successful request."""
+
+    text: str
+    choice_logprobs: dict[str, float] | None = None
+    token_logprobs: list[TokenLogprob] | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass
+class JudgeResponse:
+    """The judge's answer to one request, or the reason there is none (``error``)."""
+
+    text: str | None = None
+    choice_logprobs: dict[str, float] | None = None
+    token_logprobs: list[TokenLogprob] | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_s: float = 0.0
+    attempts: int = 0
+    cached: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class TransientJudgeError(Exception):
+    """Worth retrying: connection refused/reset, timeout, 429, 5xx, throttling, model not ready."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentJudgeError(Exception):
+    """Retrying cannot help: other 4xx, validation or access errors, an unparseable reply."""
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Sends one request to one backend. Must be picklable (drop live clients in ``__getstate__``)
+    and create its async clients lazily, inside :meth:`send`, on the loop that awaits it."""
+
+    @property
+    def identity(self) -> str:
+        """Backend, endpoint and model: part of the cache key, so two judges never share answers."""
+        ...
+
+    async def send(self, request: JudgeRequest) -> TransportResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class JudgePolicy:
+    """Limits shared by every backend. Defaults follow what the field converged on (slime PR #1582)."""
+
+    timeout_s: float = 60.0  # one attempt
+    batch_deadline_s: float = 600.0  # a whole batch, retries included: a judge can never hang a step
+    max_retries: int = 4
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+    backoff_jitter_s: float = 1.0
+    max_concurrency: int = 32  # requests in flight at once
+    breaker_threshold: int = 20  # consecutive failed attempts that open the circuit
+    breaker_cooldown_s: float = 30.0
+    cache: bool = True
+    cache_path: str | None = None  # SQLite file; None keeps the cache in memory only
+
+
+class _Breaker:
+    """Opens after ``threshold`` consecutive failed attempts; lets one probe through after ``cooldown``."""
+
+    def __init__(self, threshold: int, cooldown_s: float) -> None:
+        self.threshold, self.cooldown_s = threshold, cooldown_s
+        self.consecutive_failures = 0
+        self.open_until = 0.0
+
+    def allow(self) -> bool:
+        return self.consecutive_failures < self.threshold or time.monotonic() >= self.open_until
+
+    def success(self) -> None:
+        self.consecutive_failures = 0
+
+    def failure(self) -> None:
+        self.consecutive_failures += 1
+        if self.consecutive_failures >= self.threshold:
+            self.open_until = time.monotonic() + self.cooldown_s
+
+
+class CircuitOpenError(PermanentJudgeError):
+    """The breaker is open: the backend failed too often in a row, so requests fail fast."""
+
+
+class Judge:
+    """Any :class:`Transport` plus timeouts, retries, a concurrency cap, a breaker, a cache and metrics.
+
+    Requests run on the judge's own event-loop thread, so async clients always live on one loop
+    whether the caller is TRL's async reward loop, a plain thread or a test.
+    """
+
+    def __init__(self, transport: Transport, policy: JudgePolicy | Mapping[str, Any] | None = None) -> None:
+        self.transport = transport
+        self.policy = policy if isinstance(policy, JudgePolicy) else JudgePolicy(**dict(policy or {}))
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self.metrics = JudgeMetrics()
+        self._cache = ResponseCache(self.policy.cache_path) if self.policy.cache else None
+        self._breaker = _Breaker(self.policy.breaker_threshold, self.policy.breaker_cooldown_s)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._start_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"transport": self.transport, "policy": self.policy}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.transport, self.policy = state["transport"], state["policy"]
+        self._init_runtime()
+
+    @property
+    def identity(self) -> str:
+        return self.transport.identity
+
+    # -- public API -------------------------------------------------------------------------------
+
+    async def agenerate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
+        """Answer every request (in order); failures come back as responses with ``error`` set."""
+        return await asyncio.wrap_future(self._submit(requests))
+
+    def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
+        """Blocking form of :meth:`agenerate`, for sync reward functions and scripts."""
+        return self._submit(requests).result()
+
+    def close(self) -> None:
+        """Close the transport's clients, stop the loop thread and the disk cache. Safe to call twice."""
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self.transport.aclose(), self._loop).result(timeout=30)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+        self._loop = self._thread = None
+        if self._cache is not None:
+            self._cache.close()
+
+    # -- machinery --------------------------------------------------------------------------------
+
+    def _submit(self, requests: Sequence[JudgeRequest]) -> Future[list[JudgeResponse]]:
+        return asyncio.run_coroutine_threadsafe(self._run_batch(list(requests)), self._ensure_loop())
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._start_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=loop.run_forever, name="rlaif-judge", daemon=True)
+                self._thread.start()
+                self._loop = loop
+            return self._loop
+
+    async def _run_batch(self, requests: list[JudgeRequest]) -> list[JudgeResponse]:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.policy.max_concurrency)
+        deadline = time.monotonic() + self.policy.batch_deadline_s
+        return list(await asyncio.gather(*(self._run_one(r, deadline) for r in requests)))
+
+    async def _run_one(self, request: JudgeRequest, deadline: float) -> JudgeResponse:
+        key = request_key(self.transport.identity, request) if self._cache is not None else ""
+        if self._cache is not None and (hit := self._cache.get(key)) is not None:
+            response = _response_from(hit, cached=True)
+            self.metrics.record(ok=True, latency_s=0.0, cached=True)
+            return response
+        assert self._semaphore is not None
+        async with self._semaphore:
+            started = time.perf_counter()
+            attempts = 0
+            try:
+                retrying = self._retrying(deadline)
+                async for attempt in retrying:
+                    with attempt:
+                        attempts += 1
+                        result = await self._attempt(request, deadline)
+                response = JudgeResponse(
+                    text=result.text,
+                    choice_logprobs=result.choice_logprobs,
+                    token_logprobs=result.token_logprobs,
+                    tokens_in=result.tokens_in,
+                    tokens_out=result.tokens_out,
+                    attempts=attempts,
+                )
+            except Exception as exc:  # a judge failure is a response with an error, never a crash
+                response = JudgeResponse(error=f"{type(exc).__name__}: {exc}", attempts=attempts)
+            response.latency_s = time.perf_counter() - started
+        if response.ok and self._cache is not None:
+            self._cache.put(key, _cacheable(response))
+        self.metrics.record(
+            ok=response.ok,
+            latency_s=response.latency_s,
+            retries=max(0, attempts - 1),
+            tokens_in=response.tokens_in,
+            tokens_out=response.tokens_out,
+        )
+        if not response.ok:
+            log.debug("judge request failed after %d attempt(s): %s", attempts, response.error)
+        return response
+
+    def _retrying(self, deadline: float) -> AsyncRetrying:
+        policy = self.policy
+        backoff = wait_exponential_jitter(
+            initial=policy.backoff_initial_s, max=policy.backoff_max_s, jitter=policy.backoff_jitter_s
+        )
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            hinted = getattr(exc, "retry_after_s", None) or 0.0
+            # Never sleep past the batch deadline: the next attempt would only fail on it.
+            return max(0.0, min(max(backoff(state), hinted), deadline - time.monotonic()))
+
+        return AsyncRetrying(
+            retry=retry_if_exception_type(TransientJudgeError),
+            stop=stop_after_attempt(policy.max_retries + 1) | stop_after_delay(max(0.0, deadline - time.monotonic())),
+            wait=wait,
+            reraise=True,
+        )
+
+    async def _attempt(self, request: JudgeRequest, deadline: float) -> TransportResult:
+        if not self._breaker.allow():
+            raise CircuitOpenError(
+                f"{self._breaker.consecutive_failures} consecutive failures from {self.identity}; "
+                f"failing fast for {self.policy.breaker_cooldown_s:.0f} s"
+            )
+        timeout = min(self.policy.timeout_s, deadline - time.monotonic())
+        if timeout <= 0:
+            raise PermanentJudgeError(f"batch deadline of {self.policy.batch_deadline_s} s exceeded")
+        try:
+            result = await asyncio.wait_for(self.transport.send(request), timeout=timeout)
+        except TimeoutError as exc:
+            self._breaker.failure()
+            raise TransientJudgeError(f"no answer within {timeout:.1f} s") from exc
+        except TransientJudgeError:
+            self._breaker.failure()
+            raise
+        self._breaker.success()
+        return result
+
+
+def _cacheable(response: JudgeResponse) -> dict[str, Any]:
+    data = asdict(response)
+    for transient in ("latency_s", "attempts", "cached", "error"):
+        data.pop(transient)
+    return data
+
+
+def _response_from(data: Mapping[str, Any], cached: bool) -> JudgeResponse:
+    values = dict(data)
+    if values.get("token_logprobs") is not None:
+        values["token_logprobs"] = [TokenLogprob(**t) for t in values["token_logprobs"]]
+    return JudgeResponse(**values, cached=cached)
