@@ -1,0 +1,1 @@
+"""Grading: rubric / preference templates, verdict parsing, aggregation, as TRL reward functions."""

@@ -1,0 +1,71 @@
+"""Judge prompts for rubric grading: one yes/no question per criterion, or one JSON verdict per answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rlaif.judges.base import JudgeRequest
+from rlaif.rewards.fencing import IGNORE_INSTRUCTIONS, fence
+from rlaif.rewards.rubric_spec import Criterion, Rubric
+
+YES, NO = "yes", "no"
+
+_SYSTEM = "You are a strict, fair grader. " + IGNORE_INSTRUCTIONS
+
+
+def _context(rubric: Rubric, question: str, reference: str | None) -> str:
+    parts = [f"Task: {rubric.task}"] if rubric.task else []
+    parts.append(f"Question:\n{fence(question, 'question')}")
+    if reference is not None:
+        parts.append(f"Reference answer (trusted):\n{fence(reference, 'reference')}")
+    return "\n\n".join(parts)
+
+
+def criterion_request(
+    rubric: Rubric, criterion: Criterion, question: str, answer: str, reference: str | None
+) -> JudgeRequest:
+    """A single yes/no question scored from the judge's next-token probabilities (no decoding)."""
+    examples = "".join(
+        f"Example answer:\n{fence(e.answer)}\nVerdict: {YES if e.passes else NO}\n\n" for e in criterion.examples
+    )
+    user = (
+        f"{_context(rubric, question, reference)}\n\n{examples}Answer to grade:\n{fence(answer)}\n\n"
+        f"Criterion: {criterion.question}\nDoes the answer meet the criterion? Reply with {YES} or {NO} only."
+    )
+    messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+    return JudgeRequest.chat(messages, choices=(YES, NO), max_tokens=1, logprobs=True, top_logprobs=20)
+
+
+def verdict_schema(rubric: Rubric) -> dict[str, Any]:
+    """JSON schema of a verdict: for every criterion id a one-sentence reason and a Boolean pass."""
+    item = {
+        "type": "object",
+        "properties": {"reason": {"type": "string", "maxLength": 300}, "pass": {"type": "boolean"}},
+        "required": ["reason", "pass"],
+        "additionalProperties": False,
+    }
+    ids = [c.id for c in rubric.criteria]
+    return {
+        "type": "object",
+        "properties": {i: item for i in ids},
+        "required": ids,
+        "additionalProperties": False,
+    }
+
+
+def json_request(
+    rubric: Rubric, question: str, answer: str, reference: str | None, max_tokens: int = 512
+) -> JudgeRequest:
+    """One call per answer: a schema-constrained object with a reason and a pass/fail per criterion."""
+    lines = []
+    for c in rubric.criteria:
+        lines.append(f"- {c.id}: {c.question}")
+        lines.extend(f"    e.g. {e.answer!r} -> {'pass' if e.passes else 'fail'}" for e in c.examples)
+    user = (
+        f"{_context(rubric, question, reference)}\n\nAnswer to grade:\n{fence(answer)}\n\n"
+        "Criteria (each is pass or fail):\n" + "\n".join(lines) + "\n\n"
+        'Reply with one JSON object only: {"<criterion id>": {"reason": "<one sentence>", "pass": true|false}, ...} '
+        "with every criterion id. Give the reason before deciding."
+    )
+    messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+    return JudgeRequest.chat(messages, json_schema=verdict_schema(rubric), max_tokens=max_tokens)

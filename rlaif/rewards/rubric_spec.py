@@ -1,0 +1,88 @@
+"""Rubric files: Boolean criteria with observable pass conditions, weights and required gates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class RubricError(ValueError):
+    """A rubric definition is invalid; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example shown to the judge: an answer and whether it passes."""
+
+    answer: str
+    passes: bool
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One yes/no question about the answer; ``required`` failures gate the whole score to 0."""
+
+    id: str
+    question: str
+    weight: float = 1.0
+    required: bool = False
+    examples: tuple[Example, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """A named list of criteria and the task description the judge reads first."""
+
+    name: str
+    criteria: tuple[Criterion, ...]
+    task: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "rubric") -> Rubric:
+        """Validate a mapping (from YAML / Hydra) and build the rubric; errors name ``source.key``."""
+        if not isinstance(data, Mapping):
+            raise RubricError(f"{source}: expected a mapping with 'name' and 'criteria', got {type(data).__name__}")
+        unknown = set(data) - {"name", "task", "criteria"}
+        if unknown:
+            raise RubricError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: name, task, criteria")
+        raw = data.get("criteria")
+        if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
+            raise RubricError(f"{source}.criteria: expected a non-empty list of criteria")
+        criteria = tuple(_criterion(c, f"{source}.criteria[{i}]") for i, c in enumerate(raw))
+        ids = [c.id for c in criteria]
+        if len(set(ids)) != len(ids):
+            raise RubricError(f"{source}.criteria: duplicate ids in {ids}")
+        if sum(c.weight for c in criteria) <= 0:
+            raise RubricError(f"{source}.criteria: weights must add up to more than 0")
+        return cls(name=str(data.get("name") or "rubric"), criteria=criteria, task=str(data.get("task") or ""))
+
+
+def _criterion(data: Any, where: str) -> Criterion:
+    if not isinstance(data, Mapping):
+        raise RubricError(f"{where}: expected a mapping with 'id' and 'question'")
+    unknown = set(data) - {"id", "question", "weight", "required", "examples"}
+    if unknown:
+        raise RubricError(f"{where}: unknown key(s) {sorted(unknown)}")
+    for key in ("id", "question"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise RubricError(f"{where}.{key}: required, a non-empty string")
+    if not str(data["id"]).replace("_", "").isalnum():
+        raise RubricError(f"{where}.id: {data['id']!r} must be letters, digits and '_' (it becomes a JSON key)")
+    weight = data.get("weight", 1.0)
+    if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
+        raise RubricError(f"{where}.weight: expected a number >= 0, got {weight!r}")
+    examples = tuple(_example(e, f"{where}.examples[{i}]") for i, e in enumerate(data.get("examples") or ()))
+    return Criterion(
+        id=data["id"],
+        question=data["question"].strip(),
+        weight=float(weight),
+        required=bool(data.get("required", False)),
+        examples=examples,
+    )
+
+
+def _example(data: Any, where: str) -> Example:
+    if not isinstance(data, Mapping) or not isinstance(data.get("answer"), str) or "passes" not in data:
+        raise RubricError(f"{where}: expected {{answer: <text>, passes: true|false}}")
+    return Example(answer=data["answer"], passes=bool(data["passes"]))
