@@ -65,11 +65,19 @@ def _verdict(data: Any, criterion_ids: Sequence[str]) -> dict[str, CriterionVerd
     return verdicts
 
 
-def yes_probability(choice_logprobs: Mapping[str, float] | None, yes: str = "yes", no: str = "no") -> float:
-    """P(yes) renormalised over {yes, no} from the judge's first-token log-probabilities."""
-    if not choice_logprobs or yes not in choice_logprobs or no not in choice_logprobs:
-        raise VerdictError("the judge returned no log-probabilities for the yes/no choices")
-    lp_yes, lp_no = choice_logprobs[yes], choice_logprobs[no]
-    if not all(math.isfinite(v) for v in (lp_yes, lp_no)):
-        raise VerdictError(f"non-finite log-probabilities {choice_logprobs}")
-    return 1.0 / (1.0 + math.exp(lp_no - lp_yes))
+def yes_probability(
+    choice_logprobs: Mapping[str, float] | None, text: str | None = None, yes: str = "yes", no: str = "no"
+) -> float:
+    """P(yes) renormalised over {yes, no} from the judge's first-token log-probabilities.
+
+    Backends without log-probabilities (Bedrock) answer in text: an exact ``yes`` / ``no`` reply is a
+    hard 1.0 / 0.0, so a logprob-mode rubric still runs on them; any other reply is a failure.
+    """
+    if choice_logprobs and yes in choice_logprobs and no in choice_logprobs:
+        lp_yes, lp_no = choice_logprobs[yes], choice_logprobs[no]
+        if not all(math.isfinite(v) for v in (lp_yes, lp_no)):
+            raise VerdictError(f"non-finite log-probabilities {choice_logprobs}")
+        return 1.0 / (1.0 + math.exp(lp_no - lp_yes))
+    if text is not None and text.strip().lower() in (yes, no):
+        return 1.0 if text.strip().lower() == yes else 0.0
+    raise VerdictError(f"no yes/no log-probabilities and an off-menu reply {text!r}")

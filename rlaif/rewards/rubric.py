@@ -94,7 +94,8 @@ class RubricReward:
             chunk = responses[k * len(criteria) : (k + 1) * len(criteria)]
             try:
                 passes = {
-                    c.id: yes_probability(_ok(resp).choice_logprobs) for c, resp in zip(criteria, chunk, strict=True)
+                    c.id: yes_probability(_ok(resp).choice_logprobs, resp.text)
+                    for c, resp in zip(criteria, chunk, strict=True)
                 }
             except VerdictError as exc:
                 grades.append(Grade(score=None, error=str(exc)))
