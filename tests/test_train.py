@@ -1,0 +1,109 @@
+"""``python -m rlaif.train`` as a user runs it: a real 2-step run, and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlaif.models import packaged_model_dir
+
+
+def run_train(*overrides: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "rlaif.train", *overrides],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(tmp_path: Path) -> None:
+    base_weights = packaged_model_dir() / "model.safetensors"
+    base_before = sha256(base_weights)
+    run_dir = tmp_path / "run"
+
+    result = run_train("debug=smoke", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    # The adapter: LoRA tensors only, and they moved from their initial values (lora_B starts at 0).
+    from safetensors.torch import load_file
+
+    adapter = load_file(run_dir / "adapter" / "adapter_model.safetensors")
+    assert adapter and all("lora_A" in k or "lora_B" in k for k in adapter)
+    lora_b = [t for k, t in adapter.items() if "lora_B" in k]
+    assert lora_b and any(float(t.abs().max()) > 0 for t in lora_b)
+    # The base model on disk was not touched.
+    assert sha256(base_weights) == base_before
+
+    # rewards.jsonl: one line per judged completion (2 steps x 4 completions), scores in [0, 1] or null.
+    lines = [json.loads(line) for line in (run_dir / "rewards.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 * 4
+    for line in lines:
+        assert line["score"] is None or 0.0 <= line["score"] <= 1.0
+        assert line["prompt_id"] and "verdicts" in line and "rationale" in line
+    assert {line["step"] for line in lines} == {0, 1}
+
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    assert summary["steps"] == 2 and math.isfinite(summary["last_reward"])
+    assert (run_dir / "reward_curve.png").stat().st_size > 1000
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert list((run_dir / "runs").rglob("events.out.tfevents.*")), "TensorBoard metrics missing"
+    judge_metrics = json.loads((run_dir / "judge_metrics.json").read_text())
+    assert judge_metrics["requests"] >= 8 and judge_metrics["failures"] == 0
+    assert not (run_dir / "FAILED").exists()
+
+
+def write_jsonl(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+GOOD = json.dumps({"id": "a", "messages": [{"role": "user", "content": "hi"}]})
+
+
+@pytest.mark.parametrize(
+    ("second_line", "expected"),
+    [("{broken", ":2: not valid JSON"), (json.dumps({"id": "b"}), ":2: missing required field 'messages'")],
+)
+def test_bad_dataset_exits_nonzero_naming_file_and_line(tmp_path: Path, second_line: str, expected: str) -> None:
+    data = write_jsonl(tmp_path / "bad.jsonl", [GOOD, second_line])
+    run_dir = tmp_path / "run"
+    result = run_train(f"data.path={data}", f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert f"{data}{expected}" in output
+    assert not run_dir.exists()
+
+
+def test_unknown_config_key_is_named(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = run_train("grpo.max_stepz=3", f"hydra.run.dir={run_dir}")
+    assert result.returncode != 0 and "max_stepz" in result.stdout + result.stderr
+    assert not run_dir.exists()
+
+    result = run_train("+grpo.max_stepz=3", f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "grpo: unknown GRPOConfig field(s) ['max_stepz']" in output
+    assert not run_dir.exists()
+
+
+def test_bad_reward_setting_names_the_key(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = run_train("reward.mode=vibes", "debug=smoke", f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "reward" in output and "vibes" in output
+    assert not run_dir.exists()
