@@ -13,6 +13,7 @@ Judges move text; grading (rubrics, preferences, parsing) lives in :mod:`rlaif.r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -143,7 +144,7 @@ class JudgePolicy:
 
 
 class _Breaker:
-    """Opens after ``threshold`` consecutive failed attempts; lets one probe through after ``cooldown``."""
+    """Opens after ``threshold`` consecutive failed attempts; then lets one probe through per ``cooldown``."""
 
     def __init__(self, threshold: int, cooldown_s: float) -> None:
         self.threshold, self.cooldown_s = threshold, cooldown_s
@@ -151,7 +152,13 @@ class _Breaker:
         self.open_until = 0.0
 
     def allow(self) -> bool:
-        return self.consecutive_failures < self.threshold or time.monotonic() >= self.open_until
+        if self.consecutive_failures < self.threshold:
+            return True
+        now = time.monotonic()
+        if now < self.open_until:
+            return False
+        self.open_until = now + self.cooldown_s  # half-open: this request probes, the rest still fail fast
+        return True
 
     def success(self) -> None:
         self.consecutive_failures = 0
@@ -186,6 +193,8 @@ class Judge:
         self._thread: threading.Thread | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._start_lock = threading.Lock()
+        # Identical requests in flight at the same time share one call (the cache only helps later ones).
+        self._inflight: dict[str, asyncio.Future[JudgeResponse]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {"transport": self.transport, "policy": self.policy}
@@ -214,7 +223,12 @@ class Judge:
             asyncio.run_coroutine_threadsafe(self.transport.aclose(), self._loop).result(timeout=30)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=30)
+            if not self._thread.is_alive():
+                self._loop.close()
+        # A closed judge can be used again: the next call starts a new loop, semaphore and clients.
         self._loop = self._thread = None
+        self._semaphore = None
+        self._inflight = {}
         if self._cache is not None:
             self._cache.close()
 
@@ -236,10 +250,46 @@ class Judge:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.policy.max_concurrency)
         deadline = time.monotonic() + self.policy.batch_deadline_s
-        return list(await asyncio.gather(*(self._run_one(r, deadline) for r in requests)))
+        start_error = await self._start_transport(deadline)
+        if start_error is not None:
+            for _ in requests:
+                self.metrics.record(ok=False, latency_s=0.0)
+            return [JudgeResponse(error=start_error) for _ in requests]
+        return list(await asyncio.gather(*(self._run_shared(r, deadline) for r in requests)))
 
-    async def _run_one(self, request: JudgeRequest, deadline: float) -> JudgeResponse:
-        key = request_key(self.transport.identity, request) if self._cache is not None else ""
+    async def _start_transport(self, deadline: float) -> str | None:
+        """Let a transport that starts its own server (``judge.launch``) do it outside the per-request
+        timeout: a 40 s server start must not time out every waiting request and trip the breaker."""
+        start = getattr(self.transport, "astart", None)
+        if start is None:
+            return None
+        try:
+            await asyncio.wait_for(start(), timeout=max(0.0, deadline - time.monotonic()))
+        except Exception as exc:
+            return f"judge backend failed to start: {type(exc).__name__}: {exc}"
+        return None
+
+    async def _run_shared(self, request: JudgeRequest, deadline: float) -> JudgeResponse:
+        key = request_key(self.transport.identity, request)
+        if (pending := self._inflight.get(key)) is not None:
+            shared = await asyncio.shield(pending)
+            cached = shared.ok  # served without a call of its own, like a cache hit
+            self.metrics.record(ok=shared.ok, latency_s=0.0, cached=cached)
+            return dataclasses.replace(shared, cached=cached)
+        future: asyncio.Future[JudgeResponse] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            response = await self._run_one(request, deadline, key)
+            future.set_result(response)
+            return response
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: sharers re-raise it, nobody else needs to
+            raise
+        finally:
+            self._inflight.pop(key, None)
+
+    async def _run_one(self, request: JudgeRequest, deadline: float, key: str) -> JudgeResponse:
         if self._cache is not None and (hit := self._cache.get(key)) is not None:
             response = _response_from(hit, cached=True)
             self.metrics.record(ok=True, latency_s=0.0, cached=True)
@@ -281,7 +331,7 @@ class Judge:
     def _retrying(self, deadline: float) -> AsyncRetrying:
         policy = self.policy
         backoff = wait_exponential_jitter(
-            initial=policy.backoff_initial_s, max=policy.backoff_max_s, jitter=policy.backoff_jitter_s
+            multiplier=policy.backoff_initial_s, max=policy.backoff_max_s, jitter=policy.backoff_jitter_s
         )
 
         def wait(state: RetryCallState) -> float:
