@@ -24,10 +24,13 @@ _Pending = tuple[JudgeRequest, "asyncio.Future[TransportResult]"]
 class LocalTransport:
     """A transformers causal LM in this process, loaded lazily on first use."""
 
-    def __init__(self, model: str = PACKAGED_MODEL, dtype: str = "float32", max_batch_size: int = 16) -> None:
+    def __init__(
+        self, model: str = PACKAGED_MODEL, dtype: str = "float32", max_batch_size: int = 16, device: str = "auto"
+    ) -> None:
         self.model_name = model
         self.dtype = dtype
         self.max_batch_size = max_batch_size
+        self.device = device
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -38,7 +41,7 @@ class LocalTransport:
         self._worker: asyncio.Task[None] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "dtype": self.dtype, "max_batch_size": self.max_batch_size}
+        return {k: getattr(self, k) for k in ("model_name", "dtype", "max_batch_size", "device")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -93,8 +96,13 @@ class LocalTransport:
     def _ensure_loaded(self) -> None:
         with self._load_lock:
             if self._model is None:
+                import torch
+
+                device = self.device
+                if device == "auto":  # the judge follows the policy onto the GPU when there is one
+                    device = "cuda" if torch.cuda.is_available() else "cpu"
                 self._tokenizer = load_tokenizer(self.model_name)
-                self._model = load_causal_lm(self.model_name, self.dtype).eval()
+                self._model = load_causal_lm(self.model_name, self.dtype).to(device).eval()
 
     def _run(self, requests: list[JudgeRequest]) -> list[TransportResult]:
         self._ensure_loaded()
@@ -107,7 +115,8 @@ class LocalTransport:
             self._tokenizer.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True)
             for r in requests
         ]
-        return self._tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        encoded = self._tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return encoded.to(self._model.device)
 
     def _score_choices(self, requests: list[JudgeRequest]) -> list[TransportResult]:
         import torch
@@ -174,7 +183,8 @@ def local_judge(
     model: str = PACKAGED_MODEL,
     dtype: str = "float32",
     max_batch_size: int = 16,
+    device: str = "auto",
     policy: dict[str, Any] | None = None,
 ) -> Judge:
-    """An in-process judge (the Hydra ``_target_`` of ``judge=local``)."""
-    return Judge(LocalTransport(model=model, dtype=dtype, max_batch_size=max_batch_size), policy)
+    """An in-process judge (the Hydra ``_target_`` of ``judge=local``); ``device``: auto, cpu, cuda, cuda:1."""
+    return Judge(LocalTransport(model=model, dtype=dtype, max_batch_size=max_batch_size, device=device), policy)
