@@ -123,7 +123,8 @@ class LocalTransport:
 
         inputs = self._encode(requests)
         with torch.inference_mode():
-            logits = self._model(**inputs).logits[:, -1, :].float()
+            # Only the last position is scored: skip the vocabulary projection everywhere else.
+            logits = self._model(**inputs, logits_to_keep=1).logits[:, -1, :].float()
         logprobs = torch.log_softmax(logits, dim=-1)
         results = []
         for row, request in enumerate(requests):
