@@ -38,3 +38,10 @@ def _content(message: Any) -> Any:
             return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
         return content
     return message
+
+
+def prompt_key(prompt: Any) -> str:
+    """A hashable identity for a prompt: completions with the same key answer the same prompt (a group)."""
+    if isinstance(prompt, str):
+        return prompt
+    return json.dumps(prompt, sort_keys=True, ensure_ascii=False, default=str)

@@ -73,11 +73,30 @@ def yes_probability(
     Backends without log-probabilities (Bedrock) answer in text: an exact ``yes`` / ``no`` reply is a
     hard 1.0 / 0.0, so a logprob-mode rubric still runs on them; any other reply is a failure.
     """
-    if choice_logprobs and yes in choice_logprobs and no in choice_logprobs:
-        lp_yes, lp_no = choice_logprobs[yes], choice_logprobs[no]
-        if not all(math.isfinite(v) for v in (lp_yes, lp_no)):
-            raise VerdictError(f"non-finite log-probabilities {choice_logprobs}")
-        return 1.0 / (1.0 + math.exp(lp_no - lp_yes))
-    if text is not None and text.strip().lower() in (yes, no):
-        return 1.0 if text.strip().lower() == yes else 0.0
-    raise VerdictError(f"no yes/no log-probabilities and an off-menu reply {text!r}")
+    return choice_probability(choice_logprobs, text, yes, no)
+
+
+def choice_probability(choice_logprobs: Mapping[str, float] | None, text: str | None, first: str, second: str) -> float:
+    """P(``first``) renormalised over {``first``, ``second``}: soft from log-probabilities, else hard from text.
+
+    The text fallback accepts the reply only when it *is* one of the two choices (case-insensitive,
+    surrounding whitespace ignored): ``"A"`` counts, ``"[[A]]"`` or ``"A, because ..."`` is off the menu
+    and a failure, never a guess.
+    """
+    if choice_logprobs and first in choice_logprobs and second in choice_logprobs:
+        lp_first, lp_second = choice_logprobs[first], choice_logprobs[second]
+        if not all(math.isfinite(v) for v in (lp_first, lp_second)):
+            raise VerdictError(f"non-finite log-probabilities {dict(choice_logprobs)}")
+        return _sigmoid(lp_first - lp_second)
+    reply = text.strip().lower() if text is not None else None
+    if reply in (first.lower(), second.lower()):
+        return 1.0 if reply == first.lower() else 0.0
+    raise VerdictError(f"no {first}/{second} log-probabilities and an off-menu reply {text!r}")
+
+
+def _sigmoid(x: float) -> float:
+    # Stable for the -9999 floors some servers report for a choice outside their top list.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)

@@ -7,37 +7,35 @@ Two verdict modes:
   criterion (hard passes, and a rationale per criterion).
 
 A failed ``required`` criterion gates the score to 0 (in logprob mode the score is multiplied by
-P(pass) of each required criterion, which is the same rule for hard verdicts). An empty answer scores
-0 without a judge call. A judge failure is ``None`` (see :mod:`rlaif.rewards.failures`).
+P(pass) of each required criterion, which is the same rule for hard verdicts). Before any judge call,
+an empty answer scores 0 (edge rule) and the deterministic ``checks`` run as gates (a failing check
+scores 0, a penalty multiplies the judge's score; :mod:`rlaif.rewards.checks`). A rubric with an
+``output`` section adds its JSON schema as the first gate and, with ``items``, grades each element of
+the answer's list on its own (per-item scores, averaged). A judge failure is ``None``
+(:mod:`rlaif.rewards.failures`): never a 0, so checks and judge in one reward keep it unscorable.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rlaif.judges.base import Judge, JudgeResponse
+from rlaif.rewards.checks import Check, Gated, JsonValid, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import answer_text, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
 from rlaif.rewards.parsing import VerdictError, parse_json_verdict, yes_probability
+from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.rubric_prompts import criterion_request, json_request
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
 
 Mode = Literal["logprob", "json"]
+_Unit = tuple[str, str, str | None]  # (question, text to grade, reference)
 
-
-@dataclass
-class Grade:
-    """The outcome for one answer: a score, or the error that prevented one."""
-
-    score: float | None
-    passes: dict[str, float] = field(default_factory=dict)  # criterion id -> pass (0/1) or P(pass)
-    reasons: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-    judged: bool = True  # False when an edge rule decided without asking the judge
+__all__ = ["Grade", "RubricReward"]
 
 
 class RubricReward:
@@ -52,6 +50,7 @@ class RubricReward:
         failures: FailurePolicy | Mapping[str, Any] | None = None,
         log_path: str | None = None,
         json_max_tokens: int = 512,
+        checks: Sequence[Check] = (),
     ) -> None:
         if mode not in ("logprob", "json"):
             raise ValueError(f"reward.mode: expected logprob or json, got {mode!r}")
@@ -62,35 +61,75 @@ class RubricReward:
         self.failures = failures if isinstance(failures, FailurePolicy) else FailurePolicy(**dict(failures or {}))
         self.log = RewardLog(log_path)
         self.json_max_tokens = json_max_tokens
+        output = self.rubric.output
+        self._json = JsonValid(output.schema, name="schema_valid") if output is not None else None
+        self.checks: list[Check] = ([self._json] if self._json is not None else []) + list(checks)
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         references = kwargs.get("reference_answer") or [None] * len(prompts)
-        grades = await self.grade(prompts, completions, references)
-        scores = [self.failures.resolve(g.score, g.error) for g in grades]
-        self._report(prompts, completions, grades, scores, kwargs)
+        answers = [answer_text(c) for c in completions]
+        grades, gated = await self._grade(prompts, answers, references)
+        scores = resolve(grades, self.failures)
+        metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
+        report(StepReport(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
         return scores
 
     async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:
         """Grade every (prompt, completion) pair; never raises for a judge failure."""
-        questions = [question_text(p) for p in prompts]
-        answers = [answer_text(c) for c in completions]
-        refs = [reference_text(r) for r in references]
-        to_judge = [i for i, a in enumerate(answers) if a.strip()]
-        grades = [Grade(score=0.0, reasons={"edge_rule": "empty answer"}, judged=False) for _ in answers]
-        if self.mode == "logprob":
-            judged = await self._grade_logprob([(questions[i], answers[i], refs[i]) for i in to_judge])
-        else:
-            judged = await self._grade_json([(questions[i], answers[i], refs[i]) for i in to_judge])
-        for i, g in zip(to_judge, judged, strict=True):
-            grades[i] = g
+        grades, _ = await self._grade(prompts, [answer_text(c) for c in completions], references)
         return grades
 
-    async def _grade_logprob(self, items: list[tuple[str, str, str | None]]) -> list[Grade]:
+    async def _grade(
+        self, prompts: Sequence[Any], answers: Sequence[str], references: Sequence[Any]
+    ) -> tuple[list[Grade], list[Gated]]:
+        questions = [question_text(p) for p in prompts]
+        refs = [reference_text(r) for r in references]
+        gated = apply_gates(self.checks, answers, questions)
+        grades = [Grade(0.0, reasons={"gate": g.reason or ""}, judged=False, details=_checks(g)) for g in gated]
+        units: list[_Unit] = []
+        owners: list[tuple[int, int]] = []  # (answer index, item index) of each unit
+        for i, g in enumerate(gated):
+            if not g.open:
+                continue
+            items = self._items(answers[i])
+            if isinstance(items, str):  # the answer has no gradable items: an edge rule, score 0
+                grades[i] = Grade(0.0, reasons={"edge_rule": items}, judged=False, details=_checks(g))
+                continue
+            owners.extend((i, k) for k in range(len(items)))
+            units.extend((questions[i], text, refs[i]) for text in items)
+        judged = await (self._grade_logprob(units) if self.mode == "logprob" else self._grade_json(units))
+        by_answer: dict[int, list[Grade]] = {}
+        for (i, _), unit_grade in zip(owners, judged, strict=True):
+            by_answer.setdefault(i, []).append(unit_grade)
+        for i, unit_grades in by_answer.items():
+            grades[i] = _combine(unit_grades, gated[i], itemized=self._itemized)
+        return grades, gated
+
+    @property
+    def _itemized(self) -> bool:
+        return self.rubric.output is not None and self.rubric.output.items is not None
+
+    def _items(self, answer: str) -> list[str] | str:
+        """The texts to grade: the answer itself, or its items (a reason string when there are none)."""
+        if not self._itemized:
+            return [answer]
+        assert self._json is not None and self.rubric.output is not None and self.rubric.output.items
+        path = self.rubric.output.items
+        value: Any = self._json.parse(answer)  # the schema gate already proved it parses
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if not isinstance(value, list):
+            return f"no list at {path!r}"
+        if not value:
+            return f"empty list at {path!r}"
+        return [json.dumps(item, ensure_ascii=False) if not isinstance(item, str) else item for item in value]
+
+    async def _grade_logprob(self, units: list[_Unit]) -> list[Grade]:
         criteria = self.rubric.criteria
-        requests = [criterion_request(self.rubric, c, q, a, r) for q, a, r in items for c in criteria]
-        responses = await self.judge.agenerate(requests)
+        requests = [criterion_request(self.rubric, c, q, a, r) for q, a, r in units for c in criteria]
+        responses = await self.judge.agenerate(requests) if requests else []
         grades = []
-        for k in range(len(items)):
+        for k in range(len(units)):
             chunk = responses[k * len(criteria) : (k + 1) * len(criteria)]
             try:
                 passes = {
@@ -104,9 +143,9 @@ class RubricReward:
             grades.append(Grade(score=self._aggregate(passes), passes=passes, reasons=reasons))
         return grades
 
-    async def _grade_json(self, items: list[tuple[str, str, str | None]]) -> list[Grade]:
-        requests = [json_request(self.rubric, q, a, r, self.json_max_tokens) for q, a, r in items]
-        responses = await self.judge.agenerate(requests)
+    async def _grade_json(self, units: list[_Unit]) -> list[Grade]:
+        requests = [json_request(self.rubric, q, a, r, self.json_max_tokens) for q, a, r in units]
+        responses = await self.judge.agenerate(requests) if requests else []
         ids = [c.id for c in self.rubric.criteria]
         grades = []
         for resp in responses:
@@ -127,48 +166,28 @@ class RubricReward:
         gate = math.prod(passes[c.id] for c in criteria if c.required)
         return min(1.0, max(0.0, score * gate))
 
-    def _report(
-        self,
-        prompts: Sequence[Any],
-        completions: Sequence[Any],
-        grades: list[Grade],
-        scores: list[float | None],
-        kwargs: Mapping[str, Any],
-    ) -> None:
-        log_metric, log_extra = kwargs.get("log_metric"), kwargs.get("log_extra")
-        judged = [g for g in grades if g.judged]
-        if log_metric is not None:
-            failed = sum(g.error is not None for g in judged)
-            log_metric(f"{self.__name__}/judge_failure_rate", failed / len(judged) if judged else 0.0)
-            for c in self.rubric.criteria:
-                values = [g.passes[c.id] for g in judged if c.id in g.passes]
-                if values:
-                    log_metric(f"{self.__name__}/{c.id}/pass_rate", sum(values) / len(values))
-            for key, value in self.judge.metrics.drain().items():
-                if not math.isnan(value):
-                    log_metric(f"judge/{key}", value)
-        rationales = [g.error or "; ".join(f"{k}: {v}" for k, v in g.reasons.items()) for g in grades]
-        if log_extra is not None:
-            log_extra(f"{self.__name__}_rationale", rationales)
-        state = kwargs.get("trainer_state")
-        step = getattr(state, "global_step", None)
-        ids = kwargs.get("id") or [None] * len(grades)
-        self.log.write(
-            [
-                {
-                    "step": step,
-                    "reward": self.__name__,
-                    "prompt_id": ids[i],
-                    "prompt": question_text(prompts[i]),
-                    "completion": answer_text(completions[i]),
-                    "score": scores[i],
-                    "verdicts": g.passes,
-                    "rationale": g.reasons,
-                    "error": g.error,
-                }
-                for i, g in enumerate(grades)
-            ]
-        )
+
+def _combine(units: list[Grade], gated: Gated, itemized: bool) -> Grade:
+    """One answer's grade from its units (the answer, or its items): any failed unit fails the answer."""
+    details = _checks(gated)
+    failed = [(k, g) for k, g in enumerate(units) if g.score is None]
+    if failed:
+        k, g = failed[0]
+        return Grade(None, error=f"item {k}: {g.error}" if itemized else g.error, details=details)
+    scores = [float(g.score or 0.0) for g in units]
+    passes = {cid: sum(g.passes[cid] for g in units) / len(units) for cid in units[0].passes}
+    if itemized:
+        reasons = {f"item{k}.{cid}": r for k, g in enumerate(units) for cid, r in g.reasons.items()}
+        details["item_scores"] = scores
+    else:
+        reasons = dict(units[0].reasons)
+    if gated.multiplier < 1.0:
+        reasons["penalty"] = f"x{gated.multiplier:.2f} from checks"
+    return Grade(sum(scores) / len(scores) * gated.multiplier, passes, reasons, details=details)
+
+
+def _checks(gated: Gated) -> dict[str, Any]:
+    return {"checks": {n: r.score for n, r in gated.results.items()}} if gated.results else {}
 
 
 def _ok(response: JudgeResponse) -> JudgeResponse:

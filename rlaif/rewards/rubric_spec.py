@@ -31,21 +31,32 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class OutputFormat:
+    """A JSON-output task: answers must match ``schema`` (a gate before any judge call), and when
+    ``items`` names a list in the answer (``comments`` or ``review.comments``), each element is graded
+    on its own against the criteria and the answer scores the mean over its items."""
+
+    schema: Mapping[str, Any] | None = None
+    items: str | None = None
+
+
+@dataclass(frozen=True)
 class Rubric:
     """A named list of criteria and the task description the judge reads first."""
 
     name: str
     criteria: tuple[Criterion, ...]
     task: str = ""
+    output: OutputFormat | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "rubric") -> Rubric:
         """Validate a mapping (from YAML / Hydra) and build the rubric; errors name ``source.key``."""
         if not isinstance(data, Mapping):
             raise RubricError(f"{source}: expected a mapping with 'name' and 'criteria', got {type(data).__name__}")
-        unknown = set(data) - {"name", "task", "criteria"}
+        unknown = set(data) - {"name", "task", "criteria", "output"}
         if unknown:
-            raise RubricError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: name, task, criteria")
+            raise RubricError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: name, task, criteria, output")
         raw = data.get("criteria")
         if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
             raise RubricError(f"{source}.criteria: expected a non-empty list of criteria")
@@ -55,7 +66,12 @@ class Rubric:
             raise RubricError(f"{source}.criteria: duplicate ids in {ids}")
         if sum(c.weight for c in criteria) <= 0:
             raise RubricError(f"{source}.criteria: weights must add up to more than 0")
-        return cls(name=str(data.get("name") or "rubric"), criteria=criteria, task=str(data.get("task") or ""))
+        return cls(
+            name=str(data.get("name") or "rubric"),
+            criteria=criteria,
+            task=str(data.get("task") or ""),
+            output=_output(data.get("output"), f"{source}.output"),
+        )
 
 
 def _criterion(data: Any, where: str) -> Criterion:
@@ -86,3 +102,38 @@ def _example(data: Any, where: str) -> Example:
     if not isinstance(data, Mapping) or not isinstance(data.get("answer"), str) or "passes" not in data:
         raise RubricError(f"{where}: expected {{answer: <text>, passes: true|false}}")
     return Example(answer=data["answer"], passes=bool(data["passes"]))
+
+
+def _output(data: Any, where: str) -> OutputFormat | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping) or set(data) - {"schema", "items"}:
+        raise RubricError(f"{where}: expected a mapping with 'schema' and/or 'items'")
+    schema, items = data.get("schema"), data.get("items")
+    if items is not None and (not isinstance(items, str) or not items.strip()):
+        raise RubricError(f"{where}.items: expected a dotted key path such as 'comments'")
+    return OutputFormat(schema=json_schema(schema, f"{where}.schema") if schema is not None else None, items=items)
+
+
+def json_schema(schema: Any, where: str) -> dict[str, Any]:
+    """``schema`` as plain dicts and lists, checked against the JSON Schema meta-schema."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    if not isinstance(schema, Mapping):
+        raise RubricError(f"{where}: expected a JSON schema (a mapping)")
+    plain = _plain(schema)
+    try:
+        Draft202012Validator.check_schema(plain)
+    except SchemaError as exc:
+        raise RubricError(f"{where}: not a valid JSON schema: {exc.message}") from None
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    # Hydra hands over converted containers; jsonschema wants plain dicts and lists.
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]
+    return value

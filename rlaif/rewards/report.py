@@ -1,0 +1,149 @@
+"""What a judge reward shows its user each step: metrics through TRL's ``log_metric``, rationales
+through ``log_extra`` and one ``rewards.jsonl`` line per completion.
+
+Among the metrics is a length-hacking alarm: the Spearman correlation, within each prompt's group,
+between answer length and reward (judges prefer longer answers 59-79% of the time; a policy learns
+that fast). Averaged over the groups of the step; near +1 for many steps means length is what pays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlaif.rewards.conversation import prompt_key, question_text
+from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.run_log import RewardLog
+
+
+@dataclass
+class Grade:
+    """The outcome for one answer: a score, or the error that prevented one."""
+
+    score: float | None
+    passes: dict[str, float] = field(default_factory=dict)  # criterion id -> pass (0/1) or P(pass)
+    reasons: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    judged: bool = True  # False when an edge rule or a gate decided without asking the judge
+    details: dict[str, Any] = field(default_factory=dict)  # extra fields for rewards.jsonl
+
+    def rationale(self) -> str:
+        return self.error or "; ".join(f"{k}: {v}" for k, v in self.reasons.items())
+
+
+def resolve(grades: Sequence[Grade], failures: FailurePolicy) -> list[float | None]:
+    """Scores for TRL. Only judged answers pass through the failure policy: an empty or gated answer
+    is a decided 0, and counting it would dilute the judge's failure rate."""
+    return [failures.resolve(g.score, g.error) if g.judged else g.score for g in grades]
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (ties share their mean rank); None when either side is constant."""
+    rx, ry = _ranks(x), _ranks(y)
+    n = len(rx)
+    if n < 2:
+        return None
+    mx, my = sum(rx) / n, sum(ry) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
+
+
+def _ranks(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for k in range(start, end + 1):
+            ranks[order[k]] = (start + end) / 2.0
+        start = end + 1
+    return ranks
+
+
+def length_spearman(prompts: Sequence[Any], answers: Sequence[str], scores: Sequence[float | None]) -> float | None:
+    """Mean over prompt groups (>= 3 scored answers) of Spearman(answer length, reward); None if no group."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, (prompt, score) in enumerate(zip(prompts, scores, strict=True)):
+        if score is not None and not math.isnan(score):
+            groups[prompt_key(prompt)].append(i)
+    rhos = []
+    for members in groups.values():
+        if len(members) >= 3:
+            rho = spearman([len(answers[i]) for i in members], [float(scores[i] or 0.0) for i in members])
+            if rho is not None:
+                rhos.append(rho)
+    return sum(rhos) / len(rhos) if rhos else None
+
+
+@dataclass
+class StepReport:
+    """Everything a reward reports for one call."""
+
+    name: str
+    prompts: Sequence[Any]
+    answers: Sequence[str]
+    grades: Sequence[Grade]
+    scores: Sequence[float | None]
+    metrics: dict[str, float] = field(default_factory=dict)  # reward-specific, logged as <name>/<key>
+
+
+def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardLog) -> None:
+    """Log metrics and rationales to TRL (when it passed its callbacks) and append to rewards.jsonl."""
+    log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
+    if log_metric is not None:
+        for key, value in _metrics(step).items():
+            log_metric(f"{step.name}/{key}", value)
+        drain = getattr(getattr(judge, "metrics", None), "drain", None)
+        for key, value in (drain() if drain is not None else {}).items():
+            if not math.isnan(value):
+                log_metric(f"judge/{key}", value)
+    if (log_extra := kwargs.get("log_extra")) is not None:
+        log_extra(f"{step.name}_rationale", [g.rationale() for g in step.grades])
+    global_step = getattr(kwargs.get("trainer_state"), "global_step", None)
+    ids = kwargs.get("id") or [None] * len(step.grades)
+    log.write(
+        [
+            {
+                "step": global_step,
+                "reward": step.name,
+                "prompt_id": ids[i],
+                "prompt": question_text(step.prompts[i]),
+                "completion": step.answers[i],
+                "score": step.scores[i],
+                "judged": g.judged,
+                "verdicts": g.passes,
+                "rationale": g.reasons,
+                "error": g.error,
+                **g.details,
+            }
+            for i, g in enumerate(step.grades)
+        ]
+    )
+
+
+def _metrics(step: StepReport) -> dict[str, float]:
+    judged = [g for g in step.grades if g.judged]
+    failed = sum(g.error is not None for g in judged)
+    metrics = {
+        "judge_failure_rate": failed / len(judged) if judged else 0.0,
+        "judge_failures": float(failed),
+        # Answers decided without the judge: empty (edge rule) or stopped by a check.
+        "gated_rate": sum(not g.judged and g.score == 0.0 for g in step.grades) / max(1, len(step.grades)),
+    }
+    criteria = sorted({c for g in judged for c in g.passes})
+    for cid in criteria:
+        values = [g.passes[cid] for g in judged if cid in g.passes]
+        metrics[f"{cid}/pass_rate"] = sum(values) / len(values)
+    rho = length_spearman(step.prompts, step.answers, step.scores)
+    if rho is not None:
+        metrics["length_spearman"] = rho
+    metrics.update(step.metrics)
+    return metrics
