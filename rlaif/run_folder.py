@@ -34,7 +34,8 @@ def finish_run(run_dir: Path, trainer: Any, judge: Any) -> dict[str, Any]:
     if not trainer.accelerator.is_main_process:
         return {}
     history = [h for h in trainer.state.log_history if "reward" in h]
-    (run_dir / "judge_metrics.json").write_text(json.dumps(judge.metrics.totals(), indent=2))
+    totals = judge.metrics.totals()
+    (run_dir / "judge_metrics.json").write_text(json.dumps(totals, indent=2))
     plot_rewards(history, run_dir / "reward_curve.png")
     summary = {
         "steps": trainer.state.global_step,
@@ -42,7 +43,7 @@ def finish_run(run_dir: Path, trainer: Any, judge: Any) -> dict[str, Any]:
         "last_reward": history[-1]["reward"] if history else None,
         "adapter": str(run_dir / "adapter"),
         "judge": judge.identity,
-        "judge_requests": judge.metrics.totals()["requests"],
+        "judge_requests": totals["requests"],
     }
     (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
     return summary

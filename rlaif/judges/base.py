@@ -13,13 +13,12 @@ Judges move text; grading (rubrics, preferences, parsing) lives in :mod:`rlaif.r
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from tenacity import (
@@ -275,7 +274,7 @@ class Judge:
             shared = await asyncio.shield(pending)
             cached = shared.ok  # served without a call of its own, like a cache hit
             self.metrics.record(ok=shared.ok, latency_s=0.0, cached=cached)
-            return dataclasses.replace(shared, cached=cached)
+            return replace(shared, cached=cached)
         future: asyncio.Future[JudgeResponse] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:

@@ -38,6 +38,7 @@ class LocalTransport:
         self._tokenizer: Any = None
         self._load_lock = threading.Lock()
         self._pending: list[_Pending] = []
+        self._choice_tokens: dict[str, set[int]] = {}  # choice -> first-token ids of its spellings
         self._worker: asyncio.Task[None] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -136,12 +137,18 @@ class LocalTransport:
         return results
 
     def _choice_logprob(self, row_logprobs: Any, choice: str) -> float:
-        # "Yes", "yes", " Yes" are different first tokens: sum the probability mass of the variants.
-        variants = {choice, choice.lower(), choice.capitalize(), " " + choice, " " + choice.lower()}
-        token_ids = {self._tokenizer.encode(v, add_special_tokens=False)[0] for v in variants if v.strip()}
-        values = [float(row_logprobs[t]) for t in token_ids]
+        values = [float(row_logprobs[t]) for t in self._first_tokens(choice)]
         top = max(values)
         return top + math.log(sum(math.exp(v - top) for v in values))
+
+    def _first_tokens(self, choice: str) -> set[int]:
+        # "Yes", "yes", " Yes" are different first tokens: the probability mass of all of them counts.
+        # Tokenised once per choice, not once per request.
+        if choice not in self._choice_tokens:
+            variants = {choice, choice.lower(), choice.capitalize(), " " + choice, " " + choice.lower()}
+            encode = self._tokenizer.encode
+            self._choice_tokens[choice] = {encode(v, add_special_tokens=False)[0] for v in variants if v.strip()}
+        return self._choice_tokens[choice]
 
     def _generate(self, requests: list[JudgeRequest]) -> list[TransportResult]:
         import torch

@@ -22,9 +22,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-FENCE_OPEN = "<answer>"
-FENCE_CLOSE = "</answer>"
-
 # Numeric and named HTML entities for < and > (with or without the closing ';').
 _ENTITY_LT = re.compile(r"&(?:lt|#0*60|#x0*3c);?", re.IGNORECASE)
 _ENTITY_GT = re.compile(r"&(?:gt|#0*62|#x0*3e);?", re.IGNORECASE)
