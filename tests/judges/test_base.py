@@ -127,7 +127,7 @@ def test_agenerate_works_from_another_event_loop() -> None:
 
 
 def test_disk_cache_survives_a_new_judge(tmp_path: Any) -> None:
-    path = str(tmp_path / "cache.sqlite")
+    path = str(tmp_path / "judge-cache")  # a diskcache directory
     first = ScriptedTransport(default="stored")
     judge = Judge(first, {**FAST, "cache_path": path})
     judge.generate([req()])
@@ -137,3 +137,4 @@ def test_disk_cache_survives_a_new_judge(tmp_path: Any) -> None:
     [response] = resumed.generate([req()])
     assert response.cached and response.text == "stored" and second.calls == 0
     resumed.close()
+    assert (tmp_path / "judge-cache").is_dir()
