@@ -1,9 +1,17 @@
-"""Per-judge counters: what a run needs to plan cost and spot a sick judge."""
+"""Per-judge counters: what a run needs to plan cost and spot a sick judge.
+
+Latency percentiles come from a fixed-size uniform sample (reservoir sampling, Vitter's algorithm R)
+rather than every sample: memory stays bounded in a run of any length, and p50/p95 still describe the
+whole run, where a window of the most recent samples would forget how the run began.
+"""
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass, field
+
+DEFAULT_MAX_SAMPLES = 10_000
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -14,6 +22,28 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+class Reservoir:
+    """A uniform random sample of at most ``size`` of the values added so far."""
+
+    def __init__(self, size: int = DEFAULT_MAX_SAMPLES, rng: random.Random | None = None) -> None:
+        if size < 1:
+            raise ValueError(f"size: expected >= 1, got {size}")
+        self.size = size
+        self.seen = 0
+        self.values: list[float] = []
+        self._rng = rng or random.Random()
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        if len(self.values) < self.size:
+            self.values.append(value)
+            return
+        # Keep the new value with probability size/seen, in place of a uniformly chosen kept one.
+        slot = self._rng.randrange(self.seen)
+        if slot < self.size:
+            self.values[slot] = value
+
+
 @dataclass
 class _Window:
     requests: int = 0
@@ -22,16 +52,21 @@ class _Window:
     cache_hits: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
-    latencies: list[float] = field(default_factory=list)
+    latencies: Reservoir = field(default_factory=Reservoir)
 
 
 class JudgeMetrics:
     """Thread-safe counters, both since the last :meth:`drain` (per training step) and in total."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_samples: int = DEFAULT_MAX_SAMPLES, seed: int | None = None) -> None:
         self._lock = threading.Lock()
-        self._window = _Window()
-        self._total = _Window()
+        self._max_samples = max_samples
+        self._rng = random.Random(seed)
+        self._window = self._new_window()
+        self._total = self._new_window()
+
+    def _new_window(self) -> _Window:
+        return _Window(latencies=Reservoir(self._max_samples, self._rng))
 
     def record(
         self,
@@ -52,7 +87,7 @@ class JudgeMetrics:
                 w.tokens_in += tokens_in
                 w.tokens_out += tokens_out
                 if not cached:
-                    w.latencies.append(latency_s)
+                    w.latencies.add(latency_s)
 
     @staticmethod
     def _summary(w: _Window) -> dict[str, float]:
@@ -64,14 +99,14 @@ class JudgeMetrics:
             "cache_hits": float(w.cache_hits),
             "tokens_in": float(w.tokens_in),
             "tokens_out": float(w.tokens_out),
-            "latency_p50_s": _percentile(w.latencies, 0.5),
-            "latency_p95_s": _percentile(w.latencies, 0.95),
+            "latency_p50_s": _percentile(w.latencies.values, 0.5),
+            "latency_p95_s": _percentile(w.latencies.values, 0.95),
         }
 
     def drain(self) -> dict[str, float]:
         """Summary of the requests since the last drain, then start a new window."""
         with self._lock:
-            window, self._window = self._window, _Window()
+            window, self._window = self._window, self._new_window()
         return self._summary(window)
 
     def totals(self) -> dict[str, float]:
