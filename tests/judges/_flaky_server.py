@@ -9,6 +9,12 @@ Each POST to ``/v1/chat/completions`` takes the next action of a script (then ``
 - ``429``: rate limited, with a ``Retry-After`` header (``retry_after``)
 - ``garbage``: status 200 with a body that is not JSON
 - ``no_choices``, ``empty``: well-formed JSON with no choices / empty content
+- ``not_completion``, ``json_list``: status 200, valid JSON that is no chat completion (an object, a list)
+- ``429_bare``: rate limited without a ``Retry-After`` header
+- ``slow``: ``ok`` after 0.2 s, so that concurrent requests overlap on the server
+- ``reply:<text>``: ``ok`` with ``<text>`` as the content
+- ``top:<JSON object>``: ``ok`` whose first token's top-logprobs are that ``{token: logprob}`` object
+  (``NaN`` allowed); its first entry is the reply's token and content
 
 Run as a script (``python _flaky_server.py --port N``) it serves ``ok`` forever: :func:`fake_vllm`
 writes a ``vllm.entrypoints.openai.api_server`` module that does that, for the server lifecycle tests.
@@ -148,10 +154,38 @@ def _handler_for(server: FlakyServer) -> type[BaseHTTPRequestHandler]:
                 reply = completion(body)
                 reply["choices"][0]["message"]["content"] = ""
                 self._reply(200, json.dumps(reply).encode())
+            elif action == "not_completion":
+                self._reply(200, json.dumps({"object": "list", "data": []}).encode())
+            elif action == "json_list":
+                self._reply(200, b"[]")
+            elif action == "429_bare":
+                self._reply(429, error)
+            elif action == "slow":
+                server.released.wait(0.2)
+                self._reply(200, json.dumps(completion(body)).encode())
+            elif action.startswith("reply:"):
+                reply = completion(body)
+                reply["choices"][0]["message"]["content"] = action.removeprefix("reply:")
+                self._reply(200, json.dumps(reply).encode())
+            elif action.startswith("top:"):
+                self._reply(
+                    200, json.dumps(_with_top(completion(body), json.loads(action.removeprefix("top:")))).encode()
+                )
             else:
                 raise ValueError(f"unknown action {action!r}")
 
     return Handler
+
+
+def _with_top(reply: dict[str, Any], top: dict[str, float]) -> dict[str, Any]:
+    """``reply`` with the first token's top-logprobs replaced by ``top`` (its first entry is the token)."""
+    token, logprob = next(iter(top.items()))
+    alternatives = [{"token": t, "logprob": lp, "bytes": None} for t, lp in top.items()]
+    reply["choices"][0]["message"]["content"] = token
+    reply["choices"][0]["logprobs"] = {
+        "content": [{"token": token, "logprob": logprob, "bytes": None, "top_logprobs": alternatives}]
+    }
+    return reply
 
 
 # -- a fake vLLM entry point ------------------------------------------------------------------

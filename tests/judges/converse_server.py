@@ -1,9 +1,10 @@
 """A fake Amazon Bedrock Runtime on 127.0.0.1 speaking the Converse wire format that real boto3 uses.
 
 ``POST /model/{modelId, URL-encoded}/converse`` with a JSON body; a success is the Converse JSON reply, an
-error is its HTTP status, an ``x-amzn-ErrorType: <Code>:<namespace>`` header and ``{"message": ...}``
-(shared/docs/environment.md). Each test scripts the replies in order; once the script runs out every
-request gets a plain success. Every request is recorded (credentials left out).
+error is its HTTP status, an ``x-amzn-ErrorType: <Code>:<namespace>`` header and ``{"message": ...}``.
+Each test scripts the replies in order; once the script runs out every request gets a plain success.
+Every request is recorded (credentials left out), and the most requests ever handled at once is kept
+in ``max_in_flight``, so a test can check a client's concurrency cap from the server's side.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class ConverseServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
+        self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
         self._released = threading.Event()  # ends every hang at shutdown
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -127,6 +129,15 @@ class ConverseServer:
     def _hang(self, seconds: float) -> None:
         self._released.wait(seconds)
 
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
 
 def _handler_for(server: ConverseServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -147,12 +158,16 @@ def _handler_for(server: ConverseServer) -> type[BaseHTTPRequestHandler]:
                 signed="authorization" in {k.lower() for k in self.headers},
             )
             reply = server._next(recorded)
-            if reply.hang_s:
-                server._hang(reply.hang_s)
-            if reply.code is not None:
-                self._send(reply.status, {"message": reply.message}, reply.code)
-            else:
-                self._send(200, _success_body(reply))
+            server._enter()
+            try:
+                if reply.hang_s:
+                    server._hang(reply.hang_s)
+                if reply.code is not None:
+                    self._send(reply.status, {"message": reply.message}, reply.code)
+                else:
+                    self._send(200, _success_body(reply))
+            finally:
+                server._leave()
 
         def _send(self, status: int, body: dict[str, Any], error_code: str | None = None) -> None:
             data = json.dumps(body).encode()
