@@ -2,10 +2,10 @@
 
 A *transport* (vLLM/OpenAI-compatible, in-process transformers, Bedrock, ...) knows how to send one
 :class:`JudgeRequest` and classify what went wrong. The :class:`Judge` wraps any transport with what
-the open RL frameworks leave to their users (../shared/docs/landscape.md): a per-request timeout and a
-per-batch deadline, retries with exponential backoff and jitter on transient errors only, a
-concurrency cap, a circuit breaker, a response cache and metrics. It never raises into the trainer:
-a request that cannot be answered comes back as a :class:`JudgeResponse` with ``error`` set.
+the open RL frameworks leave to their users: a per-request timeout and a per-batch deadline, retries
+with exponential backoff and jitter on transient errors only, a concurrency cap, a circuit breaker,
+a response cache and metrics. It never raises into the trainer: a request that cannot be answered
+comes back as a :class:`JudgeResponse` with ``error`` set.
 
 Judges move text; grading (rubrics, preferences, parsing) lives in :mod:`rlaif.rewards`.
 """
@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol, runtime_checkable
 
 from tenacity import (
@@ -40,9 +40,10 @@ log = logging.getLogger(__name__)
 class JudgeRequest:
     """One chat request to a judge model, with the decoding options that shape its answer.
 
-    ``choices`` asks for one answer out of a fixed set: backends that can score choices (local,
-    vLLM via top-logprobs) fill :attr:`JudgeResponse.choice_logprobs` with log P(choice) of the
-    first answer token, which needs no decoding at all.
+    ``choices`` asks for one answer out of a fixed set: backends with log-probabilities (local, vLLM
+    via top-logprobs) return the first answer token's top alternatives in
+    :attr:`JudgeResponse.token_logprobs`, the others the reply text. Which choice that is, and with
+    what probability, is decided by :func:`rlaif.rewards.verdicts.choice_distribution`, not here.
     """
 
     messages: tuple[Mapping[str, str], ...]
@@ -70,10 +71,9 @@ class TokenLogprob:
 
 @dataclass
 class TransportResult:
-    """What a transport returns for one successful request."""
+    """What a transport returns for one successful request: what the model said, never a verdict."""
 
     text: str
-    choice_logprobs: dict[str, float] | None = None
     token_logprobs: list[TokenLogprob] | None = None
     tokens_in: int = 0
     tokens_out: int = 0
@@ -84,7 +84,6 @@ class JudgeResponse:
     """The judge's answer to one request, or the reason there is none (``error``)."""
 
     text: str | None = None
-    choice_logprobs: dict[str, float] | None = None
     token_logprobs: list[TokenLogprob] | None = None
     tokens_in: int = 0
     tokens_out: int = 0
@@ -113,7 +112,12 @@ class PermanentJudgeError(Exception):
 @runtime_checkable
 class Transport(Protocol):
     """Sends one request to one backend. Must be picklable (drop live clients in ``__getstate__``)
-    and create its async clients lazily, inside :meth:`send`, on the loop that awaits it."""
+    and create its async clients lazily, inside :meth:`send`, on the loop that awaits it.
+
+    It returns what the model said (text, token log-probabilities) and leaves grading to
+    :mod:`rlaif.rewards`. An optional ``astart`` coroutine, read with ``getattr``, starts the backend
+    before the first timed attempt.
+    """
 
     @property
     def identity(self) -> str:
@@ -305,7 +309,6 @@ class Judge:
                         result = await self._attempt(request, deadline)
                 response = JudgeResponse(
                     text=result.text,
-                    choice_logprobs=result.choice_logprobs,
                     token_logprobs=result.token_logprobs,
                     tokens_in=result.tokens_in,
                     tokens_out=result.tokens_out,
@@ -375,7 +378,17 @@ def _cacheable(response: JudgeResponse) -> dict[str, Any]:
 
 
 def _response_from(data: Mapping[str, Any], cached: bool) -> JudgeResponse:
-    values = dict(data)
-    if values.get("token_logprobs") is not None:
-        values["token_logprobs"] = [TokenLogprob(**t) for t in values["token_logprobs"]]
+    # Entries outlive code changes (cache_path): unknown fields are dropped rather than crash a run.
+    values = {k: v for k, v in data.items() if k in _CACHED_FIELDS}
+    tokens = values.get("token_logprobs")
+    if tokens is not None:
+        values["token_logprobs"] = [TokenLogprob(**t) for t in tokens]
+    elif isinstance(old := data.get("choice_logprobs"), Mapping) and old and values.get("text") in old:
+        # Written before transports stopped scoring choices: log P(choice) per choice reads as a top
+        # list of the choices themselves, so the old soft verdict survives instead of turning hard.
+        text = str(values["text"])
+        values["token_logprobs"] = [TokenLogprob(token=text, logprob=float(old[text]), top=dict(old))]
     return JudgeResponse(**values, cached=cached)
+
+
+_CACHED_FIELDS = frozenset(f.name for f in fields(JudgeResponse)) - {"cached"}

@@ -5,9 +5,10 @@ sorts Bedrock's errors into transient (retried by the :class:`~rlaif.judges.base
 ones, following the Nova RFT contract: throttling, model-not-ready, model-timeout, service-unavailable
 and internal-server errors are retried; validation and access errors never are.
 
-Converse returns no log-probabilities, so :attr:`TransportResult.choice_logprobs` is always ``None``
-here: a ``choices`` request is answered in text (the model is told to pick one option, and a reply that
-is exactly one option, up to case, quotes and a final period, is normalised to that option).
+Converse returns no log-probabilities, so a ``choices`` request is answered in text: the model is told
+to pick one option, and its reply comes back as it is (:attr:`TransportResult.token_logprobs` is always
+``None``). Whether that reply *is* one option is decided by :mod:`rlaif.rewards.verdicts`, the same
+rule as for every backend.
 
 Credentials come only from the standard AWS chain (environment, ``profile``, SSO, IAM role, instance or
 container metadata) or ``AWS_BEARER_TOKEN_BEDROCK``; they are never parameters, stored or logged.
@@ -129,7 +130,7 @@ class BedrockTransport:
         kwargs = self._converse_kwargs(request)
         loop = asyncio.get_running_loop()
         reply = await loop.run_in_executor(self._get_executor(), self._converse, kwargs)
-        return _parse_reply(reply, request.choices)
+        return _parse_reply(reply)
 
     async def aclose(self) -> None:
         executor, self._executor = self._executor, None
@@ -245,32 +246,17 @@ def _instructions(request: JudgeRequest) -> list[str]:
     return out
 
 
-def _parse_reply(reply: Mapping[str, Any], choices: Sequence[str] | None) -> TransportResult:
+def _parse_reply(reply: Mapping[str, Any]) -> TransportResult:
     content = (reply.get("output") or {}).get("message", {}).get("content") or []
     texts = [block["text"] for block in content if isinstance(block, Mapping) and isinstance(block.get("text"), str)]
     if not texts:
         # Deterministic at temperature 0 (e.g. a guardrail or a tool-use only reply): not worth a retry.
         raise PermanentJudgeError(f"Converse reply has no text (stopReason={reply.get('stopReason')!r})")
     text = "".join(texts)
-    if choices:
-        text = _match_choice(text, choices) or text
     usage = reply.get("usage") or {}
     return TransportResult(
         text=text, tokens_in=int(usage.get("inputTokens", 0)), tokens_out=int(usage.get("outputTokens", 0))
     )
-
-
-def _match_choice(text: str, choices: Sequence[str]) -> str | None:
-    """The option the reply *is* (ignoring case, spaces, quotes, markdown emphasis and a final period).
-
-    Deliberately no substring search: an off-menu reply stays as it is, for the verdict parser to reject.
-    """
-
-    def norm(value: str) -> str:
-        return value.strip().strip("\"'`*").rstrip(".").strip().casefold()
-
-    wanted = norm(text)
-    return next((choice for choice in choices if norm(choice) == wanted), None)
 
 
 def _classify(exc: BaseException, model_id: str) -> Exception | None:

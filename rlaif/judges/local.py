@@ -1,8 +1,9 @@
-"""In-process transformers judge: batched generation, and choice scoring from next-token log-probs.
+"""In-process transformers judge: batched generation, and choice requests answered from one forward pass.
 
-Choice scoring needs one forward pass and no decoding: the log-probability of each choice's first
-token right after the assistant turn opens. On a 135M model it is the only interface that always
-yields a number (../shared/docs/environment.md), and it is ~4x cheaper than generating JSON.
+A choices request needs no decoding: the transport returns the first answer position's top
+log-probabilities (the shape vLLM's top-logprobs have), and :mod:`rlaif.rewards.verdicts` reads
+P(choice) from them, by the same rule for every backend. On a 135M model that is the interface that
+yields a number for nearly every request, and it is ~4x cheaper than generating JSON.
 
 Concurrent ``send`` calls are gathered into micro-batches (up to ``max_batch_size`` requests that
 decode the same way), so the engine's concurrency turns into batched forward passes.
@@ -15,8 +16,12 @@ import math
 import threading
 from typing import Any
 
-from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TransportResult
+from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TokenLogprob, TransportResult
 from rlaif.models import PACKAGED_MODEL, load_causal_lm, load_tokenizer
+
+# The first position's top list for a choices request: as many alternatives as the OpenAI transport
+# asks vLLM for, so both backends hand the verdict rule the same view of the model.
+CHOICE_TOP_LOGPROBS = 20
 
 _Pending = tuple[JudgeRequest, "asyncio.Future[TransportResult]"]
 
@@ -38,7 +43,6 @@ class LocalTransport:
         self._tokenizer: Any = None
         self._load_lock = threading.Lock()
         self._pending: list[_Pending] = []
-        self._choice_tokens: dict[str, set[int]] = {}  # choice -> first-token ids of its spellings
         self._worker: asyncio.Task[None] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -126,29 +130,17 @@ class LocalTransport:
         with torch.inference_mode():
             # Only the last position is scored: skip the vocabulary projection everywhere else.
             logits = self._model(**inputs, logits_to_keep=1).logits[:, -1, :].float()
-        logprobs = torch.log_softmax(logits, dim=-1)
+        values, ids = torch.log_softmax(logits, dim=-1).topk(CHOICE_TOP_LOGPROBS, dim=-1)
         results = []
-        for row, request in enumerate(requests):
-            assert request.choices is not None
-            scores = {c: self._choice_logprob(logprobs[row], c) for c in request.choices}
-            best = max(scores, key=lambda c: scores[c])
+        for row in range(len(requests)):
+            top: dict[str, float] = {}
+            for token_id, value in zip(ids[row].tolist(), values[row].tolist(), strict=True):
+                _add_logprob(top, self._tokenizer.decode([token_id]), value)
+            best = self._tokenizer.decode([int(ids[row, 0])])
+            first = TokenLogprob(token=best, logprob=float(values[row, 0]), top=top)
             tokens_in = int(inputs["attention_mask"][row].sum())
-            results.append(TransportResult(text=best, choice_logprobs=scores, tokens_in=tokens_in, tokens_out=0))
+            results.append(TransportResult(text=best, token_logprobs=[first], tokens_in=tokens_in, tokens_out=1))
         return results
-
-    def _choice_logprob(self, row_logprobs: Any, choice: str) -> float:
-        values = [float(row_logprobs[t]) for t in self._first_tokens(choice)]
-        top = max(values)
-        return top + math.log(sum(math.exp(v - top) for v in values))
-
-    def _first_tokens(self, choice: str) -> set[int]:
-        # "Yes", "yes", " Yes" are different first tokens: the probability mass of all of them counts.
-        # Tokenised once per choice, not once per request.
-        if choice not in self._choice_tokens:
-            variants = {choice, choice.lower(), choice.capitalize(), " " + choice, " " + choice.lower()}
-            encode = self._tokenizer.encode
-            self._choice_tokens[choice] = {encode(v, add_special_tokens=False)[0] for v in variants if v.strip()}
-        return self._choice_tokens[choice]
 
     def _generate(self, requests: list[JudgeRequest]) -> list[TransportResult]:
         import torch
@@ -175,6 +167,14 @@ class LocalTransport:
             tokens_in = int(inputs["attention_mask"][row].sum())
             results.append(TransportResult(text=text, tokens_in=tokens_in, tokens_out=len(new_tokens)))
         return results
+
+
+def _add_logprob(top: dict[str, float], token: str, value: float) -> None:
+    # Two token ids can decode to the same text (byte fallbacks): P(that text) is their sum.
+    if token in top:
+        peak = max(top[token], value)
+        value = peak + math.log(math.exp(top[token] - peak) + math.exp(value - peak))
+    top[token] = value
 
 
 def _scores_choices(request: JudgeRequest) -> bool:

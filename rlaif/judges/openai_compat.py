@@ -1,9 +1,11 @@
 """Judge transport for vLLM and any OpenAI-compatible ``/v1/chat/completions`` endpoint.
 
 The transport maps one :class:`JudgeRequest` to one chat completion and classifies what went wrong;
-retries, timeouts, the breaker and the cache live once in :class:`rlaif.judges.base.Judge`. With
-``launch`` set it starts its own vLLM server (:class:`rlaif.judges.vllm_server.VLLMServer`) on the
-first request and stops it on close or at interpreter exit.
+retries, timeouts, the breaker and the cache live once in :class:`rlaif.judges.base.Judge`. A
+choices request comes back as the reply text plus the first token's top-logprobs; which choice that
+means is :mod:`rlaif.rewards.verdicts`' call. With ``launch`` set it starts its own vLLM server
+(:class:`rlaif.judges.vllm_server.VLLMServer`) on the first request and stops it on close or at
+interpreter exit.
 """
 
 from __future__ import annotations
@@ -30,13 +32,9 @@ from rlaif.judges.base import (
 )
 from rlaif.judges.vllm_server import VLLMServer
 
-# Choice scoring reads the first token's top list; 20 is both OpenAI's maximum and vLLM's default
+# A choices verdict reads the first token's top list; 20 is both OpenAI's maximum and vLLM's default
 # --max-logprobs, so it works against either without server flags.
 CHOICE_TOP_LOGPROBS = 20
-# A choice missing from the top list has log P <= the smallest listed value (the list holds the most
-# likely tokens). We report that value minus ln 2 (at most half its probability): finite, so a
-# softmax over the choices stays defined, and always ranked below every listed choice.
-CHOICE_FLOOR_MARGIN = math.log(2.0)
 # What `launch` may set: VLLMServer's options (the served name is always the transport's `model`).
 LAUNCH_KEYS = frozenset(
     {"model", "python", "device", "host", "port", "extra_args", "env", "startup_timeout_s", "stop_grace_s"}
@@ -248,15 +246,13 @@ def parse_completion(completion: Any, request: JudgeRequest) -> TransportResult:
         reason = getattr(first, "finish_reason", None)
         raise PermanentJudgeError(f"empty reply content (finish_reason={reason})")
     token_logprobs = None
-    choice_logprobs = None
     if request.logprobs or request.top_logprobs:
         token_logprobs = _token_logprobs(first)
-        if request.choices and request.logprobs:
-            choice_logprobs = choice_logprobs_from_top(request.choices, token_logprobs[0].top)
+        if request.choices and request.logprobs and not token_logprobs[0].top:
+            raise PermanentJudgeError("a choices request needs top_logprobs, and the reply has none")
     usage = getattr(completion, "usage", None)
     return TransportResult(
         text=text,
-        choice_logprobs=choice_logprobs,
         token_logprobs=token_logprobs,
         tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
         tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
@@ -271,41 +267,17 @@ def _token_logprobs(choice: Any) -> list[TokenLogprob]:
     for item in content:
         top: dict[str, float] = {}
         for alt in getattr(item, "top_logprobs", None) or []:
-            top.setdefault(alt.token, float(alt.logprob))  # listed best first: keep the best duplicate
+            _add_logprob(top, alt.token, float(alt.logprob))
         tokens.append(TokenLogprob(token=item.token, logprob=float(item.logprob), top=top))
     return tokens
 
 
-def choice_logprobs_from_top(choices: tuple[str, ...], top: Mapping[str, float]) -> dict[str, float]:
-    """log P(answer starts with each choice), read from the first position's top-logprobs.
-
-    A listed token counts for a choice when, stripped of whitespace, it is a non-empty prefix of that
-    choice (case-sensitive) and of no other one, or equals it exactly: ``"yes"``, ``" yes"``, ``"ye"``
-    and ``"y"`` all count for ``"yes"``. Under vLLM's choice constraint the reply's distribution is
-    already restricted to the choices' prefixes (measured: ``yes`` -0.47, ``no`` -1.09, ``n`` -3.6,
-    ``y`` -4.7, the rest -9999), so the sum is log P(choice); unconstrained it approximates it. A
-    choice with no listed token gets the floor ``min(top) - CHOICE_FLOOR_MARGIN``, below every value.
-    """
-    if not top:
-        raise PermanentJudgeError("choice scoring needs top_logprobs, and the reply has none")
-    wanted = {choice: choice.strip() for choice in choices}
-    matched: dict[str, list[float]] = {choice: [] for choice in choices}
-    for token, logprob in top.items():
-        stripped = token.strip()
-        if not stripped:
-            continue
-        owners = [c for c, w in wanted.items() if w == stripped] or [
-            c for c, w in wanted.items() if w.startswith(stripped)
-        ]
-        if len(owners) == 1:  # a prefix shared by several choices says nothing about which one
-            matched[owners[0]].append(logprob)
-    floor = min(top.values()) - CHOICE_FLOOR_MARGIN
-    return {choice: _logsumexp(values) if values else floor for choice, values in matched.items()}
-
-
-def _logsumexp(values: list[float]) -> float:
-    peak = max(values)
-    return peak + math.log(sum(math.exp(v - peak) for v in values))
+def _add_logprob(top: dict[str, float], token: str, value: float) -> None:
+    # Two token ids can share a text (byte fallbacks show as the same string): P(that text) is their sum.
+    if token in top:
+        peak = max(top[token], value)
+        value = peak + math.log(math.exp(top[token] - peak) + math.exp(value - peak))
+    top[token] = value
 
 
 # -- error classification ----------------------------------------------------------------------

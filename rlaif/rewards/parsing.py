@@ -1,17 +1,19 @@
-"""Verdict extraction from the judge's own output. Strict: anything off the menu is a failure.
+"""JSON verdict extraction from the judge's own output. Strict: anything off the menu is a failure.
 
 Only the judge's reply is parsed, never the answer under judgement, and only a complete verdict
 counts: a missing criterion, a non-Boolean ``pass`` or extra keys make the whole verdict invalid.
 When a reply holds several JSON objects (a model that "thinks out loud"), the last complete one wins.
+Choice verdicts (yes/no, A/B) are read by :mod:`rlaif.rewards.verdicts`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+_ITEM_KEYS = frozenset({"reason", "pass"})
 
 
 class VerdictError(ValueError):
@@ -59,44 +61,8 @@ def _verdict(data: Any, criterion_ids: Sequence[str]) -> dict[str, CriterionVerd
     verdicts = {}
     for cid in criterion_ids:
         item = data[cid]
-        if not isinstance(item, Mapping) or not isinstance(item.get("pass"), bool):
+        # The schema allows exactly these fields: anything else is a judge off its format, not a verdict.
+        if not isinstance(item, Mapping) or not isinstance(item.get("pass"), bool) or set(item) - _ITEM_KEYS:
             raise VerdictError(f"criterion {cid!r}: expected {{'reason': str, 'pass': true|false}}, got {item!r}")
         verdicts[cid] = CriterionVerdict(passed=item["pass"], reason=str(item.get("reason", ""))[:500])
     return verdicts
-
-
-def yes_probability(
-    choice_logprobs: Mapping[str, float] | None, text: str | None = None, yes: str = "yes", no: str = "no"
-) -> float:
-    """P(yes) renormalised over {yes, no} from the judge's first-token log-probabilities.
-
-    Backends without log-probabilities (Bedrock) answer in text: an exact ``yes`` / ``no`` reply is a
-    hard 1.0 / 0.0, so a logprob-mode rubric still runs on them; any other reply is a failure.
-    """
-    return choice_probability(choice_logprobs, text, yes, no)
-
-
-def choice_probability(choice_logprobs: Mapping[str, float] | None, text: str | None, first: str, second: str) -> float:
-    """P(``first``) renormalised over {``first``, ``second``}: soft from log-probabilities, else hard from text.
-
-    The text fallback accepts the reply only when it *is* one of the two choices (case-insensitive,
-    surrounding whitespace ignored): ``"A"`` counts, ``"[[A]]"`` or ``"A, because ..."`` is off the menu
-    and a failure, never a guess.
-    """
-    if choice_logprobs and first in choice_logprobs and second in choice_logprobs:
-        lp_first, lp_second = choice_logprobs[first], choice_logprobs[second]
-        if not all(math.isfinite(v) for v in (lp_first, lp_second)):
-            raise VerdictError(f"non-finite log-probabilities {dict(choice_logprobs)}")
-        return _sigmoid(lp_first - lp_second)
-    reply = text.strip().lower() if text is not None else None
-    if reply in (first.lower(), second.lower()):
-        return 1.0 if reply == first.lower() else 0.0
-    raise VerdictError(f"no {first}/{second} log-probabilities and an off-menu reply {text!r}")
-
-
-def _sigmoid(x: float) -> float:
-    # Stable for the -9999 floors some servers report for a choice outside their top list.
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)

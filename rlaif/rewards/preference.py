@@ -9,9 +9,10 @@
 Every comparison is judged in both orders (position bias is the strongest bias of pairwise judges):
 with p1 = P(A) when x is A and p2 = P(A) when y is A, r(x, y) = (p1 + 1 - p2) / 2 and r(y, x) is
 computed as 1 - r(x, y) from the same two calls, so r(x, y) + r(y, x) = 1 exactly and r(x, x) = 0.5
-(identical texts are never sent to the judge). P(A) comes from the judge's A/B log-probabilities
-where the backend gives them, else from an exact ``A`` / ``B`` reply (1 or 0); anything else fails
-the comparison, and a failed comparison makes the answer's reward ``None`` (failure policy applies).
+(identical texts are never sent to the judge). P(A) is read by :mod:`rlaif.rewards.verdicts`: from
+the judge's A/B log-probabilities where the backend gives them, else from an exact ``A`` / ``B``
+reply (1 or 0); anything else fails the comparison, and a failed comparison makes the answer's
+reward ``None`` (failure policy applies).
 A pair is position-consistent when both orders pick the same winner; the rate is logged each step.
 """
 
@@ -26,10 +27,11 @@ from rlaif.judges.base import Judge, JudgeResponse
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
-from rlaif.rewards.parsing import VerdictError, choice_probability
+from rlaif.rewards.parsing import VerdictError
 from rlaif.rewards.preference_prompts import CHOICES, PreferenceSpec, pair_request
 from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.verdicts import choice_distribution
 
 Mode = Literal["vs_reference", "within_group"]
 _Key = tuple[str, str, str, str | None]  # (question, first text, second text, reference shown)
@@ -182,9 +184,7 @@ def _new_match(question: str, x: str, y: str, reference: str | None) -> _Match:
 
 
 def _p_a(response: JudgeResponse) -> float:
-    if not response.ok:
-        raise VerdictError(f"judge error: {response.error}")
-    return choice_probability(response.choice_logprobs, response.text, *CHOICES)
+    return choice_distribution(CHOICES, response)[CHOICES[0]]
 
 
 def _grade_one(

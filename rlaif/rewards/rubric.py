@@ -26,11 +26,12 @@ from rlaif.judges.base import Judge, JudgeResponse
 from rlaif.rewards.checks import Check, Gated, JsonValid, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import answer_text, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
-from rlaif.rewards.parsing import VerdictError, parse_json_verdict, yes_probability
+from rlaif.rewards.parsing import VerdictError, parse_json_verdict
 from rlaif.rewards.report import Grade, StepReport, report, resolve
-from rlaif.rewards.rubric_prompts import criterion_request, json_request
+from rlaif.rewards.rubric_prompts import NO, YES, criterion_request, json_request
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.verdicts import choice_distribution
 
 Mode = Literal["logprob", "json"]
 _Unit = tuple[str, str, str | None]  # (question, text to grade, reference)
@@ -133,8 +134,7 @@ class RubricReward:
             chunk = responses[k * len(criteria) : (k + 1) * len(criteria)]
             try:
                 passes = {
-                    c.id: yes_probability(_ok(resp).choice_logprobs, resp.text)
-                    for c, resp in zip(criteria, chunk, strict=True)
+                    c.id: choice_distribution((YES, NO), resp)[YES] for c, resp in zip(criteria, chunk, strict=True)
                 }
             except VerdictError as exc:
                 grades.append(Grade(score=None, error=str(exc)))

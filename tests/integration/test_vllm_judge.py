@@ -19,6 +19,7 @@ from rlaif.judges.base import Judge, JudgeRequest
 from rlaif.judges.openai_compat import OpenAICompatTransport, openai_judge
 from rlaif.judges.vllm_server import VLLMServer
 from rlaif.models import PACKAGED_MODEL
+from rlaif.rewards.verdicts import choice_distribution
 
 pytestmark = pytest.mark.vllm
 
@@ -111,15 +112,17 @@ def test_logprobs_and_top_logprobs(judge: Judge) -> None:
         assert token.token in token.top  # greedy decoding picks a top token
 
 
-def test_choices_and_choice_logprobs(judge: Judge) -> None:
+def test_choices_and_their_top_logprobs(judge: Judge) -> None:
     [response] = judge.generate([ask(max_tokens=2, choices=("yes", "no"), logprobs=True)])
     assert response.ok, response.error
     assert response.text in ("yes", "no")
-    scores = response.choice_logprobs
-    assert scores is not None and set(scores) == {"yes", "no"}
+    assert response.token_logprobs is not None
+    top = response.token_logprobs[0].top
     # The constraint leaves both choices in the top list, and they share at most all the probability.
-    assert all(-100.0 < value <= 0.0 for value in scores.values())
-    assert sum(math.exp(value) for value in scores.values()) <= 1.0 + 1e-3
+    assert {"yes", "no"} <= set(top) and all(-100.0 < top[c] <= 0.0 for c in ("yes", "no"))
+    assert sum(math.exp(value) for value in top.values()) <= 1.0 + 1e-3
+    p = choice_distribution(("yes", "no"), response)  # the same rule as for every other backend
+    assert sum(p.values()) == pytest.approx(1.0) and all(0.0 <= v <= 1.0 for v in p.values())
 
 
 def test_32_concurrent_requests_all_answered(judge: Judge) -> None:

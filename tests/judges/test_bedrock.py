@@ -14,6 +14,8 @@ import pytest
 import rlaif
 from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TransientJudgeError
 from rlaif.judges.bedrock import BedrockTransport, _classify, bedrock_judge
+from rlaif.rewards.parsing import VerdictError
+from rlaif.rewards.verdicts import choice_distribution
 
 MODEL_ID = "us.amazon.nova-lite-v1:0"
 YAML = Path(rlaif.__file__).parent / "conf" / "judge" / "bedrock.yaml"
@@ -83,7 +85,7 @@ def test_request_reaches_bedrock_in_converse_format(make_judge: Any, converse_se
 
     assert response.ok, response.error
     assert (response.text, response.tokens_in, response.tokens_out, response.attempts) == ("PASS", 42, 7, 1)
-    assert response.choice_logprobs is None  # Converse has no log-probabilities
+    assert response.token_logprobs is None  # Converse has no log-probabilities
     [seen] = converse_server.requests
     assert seen.path == "/model/us.amazon.nova-lite-v1%3A0/converse"
     assert seen.model_id == MODEL_ID
@@ -118,7 +120,7 @@ def test_structured_output_opt_in_sends_output_config(make_judge: Any, converse_
     assert json.loads(text_format["structure"]["jsonSchema"]["schema"]) == schema
 
 
-def test_choices_are_instructed_and_the_reply_normalised(
+def test_choices_are_instructed_and_the_reply_returned_as_said(
     make_judge: Any, converse_server: Any, converse_reply: Any
 ) -> None:
     converse_server.script(converse_reply.ok(" **Yes.** "), converse_reply.ok("Probably yes"))
@@ -127,8 +129,12 @@ def test_choices_are_instructed_and_the_reply_normalised(
     [on_menu] = judge.generate([ask(choices=("yes", "no"))])
     [off_menu] = judge.generate([ask("other", choices=("yes", "no"))])
 
-    assert on_menu.text == "yes" and on_menu.choice_logprobs is None
-    assert off_menu.text == "Probably yes"  # left as is for the verdict parser to reject
+    # The transport moves text; the one verdict rule (rlaif.rewards.verdicts) reads it.
+    assert on_menu.text == " **Yes.** " and on_menu.token_logprobs is None
+    assert choice_distribution(("yes", "no"), on_menu) == {"yes": 1.0, "no": 0.0}
+    assert off_menu.text == "Probably yes"
+    with pytest.raises(VerdictError, match="off-menu"):
+        choice_distribution(("yes", "no"), off_menu)
     system = converse_server.requests[0].body["system"][-1]["text"]
     assert "exactly one of" in system and "- yes\n- no" in system
 

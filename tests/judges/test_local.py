@@ -1,4 +1,4 @@
-"""The in-process judge on the real packaged model: choice scoring, generation, batching."""
+"""The in-process judge on the real packaged model: choice requests, generation, batching."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import pytest
 
 from rlaif.judges.base import JudgeRequest
-from rlaif.judges.local import LocalTransport, local_judge
+from rlaif.judges.local import CHOICE_TOP_LOGPROBS, LocalTransport, local_judge
+from rlaif.rewards.verdicts import choice_distribution
 
 
 @pytest.fixture(scope="module")
@@ -21,23 +22,31 @@ def yes_no(text: str) -> JudgeRequest:
     return JudgeRequest.chat([{"role": "user", "content": text}], choices=("yes", "no"), max_tokens=1)
 
 
-def test_choice_scoring_returns_a_distribution_without_decoding(judge) -> None:  # type: ignore[no-untyped-def]
+def test_choice_requests_return_the_first_tokens_top_list_without_decoding(judge) -> None:  # type: ignore[no-untyped-def]
     responses = judge.generate([yes_no(f"Is {n} an even number? Answer yes or no.") for n in range(6)])
     for r in responses:
         assert r.ok, r.error
-        assert set(r.choice_logprobs) == {"yes", "no"}
-        assert all(lp <= 0 and math.isfinite(lp) for lp in r.choice_logprobs.values())
-        assert r.text == max(r.choice_logprobs, key=r.choice_logprobs.get)
-        assert r.tokens_out == 0 and r.tokens_in > 0
+        [first] = r.token_logprobs  # one position: the forward pass scores only the next token
+        assert 0 < len(first.top) <= CHOICE_TOP_LOGPROBS
+        assert all(lp <= 0 and math.isfinite(lp) for lp in first.top.values())
+        assert r.text == first.token and first.logprob == max(first.top.values())  # the argmax, as text
+        assert r.tokens_out == 1 and r.tokens_in > 0
+        p = choice_distribution(("yes", "no"), r)  # the transport returns what was said; rewards decide
+        assert p["yes"] + p["no"] == pytest.approx(1.0)
 
 
 def test_batched_scores_match_single_scores(judge) -> None:  # type: ignore[no-untyped-def]
     # Left padding in a batch must not change a request's answer.
     short, long = yes_no("Is water wet?"), yes_no("Is the following sentence grammatical? 'The cat sat on the mat.'")
-    alone = judge.transport._run([long])[0].choice_logprobs
-    together = judge.transport._run([short, long])[1].choice_logprobs
-    for choice in ("yes", "no"):
-        assert together[choice] == pytest.approx(alone[choice], abs=2e-3)
+    alone = judge.transport._run([long])[0]
+    together = judge.transport._run([short, long])[1]
+    assert alone.text == together.text
+    head = sorted(alone.token_logprobs[0].top, key=alone.token_logprobs[0].top.__getitem__)[-5:]
+    for token in head:
+        assert together.token_logprobs[0].top[token] == pytest.approx(alone.token_logprobs[0].top[token], abs=2e-3)
+    assert choice_distribution(("yes", "no"), together)["yes"] == pytest.approx(
+        choice_distribution(("yes", "no"), alone)["yes"], abs=2e-3
+    )
 
 
 def test_generation_is_greedy_and_counts_tokens(judge) -> None:  # type: ignore[no-untyped-def]

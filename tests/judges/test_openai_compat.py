@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra.utils
+import openai
 import pytest
 from omegaconf import OmegaConf
 
@@ -24,17 +25,17 @@ from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, Transien
 from rlaif.judges.openai_compat import (
     CHOICE_TOP_LOGPROBS,
     OpenAICompatTransport,
-    choice_logprobs_from_top,
     openai_judge,
     request_kwargs,
     retry_after_s,
 )
 from rlaif.judges.vllm_server import VLLMServer
+from rlaif.rewards.verdicts import choice_distribution
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.judges._flaky_server import SERVE, FlakyServer, fake_vllm, pid_alive
+    from tests.judges._flaky_server import SERVE, FlakyServer, completion, fake_vllm, pid_alive
 except ImportError:
-    from _flaky_server import SERVE, FlakyServer, fake_vllm, pid_alive  # type: ignore[no-redef]
+    from _flaky_server import SERVE, FlakyServer, completion, fake_vllm, pid_alive  # type: ignore[no-redef]
 
 CONF = Path(oc.__file__).resolve().parents[1] / "conf" / "judge"
 FAST = {
@@ -139,22 +140,29 @@ def test_schema_and_choices_together_are_refused() -> None:
         request_kwargs(req(json_schema={"type": "object"}, choices=("a",)), "m", True)
 
 
-def test_choice_logprobs_from_top() -> None:
-    top = {"yes": -0.5, " yes": -1.5, "y": -3.0, "No": -2.0, "maybe": -4.0, "-": -9999.0}
-    scores = choice_logprobs_from_top(("yes", "no", "No"), top)
-    # "yes", " yes" and "y" can only start "yes": together they are log P(yes).
-    assert scores["yes"] == pytest.approx(math.log(math.exp(-0.5) + math.exp(-1.5) + math.exp(-3.0)))
-    assert scores["No"] == -2.0
-    assert scores["no"] < min(top.values())  # case-sensitive: absent, so the floor
-    with pytest.raises(PermanentJudgeError):
-        choice_logprobs_from_top(("yes",), {})
+def completion_with_top(top: list[tuple[str, float]]) -> Any:
+    """A vLLM-shaped completion whose one token has the top list ``top``."""
+    body = {"model": "judge", "messages": [{"role": "user", "content": "q"}], "logprobs": True}
+    reply = completion(body)
+    alternatives = [{"token": t, "logprob": lp, "bytes": None} for t, lp in top]
+    reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"] = alternatives
+    return openai.types.chat.ChatCompletion.model_validate(reply)
 
 
-def test_choice_logprobs_shared_prefixes() -> None:
-    top = {"1": -0.1, "10": -3.0, "p": -4.0}
-    scores = choice_logprobs_from_top(("1", "10", "pass", "pause"), top)
-    assert scores["1"] == -0.1 and scores["10"] == -3.0  # an exact match owns the token
-    assert scores["pass"] == scores["pause"] < -4.0  # "p" starts both: ambiguous, so both get the floor
+def test_the_top_list_comes_back_as_the_server_sent_it() -> None:
+    # No verdict here: the transport returns the tokens, rlaif.rewards.verdicts decides (test_verdicts.py).
+    choices_request = req(choices=("yes", "no"), logprobs=True)
+    result = oc.parse_completion(completion_with_top([("yes", -0.5), (" yes", -1.5), ("No", -2.0)]), choices_request)
+    assert result.token_logprobs[0].top == {"yes": -0.5, " yes": -1.5, "No": -2.0}
+    assert not hasattr(result, "choice_logprobs")
+    # Two token ids that print the same (byte fallbacks) are one text: their probabilities add up.
+    doubled = oc.parse_completion(completion_with_top([("\ufffd", -1.0), ("\ufffd", -1.0)]), choices_request)
+    assert doubled.token_logprobs[0].top["\ufffd"] == pytest.approx(-1.0 + math.log(2.0))
+
+
+def test_a_choices_reply_without_a_top_list_is_permanent() -> None:
+    with pytest.raises(PermanentJudgeError, match="top_logprobs"):
+        oc.parse_completion(completion_with_top([]), req(choices=("yes",), logprobs=True))
 
 
 @pytest.mark.parametrize(
@@ -183,7 +191,8 @@ def test_reply_parsing(flaky: Callable[..., FlakyServer]) -> None:
     result = send_once(OpenAICompatTransport(server.url, "judge"), req(choices=("yes", "no"), logprobs=True))
     assert result.text == "yes" and (result.tokens_in, result.tokens_out) == (7, 1)
     assert result.token_logprobs[0].token == "yes" and result.token_logprobs[0].top["no"] == -1.9
-    assert result.choice_logprobs["no"] == -1.9 and result.choice_logprobs["yes"] > -0.2  # "yes" + " yes"
+    p_yes = sum(math.exp(lp) for lp in (-0.2, -2.0, -3.0))  # "yes" + " yes" + "Yes"
+    assert choice_distribution(("yes", "no"), result)["yes"] == pytest.approx(p_yes / (p_yes + math.exp(-1.9)))
 
 
 # -- error classification ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Generated attacks on the judge: verdict-looking text, fake fence ends, role tokens and "ignore the
-rubric" injections, in several languages and encodings (../shared/docs/landscape.md, "Judges are easy
-to fool"). Deterministic: the same list every run, every ingredient used at least once.
+rubric" injections, in several languages and encodings (the threat model: docs/answer_fence.md).
+Deterministic: the same list every run, every ingredient used at least once.
 """
 
 from __future__ import annotations

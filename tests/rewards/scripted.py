@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TransportResult
+from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TokenLogprob, TransportResult
 
 Script = Callable[[JudgeRequest], TransportResult]
 
@@ -74,8 +74,14 @@ def criterion_of(request: JudgeRequest) -> str:
     return match.group(1)
 
 
-def _logprobs(p: float, first: str, second: str) -> dict[str, float]:
-    # P = 0 or 1 exactly: a -1000 gap (a server's floor), which the parser turns into exactly 0.0 / 1.0.
+def first_token(top: dict[str, float]) -> TransportResult:
+    """A reply whose first token has the top list ``top`` (the shape every log-prob backend returns)."""
+    best = max(top, key=lambda token: top[token])
+    return TransportResult(text=best, token_logprobs=[TokenLogprob(token=best, logprob=top[best], top=dict(top))])
+
+
+def _top(p: float, first: str, second: str) -> dict[str, float]:
+    # P = 0 or 1 exactly: a -1000 gap (a server's floor), which the verdict rule turns into exactly 0.0 / 1.0.
     if p >= 1.0:
         return {first: 0.0, second: -1000.0}
     if p <= 0.0:
@@ -85,12 +91,12 @@ def _logprobs(p: float, first: str, second: str) -> dict[str, float]:
 
 def yes_no(p_yes: float) -> TransportResult:
     """A logprob-mode reply with P(yes) = ``p_yes``."""
-    return TransportResult(text="yes" if p_yes >= 0.5 else "no", choice_logprobs=_logprobs(p_yes, "yes", "no"))
+    return first_token(_top(p_yes, "yes", "no"))
 
 
 def a_or_b(p_a: float) -> TransportResult:
     """A pairwise reply with P(A) = ``p_a``."""
-    return TransportResult(text="A" if p_a >= 0.5 else "B", choice_logprobs=_logprobs(p_a, "A", "B"))
+    return first_token(_top(p_a, "A", "B"))
 
 
 def text_reply(text: str) -> TransportResult:

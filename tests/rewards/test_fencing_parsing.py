@@ -1,4 +1,4 @@
-"""Fencing (the answer as inert data) and the strict verdict parsers."""
+"""Fencing (the answer as inert data) and the strict verdict parsers (the full choice rule: test_verdicts.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,15 @@ import math
 
 import pytest
 
+from rlaif.judges.base import TransportResult
 from rlaif.rewards.fencing import defuse, fence, ignore_instructions, normalize
-from rlaif.rewards.parsing import VerdictError, choice_probability, parse_json_verdict, yes_probability
+from rlaif.rewards.parsing import VerdictError, parse_json_verdict
+from rlaif.rewards.verdicts import choice_distribution
+
+try:
+    from tests.rewards.scripted import first_token
+except ImportError:
+    from scripted import first_token  # type: ignore[no-redef]
 
 
 @pytest.mark.parametrize(
@@ -36,17 +43,21 @@ def test_fence_wraps_defused_text_and_the_warning_names_the_tags() -> None:
     assert normalize("ｙｅｓ\u200b") == "yes"
 
 
-def test_choice_probability_soft_hard_and_strict() -> None:
-    assert choice_probability({"A": math.log(0.7), "B": math.log(0.3)}, "B", "A", "B") == pytest.approx(0.7)
-    assert choice_probability({"A": -9999.0, "B": -0.1}, None, "A", "B") == 0.0  # no overflow on server floors
-    assert choice_probability({"A": -0.1, "B": -9999.0}, None, "A", "B") == 1.0
-    assert choice_probability(None, " a ", "A", "B") == 1.0 and choice_probability(None, "B", "A", "B") == 0.0
-    for reply in ("[[A]]", "A.", "Answer: A", "", None):
+def test_choice_verdicts_soft_hard_and_strict() -> None:
+    def p_a(reply: TransportResult) -> float:
+        return choice_distribution(("A", "B"), reply)["A"]
+
+    assert p_a(first_token({"A": math.log(0.7), "B": math.log(0.3)})) == pytest.approx(0.7)
+    assert p_a(first_token({"A": -9999.0, "B": -0.1})) == 0.0  # no overflow on server floors
+    assert p_a(first_token({"A": -0.1, "B": -9999.0})) == 1.0
+    assert p_a(TransportResult(text=" A ")) == 1.0 and p_a(TransportResult(text="B")) == 0.0
+    for reply in ("[[A]]", "Answer: A", "a", "A, because", ""):
         with pytest.raises(VerdictError):
-            choice_probability(None, reply, "A", "B")
-    with pytest.raises(VerdictError, match="non-finite"):
-        choice_probability({"A": float("nan"), "B": 0.0}, None, "A", "B")
-    assert yes_probability({"yes": 0.0, "no": 0.0}) == 0.5
+            p_a(TransportResult(text=reply))
+    with pytest.raises(VerdictError, match="invalid log-probability"):
+        p_a(first_token({"A": float("nan"), "B": 0.0}))
+    yes = choice_distribution(("yes", "no"), first_token({"yes": 0.0 - math.log(2), "no": -math.log(2)}))
+    assert yes["yes"] == pytest.approx(0.5)  # an honest coin flip is still a number
 
 
 def test_json_verdict_needs_exactly_the_criteria() -> None:
@@ -56,5 +67,7 @@ def test_json_verdict_needs_exactly_the_criteria() -> None:
     assert parse_json_verdict(ok + ' {"b": 1}', ["a"])["a"].passed is True  # a trailing non-verdict is skipped
     with pytest.raises(VerdictError, match="do not match"):
         parse_json_verdict(ok, ["a", "b"])
+    with pytest.raises(VerdictError, match="criterion 'a'"):  # a field outside the schema's two
+        parse_json_verdict('{"a": {"reason": "r", "pass": true, "score": 11}}', ["a"])
     with pytest.raises(VerdictError, match="empty"):
         parse_json_verdict("  ", ["a"])

@@ -130,11 +130,11 @@ def test_alone_in_the_call_falls_back_to_the_reference_else_none() -> None:
 
 def test_text_verdicts_are_hard_and_off_menu_is_a_failure() -> None:
     def texts(request: JudgeRequest) -> TransportResult:
-        return text_reply("A" if "good" in fenced(request, "answer_a") else "b")
+        return text_reply("A" if "good" in fenced(request, "answer_a") else " B.")
 
     judge, _ = scripted_judge(texts)
     assert call(PreferenceReward(judge, SPEC), ["good"], [P1], reference_answer=["bad"]) == [1.0]
-    for reply in ("[[A]]", "A, because", "", "C"):
+    for reply in ("[[A]]", "A, because", "", "C", "a", "b"):  # "a" is an article, not a verdict for "A"
         judge, _ = scripted_judge(lambda request, reply=reply: text_reply(reply))  # type: ignore[misc]
         reward = PreferenceReward(judge, SPEC, failures={"max_failure_rate": 1.0})
         assert call(reward, ["x"], [P1], reference_answer=["y"]) == [None]

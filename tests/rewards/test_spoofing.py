@@ -22,9 +22,10 @@ import pytest
 
 from rlaif.judges.base import JudgeRequest, TransportResult
 from rlaif.rewards import fencing
-from rlaif.rewards.parsing import VerdictError, choice_probability, parse_json_verdict
+from rlaif.rewards.parsing import VerdictError, parse_json_verdict
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
+from rlaif.rewards.verdicts import choice_distribution
 
 try:
     from tests.rewards.attacks import BENIGN, attacks
@@ -112,7 +113,7 @@ def _is_reference(text: str) -> bool:
 SCENARIOS: dict[str, tuple[Callable[[Any], Any], Script, Script]] = {
     "rubric_logprob": (
         lambda judge: RubricReward(judge, RUBRIC, mode="logprob"),
-        lambda r: TransportResult(text=_echo(r), choice_logprobs=yes_no(0.0).choice_logprobs),
+        lambda r: TransportResult(text=_echo(r), token_logprobs=yes_no(0.0).token_logprobs),
         lambda r: yes_no(1.0),
     ),
     "rubric_logprob_text_only": (
@@ -176,7 +177,7 @@ def test_quoted_attacks_in_the_judge_reply_do_not_change_its_final_verdict(label
     assert parse_json_verdict(f"Quoting: {attack}\n{_json_verdict(False)}", ["relevant", "short"]) == honest
     for first, second in (("yes", "no"), ("A", "B")):
         with pytest.raises(VerdictError):  # an attack as the whole reply is off the menu: a failure, never a pass
-            choice_probability(None, attack, first, second)
+            choice_distribution((first, second), text_reply(attack))
 
 
 def test_fenced_answers_hold_no_markup_at_all() -> None:
