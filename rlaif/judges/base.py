@@ -115,8 +115,10 @@ class Transport(Protocol):
     and create its async clients lazily, inside :meth:`send`, on the loop that awaits it.
 
     It returns what the model said (text, token log-probabilities) and leaves grading to
-    :mod:`rlaif.rewards`. An optional ``astart`` coroutine, read with ``getattr``, starts the backend
-    before the first timed attempt.
+    :mod:`rlaif.rewards`. Optional attributes the :class:`Judge` reads with ``getattr``:
+    ``max_in_flight`` (an int: the most requests worth holding in :meth:`send` at once; the rest
+    wait on the judge's semaphore, outside the per-attempt timeout) and ``astart`` (a coroutine that
+    starts the backend before the first timed attempt).
     """
 
     @property
@@ -251,7 +253,10 @@ class Judge:
 
     async def _run_batch(self, requests: list[JudgeRequest]) -> list[JudgeResponse]:
         if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.policy.max_concurrency)
+            # A transport that queues internally (the local judge's batches) would count that queue
+            # against each attempt's timeout: hold only what it can use now, the rest wait here untimed.
+            held = getattr(self.transport, "max_in_flight", None) or self.policy.max_concurrency
+            self._semaphore = asyncio.Semaphore(min(self.policy.max_concurrency, held))
         deadline = time.monotonic() + self.policy.batch_deadline_s
         start_error = await self._start_transport(deadline)
         if start_error is not None:

@@ -6,7 +6,9 @@ P(choice) from them, by the same rule for every backend. On a 135M model that is
 yields a number for nearly every request, and it is ~4x cheaper than generating JSON.
 
 Concurrent ``send`` calls are gathered into micro-batches (up to ``max_batch_size`` requests that
-decode the same way), so the engine's concurrency turns into batched forward passes.
+decode the same way), so the engine's concurrency turns into batched forward passes. The transport
+holds at most :attr:`LocalTransport.max_in_flight` requests: the rest wait on the engine's semaphore,
+where the per-attempt timeout does not run.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ class LocalTransport:
     @property
     def identity(self) -> str:
         return f"local:{self.model_name}"
+
+    @property
+    def max_in_flight(self) -> int:
+        """Requests worth holding at once: the batch running plus the next one. A request that enters
+        ``send`` then waits at most one batch before its own, so the engine's per-attempt timeout
+        measures about two forward passes, never the whole queue (which waits on the engine's
+        semaphore instead)."""
+        return 2 * self.max_batch_size
 
     async def send(self, request: JudgeRequest) -> TransportResult:
         future: asyncio.Future[TransportResult] = asyncio.get_running_loop().create_future()

@@ -1,12 +1,13 @@
-"""The in-process judge on the real packaged model: choice requests, generation, batching."""
+"""The in-process judge on the real packaged model: choice requests, generation, batching, queueing."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
-from rlaif.judges.base import JudgeRequest
+from rlaif.judges.base import Judge, JudgeRequest, TransportResult
 from rlaif.judges.local import CHOICE_TOP_LOGPROBS, LocalTransport, local_judge
 from rlaif.rewards.verdicts import choice_distribution
 
@@ -62,3 +63,57 @@ def test_transport_pickles_without_the_model() -> None:
     transport = LocalTransport(max_batch_size=3)
     clone = pickle.loads(pickle.dumps(transport))
     assert clone.identity == transport.identity and clone.max_batch_size == 3 and clone._model is None
+    assert clone.max_in_flight == 6
+
+
+class _Counting(LocalTransport):
+    """Counts forward passes, and for every request how many of them it waited inside ``send``."""
+
+    def _init_runtime(self) -> None:
+        super()._init_runtime()
+        self.batches = self.inside = self.most_inside = 0
+        self.waited: list[int] = []
+
+    def _run(self, requests: list[JudgeRequest]) -> list[TransportResult]:
+        results = super()._run(requests)
+        self.batches += 1  # batches run one at a time, so a plain counter is exact
+        return results
+
+    async def send(self, request: JudgeRequest) -> TransportResult:
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        entered = self.batches
+        try:
+            return await super().send(request)
+        finally:
+            self.inside -= 1
+            self.waited.append(self.batches - entered)
+
+
+class _Unbounded(_Counting):
+    """The same transport without ``max_in_flight``: the engine sends it its whole concurrency at once."""
+
+    max_in_flight = None  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(("transport_class", "bounded"), [(_Counting, True), (_Unbounded, False)])
+def test_a_batch_larger_than_one_forward_pass_waits_outside_the_timed_attempt(
+    judge: Any, transport_class: type[_Counting], bounded: bool
+) -> None:
+    # 24 requests in forward passes of 2 (12 passes), concurrency 64: the per-attempt timeout must only
+    # ever see the pass running when a request arrives plus its own, whatever the size of the batch.
+    judge.transport._ensure_loaded()
+    transport = transport_class(max_batch_size=2)
+    transport._model, transport._tokenizer = judge.transport._model, judge.transport._tokenizer
+    counting = Judge(transport, {"max_concurrency": 64, "timeout_s": 600.0, "cache": False, "max_retries": 0})
+    try:
+        responses = counting.generate([yes_no(f"Is {n} a prime number?") for n in range(24)])
+    finally:
+        counting.close()
+    assert all(r.ok for r in responses), [r.error for r in responses if not r.ok]
+    assert transport.batches == 12 and len(transport.waited) == 24
+    if bounded:
+        assert transport.most_inside <= 2 * transport.max_batch_size
+        assert max(transport.waited) <= 2
+    else:  # control: without the bound the last requests wait out the whole queue inside their attempt
+        assert transport.most_inside > 2 * transport.max_batch_size and max(transport.waited) > 2
