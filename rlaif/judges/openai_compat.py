@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
+import inspect
 import math
 import os
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import openai
 
@@ -35,11 +37,10 @@ from rlaif.judges.vllm_server import VLLMServer
 # A choices verdict reads the first token's top list; 20 is both OpenAI's maximum and vLLM's default
 # --max-logprobs, so it works against either without server flags.
 CHOICE_TOP_LOGPROBS = 20
-# What `launch` may set: VLLMServer's options (the served name is always the transport's `model`).
-LAUNCH_KEYS = frozenset(
-    {"model", "python", "device", "host", "port", "extra_args", "env", "startup_timeout_s", "stop_grace_s"}
-    | {"warmup", "log_path"}
-)
+
+# What ``judge.launch`` instantiates to (``_target_: rlaif.judges.vllm_server.VLLMServer`` with
+# ``_partial_: true``): a server factory, called with the served model name when a server is needed.
+ServerFactory: TypeAlias = "functools.partial[VLLMServer]"
 
 
 class OpenAICompatTransport:
@@ -48,9 +49,11 @@ class OpenAICompatTransport:
     ``structured_outputs`` turns ``request.choices`` into vLLM's ``structured_outputs.choice``
     constraint (OpenAI has no such thing: keep it False there and prompt for the choice instead).
     The API key is read from the environment variable ``api_key_env`` when the client is built and
-    is never stored here; without one the key ``"EMPTY"`` is sent, which vLLM accepts. ``launch``
-    (``model`` plus any of :data:`LAUNCH_KEYS`, passed to :class:`VLLMServer`) starts a vLLM server
-    on first use and ignores ``base_url``; if that server dies, requests fail with its log (no restart).
+    is never stored here; without one the key ``"EMPTY"`` is sent, which vLLM accepts. ``launch``, a
+    :func:`functools.partial` of :class:`VLLMServer` with at least its ``model`` (what Hydra makes of
+    ``judge.launch``; a plain mapping of its options also works), starts a vLLM server on first use,
+    serving ``model`` under this transport's name, and ignores ``base_url``; if that server dies,
+    requests fail with its log (no restart).
     """
 
     def __init__(
@@ -62,21 +65,17 @@ class OpenAICompatTransport:
         structured_outputs: bool = True,
         max_connections: int = 64,
         timeout_s: float | None = None,
-        launch: Mapping[str, Any] | None = None,
+        launch: ServerFactory | Mapping[str, Any] | None = None,
     ) -> None:
         if base_url is None and launch is None:
             raise ValueError("OpenAICompatTransport needs a base_url or a launch config")
-        if launch is not None and "model" not in launch:
-            raise ValueError("launch needs a 'model' (a local folder, hub id or packaged alias)")
-        if launch is not None and (unknown := set(launch) - LAUNCH_KEYS):
-            raise ValueError(f"unknown launch option(s) {sorted(unknown)}; known: {sorted(LAUNCH_KEYS)}")
+        self.launch = _server_factory(launch, model) if launch is not None else None
         self.base_url = base_url.rstrip("/") if base_url else None
         self.model = model
         self.api_key_env = api_key_env
         self.structured_outputs = structured_outputs
         self.max_connections = max_connections
         self.timeout_s = timeout_s
-        self.launch = dict(launch) if launch is not None else None
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -99,7 +98,7 @@ class OpenAICompatTransport:
     def identity(self) -> str:
         if self.launch is not None:
             # A launched server gets a fresh port each run: key the cache on what it serves instead.
-            return f"openai:launch:{self.launch['model']}:{self.model}"
+            return f"openai:launch:{_launched_model(self.launch)}:{self.model}"
         return f"openai:{self.base_url}:{self.model}"
 
     @property
@@ -141,7 +140,7 @@ class OpenAICompatTransport:
         with self._server_lock:  # one start at a time
             server = self._server
             if server is None or not server.running:
-                server = self._server = _server_from_launch(self.launch, self.model)
+                server = self._server = self.launch(served_model_name=self.model)
                 server.start()
             return server.base_url
 
@@ -200,9 +199,29 @@ class OpenAICompatTransport:
         return self._client
 
 
-def _server_from_launch(launch: Mapping[str, Any], served_name: str) -> VLLMServer:
-    options = {k: v for k, v in launch.items() if k != "model"}
-    return VLLMServer(str(launch["model"]), served_model_name=served_name, **options)
+def _server_factory(launch: ServerFactory | Mapping[str, Any], served: str) -> ServerFactory:
+    """``launch`` as a picklable server factory, its options checked now (offline) against its target."""
+    if isinstance(launch, Mapping):
+        launch = functools.partial(VLLMServer, **launch)
+    if not isinstance(launch, functools.partial):
+        raise ValueError(
+            f"judge.launch must be a server factory (_target_: rlaif.judges.vllm_server.VLLMServer with "
+            f"_partial_: true) or a mapping of its options, not {type(launch).__name__}"
+        )
+    _launched_model(launch)
+    try:  # an unknown or misspelt option fails here, at config time, not minutes into the run
+        inspect.signature(launch.func).bind(*launch.args, **launch.keywords, served_model_name=served)
+    except TypeError as exc:
+        raise ValueError(f"judge.launch: {exc} (the options of {launch.func.__qualname__})") from exc
+    return launch
+
+
+def _launched_model(launch: ServerFactory) -> str:
+    """The model the factory serves: the cache identity, stable across runs (unlike the port)."""
+    model = launch.keywords.get("model", launch.args[0] if launch.args else None)
+    if not model:
+        raise ValueError("judge.launch needs a 'model' (a local folder, hub id or packaged alias)")
+    return str(model)
 
 
 # -- request / reply mapping (pure functions, unit-tested without a server) --------------------
@@ -325,7 +344,7 @@ def openai_judge(
     model: str = "judge",
     api_key_env: str | None = None,
     structured_outputs: bool = True,
-    launch: Mapping[str, Any] | None = None,
+    launch: ServerFactory | Mapping[str, Any] | None = None,
     policy: JudgePolicy | Mapping[str, Any] | None = None,
     max_connections: int | None = None,
 ) -> Judge:

@@ -6,6 +6,7 @@ test runs first so the two servers never compete for the CPU. No assertion on ti
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -68,7 +69,8 @@ def judge(vllm_server: VLLMServer) -> Iterator[Judge]:
 
 
 def test_launch_starts_and_stops_its_own_server(vllm_python: str, judge_model_dir: str) -> None:
-    launch = {"model": PACKAGED_MODEL, "python": vllm_python, "startup_timeout_s": 1200.0}
+    # What Hydra builds from judge.launch (_target_: VLLMServer, _partial_: true).
+    launch = functools.partial(VLLMServer, model=PACKAGED_MODEL, python=vllm_python, startup_timeout_s=1200.0)
     judge = openai_judge(model="judge", launch=launch, policy=POLICY)
     transport = judge.transport
     assert isinstance(transport, OpenAICompatTransport)

@@ -7,6 +7,7 @@ Tests count what the server saw and what the judge reports; they never assert on
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import pickle
 import socket
@@ -265,9 +266,14 @@ def test_api_key_from_the_named_env_var_only(flaky: Callable[..., FlakyServer], 
 
 def test_identity_and_offline_construction() -> None:
     assert OpenAICompatTransport("http://h:1/v1/", "m").identity == "openai:http://h:1/v1:m"
-    launched = OpenAICompatTransport(None, "judge", launch={"model": "packaged:smollm2-135m-instruct"})
+    factory = functools.partial(VLLMServer, model="packaged:smollm2-135m-instruct", port=0)
+    launched = OpenAICompatTransport(None, "judge", launch=factory)
+    # The cache identity is what is served, never the port a run happens to get.
     assert launched.identity == "openai:launch:packaged:smollm2-135m-instruct:judge"
+    assert OpenAICompatTransport(None, "judge", launch=functools.partial(factory, port=9)).identity == launched.identity
     assert launched.server is None  # nothing started by the constructor
+    copy = pickle.loads(pickle.dumps(launched))
+    assert copy.identity == launched.identity and copy.launch.keywords == factory.keywords
     with pytest.raises(ValueError):
         OpenAICompatTransport(None, "m")
 
@@ -389,7 +395,7 @@ def test_concurrency_cap_bounds_requests_in_flight(flaky: Callable[..., FlakySer
 # -- launch: the transport starts and stops its own server (a fake vLLM entry point) ----------
 
 
-def test_launch_starts_once_and_close_stops_by_pid(tmp_path: Path, make_judge: Any, monkeypatch: Any) -> None:
+def test_launch_starts_once_and_close_stops_by_pid(tmp_path: Path, make_judge: Any) -> None:
     starts = []
 
     class CountingServer(VLLMServer):
@@ -397,8 +403,8 @@ def test_launch_starts_once_and_close_stops_by_pid(tmp_path: Path, make_judge: A
             starts.append(self)
             return super().start()
 
-    monkeypatch.setattr(oc, "VLLMServer", CountingServer)
-    launch = {"model": str(tmp_path), "python": sys.executable, "device": "cpu", "env": fake_vllm(tmp_path, SERVE)}
+    env = fake_vllm(tmp_path, SERVE)
+    launch = functools.partial(CountingServer, model=str(tmp_path), python=sys.executable, device="cpu", env=env)
     judge = make_judge(None, launch=launch, max_concurrency=16)
     responses = judge.generate([req(f"q{i}") for i in range(16)])  # 16 concurrent first sends
     assert all(r.ok for r in responses) and len(starts) == 1
@@ -411,6 +417,7 @@ def test_launch_starts_once_and_close_stops_by_pid(tmp_path: Path, make_judge: A
 
 def test_launch_failure_is_a_permanent_error_with_the_log(tmp_path: Path, make_judge: Any) -> None:
     env = fake_vllm(tmp_path, "import sys; print('boom: no such model'); sys.exit(3)")
+    # A plain mapping of VLLMServer's options works too (a Python caller need not build a partial).
     launch = {"model": str(tmp_path), "python": sys.executable, "device": "cpu", "env": env}
     judge = make_judge(None, launch={**launch, "log_path": str(tmp_path / "server.log")})
     [response] = judge.generate([req()])
@@ -422,3 +429,28 @@ def test_launch_failure_is_a_permanent_error_with_the_log(tmp_path: Path, make_j
 def test_launch_options_are_checked_offline() -> None:
     with pytest.raises(ValueError, match="gpu_memory"):
         OpenAICompatTransport(None, "judge", launch={"model": "m", "gpu_memory": 0.5})
+    with pytest.raises(ValueError, match="gpu_memory"):
+        OpenAICompatTransport(None, "judge", launch=functools.partial(VLLMServer, model="m", gpu_memory=0.5))
+    with pytest.raises(ValueError, match="model"):
+        OpenAICompatTransport(None, "judge", launch=functools.partial(VLLMServer, python="p"))
+    with pytest.raises(ValueError, match="served_model_name"):  # the served name is always the transport's
+        OpenAICompatTransport(None, "judge", launch=functools.partial(VLLMServer, model="m", served_model_name="x"))
+    with pytest.raises(ValueError, match="_partial_"):  # an instance instead of a factory: forgot _partial_
+        OpenAICompatTransport(None, "judge", launch=VLLMServer("m"))  # type: ignore[arg-type]
+
+
+def test_launch_config_is_a_hydra_factory() -> None:
+    cfg = OmegaConf.load(CONF / "vllm.yaml")
+    cfg.launch = OmegaConf.load(CONF / "launch" / "vllm.yaml")
+    cfg.launch.python = sys.executable
+    judge = hydra.utils.instantiate(cfg, _convert_="all")
+    try:
+        transport = judge.transport
+        assert isinstance(transport.launch, functools.partial) and transport.server is None
+        assert transport.identity == f"openai:launch:{cfg.launch.model}:{cfg.model}"
+        server = transport.launch(served_model_name=transport.model)  # built, not started
+        assert isinstance(server, VLLMServer) and server.pid is None
+        assert (server.model, server.python, server.served_model_name) == (cfg.launch.model, sys.executable, "judge")
+        assert pickle.loads(pickle.dumps(judge)).identity == judge.identity
+    finally:
+        judge.close()
