@@ -32,6 +32,7 @@ from tenacity import (
 
 from rlaif.judges._cache import ResponseCache, request_key
 from rlaif.judges._metrics import JudgeMetrics
+from rlaif.judges.limits import Breaker, JudgePolicy
 
 log = logging.getLogger(__name__)
 
@@ -131,49 +132,6 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
-@dataclass
-class JudgePolicy:
-    """Limits shared by every backend. Defaults follow what the field converged on (slime PR #1582)."""
-
-    timeout_s: float = 60.0  # one attempt
-    batch_deadline_s: float = 600.0  # a whole batch, retries included: a judge can never hang a step
-    max_retries: int = 4
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 30.0
-    backoff_jitter_s: float = 1.0
-    max_concurrency: int = 32  # requests in flight at once
-    breaker_threshold: int = 20  # consecutive failed attempts that open the circuit
-    breaker_cooldown_s: float = 30.0
-    cache: bool = True
-    cache_path: str | None = None  # SQLite file; None keeps the cache in memory only
-
-
-class _Breaker:
-    """Opens after ``threshold`` consecutive failed attempts; then lets one probe through per ``cooldown``."""
-
-    def __init__(self, threshold: int, cooldown_s: float) -> None:
-        self.threshold, self.cooldown_s = threshold, cooldown_s
-        self.consecutive_failures = 0
-        self.open_until = 0.0
-
-    def allow(self) -> bool:
-        if self.consecutive_failures < self.threshold:
-            return True
-        now = time.monotonic()
-        if now < self.open_until:
-            return False
-        self.open_until = now + self.cooldown_s  # half-open: this request probes, the rest still fail fast
-        return True
-
-    def success(self) -> None:
-        self.consecutive_failures = 0
-
-    def failure(self) -> None:
-        self.consecutive_failures += 1
-        if self.consecutive_failures >= self.threshold:
-            self.open_until = time.monotonic() + self.cooldown_s
-
-
 class CircuitOpenError(PermanentJudgeError):
     """The breaker is open: the backend failed too often in a row, so requests fail fast."""
 
@@ -193,7 +151,7 @@ class Judge:
     def _init_runtime(self) -> None:
         self.metrics = JudgeMetrics()
         self._cache = ResponseCache(self.policy.cache_path) if self.policy.cache else None
-        self._breaker = _Breaker(self.policy.breaker_threshold, self.policy.breaker_cooldown_s)
+        self._breaker = Breaker(self.policy.breaker_threshold, self.policy.breaker_cooldown_s)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._semaphore: asyncio.Semaphore | None = None
@@ -373,6 +331,44 @@ class Judge:
             raise
         self._breaker.success()
         return result
+
+    # -- pre-flight -------------------------------------------------------------------------------
+
+    def probe(self, request: JudgeRequest, timeout_s: float, attempts: int = 2) -> JudgeResponse:
+        """Send one request straight to the backend, outside the cache, breaker and metrics: is it there?
+
+        A launched server is started first (its own start-up timeout applies). Transient errors get
+        ``attempts`` tries one second apart; so an unreachable judge is reported in seconds, not after
+        the minutes of backoff a training batch would spend on it.
+        """
+        return asyncio.run_coroutine_threadsafe(self._probe(request, timeout_s, attempts), self._ensure_loop()).result()
+
+    async def _probe(self, request: JudgeRequest, timeout_s: float, attempts: int) -> JudgeResponse:
+        start_error = await self._start_transport(time.monotonic() + self.policy.batch_deadline_s)
+        if start_error is not None:
+            return JudgeResponse(error=start_error)
+        started = time.perf_counter()
+        for attempt in range(1, attempts + 1):
+            try:
+                result = await asyncio.wait_for(self.transport.send(request), timeout=timeout_s)
+            except TimeoutError:
+                error = f"TransientJudgeError: no answer within {timeout_s:.1f} s"
+            except TransientJudgeError as exc:
+                error = f"TransientJudgeError: {exc}"
+            except Exception as exc:
+                return JudgeResponse(error=f"{type(exc).__name__}: {exc}", attempts=attempt)
+            else:
+                return JudgeResponse(
+                    text=result.text,
+                    token_logprobs=result.token_logprobs,
+                    tokens_in=result.tokens_in,
+                    tokens_out=result.tokens_out,
+                    latency_s=time.perf_counter() - started,
+                    attempts=attempt,
+                )
+            if attempt < attempts:
+                await asyncio.sleep(1.0)
+        return JudgeResponse(error=error, attempts=attempts, latency_s=time.perf_counter() - started)
 
 
 def _cacheable(response: JudgeResponse) -> dict[str, Any]:

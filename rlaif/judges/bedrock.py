@@ -161,7 +161,10 @@ class BedrockTransport:
             from botocore.config import Config
         except ImportError as exc:
             raise PermanentJudgeError("the Bedrock judge needs boto3: pip install 'rlaif[bedrock]'") from exc
-        session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        # boto3 reads AWS_DEFAULT_REGION and the profile's region, not AWS_REGION (which the AWS CLI v2,
+        # the other SDKs and Lambda set): honour it too, as the error message promises.
+        region = self.region or os.environ.get("AWS_REGION") or None
+        session = boto3.session.Session(profile_name=self.profile, region_name=region)
         config = Config(
             connect_timeout=self.connect_timeout_s,
             read_timeout=self.read_timeout_s,
@@ -173,7 +176,7 @@ class BedrockTransport:
             retries={"mode": "standard", "total_max_attempts": 1},
             user_agent_extra="rlaif",
         )
-        log.debug("creating bedrock-runtime client (region=%s, endpoint=%s)", self.region, self.endpoint_url)
+        log.debug("creating bedrock-runtime client (region=%s, endpoint=%s)", session.region_name, self.endpoint_url)
         return session.client("bedrock-runtime", endpoint_url=self.endpoint_url, config=config)
 
     def _converse(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -268,7 +271,9 @@ def _classify(exc: BaseException, model_id: str) -> Exception | None:
     if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError | bce.NoAuthTokenError):
         return PermanentJudgeError(f"{_CREDENTIALS_HINT} ({type(exc).__name__}: {exc})")
     if isinstance(exc, bce.NoRegionError):
-        return PermanentJudgeError("no AWS region for Bedrock: set judge.region, AWS_REGION or a profile region")
+        return PermanentJudgeError(
+            "no AWS region for Bedrock: set judge.region, AWS_REGION or AWS_DEFAULT_REGION, or a region in the profile"
+        )
     # Connection refused/reset, connect and read timeouts, a connection closed mid-reply: all transient.
     if isinstance(exc, bce.ConnectionError | bce.HTTPClientError | bce.IncompleteReadError):
         return TransientJudgeError(f"Bedrock connection error: {type(exc).__name__}: {exc}")
