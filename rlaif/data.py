@@ -87,6 +87,8 @@ def load_prompts(path: str, limit: int | None = None, seed: int = 0, shuffle: bo
     """The prompt rows as a ``datasets.Dataset`` ready for ``GRPOTrainer(train_dataset=...)``."""
     from datasets import Dataset
 
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DataError(f"data.limit: expected a positive integer or null, got {limit!r}")
     rows = read_rows(path)
     dataset = Dataset.from_list(rows)
     if shuffle:

@@ -1,32 +1,84 @@
-"""What a run leaves in its folder: the adapter (saved by train.py), metrics, a reward plot, a summary.
+"""What a run leaves in its folder, and the rule that protects what was there before.
 
-``run_summary.json`` is written last and only on success; a failed run gets ``FAILED`` instead, so
-no folder ever looks finished when it is not.
+- The adapter (saved by train.py), checkpoints (``checkpoint-N``, TRL's own), metrics, a reward plot,
+  ``run_summary.json`` written last and only on success, ``FAILED`` instead when a run fails.
+- rlaif deletes only what this invocation created. Hydra creates the run folder (and ``.hydra/``,
+  ``train.log``) before rlaif's code runs, so :class:`RunFolderGuard`, a Hydra callback, records what
+  the folder held *before* that; a set-up failure then removes only the entries that were not there.
+  A folder that existed (``hydra.run.dir=.``, a run being resumed) is never removed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import logging
+import math
+import re
+import shutil
 import traceback
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from rlaif.secrets import install_log_redaction, redact_saved_config, secret_values
+
+log = logging.getLogger(__name__)
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# Run folder -> the names it held before this invocation (None: it did not exist).
+_BEFORE: dict[Path, frozenset[str] | None] = {}
 
 
-class ConfigError(ValueError):
-    """A config value or key is wrong; the message names the key."""
+class RunFolderGuard(Callback):
+    """Hydra callback (``hydra.callbacks`` in train.yaml): snapshot the run folder before Hydra writes to
+    it, and mask secrets in what Hydra saved before the job starts."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = Path(str(OmegaConf.select(config, "hydra.run.dir"))).resolve()
+        _BEFORE[folder] = frozenset(p.name for p in folder.iterdir()) if folder.is_dir() else None
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # The job's own keys, unresolved: what the user wrote (a command-line override lands here too).
+        job = OmegaConf.to_container(config, resolve=False)
+        assert isinstance(job, dict)
+        secrets = secret_values({str(k): v for k, v in job.items() if k != "hydra"})
+        install_log_redaction(secrets)
+        output_dir = Path(str(config.hydra.runtime.output_dir))
+        if config.hydra.output_subdir is not None:
+            redact_saved_config(output_dir / str(config.hydra.output_subdir), secrets)
 
 
-def check_grpo_keys(grpo: DictConfig) -> None:
-    """Name unknown GRPOConfig keys ourselves: TRL would only say 'unexpected keyword argument'."""
-    from trl import GRPOConfig
+def remove_created(run_dir: Path) -> None:
+    """Remove what this invocation added to ``run_dir``: the whole folder if it is new, else only new entries.
 
-    known = {f.name for f in dataclasses.fields(GRPOConfig)}
-    unknown = sorted(str(k) for k in grpo if not str(k).startswith("_") and k not in known)
-    if unknown:
-        raise ConfigError(f"grpo: unknown GRPOConfig field(s) {unknown} (see trl.GRPOConfig for valid names)")
+    Without a snapshot (the callback did not run, e.g. a multirun) nothing is removed: when in doubt, keep.
+    """
+    folder = run_dir.resolve()
+    if folder not in _BEFORE:
+        log.debug("no snapshot of %s: leaving it as it is", folder)
+        return
+    before = _BEFORE[folder]
+    if before is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for entry in folder.iterdir():
+        if entry.name not in before:
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest *complete* ``checkpoint-N`` in ``run_dir``: TRL writes ``trainer_state.json`` last, so a
+    checkpoint cut short by a crash is skipped rather than resumed from."""
+    if not run_dir.is_dir():
+        return None
+    found = []
+    for entry in run_dir.iterdir():
+        match = _CHECKPOINT.match(entry.name)
+        if match and (entry / "trainer_state.json").is_file():
+            found.append((int(match.group(1)), entry))
+    return max(found)[1] if found else None
 
 
 def finish_run(run_dir: Path, trainer: Any, judge: Any) -> dict[str, Any]:
@@ -34,31 +86,40 @@ def finish_run(run_dir: Path, trainer: Any, judge: Any) -> dict[str, Any]:
     if not trainer.accelerator.is_main_process:
         return {}
     history = [h for h in trainer.state.log_history if "reward" in h]
+    rewards = [(h["step"], h["reward"], h.get("reward_std")) for h in history if _finite(h["reward"])]
     totals = judge.metrics.totals()
     (run_dir / "judge_metrics.json").write_text(json.dumps(totals, indent=2))
-    plot_rewards(history, run_dir / "reward_curve.png")
+    plot_rewards(rewards, run_dir / "reward_curve.png")
     summary = {
         "steps": trainer.state.global_step,
-        "first_reward": history[0]["reward"] if history else None,
-        "last_reward": history[-1]["reward"] if history else None,
+        "first_reward": rewards[0][1] if rewards else None,
+        "last_reward": rewards[-1][1] if rewards else None,
+        # Steps whose every answer went unscored (a judge outage): they trained on nothing.
+        "steps_without_reward": len(history) - len(rewards),
         "adapter": str(run_dir / "adapter"),
         "judge": judge.identity,
         "judge_requests": totals["requests"],
+        "judge_cache_hits": totals["cache_hits"],
     }
     (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
-def plot_rewards(history: list[dict[str, Any]], path: Path) -> None:
-    """Mean reward per logged step (with its spread across completions) as a PNG."""
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def plot_rewards(rewards: list[tuple[int, float, float | None]], path: Path) -> None:
+    """Mean reward per logged step (with its spread across completions) as a PNG; steps without a
+    reward are left out, so a judge outage shows as a gap, never as a crash."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and CI
     import matplotlib.pyplot as plt
 
-    steps = [h["step"] for h in history]
-    means = [h["reward"] for h in history]
-    spread = [h.get("reward_std", 0.0) for h in history]
+    steps = [s for s, _, _ in rewards]
+    means = [m for _, m, _ in rewards]
+    spread = [float(sd) if sd is not None and _finite(sd) else 0.0 for _, _, sd in rewards]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(steps, means, marker="o", markersize=3, label="mean reward")
     low = [m - s for m, s in zip(means, spread, strict=True)]
@@ -66,14 +127,26 @@ def plot_rewards(history: list[dict[str, Any]], path: Path) -> None:
     ax.fill_between(steps, low, high, alpha=0.2)
     ax.set_xlabel("step")
     ax.set_ylabel("reward")
-    ax.set_title("Judge reward per step")
+    ax.set_title("Judge reward per step" if rewards else "Judge reward per step (no step was scored)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def mark_failed(run_dir: Path, exc: BaseException) -> None:
-    """Leave a ``FAILED`` file with the error, so the folder cannot be mistaken for a finished run."""
-    if run_dir.is_dir():
-        (run_dir / "FAILED").write_text("".join(traceback.format_exception(exc)))
+def mark_failed(run_dir: Path, exc: BaseException) -> Path:
+    """Leave ``FAILED`` with the error and traceback, so the folder cannot pass for a finished run."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    marker = run_dir / "FAILED"
+    marker.write_text("".join(traceback.format_exception(exc)))
+    return marker
+
+
+def set_aside_failed_marker(run_dir: Path) -> None:
+    """A resumed run keeps the earlier failure's record as ``FAILED.<n>`` instead of deleting it."""
+    marker = run_dir / "FAILED"
+    if marker.is_file():
+        n = 1
+        while (run_dir / f"FAILED.{n}").exists():
+            n += 1
+        marker.rename(run_dir / f"FAILED.{n}")

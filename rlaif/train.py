@@ -1,37 +1,46 @@
 """``python -m rlaif.train``: GRPO with a LoRA policy and an LLM-as-a-judge reward, wired by Hydra.
 
-Reads top to bottom: data -> policy + LoRA -> judge -> reward -> GRPOTrainer -> train -> save.
-Everything that varies is a config group in ``rlaif/conf`` (``judge=vllm``, ``reward=...``).
+Reads top to bottom: data -> judge (proven with one real request) -> reward -> policy + LoRA ->
+GRPOTrainer -> train -> save. Everything that varies is a config group in ``rlaif/conf``
+(``judge=vllm``, ``reward=...``). Exit codes: 0 done, 2 bad input (data, config, rubric: nothing of
+this invocation is left behind), 1 anything else (the traceback is in the run folder's ``FAILED``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
+from hydra.errors import HydraException, InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from rlaif.config_checks import ConfigError, check_grpo_keys, check_references, resolve_resume
 from rlaif.data import DataError, load_prompts
 from rlaif.judges.base import Judge
+from rlaif.judges.preflight import check_judge
 from rlaif.models import ModelNotFoundError, load_causal_lm, load_tokenizer
+from rlaif.rewards.failures import JudgeFailureError
 from rlaif.rewards.rubric_spec import RubricError
-from rlaif.run_folder import ConfigError, check_grpo_keys, finish_run, mark_failed
+from rlaif.run_folder import finish_run, mark_failed, remove_created, set_aside_failed_marker
 
 log = logging.getLogger("rlaif.train")
 
-# Problems with the user's input, reported in one line (no traceback).
-_INPUT_ERRORS = (DataError, RubricError, ConfigError, ModelNotFoundError, InstantiationException)
+# Problems with the user's input, reported in one line (no traceback), exit code 2.
+_INPUT_ERRORS = (DataError, RubricError, ConfigError, ModelNotFoundError, OmegaConfBaseException, HydraException)
 
 
-def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge]:
+class RunStoppedError(RuntimeError):
+    """Training stopped early on purpose (the judge failed too often); a checkpoint was saved."""
+
+
+def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, str | None]:
     """Everything a run needs, built before any training step; bad input fails here."""
     from trl import GRPOTrainer
 
@@ -39,53 +48,113 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge]:
     dataset = load_prompts(**cfg.data)
     check_grpo_keys(cfg.grpo)
     args = instantiate(cfg.grpo, output_dir=str(run_dir), _convert_="all")
+    resume = resolve_resume(cfg.resume, run_dir)
 
-    # 2. The policy, with a LoRA adapter (the PEFT config goes to TRL, which wraps the model).
-    tokenizer = load_tokenizer(cfg.policy.name_or_path)
-    model = load_causal_lm(cfg.policy.name_or_path, dtype=cfg.policy.dtype)
-    peft_config = instantiate(cfg.peft, _convert_="all")
-
-    # 3. The judge, built once, and the reward that grades with it.
-    judge = instantiate(cfg.judge, _convert_="all")
-    reward = instantiate(cfg.reward, judge=judge, log_path=str(run_dir / "rewards.jsonl"), _convert_="all")
-
-    # 4. The trainer: plain TRL, no subclass.
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=[reward],
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-    )
-    return trainer, judge
-
-
-def train(trainer: Any, judge: Judge, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train, save the adapter, and write metrics, the reward curve and the run summary."""
+    # 2. The judge, built once and asked one real question before the policy is loaded, so an unreachable
+    #    judge stops the run in seconds. Then the reward that grades with it.
+    judge = instantiate(cfg.judge, policy=judge_policy(cfg.judge, run_dir), _convert_="all")
     try:
-        trainer.train(resume_from_checkpoint=cfg.resume_from_checkpoint)
+        reward = instantiate(cfg.reward, judge=judge, log_path=str(run_dir / "rewards.jsonl"), _convert_="all")
+        check_references(reward, dataset, cfg.data.path)
+        if cfg.check_judge:
+            check_judge(judge)
+
+        # 3. The policy, with a LoRA adapter (the PEFT config goes to TRL, which wraps the model).
+        tokenizer = load_tokenizer(cfg.policy.name_or_path)
+        model = load_causal_lm(cfg.policy.name_or_path, dtype=cfg.policy.dtype)
+        peft_config = instantiate(cfg.peft, _convert_="all")
+
+        # 4. The trainer: plain TRL, no subclass.
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=[reward],
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+        )
+    except BaseException:
+        judge.close()  # a server the judge launched must not outlive a run that never started
+        raise
+    return trainer, judge, resume
+
+
+def judge_policy(judge_cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """The judge's limits, with its cache on disk in the run folder unless set: a resumed run replays the
+    steps since its last checkpoint, and must not pay again for the answers already judged."""
+    container = OmegaConf.to_container(judge_cfg.get("policy") or OmegaConf.create({}), resolve=True)
+    assert isinstance(container, dict)
+    policy = {str(k): v for k, v in container.items()}
+    if policy.get("cache", True) and not policy.get("cache_path"):
+        policy["cache_path"] = str(run_dir / "judge_cache")
+    return policy
+
+
+def train(trainer: Any, judge: Judge, resume: str | None, run_dir: Path) -> dict[str, Any]:
+    """Train (from ``resume`` if set), save the adapter, write metrics, the reward curve and the summary."""
+    set_aside_failed_marker(run_dir)
+    if resume is not None:
+        log.info("resuming from %s", resume)
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    except JudgeFailureError as exc:
+        raise RunStoppedError(_stopped_message(exc, save_checkpoint(trainer), run_dir)) from exc
     finally:
         judge.close()
     trainer.save_model(str(run_dir / "adapter"))
     return finish_run(run_dir, trainer, judge)
 
 
+def save_checkpoint(trainer: Any) -> Path | None:
+    """Save a resumable checkpoint of the last completed step (model, optimizer, scheduler, RNG, state).
+
+    TRL has no public call for this outside its save schedule; ``_save_checkpoint`` is what that schedule
+    runs, so a checkpoint saved here is one ``resume`` reads like any other.
+    """
+    step = trainer.state.global_step
+    if step == 0:
+        return None
+    trainer._save_checkpoint(trainer.model, trial=None)
+    return Path(trainer.args.output_dir) / f"checkpoint-{step}"
+
+
+def _stopped_message(exc: Exception, checkpoint: Path | None, run_dir: Path) -> str:
+    saved = f"checkpoint saved: {checkpoint}" if checkpoint else "no step had completed: nothing to resume"
+    return (
+        f"run stopped: {exc}\n{saved}. Once the judge is back, resume with the same overrides plus "
+        f"resume=auto hydra.run.dir={run_dir}"
+    )
+
+
+def _is_input_error(exc: BaseException) -> bool:
+    if isinstance(exc, InstantiationException):  # Hydra wraps a constructor's ValueError: bad config values
+        return isinstance(exc.__cause__, (ValueError, TypeError, KeyError, *_INPUT_ERRORS))
+    return isinstance(exc, _INPUT_ERRORS)
+
+
+def _setup_failed(run_dir: Path, exc: BaseException) -> int:
+    if _is_input_error(exc):
+        log.error("rlaif: %s", exc)
+        remove_created(run_dir)  # only what this invocation created: never a folder that was there before
+        return 2
+    marker = mark_failed(run_dir, exc)
+    log.error("rlaif: could not set up the run: %s: %s (traceback in %s)", type(exc).__name__, exc, marker)
+    return 1
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        trainer, judge = build(cfg, run_dir)
+        trainer, judge, resume = build(cfg, run_dir)
     except Exception as exc:
-        # A run that never started leaves no folder behind that could pass for a run.
-        shutil.rmtree(run_dir, ignore_errors=True)
-        if isinstance(exc, _INPUT_ERRORS):
-            log.error("rlaif: %s", exc)
-        else:
-            log.exception("rlaif: could not set up the run")
-        sys.exit(2)
+        sys.exit(_setup_failed(run_dir, exc))
     try:
-        summary = train(trainer, judge, cfg, run_dir)
+        summary = train(trainer, judge, resume, run_dir)
+    except RunStoppedError as exc:
+        marker = mark_failed(run_dir, exc)
+        log.error("rlaif: %s (details in %s)", exc, marker)
+        sys.exit(1)
     except BaseException as exc:
         mark_failed(run_dir, exc)
         raise

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,16 +12,12 @@ import pytest
 
 from rlaif.models import packaged_model_dir
 
-
-def run_train(*overrides: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "rlaif.train", *overrides],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
+    from tests._entry_point import run_train
+    from tests.judges._flaky_server import SERVE, fake_vllm
+except ImportError:
+    from _entry_point import run_train  # type: ignore[no-redef]
+    from judges._flaky_server import SERVE, fake_vllm  # type: ignore[no-redef]
 
 
 def sha256(path: Path) -> str:
@@ -107,3 +101,39 @@ def test_bad_reward_setting_names_the_key(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 2 and "reward" in output and "vibes" in output
     assert not run_dir.exists()
+
+
+SECRETS = {
+    "OPENAI_API_KEY": "sk-test-Op3nAiKey000111",
+    "AWS_ACCESS_KEY_ID": "AKIATESTSECRETID0001",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMItestSECRET0001",
+    "AWS_SESSION_TOKEN": "FwoGZXIvYXdzEtestSESSIONtoken0001",
+}
+LAUNCH_TOKEN = "hf_SeCrEtLaunchToken0001"
+
+
+@pytest.mark.slow
+def test_secrets_never_reach_the_run_folder_or_the_output(tmp_path: Path) -> None:
+    fake = fake_vllm(tmp_path / "fake", SERVE)  # a launched "vLLM" that answers every request
+    run_dir = tmp_path / "run"
+    result = run_train(
+        "debug=smoke",
+        "judge=vllm",
+        "+judge/launch=vllm",
+        f"judge.launch.python={sys.executable}",
+        f"judge.launch.model={tmp_path}",
+        "judge.launch.device=cpu",
+        f"+judge.launch.env.PYTHONPATH={fake['PYTHONPATH']}",
+        f"+judge.launch.env.HF_TOKEN={LAUNCH_TOKEN}",
+        "judge.api_key_env=OPENAI_API_KEY",  # the key is sent to the server, never written anywhere
+        f"hydra.run.dir={run_dir}",
+        env=SECRETS,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "HF_TOKEN=***" in (run_dir / ".hydra" / "overrides.yaml").read_text()
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert len(files) > 10
+    for secret in [*SECRETS.values(), LAUNCH_TOKEN]:
+        assert secret not in result.stdout + result.stderr
+        leaks = [p for p in files if secret.encode() in p.read_bytes()]
+        assert not leaks, f"{secret[:6]}... found in {leaks}"

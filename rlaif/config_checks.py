@@ -1,0 +1,91 @@
+"""Checks on the user's configuration that fail fast, before anything is loaded, naming the key at fault.
+
+Hydra already refuses unknown keys of the composed config; these cover what it cannot see: keys that
+pass straight through to TRL, values that only make sense together (a reward that needs reference
+answers and a dataset without them), and the ``resume`` setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+
+class ConfigError(ValueError):
+    """A config value or key is wrong; the message names the key."""
+
+
+def check_grpo_keys(grpo: DictConfig) -> None:
+    """Name unknown GRPOConfig keys ourselves: TRL would only say 'unexpected keyword argument'."""
+    from trl import GRPOConfig
+
+    known = {f.name for f in dataclasses.fields(GRPOConfig)}
+    unknown = sorted(str(k) for k in grpo if not str(k).startswith("_") and k not in known)
+    if unknown:
+        raise ConfigError(f"grpo: unknown GRPOConfig field(s) {unknown} (see trl.GRPOConfig for valid names)")
+    # GRPOConfig does not check types: "abc" for max_steps fails much later, deep inside the trainer.
+    hints = typing.get_type_hints(GRPOConfig)
+    for key in (str(k) for k in grpo):
+        if key.startswith("_"):
+            continue
+        value = grpo[key]
+        allowed = _scalar_types(hints.get(key))
+        if allowed and value is not None and not _is_one_of(value, allowed):
+            names = " or ".join(t.__name__ for t in allowed)
+            raise ConfigError(f"grpo.{key}: expected {names}, got {value!r}")
+
+
+def _scalar_types(hint: Any) -> tuple[type, ...]:
+    """The plain scalar types a GRPOConfig field accepts; empty when the hint allows anything else too."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    options = tuple(o for o in options if o is not type(None))
+    return options if options and all(o in (int, float, bool) for o in options) else ()
+
+
+def _is_one_of(value: Any, allowed: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):  # a bool is an int to Python, never to a config
+        return bool in allowed
+    return isinstance(value, allowed) or (float in allowed and isinstance(value, int))
+
+
+def check_references(reward: Any, dataset: Any, data_path: str) -> None:
+    """A reward that compares against ``reference_answer`` needs one on every row: say so before training.
+
+    Without this, every answer of a row without a reference becomes an unscorable ``None`` and a step
+    trains on nothing.
+    """
+    if not getattr(reward, "requires_reference", False):
+        return
+    missing = [row_id for row_id, ref in zip(dataset["id"], dataset["reference_answer"], strict=True) if not ref]
+    if missing:
+        name = str(getattr(reward, "__name__", type(reward).__name__))
+        shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ConfigError(
+            f"{data_path}: {len(missing)} of {len(dataset)} rows have no reference_answer ({shown}), and reward "
+            f"{name!r} compares each answer with the row's reference. Add references, or use "
+            "reward.mode=within_group (answers compared with each other)"
+        )
+
+
+def resolve_resume(resume: Any, run_dir: Path) -> str | None:
+    """The checkpoint folder to resume from: ``null`` (start fresh), ``auto`` (the newest complete
+    checkpoint in the run folder, or a fresh start when there is none) or a checkpoint path."""
+    from rlaif.run_folder import latest_checkpoint
+
+    if resume is None or resume is False:
+        return None
+    if str(resume) == "auto":
+        found = latest_checkpoint(run_dir)
+        return str(found) if found is not None else None
+    path = Path(str(resume)).expanduser()
+    if not (path / "trainer_state.json").is_file():
+        raise ConfigError(
+            f"resume: {path} is not a complete checkpoint folder (no trainer_state.json); "
+            "use resume=auto to pick the newest complete one in the run folder"
+        )
+    return str(path)

@@ -1,0 +1,33 @@
+"""Running ``python -m rlaif.train`` as a user does, for the tests that go through the real entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+# A few cheap steps of the real default run: the packaged policy and judge, 8-token answers, 8 prompts.
+SMALL = ("grpo.max_completion_length=8", "data.limit=8")
+
+
+def train_command(*overrides: str) -> list[str]:
+    return [sys.executable, "-m", "rlaif.train", *overrides]
+
+
+def train_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", **(extra or {})}
+
+
+def run_train(
+    *overrides: str, timeout: int = 900, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        train_command(*overrides),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=train_env(env),
+        cwd=cwd,
+    )
