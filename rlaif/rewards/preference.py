@@ -90,6 +90,11 @@ class PreferenceReward:
         self.checks = list(checks)
         self.show_reference = show_reference  # within_group: show the row's reference as trusted context
 
+    @property
+    def requires_reference(self) -> bool:
+        """``vs_reference`` needs a ``reference_answer`` on every row: ``rlaif.train`` checks the data first."""
+        return self.mode == "vs_reference"
+
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         if self.mode == "vs_reference" and "reference_answer" not in kwargs:
             raise ValueError(
@@ -99,10 +104,12 @@ class PreferenceReward:
         references = kwargs.get("reference_answer") or [None] * len(prompts)
         answers = [answer_text(c) for c in completions]
         grades, gated, matches = await self._grade(prompts, answers, references)
-        scores = resolve(grades, self.failures)
+        scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
         metrics.update(_match_metrics(matches, grades))
         report(StepReport(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
+        if stop is not None:
+            raise stop
         return scores
 
     async def compare(self, question: str, answer: str, opponent: str, reference: str | None = None) -> float:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlaif.rewards.conversation import prompt_key, question_text
-from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 from rlaif.rewards.run_log import RewardLog
 
 ERRORS_IN_FULL = 5
@@ -44,10 +44,29 @@ class Grade:
         return self.error or "; ".join(f"{k}: {v}" for k, v in self.reasons.items())
 
 
-def resolve(grades: Sequence[Grade], failures: FailurePolicy) -> list[float | None]:
-    """Scores for TRL. Only judged answers pass through the failure policy: an empty or gated answer
-    is a decided 0, and counting it would dilute the judge's failure rate."""
-    return [failures.resolve(g.score, g.error) if g.judged else g.score for g in grades]
+def resolve(grades: Sequence[Grade], failures: FailurePolicy) -> tuple[list[float | None], JudgeFailureError | None]:
+    """Scores for TRL, and the error that must stop the run (raise it *after* reporting the step, so
+    the failing step's answers and errors still reach ``rewards.jsonl``).
+
+    Judged answers pass through the failure policy. An empty or gated answer is a decided 0: counting
+    it would dilute the judge's failure rate. An answer that could not be sent to the judge at all
+    (preference: unpaired) counts toward the abort threshold but stays ``None`` (no neutral 0.5: the
+    judge never saw it).
+    """
+    scores: list[float | None] = []
+    stop: JudgeFailureError | None = None
+    for g in grades:
+        try:
+            if g.judged:
+                scores.append(failures.resolve(g.score, g.error))
+                continue
+            if g.error is not None:
+                failures.resolve(None, g.error)
+            scores.append(g.score)
+        except JudgeFailureError as exc:
+            stop = stop or exc
+            scores.append(None)
+    return scores, stop
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:

@@ -70,9 +70,11 @@ class RubricReward:
         references = kwargs.get("reference_answer") or [None] * len(prompts)
         answers = [answer_text(c) for c in completions]
         grades, gated = await self._grade(prompts, answers, references)
-        scores = resolve(grades, self.failures)
+        scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
         report(StepReport(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
+        if stop is not None:
+            raise stop
         return scores
 
     async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:

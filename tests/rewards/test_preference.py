@@ -16,6 +16,7 @@ import pytest
 
 from rlaif.judges.base import JudgeRequest, TransportResult
 from rlaif.rewards.checks import RegexFilter
+from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 from rlaif.rewards.preference import PreferenceReward
 
 try:
@@ -29,6 +30,7 @@ SPEC = {
 }
 P1 = [{"role": "user", "content": "How do I boil an egg?"}]
 P2 = [{"role": "user", "content": "Why is the sky blue?"}]
+P3 = [{"role": "user", "content": "What is 2 + 3?"}]
 
 
 def quality(text: str) -> float:
@@ -125,7 +127,20 @@ def test_alone_in_the_call_falls_back_to_the_reference_else_none() -> None:
     assert scores[0] == pytest.approx(1 / (1 + math.exp(-1))) and scores[1] is None
     assert {fenced(r, "answer_a") for r in transport.requests} == {"good", "meh"}
     assert recorder.metrics["preference/unpaired_rate"] == [0.5]
-    assert reward.failures.total == 1  # the unpaired answer is not a judge failure
+    # The unpaired answer is not a judge failure (failure rate 0 in the step metrics), but it is
+    # unscorable, so it counts toward the abort threshold, and stays None even under "neutral".
+    assert recorder.metrics["preference/judge_failure_rate"] == [0.0]
+    assert reward.failures.total == 2 and reward.failures.failures == 1
+
+
+def test_unpaired_answers_count_toward_the_abort_threshold() -> None:
+    judge, _ = scripted_judge(consistent_judge)
+    failures = FailurePolicy(on_judge_error="neutral", max_failure_rate=0.5, window=4, min_calls=4)
+    reward = PreferenceReward(judge, SPEC, mode="within_group", failures=failures)
+    scores = call(reward, ["a"], [P1], reference_answer=[""])
+    assert scores == [None]  # never the neutral 0.5: the judge never saw it
+    with pytest.raises(JudgeFailureError, match="max_failure_rate"):
+        call(reward, ["a", "b", "c"], [P1, P2, P3], reference_answer=["", "", ""])
 
 
 def test_text_verdicts_are_hard_and_off_menu_is_a_failure() -> None:
