@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,15 @@ def test_an_earlier_failure_record_is_kept_aside(tmp_path: Path) -> None:
 def test_reward_plot_with_steps_that_had_no_reward(tmp_path: Path, rewards: list) -> None:  # type: ignore[type-arg]
     plot_rewards(rewards, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 1000
+
+
+def test_preference_against_missing_references_is_refused_at_set_up(tmp_path: Path) -> None:
+    rows = [{"id": f"q{i}", "messages": [{"role": "user", "content": f"Question {i}?"}]} for i in range(4)]
+    data = tmp_path / "no_refs.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run_dir = tmp_path / "run"
+    result = run_train("reward=preference", f"data.path={data}", "grpo.max_steps=1", f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert f"{data}: 4 of 4 rows have no reference_answer" in output and "reward 'preference'" in output
+    assert "reward.mode=within_group" in output and not run_dir.exists()
