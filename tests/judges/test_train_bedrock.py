@@ -20,7 +20,9 @@ def test_two_step_run_with_the_bedrock_judge(
 ) -> None:
     # 2 steps x 4 completions x 2 criteria = 16 yes/no questions (fewer if answers repeat).
     verdicts = [converse_reply.ok(text) for text in ["yes", "no", "Yes.", "no"] * 4]
-    converse_server.script(converse_reply.error("ThrottlingException"), *verdicts)
+    # First the pre-flight request, before the policy loads: throttled once, retried, answered.
+    probe = [converse_reply.error("ThrottlingException"), converse_reply.ok("yes")]
+    converse_server.script(*probe, converse_reply.error("ThrottlingException"), *verdicts)
     run_dir = tmp_path / "run"
     result = subprocess.run(
         [
