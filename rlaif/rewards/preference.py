@@ -122,6 +122,21 @@ class PreferenceReward:
             raise VerdictError(match.error)
         return match.win(answer)
 
+    async def judge_orders(
+        self, question: str, answer: str, opponent: str, reference: str | None = None
+    ) -> tuple[float, float]:
+        """P(answer is better) when shown as A, and when shown as B (both calls in one batch).
+
+        For evaluation: the two orders kept apart show position bias (swap consistency, ties when they
+        disagree). Raises :class:`VerdictError` when either order gives no verdict.
+        """
+        requests = [
+            pair_request(self.spec, question, answer, opponent, reference),
+            pair_request(self.spec, question, opponent, answer, reference),
+        ]
+        first, second = await self.judge.agenerate(requests)
+        return _p_a(first), 1.0 - _p_a(second)
+
     async def _grade(
         self, prompts: Sequence[Any], answers: Sequence[str], references: Sequence[Any]
     ) -> tuple[list[Grade], list[Gated], list[_Match]]:

@@ -195,3 +195,12 @@ def test_picklable_with_a_stable_name() -> None:
     clone = pickle.loads(pickle.dumps(reward))
     assert clone.__name__ == "pref"
     assert call(clone, ["meh"], [P1], reference_answer=["good"]) == [pytest.approx(1 / (1 + math.e))]
+
+
+def test_judge_orders_keeps_the_two_positions_apart() -> None:
+    judge, transport = scripted_judge(consistent_judge)
+    reward = PreferenceReward(judge, SPEC)
+    p_first, p_second = asyncio.run(reward.judge_orders("How do I boil an egg?", "good", "meh"))
+    whole = asyncio.run(reward.compare("How do I boil an egg?", "good", "meh"))
+    assert whole == pytest.approx((p_first + p_second) / 2)
+    assert {fenced(r, "answer_a") for r in transport.requests[:2]} == {"good", "meh"}
