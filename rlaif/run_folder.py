@@ -89,13 +89,15 @@ def finish_run(run_dir: Path, trainer: Any, judge: Any) -> dict[str, Any]:
     rewards = [(h["step"], h["reward"], h.get("reward_std")) for h in history if _finite(h["reward"])]
     totals = judge.metrics.totals()
     (run_dir / "judge_metrics.json").write_text(json.dumps(totals, indent=2))
-    plot_rewards(rewards, run_dir / "reward_curve.png")
+    baseline = _baseline_reward(run_dir / "baseline.json")
+    plot_rewards(rewards, run_dir / "reward_curve.png", baseline=baseline)
     summary = {
         "steps": trainer.state.global_step,
         "first_reward": rewards[0][1] if rewards else None,
         "last_reward": rewards[-1][1] if rewards else None,
         # Steps whose every answer went unscored (a judge outage): they trained on nothing.
         "steps_without_reward": len(history) - len(rewards),
+        "baseline_reward": baseline,
         "adapter": str(run_dir / "adapter"),
         "judge": judge.identity,
         "judge_requests": totals["requests"],
@@ -105,13 +107,22 @@ def finish_run(run_dir: Path, trainer: Any, judge: Any) -> dict[str, Any]:
     return summary
 
 
+def _baseline_reward(path: Path) -> float | None:
+    try:
+        value = json.loads(path.read_text()).get("mean_reward")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if _finite(value) else None
+
+
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-def plot_rewards(rewards: list[tuple[int, float, float | None]], path: Path) -> None:
-    """Mean reward per logged step (with its spread across completions) as a PNG; steps without a
-    reward are left out, so a judge outage shows as a gap, never as a crash."""
+def plot_rewards(rewards: list[tuple[int, float, float | None]], path: Path, baseline: float | None = None) -> None:
+    """Mean reward per logged step (with its spread across completions) as a PNG, starting from the base
+    policy's ``baseline`` at step 0; steps without a reward are left out, so a judge outage shows as a
+    gap, never as a crash."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and CI
@@ -125,6 +136,10 @@ def plot_rewards(rewards: list[tuple[int, float, float | None]], path: Path) -> 
     low = [m - s for m, s in zip(means, spread, strict=True)]
     high = [m + s for m, s in zip(means, spread, strict=True)]
     ax.fill_between(steps, low, high, alpha=0.2)
+    if baseline is not None:
+        ax.plot([0], [baseline], marker="s", linestyle="none", color="black", label="base policy (before training)")
+        ax.axhline(baseline, color="black", linewidth=0.8, linestyle=":")
+        ax.legend(loc="best", fontsize=8)
     ax.set_xlabel("step")
     ax.set_ylabel("reward")
     ax.set_title("Judge reward per step" if rewards else "Judge reward per step (no step was scored)")

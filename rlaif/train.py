@@ -1,15 +1,17 @@
 """``python -m rlaif.train``: GRPO with a LoRA policy and an LLM-as-a-judge reward, wired by Hydra.
 
 Reads top to bottom: data -> judge (proven with one real request) -> reward -> policy + LoRA ->
-GRPOTrainer -> train -> save. Everything that varies is a config group in ``rlaif/conf``
-(``judge=vllm``, ``reward=...``). Exit codes: 0 done, 2 bad input (data, config, rubric: nothing of
-this invocation is left behind), 1 anything else (the traceback is in the run folder's ``FAILED``).
+baseline (the base policy's reward) -> GRPOTrainer -> train -> save. Everything that varies is a
+config group in ``rlaif/conf`` (``judge=vllm``, ``reward=...``). Exit codes: 0 done, 2 bad input (data,
+config, rubric: nothing of this invocation is left behind), 1 anything else (the traceback is in the
+run folder's ``FAILED``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from rlaif.baseline import baseline_check
 from rlaif.config_checks import ConfigError, check_grpo_keys, check_references, resolve_resume
 from rlaif.data import DataError, load_prompts
 from rlaif.judges.base import Judge
@@ -64,7 +67,23 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, str | None]:
         model = load_causal_lm(cfg.policy.name_or_path, dtype=cfg.policy.dtype)
         peft_config = instantiate(cfg.peft, _convert_="all")
 
-        # 4. The trainer: plain TRL, no subclass.
+        # 4. Where the policy starts: the base model's reward on a sample of prompts, with a warning when
+        #    nearly everything already passes (nothing to learn) or nearly nothing does (no signal).
+        if cfg.baseline.enabled and _is_main_process():
+            baseline_check(
+                model,
+                tokenizer,
+                reward,
+                dataset,
+                run_dir / "baseline.json",
+                prompts=cfg.baseline.prompts,
+                max_new_tokens=args.max_completion_length,
+                temperature=args.temperature,
+                seed=cfg.seed,
+            )
+            judge.metrics.drain()  # the first step's judge metrics count only that step's requests
+
+        # 5. The trainer: plain TRL, no subclass.
         trainer = GRPOTrainer(
             model=model,
             reward_funcs=[reward],
@@ -116,6 +135,11 @@ def save_checkpoint(trainer: Any) -> Path | None:
         return None
     trainer._save_checkpoint(trainer.model, trial=None)
     return Path(trainer.args.output_dir) / f"checkpoint-{step}"
+
+
+def _is_main_process() -> bool:
+    # Before the trainer exists there is no accelerator to ask; launchers set RANK for every process.
+    return int(os.environ.get("RANK", "0") or 0) == 0
 
 
 def _stopped_message(exc: Exception, checkpoint: Path | None, run_dir: Path) -> str:

@@ -60,6 +60,13 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(tmp_path: P
     assert judge_metrics["requests"] >= 8 and judge_metrics["failures"] == 0
     assert not (run_dir / "FAILED").exists()
 
+    # The baseline check ran before training: the base policy's reward, drawn as the curve's first point.
+    baseline = json.loads((run_dir / "baseline.json").read_text())
+    assert baseline["prompts"] == 2 and len(baseline["answers"]) == 2
+    assert baseline["scored"] + baseline["failures"] == 2
+    assert baseline["mean_reward"] is None or 0.0 <= baseline["mean_reward"] <= 1.0
+    assert summary["baseline_reward"] == baseline["mean_reward"]
+
 
 def write_jsonl(path: Path, lines: list[str]) -> Path:
     path.write_text("\n".join(lines) + "\n")

@@ -19,7 +19,8 @@ def test_two_step_run_with_the_bedrock_judge(
     converse_server: Any, converse_reply: Any, aws_dummy_env: None, tmp_path: Path
 ) -> None:
     # 2 steps x 4 completions x 2 criteria = 16 yes/no questions (fewer if answers repeat).
-    verdicts = [converse_reply.ok(text) for text in ["yes", "no", "Yes.", "no"] * 4]
+    # Then the baseline check (2 prompts x 2 criteria) and 2 steps: 20 questions, with spare verdicts.
+    verdicts = [converse_reply.ok(text) for text in ["yes", "no", "Yes.", "no"] * 6]
     # First the pre-flight request, before the policy loads: throttled once, retried, answered.
     probe = [converse_reply.error("ThrottlingException"), converse_reply.ok("yes")]
     converse_server.script(*probe, converse_reply.error("ThrottlingException"), *verdicts)
