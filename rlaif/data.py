@@ -5,10 +5,14 @@ pages put ``reference_answer`` under ``"metadata"``, which is accepted too. The 
 ``datasets.Dataset`` with TRL's conversational ``prompt`` column, a string ``id`` and a string
 ``reference_answer`` (JSON text for structured references, "" when absent, so Arrow sees one type).
 Every problem is reported as ``file:line: what is wrong``.
+
+Evaluation prompts (``rlaif.evaluate``) come from ``data.eval_path`` (a file whose questions training
+never saw) or ``data.eval_fraction`` (a share of ``data.path``, chosen by row id, that training skips).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib.resources import files
 from pathlib import Path
@@ -33,11 +37,12 @@ def resolve_path(path: str) -> Path:
     return Path(path).expanduser()
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Parse and validate every line; raises :class:`DataError` naming ``file:line`` on the first problem."""
+def read_rows(path: str | Path, key: str = "data.path") -> list[dict[str, Any]]:
+    """Parse and validate every line; raises :class:`DataError` naming ``file:line`` on the first problem
+    (and the config ``key`` that named a missing file)."""
     file = resolve_path(str(path))
     if not file.is_file():
-        raise DataError(f"{file}: dataset file not found (data.path)")
+        raise DataError(f"{file}: dataset file not found ({key})")
     rows = []
     with file.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
@@ -83,13 +88,111 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def load_prompts(path: str, limit: int | None = None, seed: int = 0, shuffle: bool = True) -> Any:
-    """The prompt rows as a ``datasets.Dataset`` ready for ``GRPOTrainer(train_dataset=...)``."""
-    from datasets import Dataset
+def load_prompts(
+    path: str,
+    limit: int | None = None,
+    seed: int = 0,
+    shuffle: bool = True,
+    eval_path: str | None = None,
+    eval_fraction: float | None = None,
+) -> Any:
+    """The training rows as a ``datasets.Dataset`` ready for ``GRPOTrainer(train_dataset=...)``.
 
+    With ``eval_fraction`` (and no ``eval_path``) the held-out rows of :func:`split_held_out` are left
+    out, so ``rlaif.evaluate`` can test on prompts training never saw; ``eval_path`` leaves training as is.
+    """
+    _check_limit(limit)
+    rows = read_rows(path)
+    if _held_out_fraction(eval_path, eval_fraction) is not None:
+        rows = split_held_out(rows, float(eval_fraction or 0), path)[0]
+    return _as_dataset(rows, limit, seed, shuffle)
+
+
+def load_eval_prompts(
+    path: str,
+    limit: int | None = None,
+    seed: int = 0,
+    shuffle: bool = True,
+    eval_path: str | None = None,
+    eval_fraction: float | None = None,
+) -> Any:
+    """The held-out rows (same keys as ``cfg.data``): ``eval_path``'s file, or the ``eval_fraction`` of
+    ``path`` that :func:`load_prompts` leaves out. Raises :class:`DataError` when neither is set, or when
+    an ``eval_path`` question also appears in ``path`` (the model would be tested on what it trained on).
+    """
+    _check_limit(limit)
+    fraction = _held_out_fraction(eval_path, eval_fraction)
+    if fraction is not None:
+        rows = split_held_out(read_rows(path), fraction, path)[1]
+    elif eval_path is not None:
+        rows = read_rows(eval_path, key="data.eval_path")
+        _check_unseen(rows, read_rows(path), eval_path, path)
+    else:
+        raise DataError("data.eval_path / data.eval_fraction: no eval split configured; set one of them")
+    return _as_dataset(rows, limit, seed, shuffle)
+
+
+def split_held_out(
+    rows: list[dict[str, Any]], fraction: float, path: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(training rows, held-out rows): a row is held out when the hash of its id falls below ``fraction``.
+
+    Decided per row by its id alone, so the split does not move with ``seed``, ``shuffle``, ``limit`` or
+    rows appended later: a row that trained once never lands in the eval split. The held-out share is
+    about ``fraction``, not exact.
+    """
+    train: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    for row in rows:
+        digest = hashlib.sha256(row["id"].encode("utf-8")).digest()
+        (held if int.from_bytes(digest[:8], "big") / 2**64 < fraction else train).append(row)
+    if not train or not held:
+        side = "no training rows" if not train else "no held-out rows"
+        raise DataError(
+            f"{resolve_path(str(path))}: data.eval_fraction={fraction} leaves {side} of {len(rows)}; "
+            "choose another fraction or set data.eval_path to a file"
+        )
+    return train, held
+
+
+def _held_out_fraction(eval_path: str | None, eval_fraction: float | None) -> float | None:
+    """``eval_fraction`` checked, or None when the eval split is not a share of the training file."""
+    if eval_fraction is None:
+        return None
+    if eval_path is not None:
+        raise DataError(
+            "data.eval_path and data.eval_fraction are both set: choose one "
+            "(data.eval_path=null holds out a fraction of data.path)"
+        )
+    if isinstance(eval_fraction, bool) or not isinstance(eval_fraction, int | float) or not 0 < eval_fraction < 1:
+        raise DataError(f"data.eval_fraction: expected a number between 0 and 1 (exclusive), got {eval_fraction!r}")
+    return float(eval_fraction)
+
+
+def _check_unseen(rows: list[dict[str, Any]], train_rows: list[dict[str, Any]], eval_path: str, path: str) -> None:
+    seen = {_question(r) for r in train_rows}
+    repeated = [r["id"] for r in rows if _question(r) in seen]
+    if repeated:
+        shown = ", ".join(repr(i) for i in repeated[:5]) + (" ..." if len(repeated) > 5 else "")
+        raise DataError(
+            f"{resolve_path(str(eval_path))}: {len(repeated)} eval question(s) also in the training file "
+            f"{resolve_path(str(path))} ({shown}); held-out prompts must be unseen (data.eval_path)"
+        )
+
+
+def _question(row: dict[str, Any]) -> str:
+    # The user turns, case- and space-normalised: the same question under another system prompt is still seen.
+    return " ".join(" ".join(m["content"] for m in row["prompt"] if m["role"] == "user").lower().split())
+
+
+def _check_limit(limit: Any) -> None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise DataError(f"data.limit: expected a positive integer or null, got {limit!r}")
-    rows = read_rows(path)
+
+
+def _as_dataset(rows: list[dict[str, Any]], limit: int | None, seed: int, shuffle: bool) -> Any:
+    from datasets import Dataset
+
     dataset = Dataset.from_list(rows)
     if shuffle:
         dataset = dataset.shuffle(seed=seed)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from rlaif.data import DataError, load_prompts, packaged_prompts, read_rows
+from rlaif.data import DataError, load_eval_prompts, load_prompts, packaged_prompts, read_rows
 
 
 def write(tmp_path: Path, *lines: str) -> Path:
@@ -70,3 +71,52 @@ def test_load_prompts_gives_trl_conversational_rows() -> None:
     assert len(dataset) == 5
     assert set(dataset.column_names) == {"id", "prompt", "reference_answer"}
     assert dataset[0]["prompt"][0]["role"] == "system"
+
+
+def test_packaged_eval_prompts_are_held_out_from_the_training_set() -> None:
+    train = read_rows(packaged_prompts())
+    held = read_rows(packaged_prompts("default_eval"))
+    assert len(held) >= 24 and all(r["reference_answer"] for r in held)
+    questions = {r["prompt"][-1]["content"].lower() for r in train}
+    assert not [r["id"] for r in held if r["prompt"][-1]["content"].lower() in questions]
+    assert {r["prompt"][0]["content"] for r in held} == {r["prompt"][0]["content"] for r in train}
+    dataset = load_eval_prompts("packaged:default", limit=3, eval_path="packaged:default_eval")
+    assert len(dataset) == 3 and set(dataset["id"]) <= {r["id"] for r in held}
+
+
+def test_eval_fraction_holds_rows_out_of_training_whatever_the_seed_and_limit(tmp_path: Path) -> None:
+    path = write(tmp_path, *(row(id=f"q{i}", reference_answer=str(i)) for i in range(40)))
+    held = set(load_eval_prompts(str(path), eval_fraction=0.25)["id"])
+    assert 0 < len(held) < 40
+    for seed, limit in [(0, None), (7, None), (3, 5)]:
+        train = set(load_prompts(str(path), seed=seed, limit=limit, eval_fraction=0.25)["id"])
+        assert not train & held
+    assert len(set(load_prompts(str(path), eval_fraction=0.25)["id"])) + len(held) == 40
+    # Without a held-out fraction, training keeps every row (an eval file does not touch training).
+    assert len(load_prompts(str(path), eval_path="packaged:default_eval")) == 40
+    assert set(load_eval_prompts(str(path), seed=5, shuffle=True, eval_fraction=0.25)["id"]) == held
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"eval_fraction": 1.5}, "data.eval_fraction: expected a number between 0 and 1"),
+        ({"eval_fraction": 0.1, "eval_path": "x.jsonl"}, "data.eval_path and data.eval_fraction are both set"),
+        ({}, "no eval split configured"),
+        ({"eval_path": "nope.jsonl"}, "nope.jsonl: dataset file not found (data.eval_path)"),
+        ({"eval_fraction": 0.001}, "leaves no held-out rows"),
+    ],
+)
+def test_bad_eval_split_settings_name_the_key(tmp_path: Path, options: dict[str, Any], message: str) -> None:
+    path = write(tmp_path, row(id="a"), row(id="b"))
+    with pytest.raises(DataError) as err:
+        load_eval_prompts(str(path), **options)
+    assert message in str(err.value)
+
+
+def test_an_eval_file_that_repeats_training_questions_is_refused(tmp_path: Path) -> None:
+    train = write(tmp_path, row(id="a"), json.dumps({"messages": [{"role": "user", "content": "Other?"}]}))
+    evals = tmp_path / "eval.jsonl"
+    evals.write_text(json.dumps({"id": "e1", "messages": [{"role": "user", "content": "  HI "}]}) + "\n")
+    with pytest.raises(DataError, match=r"1 eval question\(s\) also in the training file .*'e1'"):
+        load_eval_prompts(str(train), eval_path=str(evals))
