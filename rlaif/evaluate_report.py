@@ -1,0 +1,196 @@
+"""What ``rlaif.evaluate`` leaves in its run folder, and the lines it prints.
+
+- ``summary.json``: counts (``wins``, ``ties``, ``losses``, ``failures``), ``win_rate_decided`` with its
+  Wilson interval, mean rubric score per side, the judge, the adapter and baseline; the second judge's
+  numbers under ``second_judge``;
+- ``items.jsonl``: one line per prompt, both answers and each judge's verdict with P(adapter better)
+  in each order and the rubric rationale;
+- ``win_loss.png`` and ``report.md``: the chart, the table, and example pairs with their rationales.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROLES = ("judge", "second_judge")
+_OUTCOMES = ("wins", "ties", "losses", "failures")
+_COLOURS = {"wins": "tab:green", "ties": "tab:gray", "losses": "tab:red", "failures": "black"}
+_CELL_CHARS = 400  # a table cell longer than this is cut: the full text is in items.jsonl
+
+
+def write_outputs(run_dir: Path, summary: dict[str, Any], items: Sequence[dict[str, Any]], examples: int) -> None:
+    """Write ``items.jsonl``, ``win_loss.png``, ``report.md`` and, last, ``summary.json``."""
+    with (run_dir / "items.jsonl").open("w", encoding="utf-8") as handle:
+        for item in items:
+            handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+    tallies = panels(summary)
+    plot(tallies, run_dir / "win_loss.png")
+    (run_dir / "report.md").write_text(report(summary, items, examples), encoding="utf-8")
+    # Last, as run_summary.json in a training run: its presence means the evaluation finished.
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def panels(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each judge's numbers by role: the first judge's are the summary's top level."""
+    found = {"judge": summary}
+    if summary.get("second_judge"):
+        found["second_judge"] = summary["second_judge"]
+    return found
+
+
+def baseline_label(summary: dict[str, Any]) -> str:
+    return "the base model" if summary["baseline"] is None else f"adapter {summary['baseline']}"
+
+
+def plot(tallies: dict[str, dict[str, Any]], path: Path) -> None:
+    """Win / tie / loss / failure bars per judge, and each side's mean rubric score per judge."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    # Rows by role, not by judge identity: two judges may be the same model with other settings.
+    labels = [f"{_role(role)}\nwin rate {_num(t['win_rate_decided'])}" for role, t in tallies.items()]
+    rows = list(range(len(tallies)))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 1.6 + 0.9 * len(tallies)), width_ratios=(3, 2))
+    start = [0] * len(tallies)
+    for outcome in _OUTCOMES:
+        counts = [t[outcome] for t in tallies.values()]
+        left.barh(rows, counts, left=start, color=_COLOURS[outcome], label=outcome)
+        start = [s + c for s, c in zip(start, counts, strict=True)]
+    left.set_yticks(rows, labels)
+    left.invert_yaxis()
+    left.set_xlabel("prompts")
+    left.set_title("adapter vs baseline: pairwise verdicts")
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=4, fontsize=8)
+    height = 0.35
+    for k, side in enumerate(("adapter", "baseline")):
+        means = [t["rubric"][side]["mean"] or 0.0 for t in tallies.values()]
+        right.barh([y + (k - 0.5) * height for y in rows], means, height=height, label=side)
+    right.set_yticks(rows, [_role(role) for role in tallies])
+    right.invert_yaxis()
+    right.set_xlim(0, 1)
+    right.set_title("mean rubric score")
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def report(summary: dict[str, Any], items: Sequence[dict[str, Any]], examples: int) -> str:
+    """``report.md``: the setup, the results table, warnings and a table of example pairs."""
+    data = summary["eval_data"]
+    split = data["eval_path"] if data.get("eval_path") else f"eval_fraction={data['eval_fraction']} of {data['path']}"
+    gen = summary["generation"]
+    level = round(100 * summary["interval_level"])
+    lines = [
+        f"# Evaluation: adapter {summary['adapter']} vs {baseline_label(summary)}",
+        "",
+        f"{summary['n']} held-out prompts ({split}); policy {summary['policy']}; answers with temperature "
+        f"{gen['temperature']} and at most {gen['max_new_tokens']} new tokens. Each pair is judged in both orders: "
+        "a win or a loss needs both orders to agree, a tie is a disagreement or identical answers, a failure "
+        "is a missing verdict (not a tie).",
+        "",
+        "![verdicts and rubric scores](win_loss.png)",
+        "",
+        f"| | judge | wins | ties (identical) | losses | failures | win rate, decided | {level}% interval "
+        "| swap consistency | rubric: adapter | rubric: baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_result_row(role, t) for role, t in panels(summary).items()]
+    if summary.get("training_judge"):
+        lines += [
+            "",
+            f"The adapter was trained with judge `{summary['training_judge']}`: a judge that trained "
+            "the policy tends to favour it; a second judge (`judge@second_judge=NAME`) is a fairer check.",
+        ]
+    if summary.get("warnings"):
+        lines += ["", "Warnings:", *(f"- {w}" for w in summary["warnings"])]
+    lines += ["", "## Example pairs", "", *example_table(items, examples), ""]
+    return "\n".join(lines)
+
+
+def _result_row(role: str, t: dict[str, Any]) -> str:
+    trained = " (trained the policy)" if t.get("trained_the_policy") else ""
+    interval = t["win_rate_interval"]
+    cells = [
+        _role(role),
+        f"`{t['judge']}`{trained}",
+        str(t["wins"]),
+        f"{t['ties']} ({t['identical']})",
+        str(t["losses"]),
+        str(t["failures"]),
+        _num(t["win_rate_decided"]),
+        f"[{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "n/a",
+        _num(t["swap_consistency"]),
+        _num(t["rubric"]["adapter"]["mean"]),
+        _num(t["rubric"]["baseline"]["mean"]),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def example_table(items: Sequence[dict[str, Any]], examples: int) -> list[str]:
+    """Up to ``examples`` pairs, decided ones first (the first judge's verdict), with their rationales."""
+    rank = {"win": 0, "loss": 0, "tie": 1, "failure": 2}
+    chosen = sorted(items, key=lambda i: 3 if i["judge"]["identical"] else rank[i["judge"]["verdict"]])[:examples]
+    rows = ["| id | question | adapter | baseline | verdict | rationale |", "|---|---|---|---|---|---|"]
+    for item in chosen:
+        judged = [item[role] for role in ROLES if role in item]
+        verdict = " / ".join(j["verdict"] for j in judged)
+        rationale = "<br>".join(_rationale(j) for j in judged)
+        texts = [item["id"], item["question"], item["adapter_answer"], item["baseline_answer"], verdict]
+        rows.append("| " + " | ".join([*(_cell(str(t)) for t in texts), _cell(rationale, cut=False)]) + " |")
+    return rows
+
+
+def _rationale(judged: dict[str, Any]) -> str:
+    if judged["identical"]:
+        pair = "identical answers: a tie, not judged"
+    elif judged["error"]:
+        pair = f"no verdict: {judged['error']}"
+    else:
+        pair = f"P(adapter better) {judged['p_adapter_as_a']:.2f} shown as A, {judged['p_adapter_as_b']:.2f} as B"
+    scores = judged["rubric"]
+    why = judged["rubric_rationale"]
+    return (
+        f"{_short(judged['judge'])}: {pair}; rubric adapter {_num(scores['adapter'])} ({why['adapter']}), "
+        f"baseline {_num(scores['baseline'])} ({why['baseline']})"
+    )
+
+
+def terminal_summary(summary: dict[str, Any], run_dir: Path) -> list[str]:
+    """A few lines for the console: what was compared, each judge's result, where the report is."""
+    lines = [f"adapter {summary['adapter']} vs {baseline_label(summary)} on {summary['n']} held-out prompts"]
+    for role, t in panels(summary).items():
+        interval = t["win_rate_interval"]
+        shown = f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
+        trained = ", trained the policy" if t.get("trained_the_policy") else ""
+        lines.append(
+            f"{_role(role)} {t['judge']}{trained}: {t['wins']} wins, {t['ties']} ties "
+            f"({t['identical']} identical), {t['losses']} losses, {t['failures']} failures; win rate (decided) "
+            f"{_num(t['win_rate_decided'])}{shown}; rubric {_num(t['rubric']['adapter']['mean'])} vs "
+            f"{_num(t['rubric']['baseline']['mean'])}"
+        )
+    lines.append(f"report: {run_dir / 'report.md'}")
+    return lines
+
+
+def _role(role: str) -> str:
+    return role.replace("_", " ")
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _short(identity: str) -> str:
+    return identity if len(identity) <= 40 else identity[:37] + "..."
+
+
+def _cell(text: str, cut: bool = True) -> str:
+    if cut and len(text) > _CELL_CHARS:
+        text = text[: _CELL_CHARS - 3] + "..."
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
