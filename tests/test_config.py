@@ -79,7 +79,8 @@ def test_smoke_overlay_shrinks_the_run() -> None:
 @pytest.mark.parametrize("path", sorted(CONF.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONF)))
 def test_every_config_file_starts_with_the_command_that_uses_it(path: Path) -> None:
     comments = [line for line in path.read_text().splitlines()[:2] if line.startswith("#")]
-    assert any("rlaif.train" in line for line in comments), f"{path}: first lines must show the command"
+    commands = ("python -m rlaif.train", "python -m rlaif.evaluate", "python -m rlaif.judge_eval")
+    assert any(c in line for line in comments for c in commands), f"{path}: first lines must show the command"
 
 
 def test_no_secret_values_in_configs() -> None:
