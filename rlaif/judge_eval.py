@@ -1,0 +1,436 @@
+"""``python -m rlaif.judge_eval``: measure a judge against labelled answers before it becomes a reward.
+
+The same ``judge=``, ``reward=`` and ``rubric=`` groups as ``rlaif.train`` grade a labelled JSONL set
+(``labelled=PATH``): pointwise rows ``{prompt, response, label: pass|fail, criterion?, reference?, kind?}``
+(``criterion`` set: the label is about that criterion, score = its P(pass); else score = the rubric's
+score) or pairwise rows ``{prompt, response_a, response_b, preferred: a|b, reference?, kind?}`` (needs
+``reward=preference``; both orders are judged, score = P(a better) averaged over them). Reported:
+agreement and Cohen's κ with bootstrap 95% intervals, AUC for soft scores, accuracy and swap
+consistency for pairs, repeat stability, parse failures, latency, tokens and cost, an adversarial audit
+(:mod:`rlaif.adversarial`) and agreement with a second judge. Files: ``report.md`` with charts,
+``summary.json``, ``items.jsonl``, ``audit.jsonl`` (:mod:`rlaif.judge_eval_report`).
+
+Exit codes: 0 every threshold met, 3 the judge failed a threshold (the report is written),
+2 bad input (labelled file, config; nothing of this invocation is left behind), 1 anything else.
+``rlaif.train`` calls :func:`run_judge_eval` for its pre-flight evaluation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rlaif.adversarial import adversarial_cases
+from rlaif.config_checks import ConfigError
+from rlaif.data import DataError
+from rlaif.judge_eval_report import audit_table, cross_judge, summarise, terminal_summary, verdict, write_outputs
+from rlaif.judges.preflight import check_judge
+from rlaif.rewards.conversation import reference_text
+from rlaif.rewards.parsing import VerdictError
+from rlaif.run_folder import mark_failed, remove_created
+
+log = logging.getLogger("rlaif.judge_eval")
+
+EXIT_THRESHOLDS_FAILED = 3  # distinct from 2 (bad input) and 1 (any other error): a gate for scripts
+
+_POINTWISE = ("prompt", "response", "label")
+_PAIRWISE = ("prompt", "response_a", "response_b", "preferred")
+# Threshold -> (summary key, "min"/"max", set type it applies to: None = both).
+_THRESHOLDS: dict[str, tuple[str, str, str | None]] = {
+    "min_agreement": ("agreement", "min", None),
+    "min_kappa": ("kappa", "min", None),
+    "min_auc": ("auc", "min", None),
+    "max_parse_failure_rate": ("parse_failure_rate", "max", None),
+    "max_false_positive_rate": ("max_false_positive_rate", "max", "pointwise"),
+    "min_accuracy": ("accuracy", "min", "pairwise"),
+    "min_swap_consistency": ("swap_consistency", "min", "pairwise"),
+}
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What to measure and the limits to pass (the ``judge_eval.yaml`` keys other than the groups)."""
+
+    labelled: str = "packaged:everyday_pointwise"
+    threshold: float = 0.5
+    breakdown_by: tuple[str, ...] = ("criterion", "kind")
+    batch_size: int = 32
+    resamples: int = 1000
+    seed: int = 0
+    repeats: int = 3
+    repeat_sample: int = 20
+    audit: bool = True
+    audit_per_category: int = 15
+    audit_seed: int = 0
+    prices: tuple[float, float] = (0.0, 0.0)  # per million input, output tokens
+    thresholds: Mapping[str, float | None] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> EvalSettings:
+        """Read and check the keys (a ``DictConfig`` or a plain mapping; missing keys take the defaults)."""
+        plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+        assert isinstance(plain, dict)
+        boot, rep, audit = (plain.get(k) or {} for k in ("bootstrap", "repeats", "audit"))
+        prices = plain.get("prices") or {}
+        thresholds = dict(plain.get("thresholds") or {})
+        unknown = sorted(set(thresholds) - set(_THRESHOLDS))
+        if unknown:
+            raise ConfigError(f"thresholds: unknown key(s) {unknown}; known: {sorted(_THRESHOLDS)}")
+        settings = cls(
+            labelled=str(plain.get("labelled") or cls.labelled),
+            threshold=_number(plain.get("threshold", 0.5), "threshold", 0.0, 1.0),
+            breakdown_by=tuple(str(f) for f in plain.get("breakdown_by", cls.breakdown_by) or ()),
+            batch_size=int(_number(plain.get("batch_size", 32), "batch_size", 1)),
+            resamples=int(_number(boot.get("resamples", 1000), "bootstrap.resamples", 0)),
+            seed=int(boot.get("seed", 0)),
+            repeats=int(_number(rep.get("k", 3), "repeats.k", 1)),
+            repeat_sample=int(_number(rep.get("sample", 20), "repeats.sample", 1)),
+            audit=bool(audit.get("enabled", True)),
+            audit_per_category=int(_number(audit.get("per_category", 15), "audit.per_category", 1)),
+            audit_seed=int(audit.get("seed", 0)),
+            prices=tuple(  # type: ignore[arg-type]
+                _number(prices.get(k, 0.0), f"prices.{k}", 0.0) for k in ("input_per_million", "output_per_million")
+            ),
+            thresholds={
+                k: None if v is None else _number(v, f"thresholds.{k}", 0.0, 1.0) for k, v in thresholds.items()
+            },
+        )
+        return settings
+
+
+def _number(value: Any, key: str, low: float, high: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        bounds = f"between {low} and {high}" if high < math.inf else f">= {low}"
+        raise ConfigError(f"{key}: expected a number {bounds}, got {value!r}")
+    return float(value)
+
+
+@dataclass
+class LabelledSet:
+    """The labelled rows as written (extra fields kept), with where each came from."""
+
+    path: Path
+    pairwise: bool
+    rows: list[dict[str, Any]]
+    where: list[str]  # "file:line" per row
+
+    def truth(self, i: int) -> str:
+        return str(self.rows[i]["preferred" if self.pairwise else "label"])
+
+
+def labelled_path(name: str) -> Path:
+    """``packaged:NAME`` is a set shipped with rlaif (``rlaif/labelled/NAME.jsonl``); else a file path."""
+    if name.startswith("packaged:"):
+        return Path(str(files("rlaif") / "labelled" / f"{name.removeprefix('packaged:')}.jsonl"))
+    return Path(name).expanduser()
+
+
+def load_labelled(name: str) -> LabelledSet:
+    """Read and check every row; raises :class:`DataError` naming ``file:line`` on the first problem."""
+    path = labelled_path(name)
+    if not path.is_file():
+        raise DataError(f"{path}: labelled file not found (labelled)")
+    rows, where, pairwise = [], [], None
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        at = f"{path}:{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{at}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{at}: expected a JSON object, got {type(row).__name__}")
+        is_pair = "preferred" in row or "response_a" in row
+        if pairwise is not None and is_pair != pairwise:
+            raise DataError(f"{at}: a {'pairwise' if is_pair else 'pointwise'} row in a set whose first row is not")
+        pairwise = is_pair
+        _check_row(row, at, is_pair)
+        row.setdefault("id", f"{path.stem}-{lineno}")
+        rows.append(row)
+        where.append(at)
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    seen: set[str] = set()
+    for row, at in zip(rows, where, strict=True):
+        if str(row["id"]) in seen:
+            raise DataError(f"{at}: duplicate id {row['id']!r}")
+        seen.add(str(row["id"]))
+    return LabelledSet(path, bool(pairwise), rows, where)
+
+
+def _check_row(row: dict[str, Any], at: str, pairwise: bool) -> None:
+    required = _PAIRWISE if pairwise else _POINTWISE
+    for key in required:
+        if key not in row:
+            shape = "{prompt, response_a, response_b, preferred}" if pairwise else "{prompt, response, label}"
+            raise DataError(f"{at}: missing required field {key!r} (a {shape} row)")
+    if not isinstance(row["prompt"], str) or not row["prompt"].strip():
+        raise DataError(f"{at}: 'prompt' must be a non-empty string")
+    for key in ("response_a", "response_b") if pairwise else ("response",):
+        if not isinstance(row[key], str):
+            raise DataError(f"{at}: {key!r} must be a string")
+    key, allowed = ("preferred", ("a", "b")) if pairwise else ("label", ("pass", "fail"))
+    if row[key] not in allowed:
+        raise DataError(f"{at}: {key!r} must be {' or '.join(repr(a) for a in allowed)}, got {row[key]!r}")
+    if row.get("criterion") is not None and not isinstance(row["criterion"], str):
+        raise DataError(f"{at}: 'criterion' must be a criterion id or null")
+
+
+def check_compatible(labelled: LabelledSet, reward: Any) -> None:
+    """The reward can grade this kind of set, and every ``criterion`` is one of its rubric's."""
+    name = getattr(reward, "__name__", type(reward).__name__)
+    if labelled.pairwise and not hasattr(reward, "judge_orders"):
+        raise ConfigError(
+            f"{labelled.path} is a pairwise set: use reward=preference (reward {name!r} grades one answer)"
+        )
+    if not labelled.pairwise and not hasattr(reward, "rubric"):
+        raise ConfigError(f"{labelled.path} is a pointwise set: use a rubric reward (reward {name!r} is not one)")
+    if labelled.pairwise:
+        return
+    ids = [c.id for c in reward.rubric.criteria]
+    for row, at in zip(labelled.rows, labelled.where, strict=True):
+        if row.get("criterion") is not None and row["criterion"] not in ids:
+            raise DataError(f"{at}: criterion {row['criterion']!r} is not in rubric {reward.rubric.name!r} ({ids})")
+
+
+@dataclass
+class Verdicts:
+    """What one judge said about each item: a score (None on failure), its error, and for pairs both orders."""
+
+    scores: list[float | None]
+    errors: list[str | None]
+    orders: list[tuple[float, float] | None]
+    soft: bool = False  # some probability strictly between 0 and 1: log-probability verdicts
+    seconds: float = 0.0
+
+    def add(
+        self, score: float | None, error: str | None, orders: tuple[float, float] | None = None, soft: bool = False
+    ) -> None:
+        self.scores.append(score)
+        self.errors.append(error)
+        self.orders.append(orders)
+        self.soft |= soft
+
+
+async def judge_items(
+    reward: Any, rows: Sequence[Mapping[str, Any]], pairwise: bool, batch_size: int, what: str = "items"
+) -> Verdicts:
+    """Grade ``rows`` in batches of ``batch_size`` (each batch has its own judge deadline); never raises
+    for a judge failure. Logs progress after each batch as ``what``."""
+    out = Verdicts([], [], [])
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        if pairwise:
+            for result in await asyncio.gather(*(_orders(reward, row) for row in chunk)):
+                if isinstance(result, str):
+                    out.add(None, result)
+                else:
+                    out.add(sum(result) / 2, None, result, soft=any(0.0 < p < 1.0 for p in result))
+            log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
+            continue
+        refs = [reference_text(row.get("reference")) for row in chunk]
+        grades = await reward.grade([r["prompt"] for r in chunk], [r["response"] for r in chunk], refs)
+        for row, grade in zip(chunk, grades, strict=True):
+            criterion = row.get("criterion")
+            score = (
+                grade.score if criterion is None or grade.score is None else grade.passes.get(criterion, grade.score)
+            )
+            out.add(score, grade.error, soft=any(0.0 < p < 1.0 for p in grade.passes.values()))
+        log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+async def _orders(reward: Any, row: Mapping[str, Any]) -> tuple[float, float] | str:
+    try:
+        ref = reference_text(row.get("reference"))
+        first, second = await reward.judge_orders(row["prompt"], row["response_a"], row["response_b"], ref)
+        return (float(first), float(second))
+    except VerdictError as exc:
+        return str(exc)
+
+
+@dataclass
+class JudgeEvalResult:
+    """The outcome: ``passed`` when every set threshold was met; ``failures`` says which were not."""
+
+    passed: bool
+    failures: list[str]
+    summary: dict[str, Any]
+    out_dir: Path
+
+
+def run_judge_eval(
+    settings: EvalSettings | Mapping[str, Any],
+    reward: Any,
+    out_dir: Path,
+    *,
+    labelled: LabelledSet | None = None,
+    second_reward: Any | None = None,
+) -> JudgeEvalResult:
+    """Grade the labelled set with ``reward`` (and its judge), write the report to ``out_dir``, check the
+    thresholds. Bad input raises :class:`DataError` / :class:`ConfigError`; a judge failure never raises
+    (it is a parse failure in the numbers). The judge is left open: its owner closes it."""
+    settings = settings if isinstance(settings, EvalSettings) else EvalSettings.from_config(settings)
+    labelled = labelled or load_labelled(settings.labelled)
+    for each in (reward, second_reward):
+        if each is not None:
+            check_compatible(labelled, each)
+    reward.judge.metrics.drain()  # latency, tokens and cost describe the main pass only
+    main = asyncio.run(judge_items(reward, labelled.rows, labelled.pairwise, settings.batch_size))
+    summary = summarise(labelled, main, settings, reward.judge.metrics.drain())
+    summary["judge"]["identity"] = reward.judge.identity
+    summary["repeat_stability"] = _repeat_stability(reward, labelled, main, settings)
+    audit_rows: list[dict[str, Any]] = []
+    if settings.audit and not labelled.pairwise:
+        audit_rows = adversarial_cases(
+            labelled.rows, seed=settings.audit_seed, per_category=settings.audit_per_category
+        )
+        judged = asyncio.run(judge_items(reward, audit_rows, False, settings.batch_size, "audit"))
+        passes = [s for s, r in zip(main.scores, labelled.rows, strict=True) if s is not None and _genuine_pass(r)]
+        summary["audit"] = audit_table(audit_rows, judged, settings.threshold, passes)
+        summary["max_false_positive_rate"] = summary["audit"]["max_false_positive_rate"]  # the worst category
+        for row, score, error in zip(audit_rows, judged.scores, judged.errors, strict=True):
+            row.update(score=score, error=error)
+    second = None
+    if second_reward is not None:
+        second = asyncio.run(
+            judge_items(second_reward, labelled.rows, labelled.pairwise, settings.batch_size, "second judge")
+        )
+        summary["cross_judge"] = cross_judge(labelled, main, second, settings)
+        summary["cross_judge"]["identity"] = second_reward.judge.identity
+    failures = apply_thresholds(summary, settings.thresholds, labelled.pairwise)
+    write_outputs(out_dir, summary, labelled, main, audit_rows, second)
+    return JudgeEvalResult(not failures, failures, summary, out_dir)
+
+
+def _genuine_pass(row: Mapping[str, Any]) -> bool:
+    return row.get("criterion") is None and row["label"] == "pass"  # scored like an audit case: the whole rubric
+
+
+def _repeat_stability(reward: Any, labelled: LabelledSet, main: Verdicts, settings: EvalSettings) -> dict[str, Any]:
+    """Judge a sample of items ``repeats`` times in all (the main pass is the first) and count the items
+    whose verdict never changed. Sequential passes: identical requests in flight at once share one call."""
+    k = settings.repeats
+    if k < 2:
+        return {"k": k, "skipped": "repeats.k < 2"}
+    if reward.judge.policy.cache:
+        return {"k": k, "skipped": "the judge caches answers (judge.policy.cache=true): every repeat would be a hit"}
+    n = len(labelled.rows)
+    sample = sorted(random.Random(settings.seed).sample(range(n), min(settings.repeat_sample, n)))
+    rows = [labelled.rows[i] for i in sample]
+    runs = [[main.scores[i] for i in sample]]
+    for _ in range(k - 1):
+        runs.append(asyncio.run(judge_items(reward, rows, labelled.pairwise, settings.batch_size, "repeat")).scores)
+    complete = [[run[j] for run in runs] for j in range(len(sample)) if all(run[j] is not None for run in runs)]
+    same = [len({verdict(s, labelled.pairwise, settings.threshold) for s in scores}) == 1 for scores in complete]
+    spreads = [max(s) - min(s) for s in complete if None not in s]  # type: ignore[type-var, operator]
+    return {
+        "k": k,
+        "n": len(sample),
+        "n_scored_every_time": len(complete),
+        "stability": sum(same) / len(same) if same else None,
+        "mean_score_spread": sum(spreads) / len(spreads) if spreads else None,
+    }
+
+
+def apply_thresholds(summary: dict[str, Any], thresholds: Mapping[str, float | None], pairwise: bool) -> list[str]:
+    """Check every set threshold, record each outcome in ``summary["thresholds"]``, return the failures.
+
+    A limit whose metric does not apply to this kind of set (pairwise limits on a pointwise set, the audit
+    on a set without one) is ``n/a``; one that applies but is undefined here (κ with one class, AUC of hard
+    verdicts) fails: a gate that cannot be checked does not open.
+    """
+    kind = "pairwise" if pairwise else "pointwise"
+    outcomes: dict[str, Any] = {}
+    failures = []
+    for name, limit in thresholds.items():
+        if limit is None:
+            continue
+        key, side, applies = _THRESHOLDS[name]
+        value = summary.get(key)
+        if (applies not in (None, kind)) or (key == "max_false_positive_rate" and "audit" not in summary):
+            outcomes[name] = {"limit": limit, "value": None, "passed": None}
+            continue
+        passed = value is not None and (value >= limit if side == "min" else value <= limit)
+        outcomes[name] = {"limit": limit, "value": value, "passed": passed}
+        if not passed:
+            shown = "undefined" if value is None else f"{value:.3f}"
+            failures.append(f"{key} {shown} {'<' if side == 'min' else '>'} {name} {limit:g}")
+    summary["thresholds"] = outcomes
+    summary["passed"] = not failures
+    return failures
+
+
+def _build_reward(reward_cfg: DictConfig, judge_cfg: DictConfig) -> Any:
+    judge = instantiate(judge_cfg, _convert_="all")
+    try:
+        return instantiate(reward_cfg, judge=judge, _convert_="all")
+    except BaseException:
+        judge.close()
+        raise
+
+
+def evaluate(cfg: DictConfig, out_dir: Path) -> JudgeEvalResult:
+    """The command: check the input, build the judge(s) and reward(s), prove each judge answers, evaluate."""
+    settings = EvalSettings.from_config(cfg)
+    labelled = load_labelled(settings.labelled)  # bad rows fail before any model is loaded
+    rewards = [_build_reward(cfg.reward, cfg.judge)]
+    try:
+        if cfg.get("second_judge") is not None:
+            rewards.append(_build_reward(cfg.reward, cfg.second_judge))
+        for reward in rewards:
+            check_compatible(labelled, reward)
+        for reward in rewards:
+            check_judge(reward.judge)
+        second = rewards[1] if len(rewards) > 1 else None
+        return run_judge_eval(settings, rewards[0], out_dir, labelled=labelled, second_reward=second)
+    finally:
+        for reward in rewards:
+            reward.judge.close()
+
+
+def _failed(out_dir: Path, exc: BaseException) -> int:
+    from rlaif.train import _is_input_error  # here, not at the top: rlaif.train imports this module
+
+    if _is_input_error(exc):
+        log.error("rlaif: %s", exc)
+        remove_created(out_dir)  # only what this invocation created
+        return 2
+    marker = mark_failed(out_dir, exc)
+    log.error("rlaif: judge evaluation failed: %s: %s (traceback in %s)", type(exc).__name__, exc, marker)
+    return 1
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="judge_eval")
+def main(cfg: DictConfig) -> None:
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        result = evaluate(cfg, out_dir)
+    except Exception as exc:
+        sys.exit(_failed(out_dir, exc))
+    print(terminal_summary(result.summary, out_dir))
+    if not result.passed:
+        log.error("rlaif: the judge failed %d threshold(s): %s", len(result.failures), "; ".join(result.failures))
+        sys.exit(EXIT_THRESHOLDS_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,445 @@
+"""The numbers of ``python -m rlaif.judge_eval`` and the files that show them.
+
+:func:`summarise` turns verdicts into ``summary.json`` (statistics from :mod:`rlaif.judge_stats`);
+:func:`write_outputs` writes it with ``items.jsonl`` (one line per labelled item, in input order),
+``audit.jsonl``, ``report.md`` and its PNG charts; :func:`terminal_summary` is the one-screen version.
+
+Rules the numbers follow: an item the judge could not score (``score`` null) counts in
+``parse_failure_rate`` and is left out of agreement, κ and AUC. A pair whose two orders cancel out
+exactly (P(a better) = 0.5, common with hard A/B verdicts that follow the position) is a tie, and a
+tie counts as a miss.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rlaif import judge_stats as st
+
+if TYPE_CHECKING:  # rlaif.judge_eval imports this module
+    from rlaif.judge_eval import EvalSettings, LabelledSet, Verdicts
+
+_UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
+
+
+def verdict(score: float | None, pairwise: bool, threshold: float) -> str | None:
+    """``pass``/``fail`` (score >= threshold) or, for pairs, ``a``/``b``/``tie``; None when unscored."""
+    if score is None:
+        return None
+    if pairwise:
+        return "a" if score > 0.5 else "b" if score < 0.5 else "tie"
+    return "pass" if score >= threshold else "fail"
+
+
+def _stats(
+    truths: Sequence[str], scores: Sequence[float | None], pairwise: bool, soft: bool, cfg: EvalSettings
+) -> dict[str, Any]:
+    """Agreement, κ and (soft scores) AUC of the scored items, each with a bootstrap 95% interval."""
+    positive = "a" if pairwise else "pass"
+    scored = [i for i, s in enumerate(scores) if s is not None]
+    labels = [truths[i] == positive for i in scored]
+    values = [float(scores[i] or 0.0) for i in scored]
+    # A miss predicts the other class: for pairs a tie is then the opposite of the label.
+    predictions = [
+        y if verdict(s, pairwise, cfg.threshold) == truths[i] else not y
+        for i, y, s in zip(scored, labels, values, strict=True)
+    ]
+
+    def ci(stat: Callable[[list[bool], list[Any]], float | None], other: list[Any]) -> tuple[float, float] | None:
+        def resampled(idx: Sequence[int]) -> float | None:
+            return stat([labels[k] for k in idx], [other[k] for k in idx])
+
+        return st.bootstrap_ci(resampled, len(scored), resamples=cfg.resamples, seed=cfg.seed)
+
+    out: dict[str, Any] = {"n": len(scores), "n_scored": len(scored)}
+    out["mean_score"] = sum(values) / len(values) if values else None
+    out["agreement"] = st.agreement(labels, predictions) if scored else None
+    out["agreement_ci"] = ci(st.agreement, predictions)
+    out["kappa"] = st.cohen_kappa(labels, predictions)
+    out["kappa_ci"] = ci(st.cohen_kappa, predictions)
+    out["auc"] = st.roc_auc(labels, values) if soft else None
+    out["auc_ci"] = ci(st.roc_auc, values) if soft and out["auc"] is not None else None
+    return out
+
+
+def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: Mapping[str, float]) -> dict[str, Any]:
+    """``summary.json`` of the main pass: overall, per breakdown field, and the judge's cost."""
+    pairwise, n = labelled.pairwise, len(labelled.rows)
+    truths = [labelled.truth(i) for i in range(n)]
+    summary: dict[str, Any] = {
+        "labelled": str(labelled.path),
+        "set_kind": "pairwise" if pairwise else "pointwise",
+        "threshold": cfg.threshold,
+        "soft_scores": main.soft,
+        **_stats(truths, main.scores, pairwise, main.soft, cfg),
+        "parse_failure_rate": sum(s is None for s in main.scores) / n,
+    }
+    if main.soft and not pairwise:
+        summary["best_threshold"] = _best_threshold(truths, main.scores)
+    if pairwise:
+        summary["accuracy"], summary["accuracy_ci"] = summary["agreement"], summary["agreement_ci"]
+        summary["swap_consistency"] = st.swap_consistency([o for o in main.orders if o is not None])
+        summary["tie_rate"] = sum(s == 0.5 for s in main.scores) / n
+    breakdowns: dict[str, dict[str, Any]] = {}
+    for name in cfg.breakdown_by:
+        if not any(row.get(name) is not None for row in labelled.rows):
+            continue
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(labelled.rows):
+            groups.setdefault(_group(row, name), []).append(i)
+        breakdowns[name] = {
+            g: _stats([truths[i] for i in idx], [main.scores[i] for i in idx], pairwise, main.soft, cfg)
+            for g, idx in sorted(groups.items())
+        }
+    summary["breakdowns"] = breakdowns
+    summary["judge"] = _cost(window, n, main.seconds, cfg.prices)
+    return summary
+
+
+def _best_threshold(truths: Sequence[str], scores: Sequence[float | None]) -> dict[str, float] | None:
+    """The cut-off with the highest agreement on this set (in-sample, so optimistic): a small judge can rank
+    well (AUC) with every P(yes) below 0.5, and GRPO's group-relative advantages only use the ranking."""
+    scored = [(float(s), t == "pass") for s, t in zip(scores, truths, strict=True) if s is not None]
+    best: dict[str, float] | None = None
+    for cut in sorted({s for s, _ in scored}):
+        share = sum((s >= cut) == y for s, y in scored) / len(scored)
+        if best is None or share > best["agreement"]:
+            best = {"threshold": cut, "agreement": share}
+    return best
+
+
+def _group(row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)
+    return _UNSET.get(name, "(none)") if value is None else str(value)
+
+
+def _cost(window: Mapping[str, float], n: int, seconds: float, prices: tuple[float, float]) -> dict[str, Any]:
+    """Latency, tokens, throughput and cost of the main pass; a judgement is one labelled item."""
+    tokens_in, tokens_out = window.get("tokens_in", 0.0), window.get("tokens_out", 0.0)
+    cost = (tokens_in * prices[0] + tokens_out * prices[1]) / 1e6
+    return {
+        "requests": int(window.get("requests", 0)),
+        "request_failures": int(window.get("failures", 0)),
+        "tokens_in": int(tokens_in),
+        "tokens_out": int(tokens_out),
+        "latency_p50_s": _finite(window.get("latency_p50_s")),
+        "latency_p95_s": _finite(window.get("latency_p95_s")),
+        "seconds": seconds,
+        "judgements_per_s": n / seconds if seconds > 0 else None,
+        "cost_per_1000_judgements": 1000 * cost / n if n else None,
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def audit_table(
+    rows: Sequence[Mapping[str, Any]], judged: Verdicts, threshold: float, passes: Sequence[float]
+) -> dict[str, Any]:
+    """Per adversarial category: the false-positive rate (share of scored cases at or above ``threshold``;
+    an unscored case is a failure, not a pass) with its Wilson 95% upper bound, and how often a case
+    outscores a genuine pass (``passes``: the scores of the set's whole-rubric passes; ties count 1/2).
+    GRPO only uses the ranking within a group, so the second number matters even when the first is 0."""
+    categories: dict[str, dict[str, Any]] = {}
+    for row, score in zip(rows, judged.scores, strict=True):
+        entry = categories.setdefault(str(row["kind"]), {"n": 0, "n_scored": 0, "false_positives": 0, "_s": []})
+        entry["n"] += 1
+        if score is not None:
+            entry["n_scored"] += 1
+            entry["false_positives"] += score >= threshold
+            entry["_s"].append(score)
+    for entry in categories.values():
+        scored, cases = entry["n_scored"], entry.pop("_s")
+        entry["false_positive_rate"] = entry["false_positives"] / scored if scored else None
+        entry["upper_95"] = st.wilson_interval(entry["false_positives"], scored)[1]
+        entry["mean_score"] = sum(cases) / scored if scored else None
+        auc = st.roc_auc([True] * len(passes) + [False] * scored, [*passes, *cases]) if passes else None
+        entry["outscores_passes"] = None if auc is None else 1.0 - auc
+    rates = {k: v["false_positive_rate"] for k, v in categories.items() if v["false_positive_rate"] is not None}
+    worst = max(rates, key=lambda k: rates[k]) if rates else None
+    return {
+        "categories": categories,
+        "max_false_positive_rate": rates[worst] if worst else None,
+        "worst_category": worst,
+        "parse_failure_rate": sum(s is None for s in judged.scores) / len(rows) if rows else None,
+        "genuine_passes": len(passes),
+    }
+
+
+def cross_judge(labelled: LabelledSet, main: Verdicts, second: Verdicts, cfg: EvalSettings) -> dict[str, Any]:
+    """How often the second judge gives the first judge's verdict, and its own agreement with the labels."""
+    pairwise = labelled.pairwise
+    both = [i for i in range(len(main.scores)) if main.scores[i] is not None and second.scores[i] is not None]
+    first = [verdict(main.scores[i], pairwise, cfg.threshold) for i in both]
+    other = [verdict(second.scores[i], pairwise, cfg.threshold) for i in both]
+    positive = "a" if pairwise else "pass"
+    truths = [labelled.truth(i) for i in range(len(labelled.rows))]
+    own = _stats(truths, second.scores, pairwise, second.soft, cfg)
+    return {
+        "n": len(both),
+        "agreement": sum(a == b for a, b in zip(first, other, strict=True)) / len(both) if both else None,
+        "kappa": st.cohen_kappa([v == positive for v in first], [v == positive for v in other]),
+        "second_vs_labels": {k: own[k] for k in ("agreement", "agreement_ci", "kappa", "kappa_ci", "auc")},
+        "second_parse_failure_rate": sum(s is None for s in second.scores) / len(second.scores),
+    }
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def write_outputs(
+    out_dir: Path,
+    summary: dict[str, Any],
+    labelled: LabelledSet,
+    main: Verdicts,
+    audit_rows: Sequence[Mapping[str, Any]],
+    second: Verdicts | None,
+) -> None:
+    """``items.jsonl``, ``audit.jsonl`` (when audited), ``summary.json``, the charts and ``report.md``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    threshold, pairwise = summary["threshold"], labelled.pairwise
+    items = []
+    for i, row in enumerate(labelled.rows):
+        said = verdict(main.scores[i], pairwise, threshold)
+        item = {**row, "line": int(labelled.where[i].rsplit(":", 1)[1]), "score": main.scores[i], "verdict": said}
+        item.update(correct=None if said is None else said == labelled.truth(i), error=main.errors[i])
+        if pairwise:
+            item["orders"] = main.orders[i]  # P(a better) with a shown first, with a shown second
+        if second is not None:
+            item.update(second_score=second.scores[i], second_verdict=verdict(second.scores[i], pairwise, threshold))
+        items.append(item)
+    _jsonl(out_dir / "items.jsonl", items)
+    if audit_rows:
+        _jsonl(out_dir / "audit.jsonl", audit_rows)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    charts = _charts(out_dir, summary, labelled, main)
+    (out_dir / "report.md").write_text(_markdown(summary, charts), encoding="utf-8")
+
+
+def _jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows), encoding="utf-8")
+
+
+def _charts(out_dir: Path, summary: Mapping[str, Any], labelled: LabelledSet, main: Verdicts) -> dict[str, str]:
+    """The PNGs that apply: ROC and calibration (soft scores), one bar chart per breakdown, the audit."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    charts: dict[str, str] = {}
+    positive = "a" if labelled.pairwise else "pass"
+    scored = [i for i, s in enumerate(main.scores) if s is not None]
+    labels = [labelled.truth(i) == positive for i in scored]
+    values = [float(main.scores[i] or 0.0) for i in scored]
+    if main.soft and (points := st.roc_points(labels, values)):
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        ax.plot(*zip(*points, strict=True), marker=".", label=f"judge (AUC {_f(summary['auc'])})")
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+        ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title="ROC")
+        charts["roc"] = _save(plt, fig, ax, out_dir / "roc.png")
+    if main.soft and values:
+        table = st.calibration(labels, values)
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+        ax.scatter(
+            [m for m, _, _ in table], [r for _, r, _ in table], s=[20 + 4 * c for _, _, c in table], label="bins"
+        )
+        ax.set(
+            xlabel="mean judge score",
+            ylabel=f"share labelled {positive}",
+            title="Calibration",
+            xlim=(0, 1),
+            ylim=(0, 1),
+        )
+        charts["calibration"] = _save(plt, fig, ax, out_dir / "calibration.png")
+    for name, groups in summary["breakdowns"].items():
+        rows = [(f"{g} (n={v['n_scored']})", v["agreement"], v["agreement_ci"]) for g, v in groups.items()]
+        rows = [r for r in rows if r[1] is not None]
+        title = f"{'Accuracy' if labelled.pairwise else 'Agreement'} by {name} (95% CI)"
+        charts[f"breakdown_{name}"] = _bars(plt, rows, title, out_dir / f"breakdown_{name}.png")
+    if "audit" in summary:
+        cats = summary["audit"]["categories"]
+        rows = [
+            (f"{c} (n={v['n_scored']})", v["false_positive_rate"], (v["false_positive_rate"], v["upper_95"]))
+            for c, v in cats.items()
+            if v["n_scored"]
+        ]
+        charts["audit"] = _bars(
+            plt, rows, "Adversarial false-positive rate (bar: 95% upper bound)", out_dir / "audit.png"
+        )
+    return charts
+
+
+def _bars(plt: Any, rows: Sequence[tuple[str, float, Any]], title: str, path: Path) -> str:
+    fig, ax = plt.subplots(figsize=(6, 0.9 + 0.35 * max(1, len(rows))))
+    names = [r[0] for r in rows]
+    values = [r[1] for r in rows]
+    low = [v - (ci[0] if ci else v) for _, v, ci in rows]
+    high = [(ci[1] if ci else v) - v for _, v, ci in rows]
+    ax.barh(names, values, xerr=[low, high], color="tab:blue", alpha=0.7, capsize=3)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 1), title=title)
+    return _save(plt, fig, ax, path, legend=False)
+
+
+def _save(plt: Any, fig: Any, ax: Any, path: Path, legend: bool = True) -> str:
+    if legend:
+        ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
+
+
+# -- text -----------------------------------------------------------------------------------------
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    return "—" if value is None else f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0: no "-0.000"
+
+
+def _ci(pair: Any) -> str:
+    return "" if not pair else f" [{_f(pair[0], 2)}, {_f(pair[1], 2)}]"
+
+
+def _verdict_line(summary: Mapping[str, Any]) -> str:
+    failed = [k for k, v in summary.get("thresholds", {}).items() if v["passed"] is False]
+    return f"FAILED: {', '.join(failed)}" if failed else "PASSED (every set threshold met)"
+
+
+def _markdown(s: Mapping[str, Any], charts: Mapping[str, str]) -> str:
+    judge, pairs = s["judge"], s["set_kind"] == "pairwise"
+    out = [
+        "# Judge evaluation",
+        "",
+        f"Judge `{judge.get('identity', '?')}` on `{s['labelled']}` ({s['n']} {s['set_kind']} items, "
+        f"threshold {s['threshold']}). **{_verdict_line(s)}**",
+        "",
+        "| threshold | limit | value | result |",
+        "|---|---|---|---|",
+        *(
+            f"| {k} | {v['limit']:g} | {_f(v['value'])} | {_outcome(v['passed'])} |"
+            for k, v in s.get("thresholds", {}).items()
+        ),
+        "",
+        "## Agreement with the labels",
+        "",
+        "| | value | 95% CI |",
+        "|---|---|---|",
+        f"| {'accuracy' if pairs else 'agreement'} | {_f(s['agreement'])} | {_ci(s['agreement_ci'])} |",
+        f"| Cohen's κ | {_f(s['kappa'])} | {_ci(s['kappa_ci'])} |",
+        f"| AUC | {_f(s['auc'])} | {_ci(s['auc_ci'])} |",
+        f"| parse-failure rate | {_f(s['parse_failure_rate'])} | |",
+    ]
+    if pairs:
+        out += [f"| swap consistency | {_f(s['swap_consistency'])} | |", f"| tie rate | {_f(s['tie_rate'])} | |"]
+    out += [
+        "",
+        f"Scored {s['n_scored']} of {s['n']}; unscored items count only as parse failures. "
+        + ("AUC is null: the verdicts are hard (0/1)." if not s["soft_scores"] else ""),
+    ]
+    out += [f"\n![{name}]({file})" for name, file in charts.items() if name in ("roc", "calibration")]
+    for name, groups in s["breakdowns"].items():
+        out += ["", f"## By {name}", "", "| group | n | scored | agreement | κ | AUC | mean score |", "|" + "---|" * 7]
+        out += [
+            f"| {g} | {v['n']} | {v['n_scored']} | {_f(v['agreement'])}{_ci(v['agreement_ci'])} | {_f(v['kappa'])} "
+            f"| {_f(v['auc'])} | {_f(v['mean_score'])} |"
+            for g, v in groups.items()
+        ]
+        out += [f"\n![{name}]({charts[f'breakdown_{name}']})"] if f"breakdown_{name}" in charts else []
+    out += _sections(s, charts)
+    return "\n".join(out) + "\n"
+
+
+def _outcome(passed: bool | None) -> str:
+    return "n/a" if passed is None else "pass" if passed else "**FAIL**"
+
+
+def _sections(s: Mapping[str, Any], charts: Mapping[str, str]) -> list[str]:
+    out, rep, judge = [], s.get("repeat_stability") or {}, s["judge"]
+    out += ["", "## Repeat stability", ""]
+    if "skipped" in rep:
+        out.append(f"Skipped: {rep['skipped']}.")
+    else:
+        out.append(
+            f"{rep.get('n')} items judged {rep.get('k')} times: the verdict never changed for "
+            f"{_f(rep.get('stability'))} of them (mean score spread {_f(rep.get('mean_score_spread'))})."
+        )
+    if "audit" in s:
+        audit = s["audit"]
+        out += ["", "## Adversarial audit", "", "Every case must fail the whole rubric.", ""]
+        out += [
+            "| category | n | scored | passed (false positives) | rate | 95% upper bound |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {c} | {v['n']} | {v['n_scored']} | {v['false_positives']} | {_f(v['false_positive_rate'])} "
+            f"| {_f(v['upper_95'])} |"
+            for c, v in audit["categories"].items()
+        ]
+        out += [f"\n![audit]({charts['audit']})"] if "audit" in charts else []
+    if "cross_judge" in s:
+        cross = s["cross_judge"]
+        own = cross["second_vs_labels"]
+        out += [
+            "",
+            "## Second judge",
+            "",
+            f"`{cross.get('identity')}` gave the same verdict on "
+            f"{_f(cross['agreement'])} of {cross['n']} items (κ {_f(cross['kappa'])}); against the labels: "
+            f"agreement {_f(own['agreement'])}{_ci(own['agreement_ci'])}, κ {_f(own['kappa'])}, AUC {_f(own['auc'])}.",
+        ]
+    out += [
+        "",
+        "## Cost and speed (main pass)",
+        "",
+        f"{judge['requests']} requests ({judge['request_failures']} failed), {judge['tokens_in']} tokens in, "
+        f"{judge['tokens_out']} out; latency p50 {_f(judge['latency_p50_s'], 2)} s, "
+        f"p95 {_f(judge['latency_p95_s'], 2)} s; "
+        f"{_f(judge['judgements_per_s'], 2)} judgements/s; estimated cost per 1,000 judgements "
+        f"{_f(judge['cost_per_1000_judgements'], 4)} (prices.* per million tokens).",
+    ]
+    return out
+
+
+def terminal_summary(s: Mapping[str, Any], out_dir: Path) -> str:
+    """One screen: the verdict, the headline numbers, the worst groups and audit categories, the files."""
+    judge, pairs = s["judge"], s["set_kind"] == "pairwise"
+    lines = [
+        f"judge {judge.get('identity', '?')} on {s['labelled']}: {s['n']} {s['set_kind']} items",
+        f"  {'accuracy' if pairs else 'agreement'} {_f(s['agreement'])}{_ci(s['agreement_ci'])}   "
+        f"kappa {_f(s['kappa'])}{_ci(s['kappa_ci'])}   AUC {_f(s['auc'])}   "
+        f"parse failures {_f(s['parse_failure_rate'])}",
+    ]
+    if best := s.get("best_threshold"):
+        lines.append(
+            f"  best threshold on this set {best['threshold']:.3f}: agreement {best['agreement']:.3f} (in-sample)"
+        )
+    if pairs:
+        lines.append(f"  swap consistency {_f(s['swap_consistency'])}   ties {_f(s['tie_rate'])}")
+    for name, groups in s["breakdowns"].items():
+        shown = sorted(groups.items(), key=lambda kv: (kv[1]["agreement"] is None, kv[1]["agreement"] or 0.0))[:6]
+        lines.append(f"  by {name}: " + ", ".join(f"{g} {_f(v['agreement'], 2)} (n={v['n']})" for g, v in shown))
+    rep = s.get("repeat_stability") or {}
+    lines.append(f"  repeat stability: {rep.get('skipped') or _f(rep.get('stability'))}")
+    if "audit" in s:
+        cats = s["audit"]["categories"].items()
+        audit = ", ".join(f"{c} {_f(v['false_positive_rate'], 2)}/{_f(v['outscores_passes'], 2)}" for c, v in cats)
+        lines.append(f"  audit false-positive rate/outscores a pass: {audit}")
+    if "cross_judge" in s:
+        lines.append(
+            f"  second judge agrees on {_f(s['cross_judge']['agreement'])} (kappa {_f(s['cross_judge']['kappa'])})"
+        )
+    lines.append(
+        f"  latency p50/p95 {_f(judge['latency_p50_s'], 2)}/{_f(judge['latency_p95_s'], 2)} s, "
+        f"{_f(judge['judgements_per_s'], 2)} judgements/s, cost/1000 {_f(judge['cost_per_1000_judgements'], 4)}"
+    )
+    lines += [f"  {_verdict_line(s)}", f"  report: {out_dir / 'report.md'}"]
+    return "\n".join(lines)

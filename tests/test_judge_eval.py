@@ -1,0 +1,291 @@
+"""``rlaif.judge_eval``: the numbers with scripted judges (exact, fast), and the real entry point with the
+packaged local judge (files, exit codes 0 / 2 / 3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rlaif.data import DataError
+from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, load_labelled, run_judge_eval
+from rlaif.judges.base import JudgeRequest, TransportResult
+from rlaif.rewards.preference import PreferenceReward
+from rlaif.rewards.rubric import RubricReward
+
+try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
+    from tests.rewards.scripted import a_or_b, fail, fenced, scripted_judge, yes_no
+except ImportError:
+    from rewards.scripted import a_or_b, fail, fenced, scripted_judge, yes_no  # type: ignore[no-redef]
+
+RUBRIC = {
+    "name": "everyday",
+    "criteria": [
+        {"id": "answers_question", "question": "The answer responds to the question.", "weight": 2.0},
+        {"id": "polite", "question": "The answer is polite."},
+    ],
+}
+SPEC = {"instruction": "The better answer is correct and polite."}
+NO_EXTRAS = {"audit": {"enabled": False}, "repeats": {"k": 1}, "bootstrap": {"resamples": 200}}
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def point(i: int, response: str, label: str, criterion: str | None = None, kind: str = "k") -> dict[str, Any]:
+    return {"id": f"p{i}", "prompt": f"Question {i}?", "response": response, "label": label, "criterion": criterion,
+            "reference": None, "kind": kind}  # fmt: skip
+
+
+# Six items: the judge below passes exactly the answers that say GOOD, so it is wrong on p4 and p5 only.
+POINTS = [
+    point(0, "GOOD answer", "pass", None, "plain"),
+    point(1, "bad answer", "fail", None, "plain"),
+    point(2, "GOOD and kind", "pass", "polite", "rude"),
+    point(3, "rude answer", "fail", "polite", "rude"),
+    point(4, "GOOD but off topic", "fail", "answers_question", "tricky"),
+    point(5, "terse but right", "pass", "answers_question", "tricky"),
+]
+
+
+def says_good(request: JudgeRequest) -> TransportResult:
+    return yes_no(0.9 if "GOOD" in fenced(request) else 0.2)
+
+
+def rubric_reward(script: Any = says_good) -> RubricReward:
+    return RubricReward(scripted_judge(script)[0], RUBRIC)
+
+
+def evaluate(tmp_path: Path, rows: list[Any], reward: Any, **settings: Any) -> Any:
+    labelled = write_jsonl(tmp_path / "set.jsonl", rows)
+    result = run_judge_eval({"labelled": str(labelled), **NO_EXTRAS, **settings}, reward, tmp_path / "out")
+    reward.judge.close()
+    return result
+
+
+def items(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+
+
+def test_pointwise_numbers_breakdowns_and_files(tmp_path: Path) -> None:
+    result = evaluate(tmp_path, POINTS, rubric_reward(), thresholds={"min_agreement": 0.6})
+    s = result.summary
+    assert s["n"] == 6 and s["parse_failure_rate"] == 0.0 and s["soft_scores"] is True
+    assert s["agreement"] == pytest.approx(4 / 6)
+    # labels P P P F F F vs predictions P F P F P F (p0..p5 reordered): po = 4/6, pe = 1/2 -> kappa = 1/3.
+    assert s["kappa"] == pytest.approx(1 / 3)
+    assert s["auc"] is not None and 0.0 <= s["auc"] <= 1.0
+    lo, hi = s["agreement_ci"]
+    assert lo <= s["agreement"] <= hi
+    assert s["breakdowns"]["kind"]["tricky"]["agreement"] == 0.0
+    assert s["breakdowns"]["kind"]["plain"]["agreement"] == 1.0
+    assert set(s["breakdowns"]["criterion"]) == {"(whole rubric)", "polite", "answers_question"}
+    assert result.passed and s["thresholds"]["min_agreement"]["passed"] is True
+
+    lines = items(result.out_dir)
+    assert [line["id"] for line in lines] == [r["id"] for r in POINTS]
+    # A criterion row is scored by that criterion's P(pass); a whole-rubric row by the weighted score.
+    assert lines[2]["score"] == pytest.approx(0.9) and lines[1]["score"] == pytest.approx(0.2)
+    assert [line["correct"] for line in lines] == [True, True, True, True, False, False]
+    for name in ("report.md", "summary.json", "roc.png", "calibration.png", "breakdown_kind.png"):
+        assert (result.out_dir / name).stat().st_size > 100, name
+    assert "roc.png" in (result.out_dir / "report.md").read_text()
+
+
+def test_a_failed_threshold_names_itself(tmp_path: Path) -> None:
+    result = evaluate(tmp_path, POINTS, rubric_reward(), thresholds={"min_kappa": 0.5, "min_accuracy": 0.9})
+    assert not result.passed
+    assert result.failures == ["kappa 0.333 < min_kappa 0.5"]
+    assert result.summary["thresholds"]["min_accuracy"]["passed"] is None  # a pairwise limit: n/a here
+    assert json.loads((result.out_dir / "summary.json").read_text())["passed"] is False
+
+
+def test_unscored_items_are_parse_failures_not_disagreements(tmp_path: Path) -> None:
+    def breaks_on_rude(request: JudgeRequest) -> TransportResult:
+        return fail("garbage") if "rude" in fenced(request) else says_good(request)
+
+    result = evaluate(tmp_path, POINTS, rubric_reward(breaks_on_rude), thresholds={"max_parse_failure_rate": 0.1})
+    s = result.summary
+    assert s["parse_failure_rate"] == pytest.approx(1 / 6) and s["n_scored"] == 5
+    assert s["agreement"] == pytest.approx(3 / 5)
+    assert result.failures == ["parse_failure_rate 0.167 > max_parse_failure_rate 0.1"]
+    broken = items(result.out_dir)[3]
+    assert broken["score"] is None and broken["verdict"] is None and "garbage" in broken["error"]
+
+
+def test_hard_verdicts_have_no_auc_and_a_min_auc_fails_closed(tmp_path: Path) -> None:
+    hard = rubric_reward(lambda r: yes_no(1.0 if "GOOD" in fenced(r) else 0.0))
+    result = evaluate(tmp_path, POINTS, hard, thresholds={"min_auc": 0.5})
+    assert result.summary["soft_scores"] is False and result.summary["auc"] is None
+    assert result.failures == ["auc undefined < min_auc 0.5"]
+    assert not (result.out_dir / "roc.png").exists()
+
+
+def test_audit_counts_false_positives_per_category(tmp_path: Path) -> None:
+    yes_man = rubric_reward(lambda r: yes_no(0.9))
+    audit = {"enabled": True, "per_category": 3, "seed": 0}
+    result = evaluate(tmp_path, POINTS, yes_man, audit=audit, thresholds={"max_false_positive_rate": 0.2})
+    table = result.summary["audit"]["categories"]
+    assert len(table) >= 5
+    for category, entry in table.items():
+        # Empty answers score 0 by the rubric's edge rule, before the judge; the judge passes all the rest.
+        expected = 0.0 if category == "empty" else 1.0
+        assert entry["n"] == 3 and entry["false_positive_rate"] == expected, category
+    assert table["injection"]["upper_95"] == 1.0 and 0.4 < table["empty"]["upper_95"] < 0.8
+    assert table["padding"]["outscores_passes"] == 0.5  # 0.9 against the one genuine pass's 0.9: a tie
+    assert not result.passed and "max_false_positive_rate" in result.failures[0]
+    assert len((result.out_dir / "audit.jsonl").read_text().splitlines()) == 3 * len(table)
+    assert (result.out_dir / "audit.png").is_file()
+
+    strict = evaluate(tmp_path, POINTS, rubric_reward(), audit=audit, thresholds={"max_false_positive_rate": 0.2})
+    assert strict.passed, strict.failures  # no adversarial answer says GOOD
+    assert all(e["outscores_passes"] == 0.0 for e in strict.summary["audit"]["categories"].values())
+
+
+def test_repeat_stability_catches_a_judge_that_changes_its_mind(tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def flips(request: JudgeRequest) -> TransportResult:
+        calls["n"] += 1
+        return yes_no(0.9 if calls["n"] > len(POINTS) * 2 else 0.1)  # every later pass says yes
+
+    result = evaluate(tmp_path, POINTS, rubric_reward(flips), repeats={"k": 2, "sample": 6})
+    rep = result.summary["repeat_stability"]
+    assert rep["n"] == 6 and rep["stability"] == 0.0 and rep["mean_score_spread"] > 0.5
+
+    steady = evaluate(tmp_path, POINTS, rubric_reward(), repeats={"k": 3, "sample": 4})
+    assert steady.summary["repeat_stability"]["stability"] == 1.0
+
+
+def pair(i: int, a: str, b: str, preferred: str) -> dict[str, Any]:
+    return {"id": f"q{i}", "prompt": f"Q{i}?", "response_a": a, "response_b": b, "preferred": preferred, "kind": "k"}
+
+
+PAIRS = [pair(0, "GOOD", "bad", "a"), pair(1, "bad", "GOOD", "b"), pair(2, "GOOD x", "bad y", "b")]
+
+
+def test_pairs_accuracy_and_swap_consistency(tmp_path: Path) -> None:
+    def prefers_good(request: JudgeRequest) -> TransportResult:
+        return a_or_b(0.8 if "GOOD" in fenced(request, "answer_a") else 0.2)
+
+    judge, _ = scripted_judge(prefers_good)
+    result = evaluate(tmp_path, PAIRS, PreferenceReward(judge, SPEC), thresholds={"min_swap_consistency": 0.9})
+    s = result.summary
+    assert s["accuracy"] == pytest.approx(2 / 3) and s["swap_consistency"] == 1.0 and s["tie_rate"] == 0.0
+    assert result.passed
+    assert items(result.out_dir)[0]["orders"] == [pytest.approx(0.8), pytest.approx(0.8)]
+
+    judge, _ = scripted_judge(lambda r: a_or_b(0.9))  # always the first position
+    biased = evaluate(tmp_path, PAIRS, PreferenceReward(judge, SPEC), thresholds={"min_swap_consistency": 0.9})
+    assert biased.summary["swap_consistency"] == 0.0
+    assert biased.summary["tie_rate"] == 1.0 and biased.summary["accuracy"] == 0.0  # a tie is a miss
+    assert not biased.passed
+
+
+def test_second_judge_agreement(tmp_path: Path) -> None:
+    contrary = rubric_reward(lambda r: yes_no(0.2 if "GOOD" in fenced(r) else 0.9))
+    labelled = write_jsonl(tmp_path / "set.jsonl", POINTS)
+    reward = rubric_reward()
+    result = run_judge_eval({"labelled": str(labelled), **NO_EXTRAS}, reward, tmp_path / "o", second_reward=contrary)
+    reward.judge.close(), contrary.judge.close()
+    cross = result.summary["cross_judge"]
+    assert cross["n"] == 6 and cross["agreement"] == 0.0
+    assert cross["second_vs_labels"]["agreement"] == pytest.approx(2 / 6)
+    assert "second_score" in items(result.out_dir)[0]
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ("{broken", ":2: not valid JSON"),
+        (json.dumps({"prompt": "q", "response": "r"}), ":2: missing required field 'label'"),
+        (json.dumps({"prompt": "q", "response": "r", "label": "yes"}), ":2: 'label' must be 'pass' or 'fail'"),
+        (json.dumps(pair(9, "x", "y", "a")), ":2: a pairwise row in a set whose first row is not"),
+    ],
+)
+def test_bad_rows_name_file_and_line(tmp_path: Path, bad: str, expected: str) -> None:
+    path = write_jsonl(tmp_path / "bad.jsonl", [POINTS[0], bad])
+    with pytest.raises(DataError) as info:
+        load_labelled(str(path))
+    assert f"{path}{expected}" in str(info.value)
+
+
+# -- the real entry point, packaged local judge -------------------------------------------------------
+
+
+def judge_eval(*overrides: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "rlaif.judge_eval", *overrides]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+
+
+def test_bad_labelled_row_exits_2_naming_file_and_line(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "bad.jsonl", [POINTS[0], '{"prompt": "q"}'])
+    run_dir = tmp_path / "run"
+    result = judge_eval(f"labelled={data}", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"{data}:2: missing required field 'response'" in result.stdout + result.stderr
+    assert not run_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "overrides", "expected"),
+    [
+        ([point(0, "x", "pass", "tone")], (), ":1: criterion 'tone' is not in rubric 'everyday'"),
+        ([pair(0, "x", "y", "a")], (), "is a pairwise set: use reward=preference"),
+    ],
+)
+def test_set_and_reward_that_do_not_fit_exit_2(
+    tmp_path: Path, rows: list[Any], overrides: tuple, expected: str
+) -> None:
+    data = write_jsonl(tmp_path / "set.jsonl", rows)
+    result = judge_eval(f"labelled={data}", f"hydra.run.dir={tmp_path / 'run'}", *overrides)
+    assert result.returncode == 2 and expected in result.stdout + result.stderr, result.stderr[-2000:]
+
+
+def test_local_judge_end_to_end_exits_3_on_a_failed_threshold(tmp_path: Path) -> None:
+    # Two identical items with opposite labels: no judge can agree on both, so min_agreement=1 must fail.
+    same = {"prompt": "How do I boil an egg?", "response": "Boil it for nine minutes.", "criterion": None}
+    rows = [{**same, "label": "pass", "kind": "twin"}, {**same, "label": "fail", "kind": "twin"}, POINTS[1]]
+    data = write_jsonl(tmp_path / "set.jsonl", rows)
+    out = tmp_path / "out"
+    result = judge_eval(
+        f"labelled={data}",
+        "thresholds.min_agreement=1.0",
+        "audit.per_category=1",
+        "repeats.k=2",
+        "repeats.sample=2",
+        f"hydra.run.dir={out}",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == EXIT_THRESHOLDS_FAILED, output[-3000:]
+    assert "FAILED: min_agreement" in result.stdout and "threshold(s)" in output
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("n", "agreement", "kappa", "auc", "parse_failure_rate"):
+        assert key in summary
+    assert summary["n"] == 3 and summary["agreement"] < 1.0 and summary["passed"] is False
+    assert summary["judge"]["identity"].startswith("local:") and summary["judge"]["requests"] == 6
+    assert summary["repeat_stability"]["k"] == 2 and "audit" in summary
+    lines = items(out)
+    assert len(lines) == 3 and all(line["score"] is None or 0.0 <= line["score"] <= 1.0 for line in lines)
+    assert lines[0]["score"] == lines[1]["score"]
+    assert (out / "report.md").is_file() and len(list(out.glob("*.png"))) >= 3
+
+
+def test_local_judge_pairs_end_to_end(tmp_path: Path) -> None:
+    rows = [pair(0, "Tokyo.", "Kyoto.", "a"), pair(1, "Whatever.", "Nine minutes in boiling water.", "b")]
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    out = tmp_path / "out"
+    result = judge_eval(f"labelled={data}", "reward=preference", "repeats.k=1", f"hydra.run.dir={out}")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["set_kind"] == "pairwise" and "accuracy" in summary and "swap_consistency" in summary
+    assert "audit" not in summary  # the audit is for pointwise sets
+    assert [line["id"] for line in items(out)] == ["q0", "q1"]
