@@ -91,7 +91,7 @@ class EvalSettings:
         unknown = sorted(set(thresholds) - set(_THRESHOLDS))
         if unknown:
             raise ConfigError(f"thresholds: unknown key(s) {unknown}; known: {sorted(_THRESHOLDS)}")
-        settings = cls(
+        return cls(
             labelled=str(plain.get("labelled") or cls.labelled),
             threshold=_number(plain.get("threshold", 0.5), "threshold", 0.0, 1.0),
             breakdown_by=tuple(str(f) for f in plain.get("breakdown_by", cls.breakdown_by) or ()),
@@ -103,14 +103,14 @@ class EvalSettings:
             audit=bool(audit.get("enabled", True)),
             audit_per_category=int(_number(audit.get("per_category", 15), "audit.per_category", 1)),
             audit_seed=int(audit.get("seed", 0)),
-            prices=tuple(  # type: ignore[arg-type]
-                _number(prices.get(k, 0.0), f"prices.{k}", 0.0) for k in ("input_per_million", "output_per_million")
+            prices=(
+                _number(prices.get("input_per_million", 0.0), "prices.input_per_million", 0.0),
+                _number(prices.get("output_per_million", 0.0), "prices.output_per_million", 0.0),
             ),
             thresholds={
                 k: None if v is None else _number(v, f"thresholds.{k}", 0.0, 1.0) for k, v in thresholds.items()
             },
         )
-        return settings
 
 
 def _number(value: Any, key: str, low: float, high: float = math.inf) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from rlaif.config_checks import ConfigError
 from rlaif.data import DataError
-from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, load_labelled, run_judge_eval
+from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, EvalSettings, load_labelled, run_judge_eval
 from rlaif.judges.base import JudgeRequest, TransportResult
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
@@ -217,6 +219,21 @@ def test_bad_rows_name_file_and_line(tmp_path: Path, bad: str, expected: str) ->
     assert f"{path}{expected}" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"thresholds": {"min_kapa": 0.5}}, "thresholds: unknown key(s) ['min_kapa']"),
+        ({"threshold": 2}, "threshold: expected a number between 0.0 and 1.0, got 2"),
+        ({"repeats": {"k": 0}}, "repeats.k: expected a number >= 1"),
+        ({"thresholds": {"min_kappa": "high"}}, "thresholds.min_kappa: expected a number"),
+    ],
+)
+def test_bad_settings_name_the_key(settings: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        EvalSettings.from_config(settings)
+    assert expected in str(info.value)
+
+
 # -- the real entry point, packaged local judge -------------------------------------------------------
 
 
@@ -248,6 +265,20 @@ def test_set_and_reward_that_do_not_fit_exit_2(
     data = write_jsonl(tmp_path / "set.jsonl", rows)
     result = judge_eval(f"labelled={data}", f"hydra.run.dir={tmp_path / 'run'}", *overrides)
     assert result.returncode == 2 and expected in result.stdout + result.stderr, result.stderr[-2000:]
+
+
+def test_unreachable_judge_exits_1_not_3(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = write_jsonl(tmp_path / "set.jsonl", POINTS[:2])
+    run_dir = tmp_path / "run"
+    result = judge_eval(
+        f"labelled={data}", "judge=vllm", f"judge.base_url=http://127.0.0.1:{port}/v1", f"hydra.run.dir={run_dir}"
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "did not answer a test request" in result.stdout + result.stderr
+    assert (run_dir / "FAILED").is_file() and not (run_dir / "summary.json").exists()
 
 
 def test_local_judge_end_to_end_exits_3_on_a_failed_threshold(tmp_path: Path) -> None:
