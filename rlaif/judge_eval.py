@@ -339,9 +339,10 @@ def _repeat_stability(reward: Any, labelled: LabelledSet, main: Verdicts, settin
     runs = [[main.scores[i] for i in sample]]
     for _ in range(k - 1):
         runs.append(asyncio.run(judge_items(reward, rows, labelled.pairwise, settings.batch_size, "repeat")).scores)
-    complete = [[run[j] for run in runs] for j in range(len(sample)) if all(run[j] is not None for run in runs)]
+    kept = [j for j in range(len(sample)) if all(run[j] is not None for run in runs)]
+    complete = [[float(run[j] or 0.0) for run in runs] for j in kept]  # or 0.0: only for the type checker
     same = [len({verdict(s, labelled.pairwise, settings.threshold) for s in scores}) == 1 for scores in complete]
-    spreads = [max(s) - min(s) for s in complete if None not in s]  # type: ignore[type-var, operator]
+    spreads = [max(s) - min(s) for s in complete]
     return {
         "k": k,
         "n": len(sample),
