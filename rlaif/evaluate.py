@@ -39,8 +39,8 @@ from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.parsing import VerdictError
 from rlaif.rewards.report import Grade
 from rlaif.rewards.rubric import RubricReward
-from rlaif.run_folder import mark_failed
-from rlaif.train import _setup_failed, judge_policy
+from rlaif.run_folder import judge_policy, mark_failed
+from rlaif.setup_errors import setup_failed
 
 log = logging.getLogger("rlaif.evaluate")
 
@@ -326,7 +326,7 @@ def main(cfg: DictConfig) -> None:
     try:
         plan = prepare(cfg, run_dir)
     except Exception as exc:
-        sys.exit(_setup_failed(run_dir, exc))
+        sys.exit(setup_failed(run_dir, exc, log, "evaluate"))
     try:
         summary = evaluate(plan, cfg, run_dir)
     except BaseException as exc:

@@ -42,7 +42,7 @@ from rlaif.judge_eval_report import audit_table, cross_judge, summarise, termina
 from rlaif.judges.preflight import check_judge
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.parsing import VerdictError
-from rlaif.run_folder import mark_failed, remove_created
+from rlaif.setup_errors import setup_failed
 
 log = logging.getLogger("rlaif.judge_eval")
 
@@ -408,25 +408,13 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> JudgeEvalResult:
             reward.judge.close()
 
 
-def _failed(out_dir: Path, exc: BaseException) -> int:
-    from rlaif.train import _is_input_error  # here, not at the top: rlaif.train imports this module
-
-    if _is_input_error(exc):
-        log.error("rlaif: %s", exc)
-        remove_created(out_dir)  # only what this invocation created
-        return 2
-    marker = mark_failed(out_dir, exc)
-    log.error("rlaif: judge evaluation failed: %s: %s (traceback in %s)", type(exc).__name__, exc, marker)
-    return 1
-
-
 @hydra.main(version_base="1.3", config_path="conf", config_name="judge_eval")
 def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         result = evaluate(cfg, out_dir)
     except Exception as exc:
-        sys.exit(_failed(out_dir, exc))
+        sys.exit(setup_failed(out_dir, exc, log, "evaluate the judge"))
     print(terminal_summary(result.summary, out_dir))
     if not result.passed:
         log.error("rlaif: the judge failed %d threshold(s): %s", len(result.failures), "; ".join(result.failures))

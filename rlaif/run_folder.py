@@ -68,6 +68,17 @@ def remove_created(run_dir: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
 
 
+def judge_policy(judge_cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """The judge's limits, with its cache on disk in the run folder unless set: a resumed run replays the
+    steps since its last checkpoint, and must not pay again for the answers already judged."""
+    container = OmegaConf.to_container(judge_cfg.get("policy") or OmegaConf.create({}), resolve=True)
+    assert isinstance(container, dict)
+    policy = {str(k): v for k, v in container.items()}
+    if policy.get("cache", True) and not policy.get("cache_path"):
+        policy["cache_path"] = str(run_dir / "judge_cache")
+    return policy
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The newest *complete* ``checkpoint-N`` in ``run_dir``: TRL writes ``trainer_state.json`` last, so a
     checkpoint cut short by a crash is skipped rather than resumed from."""

@@ -3,8 +3,8 @@
 Reads top to bottom: data -> judge (proven with one real request) -> reward -> policy + LoRA ->
 baseline (the base policy's reward) -> GRPOTrainer -> train -> save. Everything that varies is a
 config group in ``rlaif/conf`` (``judge=vllm``, ``reward=...``). Exit codes: 0 done, 2 bad input (data,
-config, rubric: nothing of this invocation is left behind), 1 anything else (the traceback is in the
-run folder's ``FAILED``).
+config, rubric: nothing of this invocation is left behind), 3 ``preflight=true`` and the judge failed
+its evaluation, 1 anything else (the traceback is in the run folder's ``FAILED``).
 """
 
 from __future__ import annotations
@@ -18,25 +18,25 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import HydraException, InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
 from rlaif.baseline import baseline_check
-from rlaif.config_checks import ConfigError, check_grpo_keys, check_references, resolve_resume
-from rlaif.data import DataError, load_prompts
+from rlaif.config_checks import check_grpo_keys, check_references, resolve_resume
+from rlaif.data import load_prompts
+from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, run_judge_eval
 from rlaif.judges.base import Judge
 from rlaif.judges.preflight import check_judge
-from rlaif.models import ModelNotFoundError, load_causal_lm, load_tokenizer
+from rlaif.models import load_causal_lm, load_tokenizer
 from rlaif.rewards.failures import JudgeFailureError
-from rlaif.rewards.rubric_spec import RubricError
-from rlaif.run_folder import finish_run, mark_failed, remove_created, set_aside_failed_marker
+from rlaif.run_folder import finish_run, judge_policy, mark_failed, set_aside_failed_marker
+from rlaif.setup_errors import setup_failed
 
 log = logging.getLogger("rlaif.train")
 
-# Problems with the user's input, reported in one line (no traceback), exit code 2.
-_INPUT_ERRORS = (DataError, RubricError, ConfigError, ModelNotFoundError, OmegaConfBaseException, HydraException)
+
+class JudgeRejectedError(RuntimeError):
+    """``preflight=true`` and the judge failed a threshold of its evaluation: no training (exit 3)."""
 
 
 class RunStoppedError(RuntimeError):
@@ -61,6 +61,8 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, str | None]:
         check_references(reward, dataset, cfg.data.path)
         if cfg.check_judge:
             check_judge(judge)
+        if cfg.preflight:  # the judge must pass its evaluation on labelled answers, or there is no run
+            gate_on_judge_eval(cfg.judge_eval, reward, run_dir / "judge_eval")
 
         # 3. The policy, with a LoRA adapter (the PEFT config goes to TRL, which wraps the model).
         tokenizer = load_tokenizer(cfg.policy.name_or_path)
@@ -98,15 +100,16 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, str | None]:
     return trainer, judge, resume
 
 
-def judge_policy(judge_cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """The judge's limits, with its cache on disk in the run folder unless set: a resumed run replays the
-    steps since its last checkpoint, and must not pay again for the answers already judged."""
-    container = OmegaConf.to_container(judge_cfg.get("policy") or OmegaConf.create({}), resolve=True)
-    assert isinstance(container, dict)
-    policy = {str(k): v for k, v in container.items()}
-    if policy.get("cache", True) and not policy.get("cache_path"):
-        policy["cache_path"] = str(run_dir / "judge_cache")
-    return policy
+def gate_on_judge_eval(settings: DictConfig, reward: Any, out_dir: Path) -> None:
+    """Run ``rlaif.judge_eval`` with the run's own judge and reward; raise when a threshold fails."""
+    result = run_judge_eval(settings, reward, out_dir)
+    if not result.passed:
+        raise JudgeRejectedError(
+            f"the judge {reward.judge.identity} failed its evaluation ({'; '.join(result.failures)}); "
+            f"report: {out_dir / 'report.md'}. Training would optimise a reward this judge cannot give: "
+            "use a stronger judge, or change judge_eval.thresholds if these limits are wrong for your task"
+        )
+    log.info("the judge passed its evaluation on %s (report: %s)", settings.labelled, out_dir / "report.md")
 
 
 def train(trainer: Any, judge: Judge, resume: str | None, run_dir: Path) -> dict[str, Any]:
@@ -150,29 +153,16 @@ def _stopped_message(exc: Exception, checkpoint: Path | None, run_dir: Path) -> 
     )
 
 
-def _is_input_error(exc: BaseException) -> bool:
-    if isinstance(exc, InstantiationException):  # Hydra wraps a constructor's ValueError: bad config values
-        return isinstance(exc.__cause__, (ValueError, TypeError, KeyError, *_INPUT_ERRORS))
-    return isinstance(exc, _INPUT_ERRORS)
-
-
-def _setup_failed(run_dir: Path, exc: BaseException) -> int:
-    if _is_input_error(exc):
-        log.error("rlaif: %s", exc)
-        remove_created(run_dir)  # only what this invocation created: never a folder that was there before
-        return 2
-    marker = mark_failed(run_dir, exc)
-    log.error("rlaif: could not set up the run: %s: %s (traceback in %s)", type(exc).__name__, exc, marker)
-    return 1
-
-
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         trainer, judge, resume = build(cfg, run_dir)
+    except JudgeRejectedError as exc:
+        log.error("rlaif: %s", exc)
+        sys.exit(EXIT_THRESHOLDS_FAILED)
     except Exception as exc:
-        sys.exit(_setup_failed(run_dir, exc))
+        sys.exit(setup_failed(run_dir, exc, log))
     try:
         summary = train(trainer, judge, resume, run_dir)
     except RunStoppedError as exc:

@@ -144,3 +144,30 @@ def test_secrets_never_reach_the_run_folder_or_the_output(tmp_path: Path) -> Non
         assert secret not in result.stdout + result.stderr
         leaks = [p for p in files if secret.encode() in p.read_bytes()]
         assert not leaks, f"{secret[:6]}... found in {leaks}"
+
+
+def test_preflight_refuses_to_train_on_a_judge_that_fails_its_evaluation(tmp_path: Path) -> None:
+    on_topic, polite = "answers_question", "polite"
+    rows = [
+        {"prompt": "What is 2 + 2?", "response": "2 + 2 is 4.", "label": "pass", "criterion": on_topic},
+        {"prompt": "What is 2 + 2?", "response": "Paris is in France.", "label": "fail", "criterion": on_topic},
+        {"prompt": "How do I boil an egg?", "response": "Boil it for 9 minutes.", "label": "pass", "criterion": polite},
+        {"prompt": "How do I boil an egg?", "response": "Boil it, idiot.", "label": "fail", "criterion": polite},
+    ]
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps({"id": f"r{i}", **r}) + "\n" for i, r in enumerate(rows)))
+    run_dir = tmp_path / "run"
+    result = run_train(
+        "preflight=true",
+        f"judge_eval.labelled={labelled}",
+        "judge_eval.audit.per_category=2",
+        "+judge_eval.thresholds.min_agreement=1.0",  # the 135M judge never passes all four: the gate closes
+        "grpo.max_steps=1",
+        f"hydra.run.dir={run_dir}",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output[-3000:]
+    assert "failed its evaluation" in output and "agreement" in output
+    summary = json.loads((run_dir / "judge_eval" / "summary.json").read_text())
+    assert summary["n"] == 4 and (run_dir / "judge_eval" / "report.md").is_file()
+    assert not (run_dir / "baseline.json").exists() and not (run_dir / "runs").exists()  # stopped before the policy
