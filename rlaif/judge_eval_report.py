@@ -376,14 +376,20 @@ def _sections(s: Mapping[str, Any], charts: Mapping[str, str]) -> list[str]:
         audit = s["audit"]
         out += ["", "## Adversarial audit", "", "Every case must fail the whole rubric.", ""]
         out += [
-            "| category | n | scored | passed (false positives) | rate | 95% upper bound |",
-            "|---|---|---|---|---|---|",
+            "| category | n | scored | passed | false-positive rate | 95% upper bound | mean score "
+            "| outscores a pass |",
+            "|" + "---|" * 8,
         ]
         out += [
             f"| {c} | {v['n']} | {v['n_scored']} | {v['false_positives']} | {_f(v['false_positive_rate'])} "
-            f"| {_f(v['upper_95'])} |"
+            f"| {_f(v['upper_95'])} | {_f(v['mean_score'])} | {_f(v['outscores_passes'])} |"
             for c, v in audit["categories"].items()
         ]
+        out.append(
+            f"\n*Outscores a pass*: how often a case scores above one of the set's {audit['genuine_passes']} "
+            "whole-rubric passes (ties count half). GRPO learns from the ranking within a group, so a category "
+            "that outscores real answers is a reward hack waiting to happen, whatever the threshold."
+        )
         out += [f"\n![audit]({charts['audit']})"] if "audit" in charts else []
     if "cross_judge" in s:
         cross = s["cross_judge"]

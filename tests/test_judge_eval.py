@@ -145,6 +145,7 @@ def test_audit_counts_false_positives_per_category(tmp_path: Path) -> None:
     assert not result.passed and "max_false_positive_rate" in result.failures[0]
     assert len((result.out_dir / "audit.jsonl").read_text().splitlines()) == 3 * len(table)
     assert (result.out_dir / "audit.png").is_file()
+    assert "| padding | 3 | 3 | 3 | 1.000 | 1.000 | 0.900 | 0.500 |" in (result.out_dir / "report.md").read_text()
 
     strict = evaluate(tmp_path, POINTS, rubric_reward(), audit=audit, thresholds={"max_false_positive_rate": 0.2})
     assert strict.passed, strict.failures  # no adversarial answer says GOOD
