@@ -1,0 +1,184 @@
+"""The numbers of ``python -m rlaif.judge_eval``: verdicts into ``summary.json`` (statistics from
+:mod:`rlaif.judge_stats`); :mod:`rlaif.judge_eval_report` writes the files that show them.
+
+Rules the numbers follow: an item the judge could not score (``score`` null) counts in
+``parse_failure_rate`` and is left out of agreement, κ and AUC. A pair whose two orders cancel out
+exactly (P(a better) = 0.5, common with hard A/B verdicts that follow the position) is a tie, and a
+tie counts as a miss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rlaif import judge_stats as st
+
+if TYPE_CHECKING:  # rlaif.judge_eval imports this module
+    from rlaif.judge_eval import EvalSettings, LabelledSet, Verdicts
+
+_UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
+
+
+def verdict(score: float | None, pairwise: bool, threshold: float) -> str | None:
+    """``pass``/``fail`` (score >= threshold) or, for pairs, ``a``/``b``/``tie``; None when unscored."""
+    if score is None:
+        return None
+    if pairwise:
+        return "a" if score > 0.5 else "b" if score < 0.5 else "tie"
+    return "pass" if score >= threshold else "fail"
+
+
+def _stats(
+    truths: Sequence[str], scores: Sequence[float | None], pairwise: bool, soft: bool, cfg: EvalSettings
+) -> dict[str, Any]:
+    """Agreement, κ and (soft scores) AUC of the scored items, each with a bootstrap 95% interval."""
+    positive = "a" if pairwise else "pass"
+    scored = [i for i, s in enumerate(scores) if s is not None]
+    labels = [truths[i] == positive for i in scored]
+    values = [float(scores[i] or 0.0) for i in scored]
+    # A miss predicts the other class: for pairs a tie is then the opposite of the label.
+    predictions = [
+        y if verdict(s, pairwise, cfg.threshold) == truths[i] else not y
+        for i, y, s in zip(scored, labels, values, strict=True)
+    ]
+
+    def ci(stat: Callable[[list[bool], list[Any]], float | None], other: list[Any]) -> tuple[float, float] | None:
+        def resampled(idx: Sequence[int]) -> float | None:
+            return stat([labels[k] for k in idx], [other[k] for k in idx])
+
+        return st.bootstrap_ci(resampled, len(scored), resamples=cfg.resamples, seed=cfg.seed)
+
+    out: dict[str, Any] = {"n": len(scores), "n_scored": len(scored)}
+    out["mean_score"] = sum(values) / len(values) if values else None
+    out["agreement"] = st.agreement(labels, predictions) if scored else None
+    out["agreement_ci"] = ci(st.agreement, predictions)
+    out["kappa"] = st.cohen_kappa(labels, predictions)
+    out["kappa_ci"] = ci(st.cohen_kappa, predictions)
+    out["auc"] = st.roc_auc(labels, values) if soft else None
+    out["auc_ci"] = ci(st.roc_auc, values) if soft and out["auc"] is not None else None
+    return out
+
+
+def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: Mapping[str, float]) -> dict[str, Any]:
+    """``summary.json`` of the main pass: overall, per breakdown field, and the judge's cost."""
+    pairwise, n = labelled.pairwise, len(labelled.rows)
+    truths = [labelled.truth(i) for i in range(n)]
+    summary: dict[str, Any] = {
+        "labelled": str(labelled.path),
+        "set_kind": "pairwise" if pairwise else "pointwise",
+        "threshold": cfg.threshold,
+        "soft_scores": main.soft,
+        **_stats(truths, main.scores, pairwise, main.soft, cfg),
+        "parse_failure_rate": sum(s is None for s in main.scores) / n,
+    }
+    if main.soft and not pairwise:
+        summary["best_threshold"] = _best_threshold(truths, main.scores)
+    if pairwise:
+        summary["accuracy"], summary["accuracy_ci"] = summary["agreement"], summary["agreement_ci"]
+        summary["swap_consistency"] = st.swap_consistency([o for o in main.orders if o is not None])
+        summary["tie_rate"] = sum(s == 0.5 for s in main.scores) / n
+    breakdowns: dict[str, dict[str, Any]] = {}
+    for name in cfg.breakdown_by:
+        if not any(row.get(name) is not None for row in labelled.rows):
+            continue
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(labelled.rows):
+            groups.setdefault(_group(row, name), []).append(i)
+        breakdowns[name] = {
+            g: _stats([truths[i] for i in idx], [main.scores[i] for i in idx], pairwise, main.soft, cfg)
+            for g, idx in sorted(groups.items())
+        }
+    summary["breakdowns"] = breakdowns
+    summary["judge"] = _cost(window, n, main.seconds, cfg.prices)
+    return summary
+
+
+def _best_threshold(truths: Sequence[str], scores: Sequence[float | None]) -> dict[str, float] | None:
+    """The cut-off with the highest agreement on this set (in-sample, so optimistic): a small judge can rank
+    well (AUC) with every P(yes) below 0.5, and GRPO's group-relative advantages only use the ranking."""
+    scored = [(float(s), t == "pass") for s, t in zip(scores, truths, strict=True) if s is not None]
+    best: dict[str, float] | None = None
+    for cut in sorted({s for s, _ in scored}):
+        share = sum((s >= cut) == y for s, y in scored) / len(scored)
+        if best is None or share > best["agreement"]:
+            best = {"threshold": cut, "agreement": share}
+    return best
+
+
+def _group(row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)
+    return _UNSET.get(name, "(none)") if value is None else str(value)
+
+
+def _cost(window: Mapping[str, float], n: int, seconds: float, prices: tuple[float, float]) -> dict[str, Any]:
+    """Latency, tokens, throughput and cost of the main pass; a judgement is one labelled item."""
+    tokens_in, tokens_out = window.get("tokens_in", 0.0), window.get("tokens_out", 0.0)
+    cost = (tokens_in * prices[0] + tokens_out * prices[1]) / 1e6
+    return {
+        "requests": int(window.get("requests", 0)),
+        "request_failures": int(window.get("failures", 0)),
+        "tokens_in": int(tokens_in),
+        "tokens_out": int(tokens_out),
+        "latency_p50_s": _finite(window.get("latency_p50_s")),
+        "latency_p95_s": _finite(window.get("latency_p95_s")),
+        "seconds": seconds,
+        "judgements_per_s": n / seconds if seconds > 0 else None,
+        "cost_per_1000_judgements": 1000 * cost / n if n else None,
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def audit_table(
+    rows: Sequence[Mapping[str, Any]], judged: Verdicts, threshold: float, passes: Sequence[float]
+) -> dict[str, Any]:
+    """Per adversarial category: the false-positive rate (share of scored cases at or above ``threshold``;
+    an unscored case is a failure, not a pass) with its Wilson 95% upper bound, and how often a case
+    outscores a genuine pass (``passes``: the scores of the set's whole-rubric passes; ties count 1/2).
+    GRPO only uses the ranking within a group, so the second number matters even when the first is 0."""
+    categories: dict[str, dict[str, Any]] = {}
+    for row, score in zip(rows, judged.scores, strict=True):
+        entry = categories.setdefault(str(row["kind"]), {"n": 0, "n_scored": 0, "false_positives": 0, "_s": []})
+        entry["n"] += 1
+        if score is not None:
+            entry["n_scored"] += 1
+            entry["false_positives"] += score >= threshold
+            entry["_s"].append(score)
+    for entry in categories.values():
+        scored, cases = entry["n_scored"], entry.pop("_s")
+        entry["false_positive_rate"] = entry["false_positives"] / scored if scored else None
+        entry["upper_95"] = st.wilson_interval(entry["false_positives"], scored)[1]
+        entry["mean_score"] = sum(cases) / scored if scored else None
+        auc = st.roc_auc([True] * len(passes) + [False] * scored, [*passes, *cases]) if passes else None
+        entry["outscores_passes"] = None if auc is None else 1.0 - auc
+    rates = {k: v["false_positive_rate"] for k, v in categories.items() if v["false_positive_rate"] is not None}
+    worst = max(rates, key=lambda k: rates[k]) if rates else None
+    return {
+        "categories": categories,
+        "max_false_positive_rate": rates[worst] if worst else None,
+        "worst_category": worst,
+        "parse_failure_rate": sum(s is None for s in judged.scores) / len(rows) if rows else None,
+        "genuine_passes": len(passes),
+    }
+
+
+def cross_judge(labelled: LabelledSet, main: Verdicts, second: Verdicts, cfg: EvalSettings) -> dict[str, Any]:
+    """How often the second judge gives the first judge's verdict, and its own agreement with the labels."""
+    pairwise = labelled.pairwise
+    both = [i for i in range(len(main.scores)) if main.scores[i] is not None and second.scores[i] is not None]
+    first = [verdict(main.scores[i], pairwise, cfg.threshold) for i in both]
+    other = [verdict(second.scores[i], pairwise, cfg.threshold) for i in both]
+    positive = "a" if pairwise else "pass"
+    truths = [labelled.truth(i) for i in range(len(labelled.rows))]
+    own = _stats(truths, second.scores, pairwise, second.soft, cfg)
+    return {
+        "n": len(both),
+        "agreement": sum(a == b for a, b in zip(first, other, strict=True)) / len(both) if both else None,
+        "kappa": st.cohen_kappa([v == positive for v in first], [v == positive for v in other]),
+        "second_vs_labels": {k: own[k] for k in ("agreement", "agreement_ci", "kappa", "kappa_ci", "auc")},
+        "second_parse_failure_rate": sum(s is None for s in second.scores) / len(second.scores),
+    }
