@@ -44,12 +44,13 @@ def _hint(judge: Judge) -> str:
     """What to check, by the kind of backend (the transport's identity starts with its kind)."""
     kind = judge.identity.split(":", 1)[0]
     if kind == "openai" and ":launch:" in judge.identity:
-        return "hint: the server rlaif launched did not come up; its log is quoted above (judge.launch.*)."
+        return "hint: the server rlaif launched did not come up; its log is quoted above (settings: judge.launch.*)."
     if kind == "openai":
         return (
             "hint: is a server listening there? Start a vLLM judge with `scripts/serve_judge_vllm.sh start MODEL`, "
-            "point judge.base_url at yours, or let the run start one with judge.launch; for a hosted API, "
-            "check judge.api_key_env names a variable that is set."
+            "point judge.base_url at yours, or let the run start one with "
+            "`+judge/launch=vllm judge.launch.python=/path/to/vllm-venv/bin/python`; for a hosted API, "
+            "check that judge.api_key_env names a variable that is set."
         )
     if kind == "bedrock":
         return (
