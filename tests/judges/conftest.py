@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
+    from tests.judges._flaky_server import FlakyServer
     from tests.judges.converse_server import ConverseServer, Reply
 except ImportError:
+    from _flaky_server import FlakyServer  # type: ignore[no-redef]
     from converse_server import ConverseServer, Reply  # type: ignore[no-redef]
+
+# -- OpenAI-compatible (rlaif/judges/openai_compat.py) ----------------------------------------------
+
+
+@pytest.fixture
+def flaky() -> Iterator[Callable[..., FlakyServer]]:
+    """Starts scripted OpenAI-compatible servers on 127.0.0.1 (see _flaky_server.py); stops them all."""
+    servers: list[FlakyServer] = []
+
+    def make(script: tuple[str, ...] = (), **kwargs: Any) -> FlakyServer:
+        servers.append(FlakyServer(script, **kwargs).start())
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
+
 
 # -- Bedrock (rlaif/judges/bedrock.py) ------------------------------------------------------------
 

@@ -62,19 +62,6 @@ def verdict(**items: Any) -> str:
 
 
 @pytest.fixture
-def flaky() -> Iterator[Callable[..., FlakyServer]]:
-    servers: list[FlakyServer] = []
-
-    def make(script: tuple[str, ...] = (), **kwargs: Any) -> FlakyServer:
-        servers.append(FlakyServer(script, **kwargs).start())
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
 def judges() -> Iterator[Callable[..., Judge]]:
     """Builds OpenAI-compatible judges (``url``) or Bedrock ones (``bedrock=server``); closes them all."""
     made: list[Judge] = []

@@ -54,19 +54,6 @@ def req(text: str = "Is the sky blue?", **options: Any) -> JudgeRequest:
 
 
 @pytest.fixture
-def flaky() -> Iterator[Callable[..., FlakyServer]]:
-    servers: list[FlakyServer] = []
-
-    def make(script: tuple[str, ...] = (), **kwargs: Any) -> FlakyServer:
-        servers.append(FlakyServer(script, **kwargs).start())
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
 def make_judge() -> Iterator[Callable[..., Judge]]:
     judges: list[Judge] = []
 
