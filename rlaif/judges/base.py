@@ -97,6 +97,18 @@ class JudgeResponse:
     def ok(self) -> bool:
         return self.error is None
 
+    @classmethod
+    def answered(cls, result: TransportResult, attempts: int, latency_s: float = 0.0) -> JudgeResponse:
+        """The response carrying what a transport returned."""
+        return cls(
+            text=result.text,
+            token_logprobs=result.token_logprobs,
+            tokens_in=result.tokens_in,
+            tokens_out=result.tokens_out,
+            latency_s=latency_s,
+            attempts=attempts,
+        )
+
 
 class TransientJudgeError(Exception):
     """Worth retrying: connection refused/reset, timeout, 429, 5xx, throttling, model not ready."""
@@ -270,13 +282,7 @@ class Judge:
                     with attempt:
                         attempts += 1
                         result = await self._attempt(request, deadline)
-                response = JudgeResponse(
-                    text=result.text,
-                    token_logprobs=result.token_logprobs,
-                    tokens_in=result.tokens_in,
-                    tokens_out=result.tokens_out,
-                    attempts=attempts,
-                )
+                response = JudgeResponse.answered(result, attempts)
             except Exception as exc:  # a judge failure is a response with an error, never a crash
                 response = JudgeResponse(error=f"{type(exc).__name__}: {exc}", attempts=attempts)
             response.latency_s = time.perf_counter() - started
@@ -358,14 +364,7 @@ class Judge:
             except Exception as exc:
                 return JudgeResponse(error=f"{type(exc).__name__}: {exc}", attempts=attempt)
             else:
-                return JudgeResponse(
-                    text=result.text,
-                    token_logprobs=result.token_logprobs,
-                    tokens_in=result.tokens_in,
-                    tokens_out=result.tokens_out,
-                    latency_s=time.perf_counter() - started,
-                    attempts=attempt,
-                )
+                return JudgeResponse.answered(result, attempt, latency_s=time.perf_counter() - started)
             if attempt < attempts:
                 await asyncio.sleep(1.0)
         return JudgeResponse(error=error, attempts=attempts, latency_s=time.perf_counter() - started)

@@ -14,16 +14,12 @@ where the per-attempt timeout does not run.
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 from typing import Any
 
+from rlaif.judges._top_logprobs import CHOICE_TOP_LOGPROBS, add_logprob
 from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TokenLogprob, TransportResult
 from rlaif.models import PACKAGED_MODEL, load_causal_lm, load_tokenizer
-
-# The first position's top list for a choices request: as many alternatives as the OpenAI transport
-# asks vLLM for, so both backends hand the verdict rule the same view of the model.
-CHOICE_TOP_LOGPROBS = 20
 
 _Pending = tuple[JudgeRequest, "asyncio.Future[TransportResult]"]
 
@@ -145,7 +141,7 @@ class LocalTransport:
         for row in range(len(requests)):
             top: dict[str, float] = {}
             for token_id, value in zip(ids[row].tolist(), values[row].tolist(), strict=True):
-                _add_logprob(top, self._tokenizer.decode([token_id]), value)
+                add_logprob(top, self._tokenizer.decode([token_id]), value)
             best = self._tokenizer.decode([int(ids[row, 0])])
             first = TokenLogprob(token=best, logprob=float(values[row, 0]), top=top)
             tokens_in = int(inputs["attention_mask"][row].sum())
@@ -177,14 +173,6 @@ class LocalTransport:
             tokens_in = int(inputs["attention_mask"][row].sum())
             results.append(TransportResult(text=text, tokens_in=tokens_in, tokens_out=len(new_tokens)))
         return results
-
-
-def _add_logprob(top: dict[str, float], token: str, value: float) -> None:
-    # Two token ids can decode to the same text (byte fallbacks): P(that text) is their sum.
-    if token in top:
-        peak = max(top[token], value)
-        value = peak + math.log(math.exp(top[token] - peak) + math.exp(value - peak))
-    top[token] = value
 
 
 def _scores_choices(request: JudgeRequest) -> bool:

@@ -14,7 +14,6 @@ import asyncio
 import email.utils
 import functools
 import inspect
-import math
 import os
 import threading
 import time
@@ -23,6 +22,7 @@ from typing import Any, TypeAlias
 
 import openai
 
+from rlaif.judges._top_logprobs import CHOICE_TOP_LOGPROBS, add_logprob
 from rlaif.judges.base import (
     Judge,
     JudgePolicy,
@@ -33,10 +33,6 @@ from rlaif.judges.base import (
     TransportResult,
 )
 from rlaif.judges.vllm_server import VLLMServer
-
-# A choices verdict reads the first token's top list; 20 is both OpenAI's maximum and vLLM's default
-# --max-logprobs, so it works against either without server flags.
-CHOICE_TOP_LOGPROBS = 20
 
 # What ``judge.launch`` instantiates to (``_target_: rlaif.judges.vllm_server.VLLMServer`` with
 # ``_partial_: true``): a server factory, called with the served model name when a server is needed.
@@ -286,17 +282,9 @@ def _token_logprobs(choice: Any) -> list[TokenLogprob]:
     for item in content:
         top: dict[str, float] = {}
         for alt in getattr(item, "top_logprobs", None) or []:
-            _add_logprob(top, alt.token, float(alt.logprob))
+            add_logprob(top, alt.token, float(alt.logprob))
         tokens.append(TokenLogprob(token=item.token, logprob=float(item.logprob), top=top))
     return tokens
-
-
-def _add_logprob(top: dict[str, float], token: str, value: float) -> None:
-    # Two token ids can share a text (byte fallbacks show as the same string): P(that text) is their sum.
-    if token in top:
-        peak = max(top[token], value)
-        value = peak + math.log(math.exp(top[token] - peak) + math.exp(value - peak))
-    top[token] = value
 
 
 # -- error classification ----------------------------------------------------------------------
