@@ -8,12 +8,15 @@ answers and a dataset without them), and the ``resume`` setting.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
+
+from rlaif.run_folder import latest_checkpoint
 
 
 class ConfigError(ValueError):
@@ -53,6 +56,14 @@ def _is_one_of(value: Any, allowed: tuple[type, ...]) -> bool:
     return isinstance(value, allowed) or (float in allowed and isinstance(value, int))
 
 
+def check_number(value: Any, key: str, low: float, high: float = math.inf) -> float:
+    """``value`` as a float when it is a number in [low, high]; else :class:`ConfigError` naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        bounds = f"between {low} and {high}" if high < math.inf else f">= {low}"
+        raise ConfigError(f"{key}: expected a number {bounds}, got {value!r}")
+    return float(value)
+
+
 def check_references(reward: Any, dataset: Any, data_path: str) -> None:
     """A reward that compares against ``reference_answer`` needs one on every row: say so before training.
 
@@ -75,8 +86,6 @@ def check_references(reward: Any, dataset: Any, data_path: str) -> None:
 def resolve_resume(resume: Any, run_dir: Path) -> str | None:
     """The checkpoint folder to resume from: ``null`` (start fresh), ``auto`` (the newest complete
     checkpoint in the run folder, or a fresh start when there is none) or a checkpoint path."""
-    from rlaif.run_folder import latest_checkpoint
-
     if resume is None or resume is False:
         return None
     if str(resume) == "auto":

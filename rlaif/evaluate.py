@@ -28,7 +28,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rlaif.baseline import generate
-from rlaif.config_checks import ConfigError
+from rlaif.config_checks import ConfigError, check_number
 from rlaif.data import load_eval_prompts
 from rlaif.evaluate_report import terminal_summary, write_outputs
 from rlaif.judge_stats import swap_consistency, wilson_interval
@@ -171,8 +171,7 @@ def check_settings(cfg: DictConfig) -> None:
     """Settings a user may mistype, named before any model is loaded or judge asked."""
     numbers = [(f"generation.{k}", cfg.generation.get(k), low) for k, low in _GENERATION_MINIMA]
     for key, value, low in [*numbers, ("examples", cfg.examples, 0)]:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
-            raise ConfigError(f"{key}: expected a number >= {low}, got {value!r}")
+        check_number(value, key, low)
     level = cfg.interval_level
     if isinstance(level, bool) or not isinstance(level, float) or not 0 < level < 1:
         raise ConfigError(f"interval_level: expected a number between 0 and 1 (exclusive), got {level!r}")

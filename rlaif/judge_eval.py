@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import sys
 import time
@@ -34,7 +33,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rlaif.adversarial import adversarial_cases
-from rlaif.config_checks import ConfigError
+from rlaif.config_checks import ConfigError, check_number
 from rlaif.judge_eval_report import terminal_summary, write_outputs
 from rlaif.judge_eval_summary import audit_table, cross_judge, summarise, verdict
 from rlaif.judges.preflight import check_judge
@@ -90,31 +89,24 @@ class EvalSettings:
             raise ConfigError(f"thresholds: unknown key(s) {unknown}; known: {sorted(_THRESHOLDS)}")
         return cls(
             labelled=str(plain.get("labelled") or cls.labelled),
-            threshold=_number(plain.get("threshold", 0.5), "threshold", 0.0, 1.0),
+            threshold=check_number(plain.get("threshold", 0.5), "threshold", 0.0, 1.0),
             breakdown_by=tuple(str(f) for f in plain.get("breakdown_by", cls.breakdown_by) or ()),
-            batch_size=int(_number(plain.get("batch_size", 32), "batch_size", 1)),
-            resamples=int(_number(boot.get("resamples", 1000), "bootstrap.resamples", 0)),
+            batch_size=int(check_number(plain.get("batch_size", 32), "batch_size", 1)),
+            resamples=int(check_number(boot.get("resamples", 1000), "bootstrap.resamples", 0)),
             seed=int(boot.get("seed", 0)),
-            repeats=int(_number(rep.get("k", 3), "repeats.k", 1)),
-            repeat_sample=int(_number(rep.get("sample", 20), "repeats.sample", 1)),
+            repeats=int(check_number(rep.get("k", 3), "repeats.k", 1)),
+            repeat_sample=int(check_number(rep.get("sample", 20), "repeats.sample", 1)),
             audit=bool(audit.get("enabled", True)),
-            audit_per_category=int(_number(audit.get("per_category", 15), "audit.per_category", 1)),
+            audit_per_category=int(check_number(audit.get("per_category", 15), "audit.per_category", 1)),
             audit_seed=int(audit.get("seed", 0)),
             prices=(
-                _number(prices.get("input_per_million", 0.0), "prices.input_per_million", 0.0),
-                _number(prices.get("output_per_million", 0.0), "prices.output_per_million", 0.0),
+                check_number(prices.get("input_per_million", 0.0), "prices.input_per_million", 0.0),
+                check_number(prices.get("output_per_million", 0.0), "prices.output_per_million", 0.0),
             ),
             thresholds={
-                k: None if v is None else _number(v, f"thresholds.{k}", 0.0, 1.0) for k, v in thresholds.items()
+                k: None if v is None else check_number(v, f"thresholds.{k}", 0.0, 1.0) for k, v in thresholds.items()
             },
         )
-
-
-def _number(value: Any, key: str, low: float, high: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        bounds = f"between {low} and {high}" if high < math.inf else f">= {low}"
-        raise ConfigError(f"{key}: expected a number {bounds}, got {value!r}")
-    return float(value)
 
 
 @dataclass
