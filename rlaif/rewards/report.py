@@ -5,17 +5,14 @@ Among the metrics is a length-hacking alarm: the Spearman correlation, within ea
 between answer length and reward (judges prefer longer answers 59-79% of the time; a policy learns
 that fast). Averaged over the groups of the step; near +1 for many steps means length is what pays.
 
-Judge errors also reach the console (logger ``rlaif.rewards``, WARNING): the first
-:data:`ERRORS_IN_FULL` of the run in full, then one line per step with that step's count and its
-latest error, so a broken judge is visible without flooding the log or reading ``rewards.jsonl``.
+Judge errors also reach the console (logger ``rlaif.rewards``, WARNING, through the reward's
+:class:`~rlaif.rewards.run_log.RewardLog`): the first few of the run in full, then one line per step with
+that step's count and its latest error, so a broken judge is visible without flooding the log.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import threading
-import weakref
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,9 +21,6 @@ from typing import Any
 from rlaif.rewards.conversation import prompt_key, question_text
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 from rlaif.rewards.run_log import RewardLog
-
-ERRORS_IN_FULL = 5
-_console = logging.getLogger("rlaif.rewards")
 
 
 @dataclass
@@ -127,7 +121,9 @@ class StepReport:
 def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardLog) -> None:
     """Log metrics and rationales to TRL (when it passed its callbacks), judge errors to the console,
     and append to rewards.jsonl."""
-    _error_log(log).step(step, getattr(kwargs.get("trainer_state"), "global_step", None))
+    failed = [(i, g.error) for i, g in enumerate(step.grades) if g.judged and g.error is not None]
+    global_step = getattr(kwargs.get("trainer_state"), "global_step", None)
+    log.console.show(step.name, global_step, failed, judged=sum(g.judged for g in step.grades))
     log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
     if log_metric is not None:
         for key, value in _metrics(step).items():
@@ -158,58 +154,6 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
             for i, g in enumerate(step.grades)
         ]
     )
-
-
-class _ErrorLog:
-    """Judge errors on the console for one reward: the first ``in_full`` of the run, then a count per step."""
-
-    def __init__(self, in_full: int = ERRORS_IN_FULL) -> None:
-        self.in_full = in_full
-        self.shown = 0
-        self._lock = threading.Lock()
-
-    def step(self, step: StepReport, global_step: int | None) -> None:
-        failed = [(i, g.error) for i, g in enumerate(step.grades) if g.judged and g.error is not None]
-        if not failed:
-            return
-        with self._lock:  # a reward may be called from several threads; each error is shown once
-            first = self.shown
-            full = failed[: max(0, self.in_full - first)]
-            self.shown += len(full)
-        for k, (i, error) in enumerate(full, start=first + 1):
-            _console.warning(
-                "reward %s, step %s: judge error on answer %d (%d/%d shown in full, later ones as a count "
-                "per step): %s",
-                step.name,
-                global_step,
-                i,
-                k,
-                self.in_full,
-                error,
-            )
-        if len(full) < len(failed):
-            judged = sum(g.judged for g in step.grades)
-            _console.warning(
-                "reward %s, step %s: %d of %d judged answers failed; latest error: %s",
-                step.name,
-                global_step,
-                len(failed),
-                judged,
-                failed[-1][1],
-            )
-
-
-# One error log per reward, keyed by its RewardLog (which the reward owns), so no reward class and
-# nothing picklable has to carry it: a copy of the reward in another process starts its own count.
-_error_logs: weakref.WeakKeyDictionary[RewardLog, _ErrorLog] = weakref.WeakKeyDictionary()
-_error_logs_lock = threading.Lock()
-
-
-def _error_log(log: RewardLog) -> _ErrorLog:
-    with _error_logs_lock:
-        if (found := _error_logs.get(log)) is None:
-            found = _error_logs[log] = _ErrorLog()
-        return found
 
 
 def _metrics(step: StepReport) -> dict[str, float]:

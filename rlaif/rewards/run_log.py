@@ -1,12 +1,20 @@
-"""``rewards.jsonl``: one line per judged completion, written as the run goes."""
+"""What a reward writes as the run goes: ``rewards.jsonl`` (one line per judged completion) and its judge
+errors on the console (logger ``rlaif.rewards``, WARNING: the first :data:`ERRORS_IN_FULL` of the run in
+full, then one line per step with that step's count and its latest error).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+ERRORS_IN_FULL = 5
+_console = logging.getLogger("rlaif.rewards")
 
 
 class RewardLog:
@@ -15,13 +23,16 @@ class RewardLog:
     def __init__(self, path: str | Path | None) -> None:
         self.path = _per_rank(Path(path)) if path else None
         self._lock = threading.Lock()
+        self.console = ErrorConsole()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # A copy (another process) starts its own count of errors shown in full.
         self.path = state["path"]
         self._lock = threading.Lock()
+        self.console = ErrorConsole()
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         if self.path is None or not rows:
@@ -31,6 +42,44 @@ class RewardLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(lines)
+
+
+class ErrorConsole:
+    """Judge errors on the console for one reward: the first ``in_full`` of the run, then a count per step."""
+
+    def __init__(self, in_full: int = ERRORS_IN_FULL) -> None:
+        self.in_full = in_full
+        self.shown = 0
+        self._lock = threading.Lock()
+
+    def show(self, reward: str, global_step: int | None, failed: Sequence[tuple[int, str]], judged: int) -> None:
+        """``failed``: (answer index, error) of this step's judged answers that got no verdict."""
+        if not failed:
+            return
+        with self._lock:  # a reward may be called from several threads; each error is shown once
+            first = self.shown
+            full = failed[: max(0, self.in_full - first)]
+            self.shown += len(full)
+        for k, (i, error) in enumerate(full, start=first + 1):
+            _console.warning(
+                "reward %s, step %s: judge error on answer %d (%d/%d shown in full, later ones as a count "
+                "per step): %s",
+                reward,
+                global_step,
+                i,
+                k,
+                self.in_full,
+                error,
+            )
+        if len(full) < len(failed):
+            _console.warning(
+                "reward %s, step %s: %d of %d judged answers failed; latest error: %s",
+                reward,
+                global_step,
+                len(failed),
+                judged,
+                failed[-1][1],
+            )
 
 
 def _per_rank(path: Path) -> Path:

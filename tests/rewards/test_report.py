@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from rlaif.rewards.report import ERRORS_IN_FULL, Grade, StepReport, length_spearman, report, spearman
-from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.report import Grade, StepReport, length_spearman, report, spearman
+from rlaif.rewards.run_log import ERRORS_IN_FULL, RewardLog
 
 
 def test_spearman() -> None:
