@@ -130,8 +130,9 @@ class Transport(Protocol):
     It returns what the model said (text, token log-probabilities) and leaves grading to
     :mod:`rlaif.rewards`. Optional attributes the :class:`Judge` reads with ``getattr``:
     ``max_in_flight`` (an int: the most requests worth holding in :meth:`send` at once; the rest
-    wait on the judge's semaphore, outside the per-attempt timeout) and ``astart`` (a coroutine that
-    starts the backend before the first timed attempt).
+    wait on the judge's semaphore, outside the per-attempt timeout), ``astart`` (a coroutine that
+    starts the backend before the first timed attempt) and ``unavailable_hint`` (a str: what to check
+    when the backend does not answer, shown by :mod:`rlaif.judges.preflight`).
     """
 
     @property

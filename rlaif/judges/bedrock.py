@@ -126,6 +126,15 @@ class BedrockTransport:
         region = self.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "default"
         return f"bedrock:{region}:{self.model_id}"
 
+    @property
+    def unavailable_hint(self) -> str:
+        """What to check when this judge does not answer (the pre-flight check prints it)."""
+        return (
+            "check the AWS region (judge.region, AWS_REGION or AWS_DEFAULT_REGION), credentials "
+            "(AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO or a role) and that the account has "
+            "access to judge.model_id in that region."
+        )
+
     async def send(self, request: JudgeRequest) -> TransportResult:
         kwargs = self._converse_kwargs(request)
         loop = asyncio.get_running_loop()

@@ -55,6 +55,11 @@ class LocalTransport:
         return f"local:{self.model_name}"
 
     @property
+    def unavailable_hint(self) -> str:
+        """What to check when this judge does not answer (the pre-flight check prints it)."""
+        return "check judge.model (a local folder, a hub id available offline, or packaged:...)."
+
+    @property
     def max_in_flight(self) -> int:
         """Requests worth holding at once: the batch running plus the next one. A request that enters
         ``send`` then waits at most one batch before its own, so the engine's per-attempt timeout

@@ -98,6 +98,18 @@ class OpenAICompatTransport:
         return f"openai:{self.base_url}:{self.model}"
 
     @property
+    def unavailable_hint(self) -> str:
+        """What to check when this judge does not answer (the pre-flight check prints it)."""
+        if self.launch is not None:
+            return "the server rlaif launched did not come up; its log is quoted above (settings: judge.launch.*)."
+        return (
+            "is a server listening there? Start a vLLM judge with `scripts/serve_judge_vllm.sh start MODEL`, "
+            "point judge.base_url at yours, or let the run start one with "
+            "`+judge/launch=vllm judge.launch.python=/path/to/vllm-venv/bin/python`; for a hosted API, "
+            "check that judge.api_key_env names a variable that is set."
+        )
+
+    @property
     def server(self) -> VLLMServer | None:
         """The launched server, once started (``None`` without ``launch``)."""
         return self._server

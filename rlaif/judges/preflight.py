@@ -41,21 +41,6 @@ def check_judge(judge: Judge, timeout_s: float | None = None) -> float:
 
 
 def _hint(judge: Judge) -> str:
-    """What to check, by the kind of backend (the transport's identity starts with its kind)."""
-    kind = judge.identity.split(":", 1)[0]
-    if kind == "openai" and ":launch:" in judge.identity:
-        return "hint: the server rlaif launched did not come up; its log is quoted above (settings: judge.launch.*)."
-    if kind == "openai":
-        return (
-            "hint: is a server listening there? Start a vLLM judge with `scripts/serve_judge_vllm.sh start MODEL`, "
-            "point judge.base_url at yours, or let the run start one with "
-            "`+judge/launch=vllm judge.launch.python=/path/to/vllm-venv/bin/python`; for a hosted API, "
-            "check that judge.api_key_env names a variable that is set."
-        )
-    if kind == "bedrock":
-        return (
-            "hint: check the AWS region (judge.region, AWS_REGION or AWS_DEFAULT_REGION), credentials "
-            "(AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO or a role) and that the account has "
-            "access to judge.model_id in that region."
-        )
-    return "hint: check judge.model (a local folder, a hub id available offline, or packaged:...)."
+    """What to check: the transport's own ``unavailable_hint`` (it knows its setting names), else a generic one."""
+    hint = getattr(judge.transport, "unavailable_hint", None)
+    return f"hint: {hint or 'check the judge.* settings of this backend.'}"
