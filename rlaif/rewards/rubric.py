@@ -136,12 +136,13 @@ class RubricReward:
             chunk = responses[k * len(criteria) : (k + 1) * len(criteria)]
             try:
                 passes = {
-                    c.id: choice_distribution((YES, NO), resp)[YES] for c, resp in zip(criteria, chunk, strict=True)
+                    c.id: choice_distribution((YES, NO), resp)[c.pass_on]
+                    for c, resp in zip(criteria, chunk, strict=True)
                 }
             except VerdictError as exc:
                 grades.append(Grade(score=None, error=str(exc)))
                 continue
-            reasons = {cid: f"P(yes)={p:.2f}" for cid, p in passes.items()}
+            reasons = {c.id: f"P({c.pass_on})={passes[c.id]:.2f}" for c in criteria}
             grades.append(Grade(score=self._aggregate(passes), passes=passes, reasons=reasons))
         return grades
 

@@ -25,6 +25,9 @@ def criterion_request(
     rubric: Rubric, criterion: Criterion, question: str, answer: str, reference: str | None
 ) -> JudgeRequest:
     """A single yes/no question scored from the judge's next-token probabilities (no decoding)."""
+    reference = reference if rubric.show_reference else None
+    if rubric.prompt == "compact":
+        return _compact_request(criterion, question, answer, reference)
     examples = "".join(
         f"Example answer:\n{fence(e.answer)}\nVerdict: {YES if e.passes else NO}\n\n" for e in criterion.examples
     )
@@ -34,6 +37,21 @@ def criterion_request(
     )
     messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
     return JudgeRequest.chat(messages, choices=(YES, NO), max_tokens=1, logprobs=True, top_logprobs=20)
+
+
+def _compact_request(criterion: Criterion, question: str, answer: str, reference: str | None) -> JudgeRequest:
+    # Measured with the packaged 135M judge on the shipped labelled set (docs/judging.md): a system role, the
+    # warning about the answer's instructions or worked examples each cost it 0.1-0.4 AUC. The texts stay
+    # fenced (defused), so the answer still cannot write a tag or a control token. The criterion comes
+    # first: every request about one criterion shares its opening, and the answer comes last.
+    shown = f"Reference answer (trusted):\n{fence(reference, 'reference')}\n" if reference is not None else ""
+    user = (
+        f"{criterion.question} Answer {YES} or {NO}.\n\nQuestion:\n{fence(question, 'question')}\n{shown}"
+        f"Answer:\n{fence(answer)}"
+    )
+    return JudgeRequest.chat(
+        [{"role": "user", "content": user}], choices=(YES, NO), max_tokens=1, logprobs=True, top_logprobs=20
+    )
 
 
 def verdict_schema(rubric: Rubric) -> dict[str, Any]:
@@ -57,9 +75,10 @@ def json_request(
     rubric: Rubric, question: str, answer: str, reference: str | None, max_tokens: int = 512
 ) -> JudgeRequest:
     """One call per answer: a schema-constrained object with a reason and a pass/fail per criterion."""
+    reference = reference if rubric.show_reference else None
     lines = []
     for c in rubric.criteria:
-        lines.append(f"- {c.id}: {c.question}")
+        lines.append(f"- {c.id}: {c.question}" + (" (passes when the answer to this is no)" if c.pass_on == NO else ""))
         lines.extend(f"    e.g. {e.answer!r} -> {'pass' if e.passes else 'fail'}" for e in c.examples)
     user = (
         f"{_context(rubric, question, reference)}\n\nAnswer to grade:\n{fence(answer)}\n\n"

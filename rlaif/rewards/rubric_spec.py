@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+PROMPT_LAYOUTS = ("full", "compact")
+
 
 class RubricError(ValueError):
     """A rubric definition is invalid; the message names the offending key."""
@@ -28,6 +30,9 @@ class Criterion:
     weight: float = 1.0
     required: bool = False
     examples: tuple[Example, ...] = ()
+    # "no": the question names a fault ("Is the answer long?") and the criterion passes on P(no). Small
+    # judges say "yes" more to some answers whatever the question; asking for the fault turns that around.
+    pass_on: str = "yes"
 
 
 @dataclass(frozen=True)
@@ -48,15 +53,28 @@ class Rubric:
     criteria: tuple[Criterion, ...]
     task: str = ""
     output: OutputFormat | None = None
+    # full: system role, task, examples, fenced texts (capable judges) | compact: one user turn, the
+    # criterion's question first, then the fenced question and answer (small judges: measured in docs/).
+    prompt: str = "full"
+    # false: the judge never sees the row's reference answer (criteria about the answer alone: showing it
+    # cost the packaged judge 0.08 AUC on "concise", docs/judging.md)
+    show_reference: bool = True
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "rubric") -> Rubric:
         """Validate a mapping (from YAML / Hydra) and build the rubric; errors name ``source.key``."""
         if not isinstance(data, Mapping):
             raise RubricError(f"{source}: expected a mapping with 'name' and 'criteria', got {type(data).__name__}")
-        unknown = set(data) - {"name", "task", "criteria", "output"}
+        allowed = ("name", "task", "criteria", "output", "prompt", "show_reference")
+        unknown = set(data) - set(allowed)
         if unknown:
-            raise RubricError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: name, task, criteria, output")
+            raise RubricError(f"{source}: unknown key(s) {sorted(unknown)}; allowed: {', '.join(allowed)}")
+        show_reference = data.get("show_reference", True)
+        if not isinstance(show_reference, bool):
+            raise RubricError(f"{source}.show_reference: expected true or false, got {show_reference!r}")
+        prompt = data.get("prompt", "full")
+        if prompt not in PROMPT_LAYOUTS:
+            raise RubricError(f"{source}.prompt: expected one of {list(PROMPT_LAYOUTS)}, got {prompt!r}")
         raw = data.get("criteria")
         if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
             raise RubricError(f"{source}.criteria: expected a non-empty list of criteria")
@@ -66,18 +84,27 @@ class Rubric:
             raise RubricError(f"{source}.criteria: duplicate ids in {ids}")
         if sum(c.weight for c in criteria) <= 0:
             raise RubricError(f"{source}.criteria: weights must add up to more than 0")
+        if prompt == "compact":
+            shown = [i for i, c in enumerate(criteria) if c.examples]
+            if shown:
+                raise RubricError(
+                    f"{source}.criteria[{shown[0]}].examples: prompt=compact shows no examples; "
+                    "remove them or use prompt: full"
+                )
         return cls(
             name=str(data.get("name") or "rubric"),
             criteria=criteria,
             task=str(data.get("task") or ""),
             output=_output(data.get("output"), f"{source}.output"),
+            prompt=prompt,
+            show_reference=show_reference,
         )
 
 
 def _criterion(data: Any, where: str) -> Criterion:
     if not isinstance(data, Mapping):
         raise RubricError(f"{where}: expected a mapping with 'id' and 'question'")
-    unknown = set(data) - {"id", "question", "weight", "required", "examples"}
+    unknown = set(data) - {"id", "question", "weight", "required", "examples", "pass_on"}
     if unknown:
         raise RubricError(f"{where}: unknown key(s) {sorted(unknown)}")
     for key in ("id", "question"):
@@ -89,12 +116,18 @@ def _criterion(data: Any, where: str) -> Criterion:
     if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
         raise RubricError(f"{where}.weight: expected a number >= 0, got {weight!r}")
     examples = tuple(_example(e, f"{where}.examples[{i}]") for i, e in enumerate(data.get("examples") or ()))
+    # YAML 1.1 reads a bare no / yes as a Boolean: accept both spellings.
+    raw = data.get("pass_on", "yes")
+    pass_on = ("yes" if raw else "no") if isinstance(raw, bool) else raw
+    if pass_on not in ("yes", "no"):
+        raise RubricError(f"{where}.pass_on: expected yes or no, got {raw!r}")
     return Criterion(
         id=data["id"],
         question=data["question"].strip(),
         weight=float(weight),
         required=bool(data.get("required", False)),
         examples=examples,
+        pass_on=pass_on,
     )
 
 

@@ -68,8 +68,11 @@ def fenced(request: JudgeRequest, tag: str = "answer") -> str:
 
 
 def criterion_of(request: JudgeRequest) -> str:
-    """The criterion question of a logprob-mode rubric request."""
-    match = re.search(r"Criterion: (.*)\n", user_text(request))
+    """The criterion question of a logprob-mode rubric request (full layout: its "Criterion:" line; compact:
+    the opening question)."""
+    match = re.search(r"Criterion: (.*)\n", user_text(request)) or re.match(
+        r"(.*) Answer yes or no\.\n", user_text(request)
+    )
     assert match, "not a criterion request"
     return match.group(1)
 

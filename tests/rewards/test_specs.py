@@ -41,6 +41,13 @@ def test_every_reward_with_every_rubric_builds_offline_and_pickles(reward: str, 
     assert pickle.loads(pickle.dumps(built)).__name__ == built.__name__
 
 
+@pytest.mark.parametrize(("written", "read"), [(False, "no"), (True, "yes"), ("no", "no"), (None, None)])
+def test_pass_on_reads_yaml_booleans_as_the_answer_that_passes(written: object, read: str | None) -> None:
+    criterion = {"id": "a", "question": "Is it long?"} | ({} if written is None else {"pass_on": written})
+    rubric = Rubric.from_mapping({"criteria": [criterion]})
+    assert rubric.criteria[0].pass_on == (read or "yes")  # YAML 1.1 reads a bare no as false
+
+
 def _yes(request: JudgeRequest) -> TransportResult:
     return yes_no(1.0)
 
@@ -53,6 +60,19 @@ def _yes(request: JudgeRequest) -> TransportResult:
         ({"criteria": [{"id": "a", "question": "q"}], "output": {"schema": {"type": 3}}}, "not a valid JSON schema"),
         ({"criteria": [{"id": "a", "question": "q"}], "output": {"items": ""}}, "output.items"),
         ({"criteria": [{"id": "a", "question": "q"}], "output": {"format": "json"}}, "'schema' and/or 'items'"),
+        (
+            {"criteria": [{"id": "a", "question": "q", "pass_on": "maybe"}]},
+            r"criteria\[0\].pass_on: expected yes or no",
+        ),
+        ({"criteria": [{"id": "a", "question": "q"}], "prompt": "short"}, r"rubric.prompt: expected one of"),
+        ({"criteria": [{"id": "a", "question": "q"}], "show_reference": "no"}, r"rubric.show_reference: expected true"),
+        (
+            {
+                "prompt": "compact",
+                "criteria": [{"id": "a", "question": "q", "examples": [{"answer": "x", "passes": 1}]}],
+            },
+            r"rubric.criteria\[0\].examples: prompt=compact shows no examples",
+        ),
     ],
 )
 def test_rubric_errors_name_the_key(data: dict, message: str) -> None:

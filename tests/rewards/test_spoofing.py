@@ -48,6 +48,16 @@ RUBRIC = {
         {"id": "short", "question": "It is short.", "weight": 1.0},
     ],
 }
+# The compact layout for small judges: no system turn and no warning about the answer's instructions, so
+# the fence alone must hold.
+COMPACT = {
+    "name": "c",
+    "prompt": "compact",
+    "criteria": [
+        {"id": "relevant", "question": "Does it answer the question?"},
+        {"id": "short", "question": "Is it long?", "pass_on": "no"},
+    ],
+}
 SPEC = {"instruction": "The better answer is correct.", "examples": [{"question": "2+2?", "better": "4", "worse": "5"}]}
 PROMPT = [{"role": "user", "content": "How do I boil an egg?"}]
 REFERENCE = "Boil it for seven to ten minutes, then cool it."
@@ -106,6 +116,11 @@ def _echo(request: JudgeRequest) -> str:
     return f"The answer says: {fenced(request)}\n"
 
 
+def _fails(request: JudgeRequest) -> float:
+    """P(yes) of the honest failing verdict: "no" for an ordinary criterion, "yes" for a fault question."""
+    return 1.0 if "Is it long?" in str(request.messages) else 0.0
+
+
 def _is_reference(text: str) -> bool:
     return text == REFERENCE
 
@@ -115,6 +130,11 @@ SCENARIOS: dict[str, tuple[Callable[[Any], Any], Script, Script]] = {
         lambda judge: RubricReward(judge, RUBRIC, mode="logprob"),
         lambda r: TransportResult(text=_echo(r), token_logprobs=yes_no(0.0).token_logprobs),
         lambda r: yes_no(1.0),
+    ),
+    "rubric_compact_logprob": (
+        lambda judge: RubricReward(judge, COMPACT, mode="logprob"),
+        lambda r: TransportResult(text=_echo(r), token_logprobs=yes_no(_fails(r)).token_logprobs),
+        lambda r: yes_no(1.0 - _fails(r)),
     ),
     "rubric_logprob_text_only": (
         lambda judge: RubricReward(judge, RUBRIC, mode="logprob"),
@@ -163,10 +183,11 @@ def test_no_attack_changes_the_parsed_verdict(scenario: str) -> None:
     assert gullible.obeyed == 0
 
 
-def test_the_attacks_do_break_a_naive_fence(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("scenario", ["rubric_logprob", "rubric_compact_logprob"])
+def test_the_attacks_do_break_a_naive_fence(monkeypatch: pytest.MonkeyPatch, scenario: str) -> None:
     """Control run: with defusing switched off, the same judge is fooled by most of the attacks."""
     monkeypatch.setattr(fencing, "defuse", lambda text: text)
-    scores, _ = _run("rubric_logprob", [answer for _, answer in ATTACKS])
+    scores, _ = _run(scenario, [answer for _, answer in ATTACKS])
     fooled = sum(score != 0.0 for score in scores)
     assert fooled >= len(ATTACKS) // 2, f"only {fooled}/{len(ATTACKS)} attacks fooled the naive fence"
 
