@@ -60,7 +60,8 @@ class Verdict:
 
 @dataclass
 class Panel:
-    """A judge with the pairwise reward that decides and the rubric that scores each answer."""
+    """A judge with the pairwise reward that decides (None: the rubric decides) and the rubric that scores
+    each answer."""
 
     role: str
     judge: Judge
@@ -120,8 +121,8 @@ def build_panel(cfg: DictConfig, role: str, run_dir: Path) -> Panel:
     cache_home = run_dir if role == "judge" else run_dir / role
     judge = instantiate(cfg[role], policy=judge_policy(cfg[role], cache_home), _convert_="all")
     try:
-        pairwise = instantiate(cfg.reward, judge=judge, _convert_="all")
-        if not hasattr(pairwise, "judge_orders"):
+        pairwise = instantiate(cfg.reward, judge=judge, _convert_="all") if cfg.decide == "pairwise" else None
+        if pairwise is not None and not hasattr(pairwise, "judge_orders"):
             raise ConfigError(f"reward: {type(pairwise).__name__} cannot compare two answers; use reward=preference")
         rubric = RubricReward(judge, rubric=_plain(cfg.rubric), mode=cfg.rubric_mode)
         if cfg.check_judge:
@@ -177,6 +178,8 @@ def check_settings(cfg: DictConfig) -> None:
         raise ConfigError(f"interval_level: expected a number between 0 and 1 (exclusive), got {level!r}")
     if cfg.rubric_mode not in ("logprob", "json"):
         raise ConfigError(f"rubric_mode: expected logprob or json, got {cfg.rubric_mode!r}")
+    if cfg.decide not in ("pairwise", "rubric"):
+        raise ConfigError(f"decide: expected pairwise or rubric, got {cfg.decide!r}")
 
 
 def answer_all(plan: Plan, cfg: DictConfig) -> dict[str, list[str]]:
@@ -216,16 +219,35 @@ async def decide(panel: Panel, question: str, answer: str, opponent: str, refere
     return Verdict("tie", (as_a, as_b))  # the orders disagree: position, not quality, decided
 
 
-async def judge_panel(panel: Panel, rows: Any, answers: dict[str, list[str]], show_reference: bool) -> None:
-    """Fill the panel's verdicts (one per prompt) and rubric grades (per side), all requests at once."""
+def decide_by_rubric(adapter: Grade, baseline: Grade, identical: bool) -> Verdict:
+    """The pair decided by the rubric scores the training reward gives: the higher score wins."""
+    if identical:
+        return Verdict("tie", identical=True)
+    if adapter.score is None or baseline.score is None:
+        return Verdict("failure", error=adapter.error or baseline.error)
+    if adapter.score == baseline.score:
+        return Verdict("tie")
+    return Verdict("win" if adapter.score > baseline.score else "loss")
+
+
+async def judge_panel(
+    panel: Panel, rows: Any, answers: dict[str, list[str]], show_reference: bool, by: str = "pairwise"
+) -> None:
+    """Fill the panel's rubric grades (per side) and verdicts (one per prompt): from the pairwise judge in
+    both orders, or (``by="rubric"``) from the two grades, all requests at once."""
     prompts = list(rows["prompt"])
     refs = list(rows["reference_answer"])
     questions = [question_text(p) for p in prompts]
     shown = [reference_text(r) if show_reference else None for r in refs]
-    pairs = zip(questions, answers["adapter"], answers["baseline"], shown, strict=True)
-    decisions = asyncio.gather(*(decide(panel, q, a, b, r) for q, a, b, r in pairs))
+    pairs = list(zip(questions, answers["adapter"], answers["baseline"], shown, strict=True))
     grading = panel.rubric.grade(prompts * 2, answers["adapter"] + answers["baseline"], refs * 2)
-    verdicts, grades = await asyncio.gather(decisions, grading)
+    if by == "pairwise":
+        decisions = asyncio.gather(*(decide(panel, q, a, b, r) for q, a, b, r in pairs))
+        verdicts, grades = await asyncio.gather(decisions, grading)
+    else:
+        grades = await grading
+        n = len(prompts)
+        verdicts = [decide_by_rubric(grades[k], grades[n + k], a == b) for k, (_, a, b, _) in enumerate(pairs)]
     panel.verdicts = list(verdicts)
     panel.grades = {"adapter": grades[: len(prompts)], "baseline": grades[len(prompts) :]}
 
@@ -270,7 +292,7 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Answer, judge, and write the outputs; returns the summary."""
     answers = answer_all(plan, cfg)
     for panel in plan.panels:
-        asyncio.run(judge_panel(panel, plan.rows, answers, cfg.show_reference))
+        asyncio.run(judge_panel(panel, plan.rows, answers, cfg.show_reference, cfg.decide))
     trained_by = training_judge(Path(str(cfg.adapter)).expanduser())
     tallies = {p.role: tally(p, cfg.interval_level, trained_by) for p in plan.panels}
     summary: dict[str, Any] = {
@@ -280,6 +302,9 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "eval_data": _plain(cfg.data),
         "generation": _plain(cfg.generation),
         "training_judge": trained_by,
+        "decided_by": cfg.decide,
+        # A deterministic signal beside the judges: the rubric asks for short answers.
+        "mean_words": {side: _mean_words(texts) for side, texts in answers.items()},
         **tallies["judge"],
         "second_judge": tallies.get("second_judge"),
         "warnings": plan.warnings,
@@ -287,6 +312,10 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     items = [_item(plan, answers, k) for k in range(len(answers["adapter"]))]
     write_outputs(run_dir, summary, items, examples=cfg.examples)
     return summary
+
+
+def _mean_words(texts: list[str]) -> float | None:
+    return sum(len(t.split()) for t in texts) / len(texts) if texts else None
 
 
 def _plain(node: DictConfig) -> dict[str, Any]:

@@ -151,6 +151,8 @@ def _rationale(judged: dict[str, Any]) -> str:
         pair = "identical answers: a tie, not judged"
     elif judged["error"]:
         pair = f"no verdict: {judged['error']}"
+    elif judged["p_adapter_as_a"] is None:
+        pair = "decided by the rubric scores"
     else:
         pair = f"P(adapter better) {judged['p_adapter_as_a']:.2f} shown as A, {judged['p_adapter_as_b']:.2f} as B"
     scores = judged["rubric"]
@@ -163,7 +165,11 @@ def _rationale(judged: dict[str, Any]) -> str:
 
 def terminal_summary(summary: dict[str, Any], run_dir: Path) -> list[str]:
     """A few lines for the console: what was compared, each judge's result, where the report is."""
-    lines = [f"adapter {summary['adapter']} vs {baseline_label(summary)} on {summary['n']} held-out prompts"]
+    lines = [
+        f"adapter {summary['adapter']} vs {baseline_label(summary)} on {summary['n']} held-out prompts, pairs "
+        f"decided by the {summary['decided_by']} judge; mean words {_num(summary['mean_words']['adapter'])} vs "
+        f"{_num(summary['mean_words']['baseline'])}"
+    ]
     for role, t in panels(summary).items():
         interval = t["win_rate_interval"]
         shown = f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""

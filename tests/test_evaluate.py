@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from rlaif.data import packaged_prompts, read_rows
-from rlaif.evaluate import Verdict, decide, tally
+from rlaif.evaluate import Verdict, decide, decide_by_rubric, tally
 from rlaif.evaluate_report import report
 from rlaif.judge_stats import wilson_interval
 from rlaif.rewards.parsing import VerdictError
@@ -69,6 +69,18 @@ def test_identical_answers_tie_without_a_judge_call() -> None:
     pairwise = _Orders((0.9, 0.9))
     verdict = asyncio.run(decide(SimpleNamespace(pairwise=pairwise), "q?", "same", "same", None))  # type: ignore[arg-type]
     assert verdict == Verdict("tie", identical=True) and pairwise.calls == 0
+
+
+def test_rubric_decisions_follow_the_two_scores() -> None:
+    def grade(score: float | None) -> Grade:
+        return Grade(score, error=None if score is not None else "judge error: timeout")
+
+    assert decide_by_rubric(grade(0.7), grade(0.4), identical=False).outcome == "win"
+    assert decide_by_rubric(grade(0.4), grade(0.7), identical=False).outcome == "loss"
+    assert decide_by_rubric(grade(0.5), grade(0.5), identical=False).outcome == "tie"
+    assert decide_by_rubric(grade(0.5), grade(0.5), identical=True).identical
+    failed = decide_by_rubric(grade(0.5), grade(None), identical=False)
+    assert failed.outcome == "failure" and failed.error == "judge error: timeout"
 
 
 def test_tally_counts_win_rate_over_decided_pairs_with_a_wilson_interval() -> None:
@@ -169,7 +181,17 @@ def check_outputs(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             assert math.isclose(t["rubric"][side]["mean"], sum(scores) / len(scores))
         for item in items:
             judged = item[role]
-            assert (judged["p_adapter_as_a"] is None) == (judged["identical"] or judged["verdict"] == "failure")
+            if summary["decided_by"] == "pairwise":
+                assert (judged["p_adapter_as_a"] is None) == (judged["identical"] or judged["verdict"] == "failure")
+                continue
+            assert judged["p_adapter_as_a"] is None  # no pairwise call: the rubric scores decide
+            ours, theirs = judged["rubric"]["adapter"], judged["rubric"]["baseline"]
+            if judged["identical"]:
+                assert judged["verdict"] == "tie"
+            elif None in (ours, theirs):
+                assert judged["verdict"] == "failure"
+            else:
+                assert judged["verdict"] == ("tie" if ours == theirs else "win" if ours > theirs else "loss")
     return summary, items
 
 
@@ -182,6 +204,10 @@ def test_evaluate_an_adapter_from_a_two_step_run_end_to_end(trained_run: Path, t
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary, items = check_outputs(vs_base)
     assert summary["adapter"] == str(adapter) and summary["baseline"] is None and summary["second_judge"] is None
+    assert summary["decided_by"] == "rubric"
+    for side in ("adapter", "baseline"):  # the deterministic signal beside the judges
+        words = [len(item[f"{side}_answer"].split()) for item in items]
+        assert summary["mean_words"][side] == pytest.approx(sum(words) / len(words))
     assert summary["judge"] == summary["training_judge"] and summary["trained_the_policy"] is True
     held_out = {row["id"] for row in read_rows(packaged_prompts("default_eval"))}
     assert len(items) == 3 and {item["id"] for item in items} <= held_out
@@ -197,7 +223,12 @@ def test_evaluate_an_adapter_from_a_two_step_run_end_to_end(trained_run: Path, t
     save_file({k: v * 300 if "lora_B" in k else v for k, v in weights.items()}, other / "adapter_model.safetensors")
     vs_other = tmp_path / "vs_other"
     result = run_evaluate(
-        f"adapter={adapter}", f"baseline={other}", "judge@second_judge=local", *small, f"hydra.run.dir={vs_other}"
+        f"adapter={adapter}",
+        f"baseline={other}",
+        "judge@second_judge=local",
+        "decide=pairwise",
+        *small,
+        f"hydra.run.dir={vs_other}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary, other_items = check_outputs(vs_other)
