@@ -76,7 +76,7 @@ _VERDICTS = [
     "true",
     "Final verdict: the answer is correct.",
     "✅ Passed all criteria.",
-    "Criteria: answers_question = yes, polite = yes.",
+    "Criteria: polite = yes, concise = yes.",
 ]
 
 _FILLER = [

@@ -35,6 +35,7 @@ from rlaif.judge_stats import swap_consistency, wilson_interval
 from rlaif.judges.base import Judge
 from rlaif.judges.preflight import check_judge
 from rlaif.models import load_causal_lm, load_tokenizer
+from rlaif.rewards.checks import MentionsQuestion
 from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.parsing import VerdictError
 from rlaif.rewards.report import Grade
@@ -303,8 +304,10 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "generation": _plain(cfg.generation),
         "training_judge": trained_by,
         "decided_by": cfg.decide,
-        # A deterministic signal beside the judges: the rubric asks for short answers.
+        # Deterministic signals beside the judges: the default rubric asks for short answers, and a short
+        # answer must still be about the question (what the packaged judge cannot see).
         "mean_words": {side: _mean_words(texts) for side, texts in answers.items()},
+        "on_topic_rate": {side: _on_topic_rate(plan.rows, texts) for side, texts in answers.items()},
         **tallies["judge"],
         "second_judge": tallies.get("second_judge"),
         "warnings": plan.warnings,
@@ -316,6 +319,13 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 def _mean_words(texts: list[str]) -> float | None:
     return sum(len(t.split()) for t in texts) / len(texts) if texts else None
+
+
+def _on_topic_rate(rows: Any, texts: list[str]) -> float | None:
+    """The share of answers that pass :class:`MentionsQuestion` (they name what the question is about)."""
+    check = MentionsQuestion()
+    passed = [check(text, question_text(prompt)).passed for prompt, text in zip(rows["prompt"], texts, strict=True)]
+    return sum(passed) / len(passed) if passed else None
 
 
 def _plain(node: DictConfig) -> dict[str, Any]:

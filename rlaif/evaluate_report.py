@@ -90,9 +90,11 @@ def report(summary: dict[str, Any], items: Sequence[dict[str, Any]], examples: i
         f"# Evaluation: adapter {summary['adapter']} vs {baseline_label(summary)}",
         "",
         f"{summary['n']} held-out prompts ({split}); policy {summary['policy']}; answers with temperature "
-        f"{gen['temperature']} and at most {gen['max_new_tokens']} new tokens. Each pair is judged in both orders: "
-        "a win or a loss needs both orders to agree, a tie is a disagreement or identical answers, a failure "
-        "is a missing verdict (not a tie).",
+        f"{gen['temperature']} and at most {gen['max_new_tokens']} new tokens. {_DECIDED[summary['decided_by']]}",
+        "",
+        f"Beside the judges: mean words per answer {_num(summary['mean_words']['adapter'])} (adapter) vs "
+        f"{_num(summary['mean_words']['baseline'])} (baseline); answers naming what the question is about "
+        f"{_num(summary['on_topic_rate']['adapter'])} vs {_num(summary['on_topic_rate']['baseline'])}.",
         "",
         "![verdicts and rubric scores](win_loss.png)",
         "",
@@ -132,6 +134,14 @@ def _result_row(role: str, t: dict[str, Any]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+_DECIDED = {
+    "pairwise": "Each pair is judged in both orders: a win or a loss needs both orders to agree, a tie is a "
+    "disagreement or identical answers, a failure is a missing verdict (not a tie).",
+    "rubric": "Each pair goes to the answer with the higher rubric score (decide=rubric); equal scores or "
+    "identical answers are a tie, a missing score is a failure (not a tie).",
+}
+
+
 def example_table(items: Sequence[dict[str, Any]], examples: int) -> list[str]:
     """Up to ``examples`` pairs, decided ones first (the first judge's verdict), with their rationales."""
     rank = {"win": 0, "loss": 0, "tie": 1, "failure": 2}
@@ -168,7 +178,8 @@ def terminal_summary(summary: dict[str, Any], run_dir: Path) -> list[str]:
     lines = [
         f"adapter {summary['adapter']} vs {baseline_label(summary)} on {summary['n']} held-out prompts, pairs "
         f"decided by the {summary['decided_by']} judge; mean words {_num(summary['mean_words']['adapter'])} vs "
-        f"{_num(summary['mean_words']['baseline'])}"
+        f"{_num(summary['mean_words']['baseline'])}, on topic {_num(summary['on_topic_rate']['adapter'])} vs "
+        f"{_num(summary['on_topic_rate']['baseline'])}"
     ]
     for role, t in panels(summary).items():
         interval = t["win_rate_interval"]

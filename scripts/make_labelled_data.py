@@ -9,18 +9,17 @@ conversion, capitals, spelling, counting, simple facts) plus a few everyday how-
 Pointwise rows ``{id, prompt, response, label, criterion, reference, kind}`` per criterion of the
 default rubric (``rlaif/conf/rubric/everyday.yaml``), balanced pass/fail within each:
 
-* ``answers_question``: pass ``on_topic`` (a correct answer); fail ``other_question`` (a well-formed answer
-  to a different question of the same sort) or ``other_topic`` (an answer about something else entirely).
-  Pass and fail answers get the same neutral openers, so style does not give the label away.
 * ``polite``: the same correct content either ``polite``/``neutral`` (pass) or with an ``insult`` or a
   ``dismissive`` remark (fail).
-* ``criterion: null`` (the answer as a whole): pass ``good`` (correct, on topic, polite); fail
-  ``wrong_fact`` (a confidently wrong number, capital or word) or ``rude_off_topic``.
+* ``concise``: the same correct sentence either on its own or after a neutral opener (``short``, pass), or
+  wrapped in three to five filler sentences that add nothing (``padded``, fail; at least twice the
+  words). Openers are neutral on both sides, so politeness does not give the label away.
+* ``criterion: null`` (the answer as a whole): pass ``good`` (correct, polite or neutral, one sentence);
+  fail ``wrong_fact`` (a confidently wrong number, capital or word) or ``rude_padded``.
 
-Wrong facts are deliberately NOT labelled under ``answers_question``: a wrong number still responds to
-the question asked, which is all that criterion's text checks. They sit under ``criterion: null``, which
-asks whether the answer is right as a whole; the everyday rubric has no correctness criterion, so these
-rows measure its known blind spot, while a reference-aware rubric (``reference_qa``) should fail them.
+Wrong facts are deliberately NOT labelled under a criterion: the everyday rubric has no correctness
+criterion (its packaged judge cannot check one), so these rows measure its known blind spot, while a
+reference-aware rubric (``reference_qa``) with a capable judge should fail them.
 
 Pairwise rows ``{id, prompt, response_a, response_b, preferred, reference, kind}``: ``correct_vs_wrong``,
 ``on_topic_vs_off_topic``, ``polite_vs_rude``, ``length_limit`` (one word asked for), ``number_only``
@@ -145,6 +144,15 @@ INSULT = ["{a} Honestly, only an idiot would need to ask that.", "Are you stupid
 DISMISSIVE = ["Ugh, fine. {a} Now stop bothering me.", "{a} Look it up yourself next time, I have better things to do.",
               "Whatever. {a} Don't waste my time again.", "Not this again. {a} Go away.",
               "{a} Figure it out on your own next time and leave me alone."]  # fmt: skip
+# Sentences that add nothing to an answer: the ``padded`` rows of the ``concise`` criterion.
+FILLER = [
+    "That is a really interesting thing to ask about.", "Many people have wondered about this over the years.",
+    "There are a lot of different factors to consider here.", "Let me explain this in a bit more detail.",
+    "It is always good to know these kinds of things.", "This comes up more often than you might think.",
+    "I will try to give you a clear and complete answer.", "People often talk about this topic at great length.",
+    "It really depends on how you look at it.", "Here is what you need to know about it.",
+    "I hope the explanation below makes everything clear.", "This is something that everyone should know.",
+]  # fmt: skip
 LONG_TAILS = [
     " I went through this carefully, thinking about every detail and checking it twice, because a complete and "
     "thorough explanation with plenty of background is usually more helpful than a single word on its own.",
@@ -232,18 +240,19 @@ def _other(rng: random.Random, q: Question, bank: list[Question], same_domain: b
     return rng.choice(pool)
 
 
-def _answers_question_rows(rng: random.Random, bank: list[Question], n: int) -> list[dict[str, Any]]:
-    questions = rng.sample(bank, 2 * n)
+def _padded(rng: random.Random, answer: str) -> str:
+    before, after = rng.randint(2, 3), rng.randint(1, 2)
+    filler = rng.sample(FILLER, before + after)
+    return " ".join([*filler[:before], answer, *filler[before:]])
+
+
+def _concise_rows(rng: random.Random, bank: list[Question], n: int) -> list[dict[str, Any]]:
     rows = []
-    for k, q in enumerate(questions):
-        opener = rng.choice(NEUTRAL_OPENERS)
+    for k, q in enumerate(rng.sample(bank, 2 * n)):
         if k < n:
-            rows.append(_pointwise(q, opener.format(a=q.answer), "pass", "answers_question", "on_topic"))
-            continue
-        same = k % 2 == 0
-        other = _other(rng, q, bank, same_domain=same)
-        kind = "other_question" if same else "other_topic"
-        rows.append(_pointwise(q, opener.format(a=other.answer), "fail", "answers_question", kind))
+            rows.append(_pointwise(q, rng.choice(NEUTRAL_OPENERS).format(a=q.answer), "pass", "concise", "short"))
+        else:
+            rows.append(_pointwise(q, _padded(rng, q.answer), "fail", "concise", "padded"))
     return rows
 
 
@@ -268,9 +277,8 @@ def _whole_rows(rng: random.Random, bank: list[Question], n: int) -> list[dict[s
             assert q.wrong is not None
             rows.append(_pointwise(q, rng.choice(NEUTRAL_OPENERS).format(a=q.wrong), "fail", None, "wrong_fact"))
         else:
-            other = _other(rng, q, bank, same_domain=False)
-            text = rng.choice(INSULT + DISMISSIVE).format(a=other.answer)
-            rows.append(_pointwise(q, text, "fail", None, "rude_off_topic"))
+            text = rng.choice(INSULT + DISMISSIVE).format(a=_padded(rng, q.answer))
+            rows.append(_pointwise(q, text, "fail", None, "rude_padded"))
     return rows
 
 
@@ -279,8 +287,8 @@ def build_pointwise(seed: int = 0) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     bank = question_bank(rng)
     sections = [
-        ("aq", _answers_question_rows(rng, bank, 50)),
         ("po", _polite_rows(rng, bank, 50)),
+        ("co", _concise_rows(rng, bank, 50)),
         ("all", _whole_rows(rng, bank, 30)),
     ]
     rows = []

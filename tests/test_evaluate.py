@@ -19,6 +19,7 @@ from rlaif.data import packaged_prompts, read_rows
 from rlaif.evaluate import Verdict, decide, decide_by_rubric, tally
 from rlaif.evaluate_report import report
 from rlaif.judge_stats import wilson_interval
+from rlaif.rewards.checks import MentionsQuestion
 from rlaif.rewards.parsing import VerdictError
 from rlaif.rewards.report import Grade
 
@@ -124,9 +125,15 @@ def test_report_table_cells_cannot_break_the_markdown_table() -> None:
     }
     summary = {"adapter": "A", "baseline": None, "policy": "p", "n": 1, "interval_level": 0.95, "second_judge": None}
     summary |= {"eval_data": {"eval_path": "e.jsonl"}, "generation": {"temperature": 0.0, "max_new_tokens": 8}, **t}
+    summary |= {
+        "decided_by": "pairwise",
+        "mean_words": {"adapter": 3.0, "baseline": 12.5},
+        "on_topic_rate": {"adapter": 1.0, "baseline": 0.5},
+    }
     table = [line for line in report(summary, [item], examples=5).splitlines() if line.startswith("| a |")]
     assert len(table) == 1 and table[0].count(" | ") == 5  # six cells, the pipes in the texts escaped
     assert "line1<br>line2 \\|" in table[0] and "0.80 shown as A, 0.70 as B" in table[0]
+    assert "mean words per answer 3.00 (adapter) vs 12.50 (baseline)" in report(summary, [item], examples=5)
 
 
 def test_bad_input_exits_2_naming_the_key_and_leaves_no_run_folder(tmp_path: Path) -> None:
@@ -205,9 +212,11 @@ def test_evaluate_an_adapter_from_a_two_step_run_end_to_end(trained_run: Path, t
     summary, items = check_outputs(vs_base)
     assert summary["adapter"] == str(adapter) and summary["baseline"] is None and summary["second_judge"] is None
     assert summary["decided_by"] == "rubric"
-    for side in ("adapter", "baseline"):  # the deterministic signal beside the judges
+    for side in ("adapter", "baseline"):  # the deterministic signals beside the judges
         words = [len(item[f"{side}_answer"].split()) for item in items]
         assert summary["mean_words"][side] == pytest.approx(sum(words) / len(words))
+        on_topic = [MentionsQuestion()(item[f"{side}_answer"], item["question"]).passed for item in items]
+        assert summary["on_topic_rate"][side] == pytest.approx(sum(on_topic) / len(on_topic))
     assert summary["judge"] == summary["training_judge"] and summary["trained_the_policy"] is True
     held_out = {row["id"] for row in read_rows(packaged_prompts("default_eval"))}
     assert len(items) == 3 and {item["id"] for item in items} <= held_out

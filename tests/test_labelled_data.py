@@ -54,7 +54,7 @@ def test_pointwise_schema_counts_and_balance(pointwise: list[dict[str, Any]]) ->
     assert all(row["prompt"].strip() and row["response"].strip() and row["reference"] for row in pointwise)
     labels = Counter((row["criterion"], row["label"]) for row in pointwise)
     assert {label for _, label in labels} == {"pass", "fail"}
-    for criterion in ("answers_question", "polite"):
+    for criterion in ("polite", "concise"):
         assert labels[(criterion, "pass")] + labels[(criterion, "fail")] >= 80
     for criterion in {row["criterion"] for row in pointwise}:
         assert labels[(criterion, "pass")] == labels[(criterion, "fail")], criterion
@@ -71,11 +71,14 @@ def test_pointwise_criteria_are_the_everyday_rubric_ids(pointwise: list[dict[str
 def test_pointwise_labels_follow_from_the_reference(pointwise: list[dict[str, Any]]) -> None:
     for row in pointwise:
         contains_reference = row["reference"] in row["response"]
-        if row["criterion"] == "polite" or row["kind"] in ("on_topic", "good"):
-            assert contains_reference, row  # polite rows differ only in tone, never in content
-        else:
-            assert not contains_reference, row  # off topic or wrong: the correct answer is absent
-    rude = [row for row in pointwise if row["kind"] in ("insult", "dismissive", "rude_off_topic")]
+        if row["kind"] == "wrong_fact":
+            assert not contains_reference, row  # a wrong answer: the correct one is absent
+        else:  # the other rows differ only in tone or padding, never in content
+            assert contains_reference, row
+        if row["criterion"] == "concise":  # padding at least doubles the words; a short answer adds at most an opener
+            ratio = len(row["response"].split()) / len(row["reference"].split())
+            assert ratio >= 2 if row["label"] == "fail" else ratio < 2, row
+    rude = [row for row in pointwise if row["kind"] in ("insult", "dismissive", "rude_padded")]
     assert rude and all(row["label"] == "fail" for row in rude)
 
 

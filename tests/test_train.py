@@ -147,10 +147,11 @@ def test_secrets_never_reach_the_run_folder_or_the_output(tmp_path: Path) -> Non
 
 
 def test_preflight_refuses_to_train_on_a_judge_that_fails_its_evaluation(tmp_path: Path) -> None:
-    on_topic, polite = "answers_question", "polite"
+    concise, polite = "concise", "polite"
+    padded = "Many people ask this. It is a good thing to know. Let me explain. 2 + 2 is 4. I hope this helps you."
     rows = [
-        {"prompt": "What is 2 + 2?", "response": "2 + 2 is 4.", "label": "pass", "criterion": on_topic},
-        {"prompt": "What is 2 + 2?", "response": "Paris is in France.", "label": "fail", "criterion": on_topic},
+        {"prompt": "What is 2 + 2?", "response": "2 + 2 is 4.", "label": "pass", "criterion": concise},
+        {"prompt": "What is 2 + 2?", "response": padded, "label": "fail", "criterion": concise},
         {"prompt": "How do I boil an egg?", "response": "Boil it for 9 minutes.", "label": "pass", "criterion": polite},
         {"prompt": "How do I boil an egg?", "response": "Boil it, idiot.", "label": "fail", "criterion": polite},
     ]

@@ -184,6 +184,42 @@ class RegexFilter:
         return CheckResult(1.0)
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+# Words that name no subject: question words, auxiliaries, fillers. Everything else of 4+ letters counts.
+_NOT_A_SUBJECT = frozenset(
+    """what which when where whom whose does should could would will shall might must have been being with
+    your yours about make makes made this that these those from there their them they then than into onto
+    some best good many much more most very just like need want know tell give explain mean work works
+    also other each every only over under after before often keep take takes thing things something
+    someone anyone people kind sort ways while well really""".split()  # noqa: SIM905
+)
+
+
+def _words(text: str) -> list[str]:
+    return [w.casefold() for w in _WORD.findall(normalize(text))]
+
+
+class MentionsQuestion:
+    """The answer names what the question is about: at least one of the question's subject words (4+
+    letters, not a question word or a filler) starts a word of the answer, compared on its first five
+    letters so that plurals and verb forms count ("atoms" for "atom", "boiling" for "boil"). A guard
+    where the judge cannot tell relevance (the packaged 135M judge cannot, docs/judging.md): rewarded
+    for short answers without it, the policy learned "I'm not sure what to do." A question with no
+    subject words passes."""
+
+    def __init__(self, name: str = "on_topic") -> None:
+        self.name = name
+
+    def __call__(self, answer: str, question: str) -> CheckResult:
+        subjects = {w[:5] for w in _words(question) if len(w) >= 4 and w not in _NOT_A_SUBJECT}
+        if not subjects:
+            return CheckResult(1.0)
+        said = _words(answer)
+        if any(word.startswith(subject) for subject in subjects for word in said):
+            return CheckResult(1.0)
+        return CheckResult(0.0, "names none of the question's subject words")
+
+
 @dataclass
 class Gated:
     """What the checks decided for one answer before any judge call."""

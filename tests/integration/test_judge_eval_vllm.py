@@ -18,8 +18,9 @@ pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 ROWS = [
     {"prompt": "What is the capital of Japan?", "response": "Tokyo.", "label": "pass", "criterion": None,
      "kind": "good"},
-    {"prompt": "What is the capital of Japan?", "response": "Eggs are rich in protein.", "label": "fail",
-     "criterion": "answers_question", "kind": "off_topic"},
+    {"prompt": "What is the capital of Japan?", "response": "That is a question many people ask. There is a lot to "
+     "say about it. The capital of Japan is Tokyo. I hope this long answer helps you.", "label": "fail",
+     "criterion": "concise", "kind": "padded"},
     {"prompt": "How do I boil an egg?", "response": "Look it up yourself, idiot.", "label": "fail",
      "criterion": "polite", "kind": "rude"},
     {"prompt": "How do I boil an egg?", "response": "Boil it for about nine minutes, then cool it.", "label": "pass",

@@ -72,7 +72,7 @@ def test_rubric_scores_a_real_batch(judge: Judge, mode: str, tmp_path: Path) -> 
     assert all(s is not None and 0.0 <= s <= 1.0 for s in scores), scores
     assert metrics["rubric/judge_failure_rate"] == 0.0
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len(lines) == 4 and all(set(line["verdicts"]) == {"answers_question", "polite"} for line in lines)
+    assert len(lines) == 4 and all(set(line["verdicts"]) == {"polite", "concise"} for line in lines)
 
 
 def test_preference_scores_a_real_batch_in_both_modes(judge: Judge) -> None:

@@ -13,6 +13,7 @@ from rlaif.rewards.checks import (
     JsonValid,
     LanguageMatch,
     LengthPenalty,
+    MentionsQuestion,
     NonEmpty,
     RegexFilter,
     apply_gates,
@@ -134,6 +135,25 @@ def test_regex_filter_refuses_bad_patterns() -> None:
         RegexFilter([])
     with pytest.raises(ValueError, match=r"\(unclosed"):
         RegexFilter(["(unclosed"])
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "ok"),
+    [
+        ("How do spiders make webs?", "A spider spins silk.", True),  # "spider" for "spiders"
+        ("What is an atom?", "Atoms are tiny.", True),  # "atoms" for "atom", capitalised
+        ("What is a carbohydrate?", "I'm a helpful assistant. I'm not sure what to do.", False),
+        ("How many continents are there?", "The planet Earth is a perfectly designed equation.", False),
+        ("How do I fix a squeaky door hinge?", "Oil the hinge.", True),  # one subject word is enough
+        ("What is 7 x 8?", "56.", True),  # no subject words in the question: nothing to check
+        ("What causes wind?", "Ｗｉｎｄ comes from pressure differences.", True),  # fullwidth folded (NFKC)
+        ("What is a mammal?", "What do you need?", False),  # question words are not subjects
+    ],
+)
+def test_mentions_question(question: str, answer: str, ok: bool) -> None:
+    result = MentionsQuestion()(answer, question)
+    assert result.score == (1.0 if ok else 0.0)
+    assert (result.reason == "") == ok
 
 
 def test_apply_gates_edge_rule_product_and_pass_rates() -> None:

@@ -127,7 +127,8 @@ def test_separate_check_function_turns_a_judge_failure_into_the_check_score() ->
 
 def test_rubric_with_checks_config_gates_before_the_judge(tmp_path: Path) -> None:
     with initialize_config_module("rlaif.conf", version_base="1.3"):
-        cfg = compose("train", overrides=["reward=rubric_with_checks"])
+        # helpfulness: every criterion passes on "yes", so an all-yes judge scores 1 behind the gates
+        cfg = compose("train", overrides=["reward=rubric_with_checks", "rubric=helpfulness"])
     judge, transport = scripted_judge(lambda request: yes_no(1.0))
     reward = instantiate(cfg.reward, judge=judge, log_path=str(tmp_path / "r.jsonl"), _convert_="all")
     answers = [
