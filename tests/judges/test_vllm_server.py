@@ -4,6 +4,7 @@ The real server is exercised in tests/integration/test_vllm_judge.py."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -34,6 +35,15 @@ def test_command_uses_the_cpu_recipe(tmp_path: Path) -> None:
     assert "--enforce-eager" in command and command[-2:] == ["--max-model-len", "4096"]  # extra args win
     assert "--enforce-eager" not in VLLMServer("m", device="gpu").command("/models/m")
     assert server.base_url == "http://127.0.0.1:8123/v1"
+
+
+def test_gpu_memory_share_is_passed_on_a_gpu_only() -> None:
+    on_gpu = VLLMServer("m", device="gpu", gpu_memory_utilization=0.3).command("/models/m")
+    assert on_gpu[on_gpu.index("--gpu-memory-utilization") + 1] == "0.3"
+    assert "--gpu-memory-utilization" not in VLLMServer("m", device="cpu", gpu_memory_utilization=0.3).command("m")
+    assert "--gpu-memory-utilization" not in VLLMServer("m", device="gpu").command("m")  # vLLM's own default
+    with pytest.raises(ValueError, match="gpu_memory_utilization must be in"):
+        VLLMServer("m", gpu_memory_utilization=1.5)
 
 
 def test_serving_server_stops_with_its_whole_process_group(tmp_path: Path) -> None:
@@ -83,6 +93,19 @@ def test_cli_and_script_start_and_stop_by_pid_file(tmp_path: Path, monkeypatch: 
     assert pid_alive(pid)
     subprocess.run(["bash", str(script), "stop"], env=script_env, check=True, timeout=120)
     assert not pid_alive(pid)
+
+
+def test_script_names_the_fix_when_its_python_has_no_vllm(tmp_path: Path) -> None:
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("this python has vLLM: the error path cannot be shown with it")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "serve_judge_vllm.sh"
+    pid_file = tmp_path / "judge.pid"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env |= {"RLAIF_PYTHON": sys.executable, "RLAIF_VLLM_PYTHON": sys.executable, "PID_FILE": str(pid_file)}
+    result = subprocess.run(["bash", str(script), "start"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert f"{sys.executable} cannot import vllm" in result.stderr and "make judge-start" in result.stderr
+    assert not pid_file.exists()
 
 
 def test_port_in_use_is_refused_before_starting(tmp_path: Path) -> None:
