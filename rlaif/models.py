@@ -97,9 +97,25 @@ def load_tokenizer(name_or_path: str) -> Any:
     return tokenizer
 
 
+def policy_dtype(dtype: str, bf16: bool | None = None, fp16: bool | None = None) -> str:
+    """``dtype``, with ``auto`` resolved: the training precision when it is known (``grpo.bf16`` ->
+    bfloat16, ``grpo.fp16`` -> float16, else float32), otherwise bfloat16 on a CUDA GPU and float32
+    elsewhere (bf16 gives no gain on CPU). ``grpo=gpu`` thus trains a bf16 policy with no extra flag."""
+    if dtype != "auto":
+        return dtype
+    if bf16 is not None or fp16 is not None:
+        return "bfloat16" if bf16 else "float16" if fp16 else "float32"
+    import torch
+
+    return "bfloat16" if torch.cuda.is_available() else "float32"
+
+
 def load_causal_lm(name_or_path: str, dtype: str = "float32") -> Any:
-    """A causal LM in the given dtype (fp32 by default: bf16 gives no gain on CPU)."""
+    """A causal LM in the given dtype (``auto``: see :func:`policy_dtype`)."""
     import torch
     from transformers import AutoModelForCausalLM
 
+    dtype = policy_dtype(dtype)
+    if not isinstance(getattr(torch, dtype, None), torch.dtype):
+        raise ValueError(f"dtype: {dtype!r} is not a torch dtype (float32, bfloat16, float16 or auto)")
     return AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path), dtype=getattr(torch, dtype))

@@ -27,7 +27,7 @@ from rlaif.data import load_prompts
 from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, run_judge_eval
 from rlaif.judges.base import Judge
 from rlaif.judges.preflight import check_judge
-from rlaif.models import load_causal_lm, load_tokenizer
+from rlaif.models import load_causal_lm, load_tokenizer, policy_dtype
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.run_folder import finish_run, judge_policy, mark_failed, set_aside_failed_marker
 from rlaif.setup_errors import setup_failed
@@ -66,7 +66,8 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, str | None]:
 
         # 3. The policy, with a LoRA adapter (the PEFT config goes to TRL, which wraps the model).
         tokenizer = load_tokenizer(cfg.policy.name_or_path)
-        model = load_causal_lm(cfg.policy.name_or_path, dtype=cfg.policy.dtype)
+        dtype = policy_dtype(cfg.policy.dtype, cfg.grpo.get("bf16"), cfg.grpo.get("fp16"))  # auto: grpo's precision
+        model = load_causal_lm(cfg.policy.name_or_path, dtype=dtype)
         peft_config = instantiate(cfg.peft, _convert_="all")
 
         # 4. Where the policy starts: the base model's reward on a sample of prompts, with a warning when

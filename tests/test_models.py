@@ -47,3 +47,29 @@ def test_loaded_policy_is_a_real_fp32_llama_with_a_pad_token() -> None:
     assert model.config.model_type == "llama" and next(model.parameters()).dtype == torch.float32
     assert sum(p.numel() for p in model.parameters()) > 100_000_000
     assert tokenizer.pad_token is not None and tokenizer.padding_side == "left"
+
+
+@pytest.mark.parametrize(
+    ("grpo", "expected"),
+    [("cpu", "float32"), ("gpu", "bfloat16")],
+)
+def test_auto_policy_dtype_follows_the_training_precision(grpo: str, expected: str) -> None:
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("rlaif.conf", version_base="1.3"):
+        cfg = compose("train", overrides=[f"grpo={grpo}"])
+    assert cfg.policy.dtype == "auto"
+    assert models.policy_dtype(cfg.policy.dtype, cfg.grpo.get("bf16"), cfg.grpo.get("fp16")) == expected
+
+
+def test_policy_dtype_rules() -> None:
+    import torch
+
+    assert models.policy_dtype("float16", bf16=True) == "float16"  # an explicit dtype wins
+    assert models.policy_dtype("auto", bf16=False, fp16=True) == "float16"
+    assert models.policy_dtype("auto") == ("bfloat16" if torch.cuda.is_available() else "float32")
+
+
+def test_a_dtype_that_is_not_one_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="dtype: 'fp32' is not a torch dtype"):
+        models.load_causal_lm(models.PACKAGED_MODEL, dtype="fp32")
