@@ -26,8 +26,10 @@ except ImportError:
 
 
 def vllm_judge(url: str, *extra: str) -> tuple[str, ...]:
-    """The vLLM judge config pointed at ``url``, with quick retries so faults show within seconds."""
+    """The vLLM judge config pointed at ``url``, with quick retries so faults show within seconds, and the
+    rubric reward without the on-topic gate: 8-token answers may all be gated, and then no judge is asked."""
     return (
+        "reward=rubric",
         "judge=vllm",
         f"judge.base_url={url}",
         "judge.policy.max_retries=1",

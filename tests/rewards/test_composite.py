@@ -193,7 +193,7 @@ def test_each_item_is_graded_on_its_own_and_the_answer_scores_their_mean(tmp_pat
 
 def test_shipped_contract_review_rubric_grades_a_valid_review() -> None:
     with initialize_config_module("rlaif.conf", version_base="1.3"):
-        cfg = compose("train", overrides=["rubric=contract_review"])
+        cfg = compose("train", overrides=["rubric=contract_review", "reward=rubric"])  # as its file's command says
     judge, transport = scripted_judge(lambda request: yes_no(1.0))
     reward = instantiate(cfg.reward, judge=judge, log_path=None, _convert_="all")
     comment = {
