@@ -3,9 +3,11 @@ adapter, ``baseline=OTHER/adapter``) on held-out prompts training never saw.
 
 Reads top to bottom: eval split (``data.eval_path`` or ``data.eval_fraction``) -> judges (each proven
 with one real request) -> policy + adapter(s) -> both sides answer every prompt (greedy by default) ->
-the pairwise judge compares each pair in both orders (win only when both orders agree, tie when they
-disagree or the answers are identical, failure when a verdict is missing) and grades each answer on the
-rubric -> ``summary.json``, ``items.jsonl``, ``report.md`` + ``win_loss.png`` in the run folder.
+the judge grades each answer on the rubric, and each pair goes to the higher rubric score
+(``decide=rubric``, the default) or to the pairwise judge in both orders (``decide=pairwise``: win only
+when both orders agree, tie when they disagree or the answers are identical, failure when a verdict is
+missing) -> ``summary.json`` (with deterministic signals: mean words and on-topic rate per side),
+``items.jsonl``, ``report.md`` + ``win_loss.png`` in the run folder.
 An optional second judge (``judge@second_judge=NAME``), ideally not the one that trained the policy,
 decides the same pairs beside the first. Exit codes as ``rlaif.train``: 0 done, 2 bad input (nothing
 of this invocation is left behind), 1 anything else (``FAILED`` in the run folder).

@@ -40,8 +40,8 @@ def criterion_request(
 
 
 def _compact_request(criterion: Criterion, question: str, answer: str, reference: str | None) -> JudgeRequest:
-    # Measured with the packaged 135M judge on the shipped labelled set (docs/judging.md): a system role, the
-    # warning about the answer's instructions or worked examples each cost it 0.1-0.4 AUC. The texts stay
+    # Measured with the packaged 135M judge on the shipped labelled set (docs/judging.md): a system role or the
+    # warning about the answer's instructions cost it 0.1-0.4 AUC; worked examples did not help. The texts stay
     # fenced (defused), so the answer still cannot write a tag or a control token. The criterion comes
     # first: every request about one criterion shares its opening, and the answer comes last.
     shown = f"Reference answer (trusted):\n{fence(reference, 'reference')}\n" if reference is not None else ""
