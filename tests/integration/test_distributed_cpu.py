@@ -1,0 +1,63 @@
+"""Two training processes on CPU (``accelerate launch --multi_gpu``, gloo) through the real entry point, both
+ranks judged by one real vLLM server, one run folder: the distributed path without a GPU.
+
+``accelerate launch --cpu --num_processes 2`` would silently run one process; ``--multi_gpu`` with
+``grpo.use_cpu=true`` starts two CPU ranks that talk over gloo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlaif.judges.vllm_server import VLLMServer
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+REWARDS = {
+    "rubric": ("reward=rubric",),
+    "preference_within_group": ("reward=preference", "reward.mode=within_group"),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("reward", sorted(REWARDS))
+def test_two_cpu_ranks_share_one_run_folder_and_one_judge_server(
+    vllm_server: VLLMServer, tmp_path: Path, reward: str
+) -> None:
+    run_dir = tmp_path / "run"
+    accelerate = Path(sys.executable).parent / "accelerate"
+    command = [
+        str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+        "-m", "rlaif.train", "debug=smoke", "+grpo.use_cpu=true", *REWARDS[reward],
+        "judge=vllm", f"judge.base_url={vllm_server.base_url}", f"hydra.run.dir={run_dir}",
+    ]  # fmt: skip
+    # Three CPU-heavy processes on 2 cores (two ranks, the server): one OpenMP thread per rank.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # one run folder, nothing beside it
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    assert summary["steps"] == 2 and summary["judge"].startswith(f"openai:{vllm_server.base_url}")
+    # Each rank graded its own completions with the one server: 2 steps x 4 completions per rank.
+    per_rank = {name: (run_dir / name).read_text().splitlines() for name in ("rewards.jsonl", "rewards.rank1.jsonl")}
+    for name, lines in per_rank.items():
+        rows = [json.loads(line) for line in lines]
+        assert len(rows) == 8, name
+        assert sum(row["score"] is not None for row in rows) >= 4, (name, [row["error"] for row in rows])
+    prompts = [{json.loads(line)["prompt_id"] for line in lines} for lines in per_rank.values()]
+    assert not prompts[0] & prompts[1]  # the ranks trained on different prompts
