@@ -240,17 +240,18 @@ async def judge_panel(
     both orders, or (``by="rubric"``) from the two grades, all requests at once."""
     prompts = list(rows["prompt"])
     refs = list(rows["reference_answer"])
-    questions = [question_text(p) for p in prompts]
-    shown = [reference_text(r) if show_reference else None for r in refs]
-    pairs = list(zip(questions, answers["adapter"], answers["baseline"], shown, strict=True))
     grading = panel.rubric.grade(prompts * 2, answers["adapter"] + answers["baseline"], refs * 2)
-    if by == "pairwise":
-        decisions = asyncio.gather(*(decide(panel, q, a, b, r) for q, a, b, r in pairs))
-        verdicts, grades = await asyncio.gather(decisions, grading)
-    else:
+    if by == "rubric":
         grades = await grading
         n = len(prompts)
-        verdicts = [decide_by_rubric(grades[k], grades[n + k], a == b) for k, (_, a, b, _) in enumerate(pairs)]
+        sides = zip(answers["adapter"], answers["baseline"], strict=True)
+        verdicts = [decide_by_rubric(grades[k], grades[n + k], a == b) for k, (a, b) in enumerate(sides)]
+    else:
+        questions = [question_text(p) for p in prompts]
+        shown = [reference_text(r) if show_reference else None for r in refs]
+        pairs = zip(questions, answers["adapter"], answers["baseline"], shown, strict=True)
+        decisions = asyncio.gather(*(decide(panel, q, a, b, r) for q, a, b, r in pairs))
+        verdicts, grades = await asyncio.gather(decisions, grading)
     panel.verdicts = list(verdicts)
     panel.grades = {"adapter": grades[: len(prompts)], "baseline": grades[len(prompts) :]}
 

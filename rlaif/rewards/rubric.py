@@ -86,7 +86,8 @@ class RubricReward:
         self, prompts: Sequence[Any], answers: Sequence[str], references: Sequence[Any]
     ) -> tuple[list[Grade], list[Gated]]:
         questions = [question_text(p) for p in prompts]
-        refs = [reference_text(r) for r in references]
+        # show_reference: false keeps the reference from every request, in either mode.
+        refs = [reference_text(r) if self.rubric.show_reference else None for r in references]
         gated = apply_gates(self.checks, answers, questions)
         grades = [Grade(0.0, reasons={"gate": g.reason or ""}, judged=False, details=_checks(g)) for g in gated]
         units: list[_Unit] = []

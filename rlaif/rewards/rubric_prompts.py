@@ -25,7 +25,6 @@ def criterion_request(
     rubric: Rubric, criterion: Criterion, question: str, answer: str, reference: str | None
 ) -> JudgeRequest:
     """A single yes/no question scored from the judge's next-token probabilities (no decoding)."""
-    reference = reference if rubric.show_reference else None
     if rubric.prompt == "compact":
         return _compact_request(criterion, question, answer, reference)
     examples = "".join(
@@ -75,7 +74,6 @@ def json_request(
     rubric: Rubric, question: str, answer: str, reference: str | None, max_tokens: int = 512
 ) -> JudgeRequest:
     """One call per answer: a schema-constrained object with a reason and a pass/fail per criterion."""
-    reference = reference if rubric.show_reference else None
     lines = []
     for c in rubric.criteria:
         lines.append(f"- {c.id}: {c.question}" + (" (passes when the answer to this is no)" if c.pass_on == NO else ""))

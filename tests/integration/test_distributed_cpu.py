@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from rlaif.judges.vllm_server import VLLMServer
+from rlaif.judges.vllm_server import VLLMServer, _free_port
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -24,12 +23,6 @@ REWARDS = {
     "rubric": ("reward=rubric",),
     "preference_within_group": ("reward=preference", "reward.mode=within_group"),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize("reward", sorted(REWARDS))
@@ -40,7 +33,7 @@ def test_two_cpu_ranks_share_one_run_folder_and_one_judge_server(
     accelerate = Path(sys.executable).parent / "accelerate"
     command = [
         str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port("127.0.0.1")),
         "-m", "rlaif.train", "debug=smoke", "+grpo.use_cpu=true", *REWARDS[reward],
         "judge=vllm", f"judge.base_url={vllm_server.base_url}", f"hydra.run.dir={run_dir}",
     ]  # fmt: skip
