@@ -43,6 +43,16 @@ def check_grpo_keys(grpo: DictConfig) -> None:
             raise ConfigError(f"grpo.{key}: expected {names}, got {value!r}")
 
 
+def check_one_judge_server(judge: DictConfig, world_size: int) -> None:
+    """With several training processes, ``judge.launch`` would start one judge server per process."""
+    if world_size > 1 and judge.get("launch") is not None:
+        raise ConfigError(
+            f"judge.launch: {world_size} training processes would each start a judge server of their own. "
+            "Start one before the run (make judge-start, or scripts/serve_judge_vllm.sh start), drop "
+            "+judge/launch and point every process at it: judge.base_url=http://HOST:PORT/v1"
+        )
+
+
 def _scalar_types(hint: Any) -> tuple[type, ...]:
     """The plain scalar types a GRPOConfig field accepts; empty when the hint allows anything else too."""
     options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)

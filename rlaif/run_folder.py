@@ -92,8 +92,8 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def finish_run(run_dir: Path, trainer: Any, judge: Any) -> dict[str, Any]:
-    """Write judge metrics, the reward plot and the summary (main process only)."""
+def finish_run(run_dir: Path, trainer: Any, judge: Any, step_time: dict[str, float] | None = None) -> dict[str, Any]:
+    """Write judge metrics, the reward plot and the summary (main process only; ``{}`` elsewhere)."""
     if not trainer.accelerator.is_main_process:
         return {}
     history = [h for h in trainer.state.log_history if "reward" in h]
@@ -113,6 +113,8 @@ def finish_run(run_dir: Path, trainer: Any, judge: Any) -> dict[str, Any]:
         "judge": judge.identity,
         "judge_requests": totals["requests"],
         "judge_cache_hits": totals["cache_hits"],
+        # Median seconds per step: generation, judge, optimisation (rlaif.step_timing; per step in step_timing.jsonl)
+        "step_time": step_time or {},
     }
     (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from rlaif.baseline import baseline_check
-from rlaif.config_checks import check_grpo_keys, check_references, resolve_resume
+from rlaif.config_checks import check_grpo_keys, check_one_judge_server, check_references, resolve_resume
 from rlaif.data import load_prompts
 from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, run_judge_eval
 from rlaif.judges.base import Judge
@@ -31,6 +31,7 @@ from rlaif.models import load_causal_lm, load_tokenizer, policy_dtype
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.run_folder import finish_run, judge_policy, mark_failed, set_aside_failed_marker
 from rlaif.setup_errors import setup_failed
+from rlaif.step_timing import StepTimer
 
 log = logging.getLogger("rlaif.train")
 
@@ -43,13 +44,14 @@ class RunStoppedError(RuntimeError):
     """Training stopped early on purpose (the judge failed too often); a checkpoint was saved."""
 
 
-def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, str | None]:
+def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | None]:
     """Everything a run needs, built before any training step; bad input fails here."""
     from trl import GRPOTrainer
 
     # 1. Data and config checks first: they fail fast, before anything is loaded.
     dataset = load_prompts(**cfg.data)
     check_grpo_keys(cfg.grpo)
+    check_one_judge_server(cfg.judge, int(os.environ.get("WORLD_SIZE", "1") or 1))
     args = instantiate(cfg.grpo, output_dir=str(run_dir), _convert_="all")
     resume = resolve_resume(cfg.resume, run_dir)
 
@@ -86,10 +88,12 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, str | None]:
             )
             judge.metrics.drain()  # the first step's judge metrics count only that step's requests
 
-        # 5. The trainer: plain TRL, no subclass.
+        # 5. The trainer: plain TRL, no subclass. The step timer logs where each step's time goes.
+        timer = StepTimer(judge, run_dir / "step_timing.jsonl")
         trainer = GRPOTrainer(
             model=model,
-            reward_funcs=[reward],
+            reward_funcs=[timer.timed(reward)],
+            callbacks=[timer],
             args=args,
             train_dataset=dataset,
             processing_class=tokenizer,
@@ -98,7 +102,7 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, str | None]:
     except BaseException:
         judge.close()  # a server the judge launched must not outlive a run that never started
         raise
-    return trainer, judge, resume
+    return trainer, judge, timer, resume
 
 
 def gate_on_judge_eval(settings: DictConfig, reward: Any, out_dir: Path) -> None:
@@ -113,7 +117,7 @@ def gate_on_judge_eval(settings: DictConfig, reward: Any, out_dir: Path) -> None
     log.info("the judge passed its evaluation on %s (report: %s)", settings.labelled, out_dir / "report.md")
 
 
-def train(trainer: Any, judge: Judge, resume: str | None, run_dir: Path) -> dict[str, Any]:
+def train(trainer: Any, judge: Judge, timer: StepTimer, resume: str | None, run_dir: Path) -> dict[str, Any]:
     """Train (from ``resume`` if set), save the adapter, write metrics, the reward curve and the summary."""
     set_aside_failed_marker(run_dir)
     if resume is not None:
@@ -125,7 +129,7 @@ def train(trainer: Any, judge: Judge, resume: str | None, run_dir: Path) -> dict
     finally:
         judge.close()
     trainer.save_model(str(run_dir / "adapter"))
-    return finish_run(run_dir, trainer, judge)
+    return finish_run(run_dir, trainer, judge, timer.summary())
 
 
 def save_checkpoint(trainer: Any) -> Path | None:
@@ -158,14 +162,14 @@ def _stopped_message(exc: Exception, checkpoint: Path | None, run_dir: Path) -> 
 def main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        trainer, judge, resume = build(cfg, run_dir)
+        trainer, judge, timer, resume = build(cfg, run_dir)
     except JudgeRejectedError as exc:
         log.error("rlaif: %s", exc)
         sys.exit(EXIT_THRESHOLDS_FAILED)
     except Exception as exc:
         sys.exit(setup_failed(run_dir, exc, log))
     try:
-        summary = train(trainer, judge, resume, run_dir)
+        summary = train(trainer, judge, timer, resume, run_dir)
     except RunStoppedError as exc:
         marker = mark_failed(run_dir, exc)
         log.error("rlaif: %s (details in %s)", exc, marker)
@@ -173,7 +177,8 @@ def main(cfg: DictConfig) -> None:
     except BaseException as exc:
         mark_failed(run_dir, exc)
         raise
-    log.info("run finished: %s", json.dumps(summary))
+    if summary:  # only the main process writes the summary
+        log.info("run finished: %s", json.dumps(summary))
 
 
 if __name__ == "__main__":

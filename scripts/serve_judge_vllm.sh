@@ -16,6 +16,8 @@
 #   RLAIF_PYTHON       python with rlaif installed           (.venv/bin/python of this project, else python3)
 #   PORT=8000  HOST=127.0.0.1  DEVICE=auto (auto|cpu|gpu)  SERVED_MODEL_NAME=judge
 #   PID_FILE=judge-vllm.pid  LOG_FILE=judge-vllm.log  STARTUP_TIMEOUT_S=900
+#   GPU_MEMORY_UTILIZATION  the GPU memory share (vLLM's own default 0.9: a GPU of its own; 0.3 beside training)
+#   CUDA_VISIBLE_DEVICES    which GPUs the server uses; more than one: add -- --tensor-parallel-size N
 # Then: python -m rlaif.train judge=vllm judge.base_url=http://$HOST:$PORT/v1
 set -euo pipefail
 
@@ -26,7 +28,7 @@ RLAIF_PYTHON="${RLAIF_PYTHON:-$(venv_python .venv python3)}"
 VLLM_PYTHON="${RLAIF_VLLM_PYTHON:-$(venv_python .venv-vllm "$RLAIF_PYTHON")}"
 PID_FILE="${PID_FILE:-judge-vllm.pid}"
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 need() {  # need PYTHON MODULE WHAT: a one-line error naming the fix instead of a traceback from the server
   if ! "$1" -c "import $2" >/dev/null 2>&1; then
@@ -49,6 +51,7 @@ case "$cmd" in
       --python "$VLLM_PYTHON" \
       --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --device "${DEVICE:-auto}" \
       --served-model-name "${SERVED_MODEL_NAME:-judge}" \
+      ${GPU_MEMORY_UTILIZATION:+--gpu-memory-utilization "$GPU_MEMORY_UTILIZATION"} \
       --startup-timeout-s "${STARTUP_TIMEOUT_S:-900}" \
       --pid-file "$PID_FILE" --log-file "${LOG_FILE:-judge-vllm.log}" "$@"
     ;;

@@ -60,6 +60,15 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(tmp_path: P
     assert judge_metrics["requests"] >= 8 and judge_metrics["failures"] == 0
     assert not (run_dir / "FAILED").exists()
 
+    # Where each step's time went: one row per step, the parts adding up to the step, the judge's requests seen.
+    timing = [json.loads(line) for line in (run_dir / "step_timing.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in timing] == [1, 2]
+    for row in timing:
+        parts = row["generation_s"] + row["judge_s"] + row["optimisation_s"]
+        assert row["generation_s"] > 0 and row["judge_s"] > 0 and parts == pytest.approx(row["step_s"])
+        assert row["rollout_tokens"] > 0 and row["judge_requests"] > 0
+    assert summary["step_time"]["steps_timed"] == 1 and 0 < summary["step_time"]["judge_share"] < 1
+
     # The baseline check ran before training: the base policy's reward, drawn as the curve's first point.
     baseline = json.loads((run_dir / "baseline.json").read_text())
     assert baseline["prompts"] == 2 and len(baseline["answers"]) == 2
@@ -100,6 +109,15 @@ def test_unknown_config_key_is_named(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 2 and "grpo: unknown GRPOConfig field(s) ['max_stepz']" in output
     assert not run_dir.exists()
+
+
+def test_a_judge_launched_per_process_is_refused_under_several_processes(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    launch = ("judge=vllm", "+judge/launch=vllm", f"hydra.run.dir={run_dir}")
+    result = run_train(*launch, env={"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"})
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "judge.launch: 2 training processes would each start" in output
+    assert "judge.base_url" in output and not run_dir.exists()
 
 
 def test_bad_reward_setting_names_the_key(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ where the per-attempt timeout does not run.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from typing import Any
 
@@ -114,9 +115,7 @@ class LocalTransport:
             if self._model is None:
                 import torch
 
-                device = self.device
-                if device == "auto":  # the judge follows the policy onto the GPU when there is one
-                    device = "cuda" if torch.cuda.is_available() else "cpu"
+                device = resolve_device(self.device, torch.cuda.is_available(), torch.cuda.device_count())
                 self._tokenizer = load_tokenizer(self.model_name)
                 self._model = load_causal_lm(self.model_name, self.dtype).to(device).eval()
 
@@ -184,6 +183,19 @@ def _scores_choices(request: JudgeRequest) -> bool:
     return request.choices is not None and request.json_schema is None
 
 
+def resolve_device(device: str, has_cuda: bool, cuda_count: int) -> str:
+    """``auto`` as this process's own GPU (``cuda:$LOCAL_RANK``), else ``cpu``; other values unchanged.
+
+    Plain ``"cuda"`` would mean the calling thread's current device, and the judge loads in a worker
+    thread, where that is GPU 0 on every rank (accelerate sets the device in the main thread only).
+    """
+    if device != "auto":
+        return device
+    if not has_cuda or cuda_count < 1:
+        return "cpu"
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0') or 0) % cuda_count}"
+
+
 def _decode_mode(request: JudgeRequest) -> tuple[Any, ...]:
     if _scores_choices(request):
         return ("choices",)
@@ -197,5 +209,8 @@ def local_judge(
     device: str = "auto",
     policy: dict[str, Any] | None = None,
 ) -> Judge:
-    """An in-process judge (the Hydra ``_target_`` of ``judge=local``); ``device``: auto, cpu, cuda, cuda:1."""
+    """An in-process judge (the Hydra ``_target_`` of ``judge=local``); ``device``: auto, cpu, cuda, cuda:1.
+
+    ``auto`` puts each training process's judge on that process's GPU (``LOCAL_RANK``), else on the CPU.
+    """
     return Judge(LocalTransport(model=model, dtype=dtype, max_batch_size=max_batch_size, device=device), policy)

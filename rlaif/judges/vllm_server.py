@@ -308,6 +308,7 @@ def _cli_start(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         device=args.device,
+        gpu_memory_utilization=args.gpu_memory_utilization,
         extra_args=extra,
         startup_timeout_s=args.startup_timeout_s,
         log_path=args.log_file,
@@ -355,6 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     start.add_argument("--host", default="127.0.0.1")
     start.add_argument("--port", type=int, default=8000)
     start.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    start.add_argument(
+        "--gpu-memory-utilization", type=float, default=None, help="GPU memory share (default: vLLM's own, 0.9)"
+    )
     start.add_argument("--startup-timeout-s", type=float, default=900.0)
     start.add_argument("--pid-file", default="judge-vllm.pid")
     start.add_argument("--log-file", default=None)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from rlaif.judges.base import Judge, JudgeRequest, TransportResult
-from rlaif.judges.local import CHOICE_TOP_LOGPROBS, LocalTransport, local_judge
+from rlaif.judges.local import CHOICE_TOP_LOGPROBS, LocalTransport, local_judge, resolve_device
 from rlaif.rewards.verdicts import choice_distribution
 
 
@@ -117,3 +117,24 @@ def test_a_batch_larger_than_one_forward_pass_waits_outside_the_timed_attempt(
         assert max(transport.waited) <= 2
     else:  # control: without the bound the last requests wait out the whole queue inside their attempt
         assert transport.most_inside > 2 * transport.max_batch_size and max(transport.waited) > 2
+
+
+@pytest.mark.parametrize(
+    ("device", "has_cuda", "count", "local_rank", "expected"),
+    [
+        ("auto", False, 0, "1", "cpu"),
+        ("auto", True, 4, None, "cuda:0"),
+        ("auto", True, 4, "3", "cuda:3"),  # each accelerate rank's judge on its own GPU, not all on GPU 0
+        ("auto", True, 2, "3", "cuda:1"),  # more ranks than visible GPUs: wrap around
+        ("cuda:1", True, 4, "3", "cuda:1"),  # an explicit device is kept
+        ("cpu", True, 4, "0", "cpu"),
+    ],
+)
+def test_auto_device_follows_the_process_local_rank(
+    monkeypatch: pytest.MonkeyPatch, device: str, has_cuda: bool, count: int, local_rank: str | None, expected: str
+) -> None:
+    if local_rank is None:
+        monkeypatch.delenv("LOCAL_RANK", raising=False)
+    else:
+        monkeypatch.setenv("LOCAL_RANK", local_rank)
+    assert resolve_device(device, has_cuda, count) == expected
