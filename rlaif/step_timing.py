@@ -25,7 +25,7 @@ log = logging.getLogger("rlaif.train")
 FIELDS = ("step_s", "generation_s", "judge_s", "optimisation_s")
 
 
-class StepTimer(TrainerCallback):  # type: ignore[misc]
+class StepTimer(TrainerCallback):
     """Times every optimizer step; rows go to ``path`` (main process only) and to the log."""
 
     def __init__(self, judge: Any, path: Path | None) -> None:

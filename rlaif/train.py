@@ -90,9 +90,10 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | 
 
         # 5. The trainer: plain TRL, no subclass. The step timer logs where each step's time goes.
         timer = StepTimer(judge, run_dir / "step_timing.jsonl")
+        reward_funcs: list[Any] = [timer.timed(reward)]  # TRL takes async callables too; its hint says sync
         trainer = GRPOTrainer(
             model=model,
-            reward_funcs=[timer.timed(reward)],
+            reward_funcs=reward_funcs,
             callbacks=[timer],
             args=args,
             train_dataset=dataset,
