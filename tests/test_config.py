@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import rlaif
+from rlaif.config_checks import ConfigError, check_grpo_keys, check_one_judge_server
 from rlaif.judges.base import Judge, JudgeRequest, TransportResult
 
 CONF = Path(rlaif.__file__).parent / "conf"
@@ -51,10 +52,23 @@ def test_there_are_options_in_every_expected_group() -> None:
     assert {"local", "vllm", "openai", "bedrock"} <= {o for g, o in OPTIONS if g == "judge"}
 
 
+# What scripts/slurm_multi_node.sh exports; experiment=multi_node refuses to resolve without it.
+MULTI_NODE_ENV = {
+    "RLAIF_JUDGE_HOST": "judge-node",
+    "RLAIF_JUDGE_PORT": "8000",
+    "RLAIF_ROLLOUT_HOST": "rollout-node",
+    "RLAIF_ROLLOUT_PORT": "8001",
+}
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
-def test_every_option_composes_and_instantiates_offline(group: str, option: str, tmp_path: Path) -> None:
+def test_every_option_composes_and_instantiates_offline(
+    group: str, option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in MULTI_NODE_ENV.items():
+        monkeypatch.setenv(key, value)
     overrides = [f"{group}={option}"]
-    if group == "grpo" and option == "gpu" and not _has_cuda():
+    if _compose(*overrides).grpo.bf16 and not _has_cuda():
         # GRPOConfig itself refuses bf16 without a GPU; everything else in the file is still checked.
         overrides.append("grpo.bf16=false")
     cfg = _compose(*overrides)
@@ -62,6 +76,40 @@ def test_every_option_composes_and_instantiates_offline(group: str, option: str,
     built = _instantiate_all(cfg, tmp_path)
     assert built["args"].output_dir == str(tmp_path)
     assert built["judge"].transport is not None
+
+
+def test_gpu_single_shares_one_gpu_between_judge_rollouts_and_training(tmp_path: Path) -> None:
+    cfg = _compose("experiment=gpu_single")
+    assert cfg.grpo.use_vllm and cfg.grpo.vllm_mode == "colocate" and cfg.grpo.bf16
+    assert cfg.judge.launch.device == "gpu" and cfg.policy.dtype == "auto"
+    vllm_shares = cfg.judge.launch.gpu_memory_utilization + cfg.grpo.vllm_gpu_memory_utilization
+    assert vllm_shares <= 0.5, "the two vLLM engines must leave half the GPU to training"
+    # The judge server is started by this process: one training process only (refused under several).
+    with pytest.raises(ConfigError, match="judge.launch: 4 training processes"):
+        check_one_judge_server(cfg.judge, world_size=4)
+    check_one_judge_server(cfg.judge, world_size=1)
+
+
+@pytest.mark.parametrize("experiment", ["gpu_multi", "multi_node"])
+def test_multi_gpu_experiments_use_shared_servers_from_the_environment(
+    experiment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in MULTI_NODE_ENV.items():
+        monkeypatch.setenv(key, value)
+    cfg = _compose(f"experiment={experiment}")
+    OmegaConf.resolve(cfg)
+    assert cfg.grpo.use_vllm and cfg.grpo.vllm_mode == "server" and cfg.judge.get("launch") is None
+    assert cfg.judge.base_url == "http://judge-node:8000/v1"
+    assert cfg.grpo.vllm_server_host == "rollout-node" and cfg.grpo.vllm_server_port == 8001
+    check_grpo_keys(cfg.grpo)  # the port arrives as an int, as GRPOConfig's type check wants
+
+
+def test_multi_node_without_its_environment_names_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in MULTI_NODE_ENV:
+        monkeypatch.delenv(key, raising=False)
+    cfg = _compose("experiment=multi_node")
+    with pytest.raises(Exception, match="RLAIF_JUDGE_HOST|RLAIF_ROLLOUT_HOST"):
+        OmegaConf.resolve(cfg)
 
 
 def test_default_grpo_values_are_cpu_sane(tmp_path: Path) -> None:
