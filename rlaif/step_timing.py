@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from transformers import TrainerCallback
 log = logging.getLogger("rlaif.train")
 
 FIELDS = ("step_s", "generation_s", "judge_s", "optimisation_s")
+RATES = ("rollout_tokens_per_s", "judge_requests_per_s")
 
 
 class StepTimer(TrainerCallback):
@@ -85,7 +87,7 @@ class StepTimer(TrainerCallback):
 
     # -- summary -----------------------------------------------------------------------------------
     def summary(self) -> dict[str, float]:
-        """Median seconds per step of each part and the judge's share of the total; ``{}`` before any step.
+        """Median seconds per step of each part, median rates, the judge's share of the total; ``{}`` before any step.
 
         The first step is left out when there are others: it pays one-off costs (a launched judge server
         starting, CUDA kernels compiling) that say nothing about the steady state.
@@ -93,7 +95,7 @@ class StepTimer(TrainerCallback):
         rows = self.rows[1:] if len(self.rows) > 1 else self.rows
         if not rows:
             return {}
-        out = {key: statistics.median(r[key] for r in rows) for key in FIELDS}
+        out = {key: statistics.median(r[key] for r in rows) for key in (*FIELDS, *RATES)}
         total = sum(r["step_s"] for r in rows)
         out["judge_share"] = sum(r["judge_s"] for r in rows) / total if total > 0 else 0.0
         out["steps_timed"] = float(len(rows))
@@ -126,3 +128,26 @@ class TimedReward:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reward, name)
+
+
+def table(run_dirs: list[Path]) -> str:
+    """A markdown table of the step split of each run folder (its ``run_summary.json``)."""
+    lines = [
+        "| run | step s | generation s | judge s (share) | optimisation s | rollout tokens/s | judge requests/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run_dir in run_dirs:
+        t = json.loads((run_dir / "run_summary.json").read_text()).get("step_time") or {}
+        if not t:
+            lines.append(f"| {run_dir.name} | no steps timed | | | | | |")
+            continue
+        lines.append(
+            f"| {run_dir.name} | {t['step_s']:.2f} | {t['generation_s']:.2f} | {t['judge_s']:.2f} "
+            f"({100 * t['judge_share']:.0f}%) | {t['optimisation_s']:.2f} | {t['rollout_tokens_per_s']:.0f} "
+            f"| {t['judge_requests_per_s']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m rlaif.step_timing RUN_DIR...: the step split of finished runs
+    print(table([Path(arg) for arg in sys.argv[1:]]))

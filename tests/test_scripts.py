@@ -142,3 +142,42 @@ def test_compose_runs_a_judge_service_and_a_trainer_on_one_network() -> None:
         cfg = compose("train", overrides=trainer["command"])
     assert cfg.judge.base_url == "http://judge:8000/v1" and cfg.judge.launch is None
     assert cfg.judge.model == "judge" and cfg.grpo.use_vllm
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _gpu_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "scripts" / "gpu_check.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path / "check"), **env},
+        cwd=tmp_path,
+        timeout=900,
+    )
+
+
+@pytest.mark.skipif(_has_cuda(), reason="checks the refusal on a machine without a GPU")
+def test_gpu_check_refuses_to_run_without_a_gpu(tmp_path: Path) -> None:
+    result = _gpu_check(tmp_path)
+    assert result.returncode == 2 and "torch sees no CUDA GPU (ALLOW_CPU=1" in result.stderr
+    assert not (tmp_path / "check").exists()
+
+
+@pytest.mark.slow
+def test_gpu_check_prints_the_step_split_of_a_real_run(tmp_path: Path) -> None:
+    # The script's own logic on the CPU: the same rlaif.train run as on a GPU, fp32, 2 steps of 8 tokens.
+    result = _gpu_check(tmp_path, ALLOW_CPU="1", BF16="false", STEPS="2", TOKENS="8")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    row = _line(result.stdout, "| local |").split("|")
+    step_s, generation_s, judge_s, optimisation_s = (float(row[i].split()[0]) for i in (2, 3, 4, 5))
+    assert step_s > 0 and generation_s > 0 and judge_s > 0 and optimisation_s > 0
+    assert float(row[6]) > 0 and float(row[7]) > 0  # rollout tokens/s, judge requests/s
+    assert (tmp_path / "check" / "step_split.md").read_text().strip() in result.stdout
+    # Run again into the same folder: refused, nothing overwritten.
+    again = _gpu_check(tmp_path, ALLOW_CPU="1")
+    assert again.returncode == 2 and "exists" in again.stderr
