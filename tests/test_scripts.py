@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -181,3 +182,38 @@ def test_gpu_check_prints_the_step_split_of_a_real_run(tmp_path: Path) -> None:
     # Run again into the same folder: refused, nothing overwritten.
     again = _gpu_check(tmp_path, ALLOW_CPU="1")
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def _memory_plan() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_memory_plan", ROOT / "scripts" / "gpu_memory_plan.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_memory_table_is_the_scripts_output() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- gpu_memory_plan.py -->\n")[1].split("\n<!-- /gpu_memory_plan.py -->")[0]
+    assert block == _memory_plan().table()
+
+
+def test_memory_plan_grows_with_the_models_and_backs_the_gpu_single_shares() -> None:
+    plan: Any = _memory_plan()
+    sizes = [plan.QWEN[name] for name in ("0.5B", "1.5B", "3B", "7B", "14B", "32B", "72B")]
+    for small, big in zip(sizes, sizes[1:], strict=False):
+        assert plan.judge_gb(small) < plan.judge_gb(big) and plan.training_gb(small) < plan.training_gb(big)
+        assert plan.rollouts_gb(small) < plan.rollouts_gb(big)
+    assert plan.training_gb(plan.QWEN["7B"], shards=4) < plan.training_gb(plan.QWEN["7B"])
+    # gpu_single on a 40 GB GPU: the two vLLM shares hold their models' weights, and training fits in the rest.
+    with initialize_config_module("rlaif.conf", version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=gpu_single"])
+    policy, judge, gpu_gb = plan.QWEN["0.5B"], plan.QWEN["3B"], 40.0
+    assert cfg.policy.name_or_path.endswith("0.5B-Instruct") and cfg.judge.launch.model.endswith("3B-Instruct")
+    assert cfg.judge.launch.gpu_memory_utilization * gpu_gb > judge.weights_gb + plan.OVERHEAD_GB
+    assert cfg.grpo.vllm_gpu_memory_utilization * gpu_gb > plan.rollouts_gb(policy)
+    shares = cfg.judge.launch.gpu_memory_utilization + cfg.grpo.vllm_gpu_memory_utilization
+    assert (1 - shares) * gpu_gb > plan.training_gb(policy)
