@@ -6,6 +6,7 @@ dry runs show which GPU and node does what; the compose file's trainer command c
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -204,7 +205,7 @@ def test_readme_memory_table_is_the_scripts_output() -> None:
 def test_memory_plan_grows_with_the_models_and_backs_the_gpu_single_shares() -> None:
     plan: Any = _memory_plan()
     sizes = [plan.QWEN[name] for name in ("0.5B", "1.5B", "3B", "7B", "14B", "32B", "72B")]
-    for small, big in zip(sizes, sizes[1:], strict=False):
+    for small, big in itertools.pairwise(sizes):
         assert plan.judge_gb(small) < plan.judge_gb(big) and plan.training_gb(small) < plan.training_gb(big)
         assert plan.rollouts_gb(small) < plan.rollouts_gb(big)
     assert plan.training_gb(plan.QWEN["7B"], shards=4) < plan.training_gb(plan.QWEN["7B"])
