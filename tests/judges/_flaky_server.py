@@ -196,6 +196,10 @@ def fake_vllm(tmp_path: Path, body: str) -> dict[str, str]:
     module = tmp_path / "vllm" / "entrypoints" / "openai" / "api_server.py"
     module.parent.mkdir(parents=True)
     module.write_text(textwrap.dedent(body).format(flaky=Path(__file__).resolve()))
+    # Regular packages, not namespace ones: an installed vllm (a regular package) would win over a
+    # namespace package whatever PYTHONPATH says.
+    for package in (tmp_path / "vllm", tmp_path / "vllm/entrypoints", module.parent):
+        (package / "__init__.py").touch()
     return {"PYTHONPATH": str(tmp_path)}
 
 
