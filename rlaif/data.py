@@ -1,10 +1,15 @@
-"""Training prompts: Nova RFT JSONL (or any JSONL with ``messages``) into TRL prompt rows.
+"""Training prompts: Nova RFT JSONL, or any ``datasets.load_dataset`` source, into TRL prompt rows.
 
-A row is ``{"id", "messages": [system/user turns], "reference_answer"?: any JSON, ...}``; some AWS
+A JSONL row is ``{"id", "messages": [system/user turns], "reference_answer"?: any JSON, ...}``; some AWS
 pages put ``reference_answer`` under ``"metadata"``, which is accepted too. The output is a
-``datasets.Dataset`` with TRL's conversational ``prompt`` column, a string ``id`` and a string
-``reference_answer`` (JSON text for structured references, "" when absent, so Arrow sees one type).
+``datasets.Dataset`` with TRL's conversational ``prompt`` column, a string ``id``, a string
+``reference_answer`` (JSON text for structured references, "" when absent, so Arrow sees one type) and
+``extra``: every other field of the row (root and ``metadata``) as a JSON object in text, which rewards
+receive and ``reward=nova_lambda`` passes through to a Nova reward function, as Nova does.
 Every problem is reported as ``file:line: what is wrong``.
+
+Other sources (``rlaif.sources``): a local parquet, CSV or JSON file, or ``hub:<dataset id>``, with
+``data.columns`` naming the source's columns for ``messages`` or ``prompt``, ``reference_answer`` and ``id``.
 
 Evaluation prompts (``rlaif.evaluate``) come from ``data.eval_path`` (a file whose questions training
 never saw) or ``data.eval_fraction`` (a share of ``data.path``, chosen by row id, that training skips).
@@ -14,11 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 _ROLES = {"system", "user", "assistant"}
+MIN_ROWS = 100  # AWS: "A minimum of 100 records in training dataset" for Nova RFT on Bedrock
+
+log = logging.getLogger("rlaif.data")
 
 
 class DataError(ValueError):
@@ -62,6 +72,11 @@ def read_rows(path: str | Path, key: str = "data.path") -> list[dict[str, Any]]:
     return rows
 
 
+def row_from_record(raw: Any, where: str, default_id: str) -> dict[str, Any]:
+    """One Nova-shaped record (from JSONL or a mapped source) as a training row; errors name ``where``."""
+    return _row(raw, where, default_id)
+
+
 def _row(raw: Any, where: str, default_id: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(raw).__name__}")
@@ -77,10 +92,13 @@ def _row(raw: Any, where: str, default_id: str) -> dict[str, Any]:
         raise DataError(f"{where}: the last message must be a user turn (the policy writes the answer)")
     metadata = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
     reference = raw.get("reference_answer", metadata.get("reference_answer"))
+    extra = {k: v for k, v in metadata.items() if k != "reference_answer"}
+    extra.update({k: v for k, v in raw.items() if k not in ("id", "messages", "reference_answer", "metadata")})
     return {
         "id": str(raw.get("id", default_id)),
         "prompt": [{"role": m["role"], "content": m["content"]} for m in messages],
         "reference_answer": "" if reference is None else _as_text(reference),
+        "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
     }
 
 
@@ -95,14 +113,25 @@ def load_prompts(
     shuffle: bool = True,
     eval_path: str | None = None,
     eval_fraction: float | None = None,
+    columns: Mapping[str, Any] | None = None,
+    split: str = "train",
 ) -> Any:
     """The training rows as a ``datasets.Dataset`` ready for ``GRPOTrainer(train_dataset=...)``.
 
     With ``eval_fraction`` (and no ``eval_path``) the held-out rows of :func:`split_held_out` are left
     out, so ``rlaif.evaluate`` can test on prompts training never saw; ``eval_path`` leaves training as is.
+    A file of the user's with fewer than :data:`MIN_ROWS` rows gets AWS's warning for Nova RFT.
     """
     _check_limit(limit)
-    rows = read_rows(path)
+    rows = load_rows(path, columns, split)
+    if not path.startswith("packaged:") and len(rows) < MIN_ROWS:
+        log.warning(
+            "%s: %d rows. Amazon Nova RFT asks for at least %d training rows (Bedrock refuses fewer); with few "
+            "prompts the reward mostly measures which prompts a step drew",
+            path,
+            len(rows),
+            MIN_ROWS,
+        )
     if _held_out_fraction(eval_path, eval_fraction) is not None:
         rows = split_held_out(rows, float(eval_fraction or 0), path)[0]
     return _as_dataset(rows, limit, seed, shuffle)
@@ -115,6 +144,8 @@ def load_eval_prompts(
     shuffle: bool = True,
     eval_path: str | None = None,
     eval_fraction: float | None = None,
+    columns: Mapping[str, Any] | None = None,
+    split: str = "train",
 ) -> Any:
     """The held-out rows (same keys as ``cfg.data``): ``eval_path``'s file, or the ``eval_fraction`` of
     ``path`` that :func:`load_prompts` leaves out. Raises :class:`DataError` when neither is set, or when
@@ -123,13 +154,22 @@ def load_eval_prompts(
     _check_limit(limit)
     fraction = _held_out_fraction(eval_path, eval_fraction)
     if fraction is not None:
-        rows = split_held_out(read_rows(path), fraction, path)[1]
+        rows = split_held_out(load_rows(path, columns, split), fraction, path)[1]
     elif eval_path is not None:
         rows = read_rows(eval_path, key="data.eval_path")
-        _check_unseen(rows, read_rows(path), eval_path, path)
+        _check_unseen(rows, load_rows(path, columns, split), eval_path, path)
     else:
         raise DataError("data.eval_path / data.eval_fraction: no eval split configured; set one of them")
     return _as_dataset(rows, limit, seed, shuffle)
+
+
+def load_rows(path: str, columns: Mapping[str, Any] | None = None, split: str = "train") -> list[dict[str, Any]]:
+    """Nova JSONL (``packaged:`` or ``.jsonl`` without ``columns``) read strictly, else any datasets source."""
+    if columns is None and (path.startswith("packaged:") or path.endswith(".jsonl")):
+        return read_rows(path)
+    from rlaif.sources import read_source
+
+    return read_source(path, columns, split)
 
 
 def split_held_out(

@@ -69,7 +69,7 @@ def test_duplicate_ids_and_missing_file(tmp_path: Path) -> None:
 def test_load_prompts_gives_trl_conversational_rows() -> None:
     dataset = load_prompts("packaged:default", limit=5, seed=1)
     assert len(dataset) == 5
-    assert set(dataset.column_names) == {"id", "prompt", "reference_answer"}
+    assert set(dataset.column_names) == {"id", "prompt", "reference_answer", "extra"}
     assert dataset[0]["prompt"][0]["role"] == "system"
 
 
@@ -120,3 +120,83 @@ def test_an_eval_file_that_repeats_training_questions_is_refused(tmp_path: Path)
     evals.write_text(json.dumps({"id": "e1", "messages": [{"role": "user", "content": "  HI "}]}) + "\n")
     with pytest.raises(DataError, match=r"1 eval question\(s\) also in the training file .*'e1'"):
         load_eval_prompts(str(train), eval_path=str(evals))
+
+
+def test_extra_fields_of_a_row_are_kept_for_the_rewards(tmp_path: Path) -> None:
+    # Nova passes a row's other fields through to the reward function: root ones and metadata's alike.
+    path = write(
+        tmp_path,
+        row(id="a", task="qa", metadata={"reference_answer": "4", "source": "wiki"}),
+        row(id="b", reference_answer={"x": 1}),
+    )
+    rows = {r["id"]: r for r in read_rows(path)}
+    assert json.loads(rows["a"]["extra"]) == {"task": "qa", "source": "wiki"} and rows["a"]["reference_answer"] == "4"
+    assert json.loads(rows["b"]["extra"]) == {} and rows["b"]["reference_answer"] == '{"x": 1}'
+
+
+def test_a_small_user_file_gets_awss_dataset_size_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, *(row(id=str(i)) for i in range(12)))
+    with caplog.at_level("WARNING", logger="rlaif.data"):
+        load_prompts(str(path))
+    assert "12 rows. Amazon Nova RFT asks for at least 100 training rows" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="rlaif.data"):
+        load_prompts("packaged:default")  # the shipped demo set is small on purpose: no warning
+    assert "Nova RFT" not in caplog.text
+
+
+QA = [
+    {"question": "What is 2 + 2?", "answer": "4", "qid": "q1", "topic": "math"},
+    {"question": "Capital of France?", "answer": "Paris", "qid": "q2", "topic": "geo"},
+]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "json"])
+def test_local_files_of_any_datasets_format_map_onto_prompt_rows(tmp_path: Path, fmt: str) -> None:
+    from datasets import Dataset
+
+    path = tmp_path / f"qa.{fmt}"
+    getattr(Dataset.from_list(QA), f"to_{fmt}")(str(path))
+    columns = {"prompt": "question", "reference_answer": "answer", "id": "qid"}
+    dataset = load_prompts(str(path), columns=columns, shuffle=False)
+    assert list(dataset["id"]) == ["q1", "q2"] and list(dataset["reference_answer"]) == ["4", "Paris"]
+    assert dataset[0]["prompt"] == [{"role": "user", "content": "What is 2 + 2?"}]
+    assert json.loads(dataset[1]["extra"]) == {"topic": "geo"}  # unmapped columns ride along
+
+
+def test_a_messages_column_in_csv_is_json_text(tmp_path: Path) -> None:
+    from datasets import Dataset
+
+    turns = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]
+    path = tmp_path / "chat.csv"
+    Dataset.from_list([{"turns": json.dumps(turns), "gold": "Hello."}]).to_csv(str(path))
+    dataset = load_prompts(str(path), columns={"messages": "turns", "reference_answer": "gold"})
+    assert dataset[0]["prompt"] == turns and dataset[0]["reference_answer"] == "Hello."
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"prompt": "nope"}, "data.columns.prompt='nope' is not a column (columns: ['question', 'answer', 'qid'"),
+        ({"prompt": "question", "messages": "question"}, "set exactly one of messages"),
+        ({"reference_answer": "answer"}, "set exactly one of messages"),
+        ({"prompt": "question", "answr": "answer"}, "data.columns: unknown key(s) ['answr']"),
+        ({"messages": "question"}, "[row 0]: the messages column (data.columns.messages) is text but not JSON"),
+    ],
+)
+def test_a_bad_column_mapping_names_the_key(tmp_path: Path, columns: dict[str, str], message: str) -> None:
+    from datasets import Dataset
+
+    path = tmp_path / "qa.parquet"
+    Dataset.from_list(QA).to_parquet(str(path))
+    with pytest.raises(DataError) as err:
+        load_prompts(str(path), columns=columns)
+    assert message in str(err.value)
+
+
+def test_unknown_format_and_offline_hub_ids_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "qa.xlsx").write_text("x")
+    with pytest.raises(DataError, match=r"unknown format '\.xlsx'"):
+        load_prompts(str(tmp_path / "qa.xlsx"), columns={"prompt": "q"})
+    with pytest.raises(DataError, match=r"hub:nobody/no-such-set \(split train\): datasets.load_dataset failed"):
+        load_prompts("hub:nobody/no-such-set", columns={"prompt": "q"})

@@ -135,6 +135,18 @@ def test_vllm_rollouts_without_a_gpu_are_refused_before_anything_loads(tmp_path:
     assert not run_dir.exists()
 
 
+def test_a_mapped_source_with_a_wrong_column_exits_2_naming_the_key(tmp_path: Path) -> None:
+    from datasets import Dataset
+
+    data = tmp_path / "qa.parquet"
+    Dataset.from_list([{"question": "What is 2 + 2?", "answer": "4"}]).to_parquet(str(data))
+    run_dir = tmp_path / "run"
+    result = run_train(f"data.path={data}", "data.columns.prompt=questoin", f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "data.columns.prompt='questoin' is not a column" in output
+    assert not run_dir.exists()
+
+
 def test_bad_reward_setting_names_the_key(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = run_train("reward.mode=vibes", "debug=smoke", f"hydra.run.dir={run_dir}")

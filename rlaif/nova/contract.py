@@ -1,0 +1,139 @@
+"""The Amazon Nova RFT reward-function contract: samples in, ``{id, aggregate_reward_score, metrics_list}`` out.
+
+Nova (Bedrock RFT, SageMaker training jobs, HyperPod) invokes a reward Lambda with a JSON **list** of
+samples and expects a list of results back, same length and order, ids echoed. AWS documents three sample
+shapes, and this module reads all of them:
+
+- Bedrock RFT: ``{"id", "messages": [... user, assistant], "metadata": {"reference_answer", ...}}``;
+- SageMaker "implementing reward functions": ``reference_answer`` (and custom fields) at the root;
+- SageMaker RFT evaluation: the answer's role is ``nova_assistant`` and ``content`` a list of text blocks.
+
+The policy's answer is the last message (role ``assistant`` or ``nova_assistant``); the messages before it
+are the prompt. A result's ``metrics_list`` holds ``{"name", "value", "type"}`` with type ``"Reward"``
+(used in training) or ``"Metric"`` (reported only). No dependency beyond the standard library: this is
+also the import path of the deployed Lambda.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ANSWER_ROLES = ("assistant", "nova_assistant")
+PROMPT_ROLES = ("system", "user", "assistant", "nova_assistant")
+_RESERVED = ("id", "messages", "reference_answer", "metadata")
+
+MetricType = Literal["Reward", "Metric"]
+
+
+class SampleError(ValueError):
+    """A sample that breaks the contract; the message names the sample and the field."""
+
+
+@dataclass(frozen=True)
+class NovaSample:
+    """One sample, read: the prompt turns (roles as TRL and rlaif's rewards expect), the answer, the rest."""
+
+    id: str
+    prompt: list[dict[str, str]]
+    answer: str
+    reference: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)  # every other field, root and metadata
+
+
+def samples_of(event: Any) -> list[Any]:
+    """The samples of one invocation: the event itself (a list), or a single sample (a mapping)."""
+    if isinstance(event, list):
+        return event
+    if isinstance(event, Mapping):
+        return [event]
+    raise SampleError(f"event: expected a JSON list of samples, got {type(event).__name__}")
+
+
+def sample_id(raw: Any, index: int) -> str:
+    """The id to echo: the sample's own, or ``sample[<index>]`` when it has none (its result says why)."""
+    if isinstance(raw, Mapping) and isinstance(raw.get("id"), str | int) and not isinstance(raw.get("id"), bool):
+        return str(raw["id"])
+    return f"sample[{index}]"
+
+
+def parse_sample(raw: Any, index: int) -> NovaSample:
+    """Read one sample; :class:`SampleError` names the sample (index and id) and the field at fault."""
+    where = f"sample[{index}]"
+    if not isinstance(raw, Mapping):
+        raise SampleError(f"{where}: expected a JSON object, got {type(raw).__name__}")
+    raw_id = raw.get("id")
+    if raw_id is None:
+        raise SampleError(f"{where}: missing field 'id'")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+        raise SampleError(f"{where}: field 'id' must be a string, got {type(raw_id).__name__}")
+    where = f"sample[{index}] (id {raw_id!r})"
+    messages = raw.get("messages")
+    if messages is None:
+        raise SampleError(f"{where}: missing field 'messages'")
+    if not isinstance(messages, list) or not messages:
+        raise SampleError(f"{where}: field 'messages' must be a non-empty list")
+    turns = [_turn(m, f"{where}: messages[{k}]") for k, m in enumerate(messages)]
+    role, answer = turns[-1]
+    if role not in ANSWER_ROLES:
+        raise SampleError(
+            f"{where}: messages[{len(turns) - 1}] has role {role!r}; the last message must be the policy's "
+            f"answer (role {' or '.join(ANSWER_ROLES)})"
+        )
+    if not any(r == "user" for r, _ in turns[:-1]):
+        raise SampleError(f"{where}: field 'messages' has no user turn before the answer")
+    metadata = raw.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise SampleError(f"{where}: field 'metadata' must be an object, got {type(metadata).__name__}")
+    metadata = metadata or {}
+    reference = raw["reference_answer"] if "reference_answer" in raw else metadata.get("reference_answer")
+    extra = {str(k): v for k, v in metadata.items() if k != "reference_answer"}
+    extra.update({str(k): v for k, v in raw.items() if k not in _RESERVED})
+    prompt = [{"role": "assistant" if r == "nova_assistant" else r, "content": text} for r, text in turns[:-1]]
+    return NovaSample(id=str(raw_id), prompt=prompt, answer=answer, reference=reference, extra=extra)
+
+
+def _turn(message: Any, where: str) -> tuple[str, str]:
+    if not isinstance(message, Mapping):
+        raise SampleError(f"{where}: expected an object with 'role' and 'content'")
+    role = message.get("role")
+    if role not in PROMPT_ROLES:
+        raise SampleError(f"{where}: role must be one of {', '.join(PROMPT_ROLES)}, got {role!r}")
+    content = message.get("content")
+    if isinstance(content, str):
+        return str(role), content
+    if isinstance(content, list) and all(isinstance(b, Mapping) and isinstance(b.get("text"), str) for b in content):
+        return str(role), "".join(b["text"] for b in content)  # [{"type": "text", "text": ...}, ...]
+    raise SampleError(f"{where}: 'content' must be a string or a list of text blocks, got {type(content).__name__}")
+
+
+def metric(name: str, value: float, kind: MetricType = "Metric") -> dict[str, Any]:
+    return {"name": name, "value": float(value), "type": kind}
+
+
+def result(sample_id: str, score: float, metrics: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """One sample's result; the score is clamped to [0, 1] (NaN is not a score: callers decide first)."""
+    if not math.isfinite(score):
+        raise ValueError(f"{sample_id}: the score must be a finite number, got {score!r}")
+    return {"id": sample_id, "aggregate_reward_score": min(1.0, max(0.0, float(score))), "metrics_list": list(metrics)}
+
+
+def check_results(results: Any, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """A Nova reward function's reply, checked against the contract and the ids it was sent."""
+    if not isinstance(results, list) or len(results) != len(ids):
+        got = f"{len(results)} results" if isinstance(results, list) else type(results).__name__
+        raise SampleError(f"reward function reply: expected a list of {len(ids)} results, got {got}")
+    for k, (item, expected) in enumerate(zip(results, ids, strict=True)):
+        if not isinstance(item, Mapping) or str(item.get("id")) != expected:
+            raise SampleError(f"reward function reply: result {k} should have id {expected!r}")
+        score = item.get("aggregate_reward_score")
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise SampleError(f"reward function reply: result {k} (id {expected!r}) has no numeric score")
+        for m in item.get("metrics_list") or []:
+            if not (
+                isinstance(m, Mapping) and isinstance(m.get("name"), str) and m.get("type") in ("Reward", "Metric")
+            ):
+                raise SampleError(f"reward function reply: result {k} (id {expected!r}) has a malformed metric {m!r}")
+    return [dict(item) for item in results]

@@ -1,0 +1,138 @@
+"""A deployable Amazon Nova RFT reward Lambda built from rlaif's own config tree.
+
+``handler(event, context)`` is the Lambda entry point (``rlaif.nova.lambda_handler.handler``). It grades
+every sample of the invocation with the same rubric reward training uses, composed by Hydra from
+``rlaif/conf`` with the overrides in the environment variable ``RLAIF_NOVA_OVERRIDES``, e.g.
+``judge.model_id=us.amazon.nova-pro-v1:0 rubric=contract_review reward=rubric``. Before them come
+:data:`LAMBDA_DEFAULTS`: the Bedrock judge, no response cache, and a judge failure scored as the neutral
+0.5 (Nova needs a number for every sample). Any ``judge=`` works (``judge=vllm`` for a local test).
+
+One invocation's judge calls run concurrently (``judge.policy.max_concurrency``); a throttled call is
+retried with backoff (``judge.policy.max_retries``). Per sample the result's ``metrics_list`` holds the
+score (type ``Reward``), each criterion's pass (``criterion/<id>``), each check (``check/<name>``), and
+``judge_error`` (1 when the judge failed and the score is the neutral value). A malformed sample is logged
+with its index, id and field, scores 0 with an ``error`` Metric, and never affects the other samples.
+
+The import path is light on purpose: no torch, transformers or TRL (the Lambda runtime has boto3; the
+zip from ``scripts/package_nova_lambda.sh`` adds Hydra and rlaif's pure-Python dependencies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import shlex
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from rlaif.nova.contract import NovaSample, SampleError, metric, parse_sample, result, sample_id, samples_of
+
+log = logging.getLogger("rlaif.nova")
+
+OVERRIDES_ENV = "RLAIF_NOVA_OVERRIDES"
+# What a reward Lambda needs beside training's defaults; the user's overrides come after and win.
+LAMBDA_DEFAULTS = ("judge=bedrock", "judge.policy.cache=false", "reward.failures.on_judge_error=neutral")
+ERROR_SCORE = 0.0  # a sample that breaks the contract (AWS's samples score it 0 with an "error" Metric)
+
+
+class NovaConfigError(ValueError):
+    """The Lambda's configuration cannot serve the Nova contract; the message names the key."""
+
+
+class NovaGrader:
+    """Grades Nova samples with a rubric reward (``RubricReward.grade``) and shapes the results."""
+
+    def __init__(self, reward: Any) -> None:
+        if not callable(getattr(reward, "grade", None)) or not hasattr(reward, "rubric"):
+            raise NovaConfigError(
+                f"reward: {type(reward).__name__} does not grade one answer at a time; the Nova contract scores "
+                "each sample on its own: use a rubric reward (reward=rubric, rubric_with_checks, rubric_on_topic)"
+            )
+        on_error = reward.failures.on_judge_error
+        if on_error == "none":
+            raise NovaConfigError(
+                "reward.failures.on_judge_error=none: Nova needs a number for every sample. Use neutral (0.5, "
+                "counted as the judge_error Metric) or raise (the invocation fails and Nova sees the error)"
+            )
+        self.reward = reward
+        self.name = str(reward.__name__)
+
+    def score(self, event: Any) -> list[dict[str, Any]]:
+        """The Nova reply to one invocation: one result per sample, in order, ids echoed."""
+        raw = samples_of(event)
+        parsed: list[NovaSample | SampleError] = []
+        for index, item in enumerate(raw):
+            try:
+                parsed.append(parse_sample(item, index))
+            except SampleError as exc:
+                log.error("rlaif.nova: %s", exc)
+                parsed.append(exc)
+        valid = [p for p in parsed if isinstance(p, NovaSample)]
+        grades = iter(self._grade(valid)) if valid else iter(())
+        results = []
+        for index, item in enumerate(parsed):
+            if isinstance(item, SampleError):
+                results.append(result(sample_id(raw[index], index), ERROR_SCORE, [metric("error", 1.0)]))
+            else:
+                results.append(self._result(item, next(grades)))
+        return results
+
+    def _grade(self, samples: Sequence[NovaSample]) -> list[Any]:
+        prompts = [s.prompt for s in samples]
+        answers = [s.answer for s in samples]
+        references = [s.reference for s in samples]
+        return asyncio.run(self.reward.grade(prompts, answers, references))
+
+    def _result(self, sample: NovaSample, grade: Any) -> dict[str, Any]:
+        failed = grade.error is not None or grade.score is None or not math.isfinite(grade.score)
+        if failed:
+            # raise: the whole invocation fails; neutral: 0.5, counted. (none was refused at build time.)
+            score = self.reward.failures.resolve(None, grade.error or "no score")
+            log.warning("rlaif.nova: sample %r: judge failed (%s); score %s", sample.id, grade.error, score)
+        else:
+            score = float(grade.score)
+        metrics = [metric(self.name, min(1.0, max(0.0, float(score))), "Reward")]
+        metrics += [metric(f"criterion/{cid}", value) for cid, value in sorted(grade.passes.items())]
+        checks = grade.details.get("checks") or {}
+        metrics += [metric(f"check/{name}", value) for name, value in sorted(checks.items())]
+        metrics.append(metric("judge_error", 1.0 if failed else 0.0))
+        return result(sample.id, float(score), metrics)
+
+
+def build_grader(overrides: Sequence[str] = ()) -> NovaGrader:
+    """The grader for ``overrides`` (after :data:`LAMBDA_DEFAULTS`), composed from rlaif's config tree."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    GlobalHydra.instance().clear()
+    with initialize_config_module("rlaif.conf", version_base="1.3"):
+        cfg = compose("train", overrides=[*LAMBDA_DEFAULTS, *overrides])
+    policy = OmegaConf.to_container(cfg.judge.get("policy") or OmegaConf.create({}), resolve=True)
+    judge = instantiate(cfg.judge, policy=policy, _convert_="all")
+    reward = instantiate(cfg.reward, judge=judge, log_path=None, _convert_="all")
+    return NovaGrader(reward)
+
+
+_grader: NovaGrader | None = None
+_grader_lock = threading.Lock()
+
+
+def grader() -> NovaGrader:
+    """This container's grader, built on first use from ``$RLAIF_NOVA_OVERRIDES`` (a warm Lambda reuses it)."""
+    global _grader
+    with _grader_lock:
+        if _grader is None:
+            _grader = build_grader(shlex.split(os.environ.get(OVERRIDES_ENV, "")))
+        return _grader
+
+
+def handler(event: Any, context: Any = None) -> list[dict[str, Any]]:
+    """The Lambda entry point: a list of Nova samples in, a list of results out (same order, ids echoed)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO)
+    return grader().score(event)

@@ -1,0 +1,175 @@
+"""Any Nova-contract reward function as a TRL reward (``reward=nova_lambda``): a team's existing Nova reward
+Lambda trains an open model unchanged.
+
+The function is either deployed (``function_arn``: boto3 ``lambda.invoke``, retried by botocore's standard
+retry mode on throttling) or a local Python callable ``handler(event, context)`` given by its dotted path
+as a Hydra ``_target_`` (``_partial_: true``). Each TRL batch becomes Nova payloads: one sample per
+completion with a unique ``id``, the prompt's messages with the answer appended as the ``assistant`` turn,
+``reference_answer`` and every extra dataset column at the root (Nova passes them through). Payloads of
+``batch_size`` samples are sent concurrently (``max_concurrency``). ``aggregate_reward_score`` is the
+reward; every ``metrics_list`` entry is logged as ``<name>/<metric>`` (its batch mean). A failed
+invocation or a reply that breaks the contract leaves its samples unscored (``None``, counted, as any
+judge failure: ``failures.on_judge_error``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from rlaif.nova.contract import SampleError, check_results
+from rlaif.rewards.conversation import answer_text
+from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.report import Grade, StepReport, report, resolve
+from rlaif.rewards.run_log import RewardLog
+
+log = logging.getLogger("rlaif.nova")
+
+# Keyword arguments TRL passes that are not dataset columns.
+_TRL_KWARGS = {"completion_ids", "trainer_state", "log_extra", "log_metric", "environments", "prompts", "completions"}
+
+NovaFunction = Callable[[Any, Any], Any]
+
+
+class NovaLambdaReward:
+    """A TRL reward (async) scoring completions with a Nova-contract reward function."""
+
+    def __init__(
+        self,
+        function: NovaFunction | None = None,
+        function_arn: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        name: str = "nova_lambda",
+        batch_size: int = 64,
+        max_concurrency: int = 8,
+        max_attempts: int = 8,
+        timeout_s: float = 900.0,
+        failures: FailurePolicy | Mapping[str, Any] | None = None,
+        log_path: str | None = None,
+        judge: Any = None,
+    ) -> None:
+        if (function is None) == (function_arn is None):
+            raise ValueError("reward: set exactly one of reward.function (a local handler) and reward.function_arn")
+        if batch_size < 1 or max_concurrency < 1:
+            raise ValueError("reward.batch_size and reward.max_concurrency must be >= 1")
+        self.function = function
+        self.function_arn = function_arn
+        self.region, self.profile, self.endpoint_url = region, profile, endpoint_url
+        self.__name__ = name
+        self.batch_size = batch_size
+        self.max_concurrency = max_concurrency
+        self.max_attempts = max_attempts
+        self.timeout_s = timeout_s
+        self.failures = failures if isinstance(failures, FailurePolicy) else FailurePolicy(**dict(failures or {}))
+        self.log = RewardLog(log_path)
+        self.judge = judge  # unused: the reward function has its own judge; kept for the step's judge metrics
+        self._client: Any = None
+
+    # -- TRL reward -------------------------------------------------------------------------------
+    async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+        import asyncio
+
+        answers = [answer_text(c) for c in completions]
+        samples = build_samples(prompts, answers, kwargs)
+        chunks = [samples[i : i + self.batch_size] for i in range(0, len(samples), self.batch_size)]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(chunks) or 1)) as pool:
+            loop = asyncio.get_running_loop()
+            replies = await asyncio.gather(*(loop.run_in_executor(pool, self._score_chunk, c) for c in chunks))
+        grades = [g for chunk in replies for g in chunk]
+        scores, stop = resolve(grades, self.failures)
+        report(
+            StepReport(self.__name__, prompts, answers, grades, scores, _metric_means(grades)), kwargs, None, self.log
+        )
+        if stop is not None:
+            raise stop
+        return scores
+
+    def _score_chunk(self, samples: list[dict[str, Any]]) -> list[Grade]:
+        ids = [s["id"] for s in samples]
+        try:
+            results = check_results(self._invoke(samples), ids)
+        except Exception as exc:  # a failed invocation: every sample of it unscored, counted
+            log.warning("rlaif.nova: reward function failed for %d samples: %s", len(samples), exc)
+            return [Grade(None, error=f"reward function: {exc}") for _ in samples]
+        grades = []
+        for item in results:
+            values = {str(m["name"]): float(m["value"]) for m in item.get("metrics_list") or []}
+            grades.append(Grade(float(item["aggregate_reward_score"]), details={"nova_metrics": values}))
+        return grades
+
+    def _invoke(self, samples: list[dict[str, Any]]) -> Any:
+        if self.function is not None:
+            return self.function(json.loads(json.dumps(samples)), None)  # the handler sees plain JSON, as in AWS
+        reply = self._lambda().invoke(
+            FunctionName=self.function_arn, InvocationType="RequestResponse", Payload=json.dumps(samples).encode()
+        )
+        body = reply["Payload"].read()
+        if reply.get("FunctionError"):
+            raise SampleError(f"{self.function_arn} raised ({reply['FunctionError']}): {body[:500]!r}")
+        return json.loads(body)
+
+    def _lambda(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            session = boto3.Session(profile_name=self.profile, region_name=self.region)
+            config = Config(
+                retries={"mode": "standard", "max_attempts": self.max_attempts},  # retries TooManyRequests
+                read_timeout=self.timeout_s,
+                connect_timeout=10,
+                max_pool_connections=self.max_concurrency,
+            )
+            self._client = session.client("lambda", endpoint_url=self.endpoint_url, config=config)
+        return self._client
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_client"} | {"_client": None}
+
+
+def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Nova samples for a TRL batch: unique ids, the messages with the answer appended, the row's columns."""
+    ids = columns.get("id") or [None] * len(prompts)
+    extra = {
+        k: v
+        for k, v in columns.items()
+        if k not in _TRL_KWARGS
+        and k not in ("id", "reference_answer")
+        and isinstance(v, list)
+        and len(v) == len(prompts)
+    }
+    references = columns.get("reference_answer") or [None] * len(prompts)
+    samples = []
+    for i, (prompt, answer) in enumerate(zip(prompts, answers, strict=True)):
+        messages = [dict(m) for m in prompt] if isinstance(prompt, list) else [{"role": "user", "content": str(prompt)}]
+        sample: dict[str, Any] = {
+            "id": f"{ids[i] if ids[i] is not None else 'row'}#{i}",  # one prompt has several completions
+            "messages": [*messages, {"role": "assistant", "content": answer}],
+        }
+        if references[i] is not None:
+            sample["reference_answer"] = references[i]
+        sample.update({k: v[i] for k, v in extra.items() if _is_json(v[i])})
+        samples.append(sample)
+    return samples
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _metric_means(grades: Sequence[Grade]) -> dict[str, float]:
+    sums: dict[str, list[float]] = defaultdict(list)
+    for g in grades:
+        for key, value in (g.details.get("nova_metrics") or {}).items():
+            sums[key].append(value)
+    return {f"metric/{k}": sum(v) / len(v) for k, v in sums.items()}
