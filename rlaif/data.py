@@ -164,8 +164,9 @@ def load_eval_prompts(
 
 
 def load_rows(path: str, columns: Mapping[str, Any] | None = None, split: str = "train") -> list[dict[str, Any]]:
-    """Nova JSONL (``packaged:`` or ``.jsonl`` without ``columns``) read strictly, else any datasets source."""
-    if columns is None and (path.startswith("packaged:") or path.endswith(".jsonl")):
+    """Nova JSONL (``packaged:`` or ``.jsonl``, no column mapped) read strictly, else any datasets source."""
+    mapped = any(v is not None for v in (columns or {}).values())
+    if not mapped and (path.startswith("packaged:") or path.endswith(".jsonl")):
         return read_rows(path)
     from rlaif.sources import read_source
 
