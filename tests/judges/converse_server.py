@@ -2,7 +2,8 @@
 
 ``POST /model/{modelId, URL-encoded}/converse`` with a JSON body; a success is the Converse JSON reply, an
 error is its HTTP status, an ``x-amzn-ErrorType: <Code>:<namespace>`` header and ``{"message": ...}``.
-Each test scripts the replies in order; once the script runs out every request gets a plain success.
+Each test scripts the replies in order; once the script runs out every request gets a plain success, or
+what ``responder(recorded_request)`` returns when a test sets one (replies that depend on the request).
 Every request is recorded (credentials left out), and the most requests ever handled at once is kept
 in ``max_in_flight``, so a test can check a client's concurrency cap from the server's side.
 """
@@ -13,6 +14,7 @@ import json
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -78,6 +80,7 @@ class ConverseServer:
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self.in_flight = self.max_in_flight = 0
+        self.responder: Callable[[RecordedRequest], Reply] | None = None
         self._lock = threading.Lock()
         self._released = threading.Event()  # ends every hang at shutdown
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -124,7 +127,9 @@ class ConverseServer:
     def _next(self, recorded: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(recorded)
-            return self._script.popleft() if self._script else Reply.ok()
+            if self._script:
+                return self._script.popleft()
+        return self.responder(recorded) if self.responder is not None else Reply.ok()
 
     def _hang(self, seconds: float) -> None:
         self._released.wait(seconds)
