@@ -34,7 +34,7 @@ log = logging.getLogger("rlaif.nova")
 
 OVERRIDES_ENV = "RLAIF_NOVA_OVERRIDES"
 # What a reward Lambda needs beside training's defaults; the user's overrides come after and win.
-LAMBDA_DEFAULTS = ("judge=bedrock", "judge.policy.cache=false", "reward.failures.on_judge_error=neutral")
+LAMBDA_DEFAULTS = ("judge=bedrock", "++judge.policy.cache=false", "reward.failures.on_judge_error=neutral")
 ERROR_SCORE = 0.0  # a sample that breaks the contract (AWS's samples score it 0 with an "error" Metric)
 
 
@@ -109,9 +109,12 @@ def build_grader(overrides: Sequence[str] = ()) -> NovaGrader:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    GlobalHydra.instance().clear()
-    with initialize_config_module("rlaif.conf", version_base="1.3"):
-        cfg = compose("train", overrides=[*LAMBDA_DEFAULTS, *overrides])
+    overrides = [*LAMBDA_DEFAULTS, *overrides]
+    if GlobalHydra.instance().is_initialized():  # inside python -m rlaif.train (reward=nova_lambda): its tree
+        cfg = compose("train", overrides=overrides)
+    else:
+        with initialize_config_module("rlaif.conf", version_base="1.3"):
+            cfg = compose("train", overrides=overrides)
     policy = OmegaConf.to_container(cfg.judge.get("policy") or OmegaConf.create({}), resolve=True)
     judge = instantiate(cfg.judge, policy=policy, _convert_="all")
     reward = instantiate(cfg.reward, judge=judge, log_path=None, _convert_="all")

@@ -73,15 +73,8 @@ class NovaLambdaReward:
 
     # -- TRL reward -------------------------------------------------------------------------------
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
-        import asyncio
-
         answers = [answer_text(c) for c in completions]
-        samples = build_samples(prompts, answers, kwargs)
-        chunks = [samples[i : i + self.batch_size] for i in range(0, len(samples), self.batch_size)]
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(chunks) or 1)) as pool:
-            loop = asyncio.get_running_loop()
-            replies = await asyncio.gather(*(loop.run_in_executor(pool, self._score_chunk, c) for c in chunks))
-        grades = [g for chunk in replies for g in chunk]
+        grades = await self._grades(build_samples(prompts, answers, kwargs))
         scores, stop = resolve(grades, self.failures)
         report(
             StepReport(self.__name__, prompts, answers, grades, scores, _metric_means(grades)), kwargs, None, self.log
@@ -89,6 +82,21 @@ class NovaLambdaReward:
         if stop is not None:
             raise stop
         return scores
+
+    async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:
+        """Grade (prompt, completion) pairs outside TRL (the baseline check); never raises for a failure."""
+        answers = [answer_text(c) for c in completions]
+        return await self._grades(build_samples(prompts, answers, {"reference_answer": list(references)}))
+
+    async def _grades(self, samples: list[dict[str, Any]]) -> list[Grade]:
+        """Every sample's grade: ``batch_size`` samples per invocation, ``max_concurrency`` invocations at once."""
+        import asyncio
+
+        chunks = [samples[i : i + self.batch_size] for i in range(0, len(samples), self.batch_size)]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(chunks) or 1)) as pool:
+            loop = asyncio.get_running_loop()
+            replies = await asyncio.gather(*(loop.run_in_executor(pool, self._score_chunk, c) for c in chunks))
+        return [g for chunk in replies for g in chunk]
 
     def _score_chunk(self, samples: list[dict[str, Any]]) -> list[Grade]:
         ids = [s["id"] for s in samples]
@@ -140,10 +148,11 @@ def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mappi
         k: v
         for k, v in columns.items()
         if k not in _TRL_KWARGS
-        and k not in ("id", "reference_answer")
+        and k not in ("id", "reference_answer", "extra")
         and isinstance(v, list)
         and len(v) == len(prompts)
     }
+    passed_through = columns.get("extra") or [None] * len(prompts)  # rlaif.data keeps a row's extra fields here
     references = columns.get("reference_answer") or [None] * len(prompts)
     samples = []
     for i, (prompt, answer) in enumerate(zip(prompts, answers, strict=True)):
@@ -152,11 +161,24 @@ def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mappi
             "id": f"{ids[i] if ids[i] is not None else 'row'}#{i}",  # one prompt has several completions
             "messages": [*messages, {"role": "assistant", "content": answer}],
         }
-        if references[i] is not None:
-            sample["reference_answer"] = references[i]
+        if references[i] not in (None, ""):  # rlaif.data writes "" for no reference
+            sample["reference_answer"] = _as_json(references[i])
         sample.update({k: v[i] for k, v in extra.items() if _is_json(v[i])})
+        if isinstance(passed_through[i], str) and passed_through[i]:
+            fields = json.loads(passed_through[i])
+            sample.update({k: v for k, v in fields.items() if k not in sample})
         samples.append(sample)
     return samples
+
+
+def _as_json(reference: Any) -> Any:
+    """A structured reference as the JSON it was (rlaif.data stores it as JSON text), other text as is."""
+    if isinstance(reference, str) and reference[:1] in ("{", "["):
+        try:
+            return json.loads(reference)
+        except json.JSONDecodeError:
+            return reference
+    return reference
 
 
 def _is_json(value: Any) -> bool:

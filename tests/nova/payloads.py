@@ -13,7 +13,10 @@ import copy
 from typing import Any
 
 QUESTION = "Do you have a dedicated security team?"
-REFERENCE = {"compliant": "No", "explanation": "As an AI developed by Company, I do not have a traditional security team..."}
+REFERENCE = {
+    "compliant": "No",
+    "explanation": "As an AI developed by Company, I do not have a traditional security team...",
+}
 POLITE_SHORT = "Thanks for asking: no dedicated security team here."
 LONG = (
     "No, there is no dedicated security team, because as an AI developed by Amazon I do not have staff, "

@@ -31,7 +31,11 @@ except ImportError:  # pragma: no cover
         request_text,
     )
 
-FAST_RETRIES = ("judge.policy.backoff_initial_s=0.01", "judge.policy.backoff_max_s=0.05", "judge.policy.backoff_jitter_s=0")
+FAST_RETRIES = (
+    "judge.policy.backoff_initial_s=0.01",
+    "judge.policy.backoff_max_s=0.05",
+    "judge.policy.backoff_jitter_s=0",
+)
 
 
 def _judging(server: ConverseServer, delay_s: float = 0.0) -> ConverseServer:
@@ -81,7 +85,11 @@ def test_each_documented_shape_is_scored_in_order_with_ids_echoed(lambda_env: Co
     metrics = _metrics(results[0])
     assert metrics["rubric_on_topic"] == (1.0, "Reward")  # the training default reward, by name
     assert metrics["criterion/polite"] == (1.0, "Metric") and metrics["criterion/concise"] == (1.0, "Metric")
-    assert metrics["check/on_topic"] == (1.0, "Metric") and metrics["check/non_empty"][1] == "Metric" and metrics["judge_error"] == (0.0, "Metric")
+    assert (
+        metrics["check/on_topic"] == (1.0, "Metric")
+        and metrics["check/non_empty"][1] == "Metric"
+        and metrics["judge_error"] == (0.0, "Metric")
+    )
     # The reference stays out of the everyday rubric's requests (show_reference: false), as in training.
     assert all("traditional security team" not in request_text(r.body) for r in lambda_env.requests)
     assert {r.model_id for r in lambda_env.requests} == {"us.amazon.nova-pro-v1:0"}
