@@ -115,6 +115,7 @@ def load_prompts(
     eval_fraction: float | None = None,
     columns: Mapping[str, Any] | None = None,
     split: str = "train",
+    subset: str | None = None,
 ) -> Any:
     """The training rows as a ``datasets.Dataset`` ready for ``GRPOTrainer(train_dataset=...)``.
 
@@ -123,7 +124,7 @@ def load_prompts(
     A file of the user's with fewer than :data:`MIN_ROWS` rows gets AWS's warning for Nova RFT.
     """
     _check_limit(limit)
-    rows = load_rows(path, columns, split)
+    rows = load_rows(path, columns, split, subset)
     if not path.startswith("packaged:") and len(rows) < MIN_ROWS:
         log.warning(
             "%s: %d rows. Amazon Nova RFT asks for at least %d training rows (Bedrock refuses fewer); with few "
@@ -146,6 +147,7 @@ def load_eval_prompts(
     eval_fraction: float | None = None,
     columns: Mapping[str, Any] | None = None,
     split: str = "train",
+    subset: str | None = None,
 ) -> Any:
     """The held-out rows (same keys as ``cfg.data``): ``eval_path``'s file, or the ``eval_fraction`` of
     ``path`` that :func:`load_prompts` leaves out. Raises :class:`DataError` when neither is set, or when
@@ -154,23 +156,25 @@ def load_eval_prompts(
     _check_limit(limit)
     fraction = _held_out_fraction(eval_path, eval_fraction)
     if fraction is not None:
-        rows = split_held_out(load_rows(path, columns, split), fraction, path)[1]
+        rows = split_held_out(load_rows(path, columns, split, subset), fraction, path)[1]
     elif eval_path is not None:
         rows = read_rows(eval_path, key="data.eval_path")
-        _check_unseen(rows, load_rows(path, columns, split), eval_path, path)
+        _check_unseen(rows, load_rows(path, columns, split, subset), eval_path, path)
     else:
         raise DataError("data.eval_path / data.eval_fraction: no eval split configured; set one of them")
     return _as_dataset(rows, limit, seed, shuffle)
 
 
-def load_rows(path: str, columns: Mapping[str, Any] | None = None, split: str = "train") -> list[dict[str, Any]]:
+def load_rows(
+    path: str, columns: Mapping[str, Any] | None = None, split: str = "train", subset: str | None = None
+) -> list[dict[str, Any]]:
     """Nova JSONL (``packaged:`` or ``.jsonl``, no column mapped) read strictly, else any datasets source."""
     mapped = any(v is not None for v in (columns or {}).values())
     if not mapped and (path.startswith("packaged:") or path.endswith(".jsonl")):
         return read_rows(path)
     from rlaif.sources import read_source
 
-    return read_source(path, columns, split)
+    return read_source(path, columns, split, subset)
 
 
 def split_held_out(

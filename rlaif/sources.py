@@ -1,7 +1,8 @@
 """Prompt rows from where users keep them: any ``datasets.load_dataset`` source, mapped onto rlaif's columns.
 
 ``data.path`` is a local ``.parquet``, ``.csv``, ``.json`` or ``.jsonl`` file, or ``hub:<dataset id>`` (with
-``data.split``; offline, only what the hub cache holds). ``data.columns`` names the source's columns:
+``data.subset`` and ``data.split``; offline, only what the hub cache holds). ``data.columns`` names the
+source's columns:
 
 - ``messages``: a list of ``{role, content}`` turns (in a CSV, its JSON text), or
 - ``prompt``: a plain question, which becomes one user turn;
@@ -22,12 +23,14 @@ MAPPED = ("messages", "prompt", "reference_answer", "id")
 _BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 
 
-def read_source(path: str, columns: Mapping[str, Any] | None, split: str = "train") -> list[dict[str, Any]]:
+def read_source(
+    path: str, columns: Mapping[str, Any] | None, split: str = "train", subset: str | None = None
+) -> list[dict[str, Any]]:
     """The rows of ``path`` with ``columns`` mapped; raises ``DataError`` naming what is wrong."""
     from rlaif.data import DataError, row_from_record
 
     mapping = _mapping(columns)
-    dataset, source = _load(path, split)
+    dataset, source = _load(path, split, subset)
     available = list(dataset.column_names)
     for key, column in mapping.items():
         if column not in available:
@@ -68,17 +71,19 @@ def _mapping(columns: Mapping[str, Any] | None) -> dict[str, str]:
     return given
 
 
-def _load(path: str, split: str) -> tuple[Any, str]:
+def _load(path: str, split: str, subset: str | None) -> tuple[Any, str]:
     from datasets import load_dataset
 
     from rlaif.data import DataError
 
     if path.startswith("hub:"):
-        source = f"{path} (split {split})"
+        source = f"{path} (subset {subset}, split {split})" if subset else f"{path} (split {split})"
         try:
-            return load_dataset(path.removeprefix("hub:"), split=split), source
+            return load_dataset(path.removeprefix("hub:"), subset, split=split), source
         except Exception as exc:  # offline, unknown id, unknown split: say which and why
-            raise DataError(f"{source}: datasets.load_dataset failed (data.path, data.split): {exc}") from None
+            raise DataError(
+                f"{source}: datasets.load_dataset failed (data.path, data.subset, data.split): {exc}"
+            ) from None
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"{file}: dataset file not found (data.path)")

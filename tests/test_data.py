@@ -200,3 +200,10 @@ def test_unknown_format_and_offline_hub_ids_are_clear_errors(tmp_path: Path) -> 
         load_prompts(str(tmp_path / "qa.xlsx"), columns={"prompt": "q"})
     with pytest.raises(DataError, match=r"hub:nobody/no-such-set \(split train\): datasets.load_dataset failed"):
         load_prompts("hub:nobody/no-such-set", columns={"prompt": "q"})
+
+
+def test_the_shipped_contract_review_set_is_valid_nova_rows() -> None:
+    rows = read_rows(packaged_prompts("contract_review"))
+    assert len(rows) == 12 and all("Contract excerpt:" in r["prompt"][-1]["content"] for r in rows)
+    assert all(json.loads(r["reference_answer"])["clauses"] for r in rows)
+    assert {json.loads(r["extra"])["task"] for r in rows} == {"contract_review"}
