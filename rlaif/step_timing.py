@@ -44,6 +44,17 @@ class StepTimer(TrainerCallback):
         """``reward`` with its calls timed into this step's judge time (TRL sees the same name and result)."""
         return TimedReward(reward, self)
 
+    def reward_started(self, rollout_tokens: int) -> float:
+        """A reward call begins (its completions' token count); the clock value to pass to reward_finished."""
+        start = time.perf_counter()
+        if self._first_reward is None:
+            self._first_reward = start
+        self._tokens += rollout_tokens
+        return start
+
+    def reward_finished(self, start: float) -> None:
+        self._judge_s += time.perf_counter() - start
+
     # -- TrainerCallback ---------------------------------------------------------------------------
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._begin = time.perf_counter()
@@ -115,16 +126,12 @@ class TimedReward:
         self.__name__ = getattr(reward, "__name__", type(reward).__name__)
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
-        timer = self.timer
-        start = time.perf_counter()
-        if timer._first_reward is None:
-            timer._first_reward = start
-        timer._tokens += sum(len(ids) for ids in kwargs.get("completion_ids") or [])
+        start = self.timer.reward_started(sum(len(ids) for ids in kwargs.get("completion_ids") or []))
         try:
             result = self.reward(prompts, completions, **kwargs)  # a plain function reward works too
             return list(await result if inspect.isawaitable(result) else result)
         finally:
-            timer._judge_s += time.perf_counter() - start
+            self.timer.reward_finished(start)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reward, name)
