@@ -14,8 +14,10 @@ judge failure: ``failures.on_judge_error``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,8 +70,9 @@ class NovaLambdaReward:
         self.timeout_s = timeout_s
         self.failures = failures if isinstance(failures, FailurePolicy) else FailurePolicy(**dict(failures or {}))
         self.log = RewardLog(log_path)
-        self.judge = judge  # unused: the reward function has its own judge; kept for the step's judge metrics
+        self.judge = judge  # rlaif.train passes its judge to every reward; the Nova function has its own
         self._client: Any = None
+        self._client_lock = threading.Lock()
 
     # -- TRL reward -------------------------------------------------------------------------------
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
@@ -90,8 +93,6 @@ class NovaLambdaReward:
 
     async def _grades(self, samples: list[dict[str, Any]]) -> list[Grade]:
         """Every sample's grade: ``batch_size`` samples per invocation, ``max_concurrency`` invocations at once."""
-        import asyncio
-
         chunks = [samples[i : i + self.batch_size] for i in range(0, len(samples), self.batch_size)]
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(chunks) or 1)) as pool:
             loop = asyncio.get_running_loop()
@@ -123,22 +124,29 @@ class NovaLambdaReward:
         return json.loads(body)
 
     def _lambda(self) -> Any:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
+        with self._client_lock:  # one client for every worker thread (boto3 clients are thread-safe)
+            return self._client or self._new_client()
 
-            session = boto3.Session(profile_name=self.profile, region_name=self.region)
-            config = Config(
-                retries={"mode": "standard", "max_attempts": self.max_attempts},  # retries TooManyRequests
-                read_timeout=self.timeout_s,
-                connect_timeout=10,
-                max_pool_connections=self.max_concurrency,
-            )
-            self._client = session.client("lambda", endpoint_url=self.endpoint_url, config=config)
+    def _new_client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.Session(profile_name=self.profile, region_name=self.region)
+        config = Config(
+            retries={"mode": "standard", "max_attempts": self.max_attempts},  # retries TooManyRequests
+            read_timeout=self.timeout_s,
+            connect_timeout=10,
+            max_pool_connections=self.max_concurrency,
+        )
+        self._client = session.client("lambda", endpoint_url=self.endpoint_url, config=config)
         return self._client
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_client"} | {"_client": None}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_client", "_client_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client, self._client_lock = None, threading.Lock()
 
 
 def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mapping[str, Any]) -> list[dict[str, Any]]:
