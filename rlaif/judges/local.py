@@ -18,6 +18,7 @@ import os
 import threading
 from typing import Any
 
+from rlaif.judges._prefix import PrefixGroup, shared_prefix_groups
 from rlaif.judges._top_logprobs import CHOICE_TOP_LOGPROBS, add_logprob
 from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TokenLogprob, TransportResult
 from rlaif.models import PACKAGED_MODEL, load_causal_lm, load_tokenizer
@@ -29,12 +30,20 @@ class LocalTransport:
     """A transformers causal LM in this process, loaded lazily on first use."""
 
     def __init__(
-        self, model: str = PACKAGED_MODEL, dtype: str = "float32", max_batch_size: int = 16, device: str = "auto"
+        self,
+        model: str = PACKAGED_MODEL,
+        dtype: str = "float32",
+        max_batch_size: int = 16,
+        device: str = "auto",
+        share_prefix: bool = True,
+        min_shared_prefix: int = 16,
     ) -> None:
         self.model_name = model
         self.dtype = dtype
         self.max_batch_size = max_batch_size
         self.device = device
+        self.share_prefix = share_prefix
+        self.min_shared_prefix = min_shared_prefix
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -43,9 +52,11 @@ class LocalTransport:
         self._load_lock = threading.Lock()
         self._pending: list[_Pending] = []
         self._worker: asyncio.Task[None] | None = None
+        self.computed_tokens = 0  # prompt tokens actually run through the model (shared prefixes once)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("model_name", "dtype", "max_batch_size", "device")}
+        keys = ("model_name", "dtype", "max_batch_size", "device", "share_prefix", "min_shared_prefix")
+        return {k: getattr(self, k) for k in keys}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -134,23 +145,82 @@ class LocalTransport:
         return encoded.to(self._model.device)
 
     def _score_choices(self, requests: list[JudgeRequest]) -> list[TransportResult]:
+        """The first answer position's top log-probabilities of each request, in two batched passes when
+        requests share a prefix (the chat header, the criterion, the question): each shared prefix once,
+        then every request's own tokens on top of its prefix's KV cache."""
         import torch
 
-        inputs = self._encode(requests)
+        sequences = [self._token_ids(r) for r in requests]
+        groups = shared_prefix_groups(sequences, self.min_shared_prefix) if self.share_prefix else []
         with torch.inference_mode():
-            # Only the last position is scored: skip the vocabulary projection everywhere else.
-            logits = self._model(**inputs, logits_to_keep=1).logits[:, -1, :].float()
-        values, ids = torch.log_softmax(logits, dim=-1).topk(CHOICE_TOP_LOGPROBS, dim=-1)
+            if any(g.prefix_len for g in groups):
+                logits = self._last_logits_shared(sequences, groups)
+            else:
+                logits = self._last_logits(sequences)
         results = []
-        for row in range(len(requests)):
+        for row, sequence in zip(torch.log_softmax(logits.float(), dim=-1), sequences, strict=True):
+            values, ids = row.topk(CHOICE_TOP_LOGPROBS)
             top: dict[str, float] = {}
-            for token_id, value in zip(ids[row].tolist(), values[row].tolist(), strict=True):
+            for token_id, value in zip(ids.tolist(), values.tolist(), strict=True):
                 add_logprob(top, self._tokenizer.decode([token_id]), value)
-            best = self._tokenizer.decode([int(ids[row, 0])])
-            first = TokenLogprob(token=best, logprob=float(values[row, 0]), top=top)
-            tokens_in = int(inputs["attention_mask"][row].sum())
-            results.append(TransportResult(text=best, token_logprobs=[first], tokens_in=tokens_in, tokens_out=1))
+            best = self._tokenizer.decode([int(ids[0])])
+            first = TokenLogprob(token=best, logprob=float(values[0]), top=top)
+            results.append(TransportResult(text=best, token_logprobs=[first], tokens_in=len(sequence), tokens_out=1))
         return results
+
+    def _token_ids(self, request: JudgeRequest) -> list[int]:
+        text = self._tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
+        return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _padded(self, rows: list[list[int]]) -> tuple[Any, Any]:
+        """Left-padded ids and mask: every row's last position is its last token."""
+        import torch
+
+        width = max(map(len, rows))
+        pad = self._tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self._model.device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self._model.device)
+        return ids, mask
+
+    def _last_logits(self, sequences: list[list[int]]) -> Any:
+        """One pass over whole sequences; only the last position goes through the vocabulary projection."""
+        ids, mask = self._padded(sequences)
+        self.computed_tokens += sum(map(len, sequences))
+        return self._model(input_ids=ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :]
+
+    def _last_logits_shared(self, sequences: list[list[int]], groups: list[PrefixGroup]) -> Any:
+        """Pass 1: one row per shared prefix (a request without one is its own prefix, all but its last
+        token). Pass 2: each request's remaining tokens, on a copy of its prefix's KV cache."""
+        import torch
+
+        owner: dict[int, tuple[int, int]] = {}  # request -> (prefix row, prefix length)
+        prefixes: list[list[int]] = []
+        for group in groups:
+            members = [[i] for i in group.indices] if not group.prefix_len else [list(group.indices)]
+            for indices in members:
+                length = group.prefix_len or len(sequences[indices[0]]) - 1
+                owner.update({i: (len(prefixes), length) for i in indices})
+                prefixes.append(sequences[indices[0]][:length])
+        prefix_ids, prefix_mask = self._padded(prefixes)
+        prefix_pos = (prefix_mask.cumsum(dim=1) - 1).clamp(min=0)
+        cache = self._model(
+            input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=prefix_pos, use_cache=True, logits_to_keep=1
+        ).past_key_values
+        rows = torch.tensor([owner[i][0] for i in range(len(sequences))], device=self._model.device)
+        cache.batch_select_indices(rows)  # one copy of its prefix's keys and values per request
+        suffixes = [seq[owner[i][1] :] for i, seq in enumerate(sequences)]
+        suffix_ids, suffix_mask = self._padded(suffixes)
+        lengths = torch.tensor([owner[i][1] for i in range(len(sequences))], device=self._model.device)
+        positions = (lengths[:, None] + suffix_mask.cumsum(dim=1) - 1).clamp(min=0)
+        self.computed_tokens += sum(map(len, prefixes)) + sum(map(len, suffixes))
+        return self._model(
+            input_ids=suffix_ids,
+            attention_mask=torch.cat([prefix_mask[rows], suffix_mask], dim=1),
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        ).logits[:, -1, :]
 
     def _generate(self, requests: list[JudgeRequest]) -> list[TransportResult]:
         import torch
@@ -207,10 +277,22 @@ def local_judge(
     dtype: str = "float32",
     max_batch_size: int = 16,
     device: str = "auto",
+    share_prefix: bool = True,
+    min_shared_prefix: int = 16,
     policy: dict[str, Any] | None = None,
 ) -> Judge:
     """An in-process judge (the Hydra ``_target_`` of ``judge=local``); ``device``: auto, cpu, cuda, cuda:1.
 
     ``auto`` puts each training process's judge on that process's GPU (``LOCAL_RANK``), else on the CPU.
+    ``share_prefix``: requests of one batch that share at least ``min_shared_prefix`` leading tokens have
+    that prefix computed once (its KV cache reused); the scores are the same to float rounding.
     """
-    return Judge(LocalTransport(model=model, dtype=dtype, max_batch_size=max_batch_size, device=device), policy)
+    transport = LocalTransport(
+        model=model,
+        dtype=dtype,
+        max_batch_size=max_batch_size,
+        device=device,
+        share_prefix=share_prefix,
+        min_shared_prefix=min_shared_prefix,
+    )
+    return Judge(transport, policy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,3 +139,36 @@ def test_auto_device_follows_the_process_local_rank(
     else:
         monkeypatch.setenv("LOCAL_RANK", local_rank)
     assert resolve_device(device, has_cuda, count) == expected
+
+
+def test_shared_prefixes_give_the_same_probabilities_with_fewer_tokens_computed() -> None:
+    """The everyday rubric's requests for two questions x three answers: P(choice) equal to 1e-4 with the
+    shared prefixes computed once, and fewer prompt tokens through the model."""
+    from omegaconf import OmegaConf
+
+    import rlaif
+    from rlaif.rewards.rubric_prompts import criterion_request
+    from rlaif.rewards.rubric_spec import Rubric
+
+    spec = OmegaConf.to_container(OmegaConf.load(Path(rlaif.__file__).parent / "conf" / "rubric" / "everyday.yaml"))
+    rubric = Rubric.from_mapping(spec, "rubric")
+    answers = ["Boil it for nine minutes.", "Thanks for asking! Nine minutes.", "I do not know, sorry about that."]
+    requests = [
+        criterion_request(rubric, c, q, a, None)
+        for q in ("How do I boil an egg?", "What is a carbohydrate?")
+        for a in answers
+        for c in rubric.criteria
+    ]
+    plain = LocalTransport(share_prefix=False)
+    shared = LocalTransport(share_prefix=True)
+    expected, got = plain._run(requests), shared._run(requests)
+    for want, have in zip(expected, got, strict=True):
+        top_want, top_have = want.token_logprobs[0].top, have.token_logprobs[0].top
+        common = top_want.keys() & top_have.keys()  # the top-k lists may differ at a tie in their last place
+        assert len(common) >= len(top_want) - 1
+        for token in common:
+            assert math.exp(top_have[token]) == pytest.approx(math.exp(top_want[token]), abs=1e-4)
+        p_want, p_have = choice_distribution(("yes", "no"), want), choice_distribution(("yes", "no"), have)
+        assert p_have["yes"] == pytest.approx(p_want["yes"], abs=1e-4)
+        assert want.tokens_in == have.tokens_in
+    assert shared.computed_tokens < 0.8 * plain.computed_tokens
