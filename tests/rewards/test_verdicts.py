@@ -77,13 +77,17 @@ def openai_shape(said: Said) -> TransportResult:
 class _Tokenizer:
     """Just enough of a tokenizer for LocalTransport: each prompt is one id, each vocabulary id one text."""
 
+    pad_token_id = 0
+
     def __init__(self, prompts: list[str]) -> None:
         self.prompts = prompts
 
     def apply_chat_template(self, messages: list[dict[str, str]], **_: Any) -> str:
         return messages[-1]["content"]
 
-    def __call__(self, texts: list[str], **_: Any) -> BatchEncoding:
+    def __call__(self, texts: str | list[str], **_: Any) -> BatchEncoding:
+        if isinstance(texts, str):  # one text: its ids as a list, as a real tokenizer returns them
+            return BatchEncoding({"input_ids": [self.prompts.index(texts)]})
         ids = torch.tensor([[self.prompts.index(t)] for t in texts])
         return BatchEncoding({"input_ids": ids, "attention_mask": torch.ones_like(ids)})
 
