@@ -34,6 +34,7 @@ def judge_model_dir() -> str:
 
 @pytest.fixture(scope="session")
 def vllm_server(vllm_python: str, judge_model_dir: str) -> Iterator[VLLMServer]:
-    """One server for every test that can share it (start-up takes ~40 s on 2 CPU cores)."""
-    with VLLMServer(judge_model_dir, python=vllm_python, startup_timeout_s=1200.0) as server:
+    """One server for every test that can share it (start-up takes ~40 s on 2 CPU cores). One core: trainers
+    run beside it in the same tests, and OpenMP threads spinning on every core would slow both down."""
+    with VLLMServer(judge_model_dir, python=vllm_python, startup_timeout_s=1200.0, cpu_threads=1) as server:
         yield server

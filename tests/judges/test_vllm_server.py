@@ -116,3 +116,23 @@ def test_port_in_use_is_refused_before_starting(tmp_path: Path) -> None:
         with pytest.raises(VLLMServerError, match="already in use"):
             server.start()
     assert server.pid is None
+
+
+def test_cpu_recipe_picks_dtype_from_the_cpu_and_binds_the_cores_it_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rlaif.judges import vllm_server
+
+    assert vllm_server.cpu_dtype(["sse4_2", "avx512f", "avx512_bf16"]) == "bfloat16"
+    assert vllm_server.cpu_dtype(["sse4_2", "amx_bf16"]) == "bfloat16"
+    assert vllm_server.cpu_dtype(["sse4_2", "avx2", "avx512f"]) == "float32"  # bf16 would take a slow path
+    monkeypatch.setattr(vllm_server.os, "sched_getaffinity", lambda pid: {4, 5, 6}, raising=False)
+    assert vllm_server.cpu_bind() == "4,5,6" and vllm_server.cpu_bind(1) == "4"
+
+    server = VLLMServer("m", device="cpu", cpu_threads=2)
+    command = server.command("/models/m")
+    assert command[command.index("--dtype") + 1] == vllm_server.cpu_dtype()
+    assert "--enable-prefix-caching" in command and command[command.index("--block-size") + 1] == "32"
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    assert server._environment()["VLLM_CPU_OMP_THREADS_BIND"] == "4,5"
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "0-1")  # the user's own binding wins
+    assert server._environment()["VLLM_CPU_OMP_THREADS_BIND"] == "0-1"
+    assert "--enable-prefix-caching" in VLLMServer("m", device="gpu").command("/models/m")
