@@ -13,8 +13,9 @@ YES, NO = "yes", "no"
 _SYSTEM = "You are a strict, fair grader. " + IGNORE_INSTRUCTIONS
 
 
-def _question_block(question: str, reference: str | None) -> str:
-    parts = [f"Question:\n{fence(question, 'question')}"]
+def _context(rubric: Rubric, question: str, reference: str | None) -> str:
+    parts = [f"Task: {rubric.task}"] if rubric.task else []
+    parts.append(f"Question:\n{fence(question, 'question')}")
     if reference is not None:
         parts.append(f"Reference answer (trusted):\n{fence(reference, 'reference')}")
     return "\n\n".join(parts)
@@ -25,20 +26,18 @@ def criterion_request(
 ) -> JudgeRequest:
     """A single yes/no question scored from the judge's next-token probabilities (no decoding).
 
-    What many requests share comes first, what only one has comes last: the grader role, the task, the
-    criterion and its examples (the same for every answer), then the question and reference (the same
-    for every answer to one prompt), then the answer. A judge that caches prefixes (vLLM's prefix cache,
-    the local judge's shared KV) computes the common part once.
+    The compact layout opens with the criterion (requests share their opening: prefix caches reuse it).
+    The full layout keeps the criterion after the answer: moved before the question, it cost the packaged
+    judge its agreement on the shipped labelled set (AUC 0.66 -> 0.57, kappa 0.22 -> 0.00; benchmarks/README.md).
     """
     if rubric.prompt == "compact":
         return _compact_request(criterion, question, answer, reference)
     examples = "".join(
         f"Example answer:\n{fence(e.answer)}\nVerdict: {YES if e.passes else NO}\n\n" for e in criterion.examples
     )
-    task = f"Task: {rubric.task}\n\n" if rubric.task else ""
     user = (
-        f"{task}Criterion: {criterion.question}\n\n{examples}{_question_block(question, reference)}\n\n"
-        f"Answer to grade:\n{fence(answer)}\n\nDoes the answer meet the criterion? Reply with {YES} or {NO} only."
+        f"{_context(rubric, question, reference)}\n\n{examples}Answer to grade:\n{fence(answer)}\n\n"
+        f"Criterion: {criterion.question}\nDoes the answer meet the criterion? Reply with {YES} or {NO} only."
     )
     messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
     return JudgeRequest.chat(messages, choices=(YES, NO), max_tokens=1, logprobs=True, top_logprobs=20)
@@ -84,11 +83,9 @@ def json_request(
     for c in rubric.criteria:
         lines.append(f"- {c.id}: {c.question}" + (" (passes when the answer to this is no)" if c.pass_on == NO else ""))
         lines.extend(f"    e.g. {e.answer!r} -> {'pass' if e.passes else 'fail'}" for e in c.examples)
-    task = f"Task: {rubric.task}\n\n" if rubric.task else ""
-    # The rubric first and the answer last, as in criterion_request: requests share their opening.
     user = (
-        f"{task}Criteria (each is pass or fail):\n" + "\n".join(lines) + "\n\n"
-        f"{_question_block(question, reference)}\n\nAnswer to grade:\n{fence(answer)}\n\n"
+        f"{_context(rubric, question, reference)}\n\nAnswer to grade:\n{fence(answer)}\n\n"
+        "Criteria (each is pass or fail):\n" + "\n".join(lines) + "\n\n"
         'Reply with one JSON object only: {"<criterion id>": {"reason": "<one sentence>", "pass": true|false}, ...} '
         "with every criterion id. Give the reason before deciding."
     )
