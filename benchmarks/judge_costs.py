@@ -16,7 +16,7 @@ Every section prints its own figures; the last table puts them against the targe
 4. The 2-criterion rubric vs the same rubric cut to 1 criterion.
 5. rlaif's judge vs a raw ``openai.AsyncOpenAI`` client, same requests and concurrency (ABBA order).
 6. A repeated batch with the judge cache on: requests that reach the server.
-7. Scaling: requests/s and computed prompt tokens/s at concurrency 1, 4, 16, 64.
+7. Scaling: requests/s and computed prompt tokens/s at concurrency 1, 4, 16, 64, and by batch size.
 """
 
 from __future__ import annotations
@@ -88,6 +88,11 @@ def measured(server: VLLMServer, work: Callable[[], Any]) -> tuple[float, dict[s
     seconds = time.perf_counter() - start
     after = counters(server)
     return seconds, {k: after[k] - before[k] for k in after}
+
+
+def hits(counted: dict[str, float]) -> float:
+    """The server's prefix-cache hit rate over what ``measured`` counted."""
+    return counted["prefix_cache_hits_total"] / max(1.0, counted["prefix_cache_queries_total"])
 
 
 def judge_for(server: VLLMServer, concurrency: int = 32, cache: bool = False) -> Judge:
@@ -200,29 +205,38 @@ def main() -> None:
         # 2. rlaif's rubric reward vs the naive tutorial reward, new questions for each (no cache effects).
         p2, a2 = workload(args.questions, offset=8)
         reward = RubricReward(judge_for(server), RUBRIC)
-        t_rlaif, _ = measured(server, lambda: grade(reward, p2, a2))
+        t_rlaif, c_rlaif = measured(server, lambda: grade(reward, p2, a2))
         p3, a3 = workload(args.questions, offset=16)
-        t_naive, _ = measured(server, lambda: naive_reward(server, p3, a3))
-        print(f"2. {len(a2)} answers: rlaif rubric reward {t_rlaif:.2f} s, naive tutorial reward {t_naive:.2f} s")
+        t_naive, c_naive = measured(server, lambda: naive_reward(server, p3, a3))
+        print(
+            f"2. {len(a2)} answers: rlaif rubric reward {t_rlaif:.2f} s (hit rate {hits(c_rlaif):.2f}), "
+            f"naive tutorial reward {t_naive:.2f} s (hit rate {hits(c_naive):.2f})"
+        )
         results["rlaif_vs_naive"] = t_naive / t_rlaif
 
         # 3. per criterion: logprob vs JSON verdicts (8 answers each, other questions).
         p4, a4 = workload(2, offset=24)
         json_reward = RubricReward(judge_for(server), RUBRIC, mode="json", json_max_tokens=256)
-        t_json, _ = measured(server, lambda: grade(json_reward, p4, a4))
+        t_json, c_json = measured(server, lambda: grade(json_reward, p4, a4))
         p5, a5 = workload(2, offset=26)
-        t_logprob, _ = measured(server, lambda: grade(RubricReward(judge_for(server), RUBRIC), p5, a5))
+        t_logprob, c_logprob = measured(server, lambda: grade(RubricReward(judge_for(server), RUBRIC), p5, a5))
         per = len(a4) * len(rubric.criteria)
-        print(f"3. per criterion: logprob {1000 * t_logprob / per:.0f} ms, JSON {1000 * t_json / per:.0f} ms")
+        print(
+            f"3. per criterion: logprob {1000 * t_logprob / per:.0f} ms (hit rate {hits(c_logprob):.2f}), "
+            f"JSON {1000 * t_json / per:.0f} ms (hit rate {hits(c_json):.2f})"
+        )
         results["json_vs_logprob"] = t_json / t_logprob
 
         # 4. 2 criteria vs 1 criterion, same answers (other questions).
         p6, a6 = workload(args.questions, offset=28)
         one = {**RUBRIC, "criteria": [c for c in RUBRIC["criteria"] if c["id"] == "concise"]}
-        t_one, _ = measured(server, lambda: grade(RubricReward(judge_for(server), one), p6, a6))
+        t_one, c_one = measured(server, lambda: grade(RubricReward(judge_for(server), one), p6, a6))
         p7, a7 = workload(args.questions, offset=36)
-        t_two, _ = measured(server, lambda: grade(RubricReward(judge_for(server), RUBRIC), p7, a7))
-        print(f"4. {len(a6)} answers: 1 criterion {t_one:.2f} s, 2 criteria {t_two:.2f} s")
+        t_two, c_two = measured(server, lambda: grade(RubricReward(judge_for(server), RUBRIC), p7, a7))
+        print(
+            f"4. {len(a6)} answers: 1 criterion {t_one:.2f} s (hit rate {hits(c_one):.2f}), "
+            f"2 criteria {t_two:.2f} s (hit rate {hits(c_two):.2f})"
+        )
         results["two_vs_one_criterion"] = t_two / t_one
 
         # 5. rlaif's judge vs the raw client, same shape of requests, ABBA on fresh questions each time.
@@ -251,6 +265,13 @@ def main() -> None:
             computed = c["prompt_tokens_total"] - c["prefix_cache_hits_total"]
             rate = c["prefix_cache_hits_total"] / max(1.0, c["prefix_cache_queries_total"])
             print(f"   {concurrency:>11} | {len(batch) / seconds:10.1f} | {computed / seconds:24.0f} | {rate:.2f}")
+
+        print("7b. batch (requests) at concurrency 32 | requests/s | computed prompt tokens/s | hit rate")
+        for k, questions in enumerate((2, 8, 16)):
+            batch = requests_for(rubric, *workload(questions, offset=8 * k, tag=f"(batch run {k})"))
+            seconds, c = measured(server, lambda b=batch: judge_for(server).generate(b))
+            computed = c["prompt_tokens_total"] - c["prefix_cache_hits_total"]
+            print(f"   {len(batch):>34} | {len(batch) / seconds:10.1f} | {computed / seconds:24.0f} | {hits(c):.2f}")
 
     print("\n| target | measured | met |\n|---|---|---|")
     rows = [
