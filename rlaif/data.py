@@ -62,7 +62,7 @@ def read_rows(path: str | Path, key: str = "data.path") -> list[dict[str, Any]]:
                 raw = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{file}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            rows.append(_row(raw, f"{file}:{lineno}", default_id=f"{file.stem}-{lineno}"))
+            rows.append(row_from_record(raw, f"{file}:{lineno}", default_id=f"{file.stem}-{lineno}"))
     if not rows:
         raise DataError(f"{file}: no rows")
     ids = [r["id"] for r in rows]
@@ -73,11 +73,7 @@ def read_rows(path: str | Path, key: str = "data.path") -> list[dict[str, Any]]:
 
 
 def row_from_record(raw: Any, where: str, default_id: str) -> dict[str, Any]:
-    """One Nova-shaped record (from JSONL or a mapped source) as a training row; errors name ``where``."""
-    return _row(raw, where, default_id)
-
-
-def _row(raw: Any, where: str, default_id: str) -> dict[str, Any]:
+    """One Nova-shaped record (a JSONL line or a mapped source's row) as a training row; errors name ``where``."""
     if not isinstance(raw, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(raw).__name__}")
     messages = raw.get("messages")
@@ -90,16 +86,22 @@ def _row(raw: Any, where: str, default_id: str) -> dict[str, Any]:
             raise DataError(f"{where}: messages[{k}] must be {{role: system|user|assistant, content: <string>}}")
     if messages[-1]["role"] != "user":
         raise DataError(f"{where}: the last message must be a user turn (the policy writes the answer)")
-    metadata = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
-    reference = raw.get("reference_answer", metadata.get("reference_answer"))
-    extra = {k: v for k, v in metadata.items() if k != "reference_answer"}
-    extra.update({k: v for k, v in raw.items() if k not in ("id", "messages", "reference_answer", "metadata")})
+    reference, extra = nova_fields(raw, raw["metadata"] if isinstance(raw.get("metadata"), dict) else {})
     return {
         "id": str(raw.get("id", default_id)),
         "prompt": [{"role": m["role"], "content": m["content"]} for m in messages],
         "reference_answer": "" if reference is None else _as_text(reference),
         "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
     }
+
+
+def nova_fields(raw: Mapping[str, Any], metadata: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """A Nova record's ``reference_answer`` (at the root, else under ``metadata``) and its other fields:
+    ``metadata``'s, then the root's, which win. The same rule for training rows and reward-Lambda samples."""
+    reference = raw["reference_answer"] if "reference_answer" in raw else metadata.get("reference_answer")
+    extra = {str(k): v for k, v in metadata.items() if k != "reference_answer"}
+    extra.update({str(k): v for k, v in raw.items() if k not in ("id", "messages", "reference_answer", "metadata")})
+    return reference, extra
 
 
 def _as_text(value: Any) -> str:

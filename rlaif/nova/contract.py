@@ -10,8 +10,8 @@ shapes, and this module reads all of them:
 
 The policy's answer is the last message (role ``assistant`` or ``nova_assistant``); the messages before it
 are the prompt. A result's ``metrics_list`` holds ``{"name", "value", "type"}`` with type ``"Reward"``
-(used in training) or ``"Metric"`` (reported only). No dependency beyond the standard library: this is
-also the import path of the deployed Lambda.
+(used in training) or ``"Metric"`` (reported only). Nothing beyond the standard library and
+:mod:`rlaif.data` (itself standard-library only at import): this is also the deployed Lambda's import path.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from rlaif.data import nova_fields
+
 ANSWER_ROLES = ("assistant", "nova_assistant")
 PROMPT_ROLES = ("system", "user", "assistant", "nova_assistant")
-_RESERVED = ("id", "messages", "reference_answer", "metadata")
 
 MetricType = Literal["Reward", "Metric"]
 
@@ -87,10 +88,7 @@ def parse_sample(raw: Any, index: int) -> NovaSample:
     metadata = raw.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise SampleError(f"{where}: field 'metadata' must be an object, got {type(metadata).__name__}")
-    metadata = metadata or {}
-    reference = raw["reference_answer"] if "reference_answer" in raw else metadata.get("reference_answer")
-    extra = {str(k): v for k, v in metadata.items() if k != "reference_answer"}
-    extra.update({str(k): v for k, v in raw.items() if k not in _RESERVED})
+    reference, extra = nova_fields(raw, metadata or {})
     prompt = [{"role": "assistant" if r == "nova_assistant" else r, "content": text} for r, text in turns[:-1]]
     return NovaSample(id=str(raw_id), prompt=prompt, answer=answer, reference=reference, extra=extra)
 
@@ -117,7 +115,12 @@ def result(sample_id: str, score: float, metrics: Sequence[dict[str, Any]] = ())
     """One sample's result; the score is clamped to [0, 1] (NaN is not a score: callers decide first)."""
     if not math.isfinite(score):
         raise ValueError(f"{sample_id}: the score must be a finite number, got {score!r}")
-    return {"id": sample_id, "aggregate_reward_score": min(1.0, max(0.0, float(score))), "metrics_list": list(metrics)}
+    return {"id": sample_id, "aggregate_reward_score": clamp(score), "metrics_list": list(metrics)}
+
+
+def clamp(score: float) -> float:
+    """A score in [0, 1], as Nova's training expects."""
+    return min(1.0, max(0.0, float(score)))
 
 
 def check_results(results: Any, ids: Sequence[str]) -> list[dict[str, Any]]:

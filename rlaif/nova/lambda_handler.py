@@ -28,7 +28,16 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from rlaif.nova.contract import NovaSample, SampleError, metric, parse_sample, result, sample_id, samples_of
+from rlaif.nova.contract import (
+    NovaSample,
+    SampleError,
+    clamp,
+    metric,
+    parse_sample,
+    result,
+    sample_id,
+    samples_of,
+)
 
 log = logging.getLogger("rlaif.nova")
 
@@ -94,7 +103,7 @@ class NovaGrader:
             log.warning("rlaif.nova: sample %r: judge failed (%s); score %s", sample.id, grade.error, score)
         else:
             score = float(grade.score)
-        metrics = [metric(self.name, min(1.0, max(0.0, float(score))), "Reward")]
+        metrics = [metric(self.name, clamp(score), "Reward")]
         metrics += [metric(f"criterion/{cid}", value) for cid, value in sorted(grade.passes.items())]
         checks = grade.details.get("checks") or {}
         metrics += [metric(f"check/{name}", value) for name, value in sorted(checks.items())]
