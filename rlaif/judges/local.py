@@ -136,13 +136,10 @@ class LocalTransport:
             return self._score_choices(requests)
         return self._generate(requests)
 
-    def _encode(self, requests: list[JudgeRequest]) -> Any:
-        texts = [
-            self._tokenizer.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True)
-            for r in requests
-        ]
-        encoded = self._tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        return encoded.to(self._model.device)
+    def _encode(self, requests: list[JudgeRequest]) -> dict[str, Any]:
+        """The requests' chat-templated tokens, left-padded into one batch (``input_ids``, ``attention_mask``)."""
+        ids, mask = self._padded([self._token_ids(r) for r in requests])
+        return {"input_ids": ids, "attention_mask": mask}
 
     def _score_choices(self, requests: list[JudgeRequest]) -> list[TransportResult]:
         """The first answer position's top log-probabilities of each request, in two batched passes when
