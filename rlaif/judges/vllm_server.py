@@ -170,13 +170,13 @@ class VLLMServer:
             fd, self.log_path = tempfile.mkstemp(prefix="rlaif-vllm-", suffix=".log")
             os.close(fd)
             self._own_log = True
-        command = self.command(model_path)
+        command, env = self.command(model_path), self._environment()
         if self._resolved_device() == "cpu":
-            env = self._environment()
+            dtype = command[command.index("--dtype") + 1]
             _log.info(
                 "vLLM judge server on CPU: %s (%s), cores %s",
-                command[command.index("--dtype") + 1],
-                "native bf16" if cpu_dtype() == "bfloat16" else "no avx512_bf16/amx_bf16: bf16 would be slow",
+                dtype,
+                "native bf16" if dtype == "bfloat16" else "no avx512_bf16/amx_bf16: bf16 would be slow",
                 env.get("VLLM_CPU_OMP_THREADS_BIND"),
             )
         with open(self.log_path, "ab") as log:
@@ -186,7 +186,7 @@ class VLLMServer:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=self._environment(),
+                env=env,
                 start_new_session=True,
             )
         atexit.register(self.stop)
