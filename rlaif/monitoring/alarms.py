@@ -1,0 +1,66 @@
+"""What an alarm is and where it goes: a WARNING naming the signal, the steps and the numbers, one line in
+``alarms.jsonl``, and with ``on_alarm=stop`` an :class:`AlarmStopError` that ``rlaif.train`` handles exactly
+like a judge failure past its threshold (a checkpoint of the last completed step, exit 1, the resume command).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+log = logging.getLogger("rlaif.monitor")
+
+OnAlarm = Literal["warn", "stop"]
+
+
+class AlarmStopError(RuntimeError):
+    """An alarm fired under ``on_alarm=stop``: the run stops with a checkpoint, as on a judge failure."""
+
+
+@dataclass
+class Alarm:
+    """One alarm: who raised it (``monitor`` or ``canaries``), on which signal, at which step, and why."""
+
+    source: str
+    signal: str
+    step: int
+    message: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return f"{self.source} alarm at step {self.step}: {self.signal}: {self.message}"
+
+
+class AlarmSink:
+    """Reports alarms (log + ``alarms.jsonl``) and decides whether one stops the run."""
+
+    def __init__(self, path: Path | None, on_alarm: OnAlarm = "warn") -> None:
+        if on_alarm not in ("warn", "stop"):
+            raise ValueError(f"on_alarm: expected warn or stop, got {on_alarm!r}")
+        self.path = path
+        self.on_alarm = on_alarm
+        self.raised: list[Alarm] = []
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "on_alarm": self.on_alarm, "raised": list(self.raised)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def report(self, alarm: Alarm) -> None:
+        """Log and record ``alarm``; raise :class:`AlarmStopError` when alarms stop the run."""
+        with self._lock:
+            self.raised.append(alarm)
+            log.warning("%s", alarm.line())
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(asdict(alarm)) + "\n")
+        if self.on_alarm == "stop":
+            raise AlarmStopError(alarm.line())

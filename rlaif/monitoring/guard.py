@@ -1,0 +1,65 @@
+"""A reward with watchers around it: :class:`GuardedReward` runs each :class:`Guard` before and after the
+reward's own call on a step's rollouts. The canaries judge their labelled rows *before* (the judge is idle
+then); the monitor reads the rollouts and their scores *after*. TRL sees the wrapped reward's name and
+result; a guard's ``AlarmStopError`` propagates out of ``trainer.train`` like a judge failure does.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+
+class Guard(Protocol):
+    """Something that watches a run through its reward calls. Must be picklable."""
+
+    async def before_reward(self, step: int, kwargs: Mapping[str, Any]) -> None:
+        """Runs before the reward scores the rollouts of ``step`` (``kwargs`` are TRL's: ``log_metric`` ...)."""
+        ...
+
+    async def after_reward(
+        self,
+        step: int,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        scores: Sequence[float | None],
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        """Runs after the reward scored them (``scores`` as TRL gets them: None for a failure)."""
+        ...
+
+
+class GuardedReward:
+    """``reward`` with ``guards`` run around every call; ``guard_seconds`` is their time since the last read."""
+
+    def __init__(self, reward: Any, guards: Sequence[Guard]) -> None:
+        self.reward = reward
+        self.guards = list(guards)
+        self.__name__ = getattr(reward, "__name__", type(reward).__name__)
+        self.guard_seconds = 0.0
+
+    async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+        step = int(getattr(kwargs.get("trainer_state"), "global_step", 0) or 0)
+        await self._run(lambda g: g.before_reward(step, kwargs))
+        result = self.reward(prompts, completions, **kwargs)
+        scores = list(await result if inspect.isawaitable(result) else result)
+        await self._run(lambda g: g.after_reward(step, prompts, completions, scores, kwargs))
+        return scores
+
+    async def _run(self, call: Any) -> None:
+        started = time.perf_counter()
+        try:
+            for guard in self.guards:
+                await call(guard)
+        finally:
+            self.guard_seconds += time.perf_counter() - started
+
+    def take_guard_seconds(self) -> float:
+        """The guards' seconds since the last call (the step timer reads this once per step)."""
+        seconds, self.guard_seconds = self.guard_seconds, 0.0
+        return seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reward, name)
