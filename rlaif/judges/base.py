@@ -16,8 +16,9 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -92,6 +93,7 @@ class JudgeResponse:
     attempts: int = 0
     cached: bool = False
     error: str | None = None
+    votes: Votes | None = None  # a jury's reply: every member's own response (rlaif.judges.jury)
 
     @property
     def ok(self) -> bool:
@@ -108,6 +110,19 @@ class JudgeResponse:
             latency_s=latency_s,
             attempts=attempts,
         )
+
+
+@dataclass
+class Votes:
+    """What each member of a jury said to one request, and how the jury's rule combines them.
+
+    The jury only collects; reading each member's verdict and combining them is grading, done by
+    :mod:`rlaif.rewards.jury_votes` (the same verdict rule as for one judge, then ``aggregate``).
+    """
+
+    members: dict[str, JudgeResponse]
+    aggregate: str
+    quorum: int
 
 
 class TransientJudgeError(Exception):
@@ -171,6 +186,7 @@ class Judge:
         self._start_lock = threading.Lock()
         # Identical requests in flight at the same time share one call (the cache only helps later ones).
         self._inflight: dict[str, asyncio.Future[JudgeResponse]] = {}
+        self._bypass_cache = False
 
     def __getstate__(self) -> dict[str, Any]:
         return {"transport": self.transport, "policy": self.policy}
@@ -192,6 +208,16 @@ class Judge:
     def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
         """Blocking form of :meth:`agenerate`, for sync reward functions and scripts."""
         return self._submit(requests).result()
+
+    @contextmanager
+    def uncached(self) -> Iterator[None]:
+        """Requests made inside go to the backend, never the cache (read or written): the canaries ask
+        whether the judge still answers as it did, which a cached answer cannot tell."""
+        self._bypass_cache = True
+        try:
+            yield
+        finally:
+            self._bypass_cache = False
 
     def close(self) -> None:
         """Close the transport's clients, stop the loop thread and the disk cache. Safe to call twice."""
@@ -269,7 +295,8 @@ class Judge:
             self._inflight.pop(key, None)
 
     async def _run_one(self, request: JudgeRequest, deadline: float, key: str) -> JudgeResponse:
-        if self._cache is not None and (hit := self._cache.get(key)) is not None:
+        cache = None if self._bypass_cache else self._cache
+        if cache is not None and (hit := cache.get(key)) is not None:
             response = _response_from(hit, cached=True)
             self.metrics.record(ok=True, latency_s=0.0, cached=True)
             return response
@@ -287,8 +314,8 @@ class Judge:
             except Exception as exc:  # a judge failure is a response with an error, never a crash
                 response = JudgeResponse(error=f"{type(exc).__name__}: {exc}", attempts=attempts)
             response.latency_s = time.perf_counter() - started
-        if response.ok and self._cache is not None:
-            self._cache.put(key, _cacheable(response))
+        if response.ok and cache is not None:
+            cache.put(key, _cacheable(response))
         self.metrics.record(
             ok=response.ok,
             latency_s=response.latency_s,
@@ -373,7 +400,7 @@ class Judge:
 
 def _cacheable(response: JudgeResponse) -> dict[str, Any]:
     data = asdict(response)
-    for transient in ("latency_s", "attempts", "cached", "error"):
+    for transient in ("latency_s", "attempts", "cached", "error", "votes"):
         data.pop(transient)
     return data
 
@@ -392,4 +419,4 @@ def _response_from(data: Mapping[str, Any], cached: bool) -> JudgeResponse:
     return JudgeResponse(**values, cached=cached)
 
 
-_CACHED_FIELDS = frozenset(f.name for f in fields(JudgeResponse)) - {"cached"}
+_CACHED_FIELDS = frozenset(f.name for f in fields(JudgeResponse)) - {"cached", "votes"}

@@ -23,6 +23,8 @@ from rlaif.judges._top_logprobs import CHOICE_TOP_LOGPROBS, add_logprob
 from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TokenLogprob, TransportResult
 from rlaif.models import PACKAGED_MODEL, load_causal_lm, load_tokenizer
 
+_LOADING = threading.Lock()
+
 _Pending = tuple[JudgeRequest, "asyncio.Future[TransportResult]"]
 
 
@@ -49,7 +51,6 @@ class LocalTransport:
     def _init_runtime(self) -> None:
         self._model: Any = None
         self._tokenizer: Any = None
-        self._load_lock = threading.Lock()
         self._pending: list[_Pending] = []
         self._worker: asyncio.Task[None] | None = None
         self.computed_tokens = 0  # prompt tokens actually run through the model (shared prefixes once)
@@ -122,7 +123,9 @@ class LocalTransport:
     # -- model work (runs in a worker thread) -----------------------------------------------------
 
     def _ensure_loaded(self) -> None:
-        with self._load_lock:
+        # One load at a time in a process (the lock is shared): two judges of a jury loading at once raced
+        # in transformers' lazy imports ("cannot import name 'AutoTokenizer'"), and would double peak memory.
+        with _LOADING:
             if self._model is None:
                 import torch
 

@@ -42,5 +42,6 @@ def check_judge(judge: Judge, timeout_s: float | None = None) -> float:
 
 def _hint(judge: Judge) -> str:
     """What to check: the transport's own ``unavailable_hint`` (it knows its setting names), else a generic one."""
-    hint = getattr(judge.transport, "unavailable_hint", None)
+    # A jury has no single transport: it carries its own hint.
+    hint = getattr(getattr(judge, "transport", judge), "unavailable_hint", None)
     return f"hint: {hint or 'check the judge.* settings of this backend.'}"

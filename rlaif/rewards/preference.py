@@ -20,18 +20,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rlaif.judges.base import Judge, JudgeResponse
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.jury_votes import Vote, vote_choice
 from rlaif.rewards.parsing import VerdictError
 from rlaif.rewards.preference_prompts import CHOICES, PreferenceSpec, pair_request
 from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.run_log import RewardLog
-from rlaif.rewards.verdicts import choice_distribution
 
 Mode = Literal["vs_reference", "within_group"]
 _Key = tuple[str, str, str, str | None]  # (question, first text, second text, reference shown)
@@ -48,6 +48,7 @@ class _Match:
     p_first: float | None = None  # P(first is better) averaged over both orders
     orders: tuple[float, float] | None = None  # P(A) with first as A, P(A) with second as A
     error: str | None = None
+    members: dict[str, float | None] = field(default_factory=dict)  # a jury: each member's P(first is better)
 
     @property
     def consistent(self) -> bool | None:
@@ -59,6 +60,10 @@ class _Match:
     def win(self, text: str) -> float:
         assert self.p_first is not None
         return self.p_first if text == self.first else 1.0 - self.p_first
+
+    def member_wins(self, text: str) -> dict[str, float | None]:
+        flip = text != self.first
+        return {n: None if p is None else (1.0 - p if flip else p) for n, p in self.members.items()}
 
 
 class PreferenceReward:
@@ -77,6 +82,11 @@ class PreferenceReward:
     ) -> None:
         if mode not in ("vs_reference", "within_group"):
             raise ValueError(f"reward.mode: expected vs_reference or within_group, got {mode!r}")
+        if getattr(judge, "aggregate", None) == "min":
+            raise ValueError(
+                "judge.aggregate: min (the strictest member) is for pointwise rewards; a comparison has no "
+                "strict side: use mean, median or majority with reward=preference"
+            )
         self.judge = judge
         self.spec = (
             preference
@@ -135,7 +145,7 @@ class PreferenceReward:
             pair_request(self.spec, question, opponent, answer, reference),
         ]
         first, second = await self.judge.agenerate(requests)
-        return _p_a(first), 1.0 - _p_a(second)
+        return _p_a(first).p, 1.0 - _p_a(second).p
 
     async def _grade(
         self, prompts: Sequence[Any], answers: Sequence[str], references: Sequence[Any]
@@ -190,13 +200,16 @@ class PreferenceReward:
         responses = await self.judge.agenerate(requests) if requests else []
         for k, m in enumerate(matches):
             try:
-                p1 = _p_a(responses[2 * k])  # P(first better), first shown as A
-                p2 = _p_a(responses[2 * k + 1])  # P(second better), second shown as A
+                v1 = _p_a(responses[2 * k])  # P(first better), first shown as A
+                v2 = _p_a(responses[2 * k + 1])  # P(second better), second shown as A
             except VerdictError as exc:
                 m.error = str(exc)
                 continue
-            m.orders = (p1, p2)
-            m.p_first = (p1 + (1.0 - p2)) / 2.0
+            m.orders = (v1.p, v2.p)
+            m.p_first = (v1.p + (1.0 - v2.p)) / 2.0
+            for name in v1.members:
+                p1, p2 = v1.members[name], v2.members.get(name)
+                m.members[name] = None if p1 is None or p2 is None else (p1 + (1.0 - p2)) / 2.0
 
 
 def _new_match(question: str, x: str, y: str, reference: str | None) -> _Match:
@@ -205,8 +218,8 @@ def _new_match(question: str, x: str, y: str, reference: str | None) -> _Match:
     return _Match(question, first, second, reference)
 
 
-def _p_a(response: JudgeResponse) -> float:
-    return choice_distribution(CHOICES, response)[CHOICES[0]]
+def _p_a(response: JudgeResponse) -> Vote:
+    return vote_choice(CHOICES, response, CHOICES[0])
 
 
 def _grade_one(
@@ -218,6 +231,7 @@ def _grade_one(
     gated: Gated,
 ) -> Grade:
     wins: dict[str, float] = {}
+    jury: dict[str, dict[str, float | None]] = {}
     for label, text in opponents:
         if text == answer:
             wins[label] = 0.5
@@ -227,12 +241,15 @@ def _grade_one(
         if match.error is not None:
             return Grade(None, error=f"vs {label}: {match.error}")
         wins[label] = match.win(answer)
+        for name, p in match.member_wins(answer).items():
+            jury.setdefault(name, {})[f"vs {label}"] = p
     score = sum(wins.values()) / len(wins) * gated.multiplier
     reasons = {f"vs {label}": f"P(win)={p:.2f}" for label, p in wins.items()}
     if gated.multiplier < 1.0:
         reasons["penalty"] = f"x{gated.multiplier:.2f} from checks"
     checks = {"checks": {n: r.score for n, r in gated.results.items()}} if gated.results else {}
-    return Grade(score, reasons=reasons, details={"win_probabilities": wins, **checks})
+    details = {"win_probabilities": wins, **checks, **({"jury": jury} if jury else {})}
+    return Grade(score, reasons=reasons, details=details)
 
 
 def _match_metrics(matches: Sequence[_Match], grades: Sequence[Grade]) -> dict[str, float]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from rlaif.rewards.conversation import prompt_key, question_text
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
+from rlaif.rewards.jury_votes import jury_metrics
 from rlaif.rewards.run_log import RewardLog
 
 
@@ -169,6 +170,7 @@ def _metrics(step: StepReport) -> dict[str, float]:
     for cid in criteria:
         values = [g.passes[cid] for g in judged if cid in g.passes]
         metrics[f"{cid}/pass_rate"] = sum(values) / len(values)
+    metrics.update(jury_metrics([g.details for g in judged]))  # empty unless the judge is a jury
     rho = length_spearman(step.prompts, step.answers, step.scores)
     if rho is not None:
         metrics["length_spearman"] = rho

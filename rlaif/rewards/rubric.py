@@ -22,16 +22,16 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from rlaif.judges.base import Judge, JudgeResponse
+from rlaif.judges.base import Judge
 from rlaif.rewards.checks import Check, Gated, JsonValid, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import answer_text, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
-from rlaif.rewards.parsing import VerdictError, parse_json_verdict
+from rlaif.rewards.jury_votes import jury_details, vote_choice, vote_json
+from rlaif.rewards.parsing import VerdictError
 from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.rubric_prompts import NO, YES, criterion_request, json_request
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
-from rlaif.rewards.verdicts import choice_distribution
 
 Mode = Literal["logprob", "json"]
 _Unit = tuple[str, str, str | None]  # (question, text to grade, reference)
@@ -136,15 +136,14 @@ class RubricReward:
         for k in range(len(units)):
             chunk = responses[k * len(criteria) : (k + 1) * len(criteria)]
             try:
-                passes = {
-                    c.id: choice_distribution((YES, NO), resp)[c.pass_on]
-                    for c, resp in zip(criteria, chunk, strict=True)
-                }
+                votes = {c.id: vote_choice((YES, NO), resp, c.pass_on) for c, resp in zip(criteria, chunk, strict=True)}
             except VerdictError as exc:
                 grades.append(Grade(score=None, error=str(exc)))
                 continue
+            passes = {cid: v.p for cid, v in votes.items()}
             reasons = {c.id: f"P({c.pass_on})={passes[c.id]:.2f}" for c in criteria}
-            grades.append(Grade(score=self._aggregate(passes), passes=passes, reasons=reasons))
+            score = self._aggregate(passes)
+            grades.append(Grade(score=score, passes=passes, reasons=reasons, details=jury_details(votes)))
         return grades
 
     async def _grade_json(self, units: list[_Unit]) -> list[Grade]:
@@ -154,13 +153,12 @@ class RubricReward:
         grades = []
         for resp in responses:
             try:
-                verdict = parse_json_verdict(_ok(resp).text, ids)
+                votes, reasons = vote_json(resp, ids)
             except VerdictError as exc:
                 grades.append(Grade(score=None, error=str(exc)))
                 continue
-            passes = {cid: float(v.passed) for cid, v in verdict.items()}
-            reasons = {cid: v.reason for cid, v in verdict.items()}
-            grades.append(Grade(score=self._aggregate(passes), passes=passes, reasons=reasons))
+            passes = {cid: v.p for cid, v in votes.items()}
+            grades.append(Grade(self._aggregate(passes), passes=passes, reasons=reasons, details=jury_details(votes)))
         return grades
 
     def _aggregate(self, passes: Mapping[str, float]) -> float:
@@ -183,18 +181,23 @@ def _combine(units: list[Grade], gated: Gated, itemized: bool) -> Grade:
     if itemized:
         reasons = {f"item{k}.{cid}": r for k, g in enumerate(units) for cid, r in g.reasons.items()}
         details["item_scores"] = scores
+        if jury := _merged_items(units):  # every member's verdict on every item, keyed as the reasons are
+            details["jury"] = jury
     else:
         reasons = dict(units[0].reasons)
+        details.update(units[0].details)
     if gated.multiplier < 1.0:
         reasons["penalty"] = f"x{gated.multiplier:.2f} from checks"
     return Grade(sum(scores) / len(scores) * gated.multiplier, passes, reasons, details=details)
 
 
+def _merged_items(units: list[Grade]) -> dict[str, dict[str, float | None]]:
+    merged: dict[str, dict[str, float | None]] = {}
+    for k, g in enumerate(units):
+        for name, keyed in g.details.get("jury", {}).items():
+            merged.setdefault(name, {}).update({f"item{k}.{cid}": p for cid, p in keyed.items()})
+    return merged
+
+
 def _checks(gated: Gated) -> dict[str, Any]:
     return {"checks": {n: r.score for n, r in gated.results.items()}} if gated.results else {}
-
-
-def _ok(response: JudgeResponse) -> JudgeResponse:
-    if not response.ok:
-        raise VerdictError(f"judge error: {response.error}")
-    return response

@@ -1,0 +1,256 @@
+"""A jury: several judges asked the same requests, wherever one judge goes (``judge=jury``).
+
+Each member is any judge config (local, vLLM/OpenAI-compatible, Bedrock) with its own ``policy`` limits,
+cache and metrics. The jury sends every request to every member at once and returns one response per
+request carrying all the members' responses (:class:`~rlaif.judges.base.Votes`). It never reads a
+verdict: which choice each member made, the aggregation (``mean | median | majority | min``) and the
+quorum are applied by :mod:`rlaif.rewards.jury_votes`, so judges still only move text. Here the quorum
+only decides early what no verdict rule could rescue: fewer members answered at all than the quorum.
+
+Why a jury: a panel of small, diverse judges agrees with people better than one large judge, with less
+bias, at a fraction of the cost (PoLL, 2024), and one member's blind spot is harder to exploit. Members
+of one model (one model with two personas) are not independent judges: they share its blind spots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from rlaif.judges._metrics import JudgeMetrics
+from rlaif.judges.base import Judge, JudgeRequest, JudgeResponse, Votes
+from rlaif.judges.limits import JudgePolicy
+
+log = logging.getLogger(__name__)
+
+AGGREGATES = ("mean", "median", "majority", "min")
+# Keys of a member's config that belong to the jury, not to the member's judge factory.
+_MEMBER_KEYS = ("name", "system")
+
+
+class Jury:
+    """Judges asked together. Quacks like a :class:`~rlaif.judges.base.Judge` (``agenerate``, ``generate``,
+    ``probe``, ``close``, ``metrics``, ``identity``, ``policy``), so every reward takes it unchanged."""
+
+    def __init__(
+        self,
+        members: Mapping[str, Judge],
+        aggregate: str = "mean",
+        quorum: int | None = None,
+        systems: Mapping[str, str] | None = None,
+    ) -> None:
+        if not members:
+            raise ValueError("judge.members: a jury needs at least one member, got none")
+        for name, member in members.items():
+            if isinstance(member, Jury):
+                raise ValueError(f"judge.members: member {name!r} is itself a jury; list its members instead")
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"judge.aggregate: expected one of {', '.join(AGGREGATES)}, got {aggregate!r}")
+        # Default quorum: a majority of the members (2 of 2, 2 of 3, 3 of 4): never a verdict from a minority.
+        quorum = len(members) // 2 + 1 if quorum is None else quorum
+        if isinstance(quorum, bool) or not isinstance(quorum, int) or not 1 <= quorum <= len(members):
+            raise ValueError(f"judge.quorum: expected 1 to {len(members)} (the number of members), got {quorum!r}")
+        self.members = dict(members)
+        self.aggregate = aggregate
+        self.quorum = quorum
+        self.systems = dict(systems or {})
+        unknown = sorted(set(self.systems) - set(self.members))
+        if unknown:
+            raise ValueError(f"judge.members: system prompt for unknown member(s) {unknown}")
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._own = JudgeMetrics()
+        self.metrics = JuryMetrics(self._own, self.members)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"members": self.members, "aggregate": self.aggregate, "quorum": self.quorum, "systems": self.systems}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
+
+    @property
+    def identity(self) -> str:
+        names = ", ".join(f"{name}={m.identity}" for name, m in self.members.items())
+        return f"jury[{self.aggregate}, quorum {self.quorum}/{len(self.members)}]({names})"
+
+    @property
+    def policy(self) -> JudgePolicy:
+        """The limits a caller reads of one judge: the slowest member's timeout; cached if any member caches."""
+        policies = [m.policy for m in self.members.values()]
+        return JudgePolicy(
+            timeout_s=max(p.timeout_s for p in policies),
+            batch_deadline_s=max(p.batch_deadline_s for p in policies),
+            cache=any(p.cache for p in policies),
+        )
+
+    # -- the Judge surface -------------------------------------------------------------------------
+
+    async def agenerate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
+        """Every request to every member at once; one response per request with all the members' votes."""
+        started = time.perf_counter()
+        answers = await asyncio.gather(*(m.agenerate(self._for(name, requests)) for name, m in self.members.items()))
+        return self._combine(len(requests), answers, time.perf_counter() - started)
+
+    def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
+        """Blocking form of :meth:`agenerate` (each member on its own loop thread, all at once)."""
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(self.members)) as pool:
+            answers = list(pool.map(lambda item: item[1].generate(self._for(item[0], requests)), self.members.items()))
+        return self._combine(len(requests), answers, time.perf_counter() - started)
+
+    def probe(self, request: JudgeRequest, timeout_s: float, attempts: int = 2) -> JudgeResponse:
+        """Probe every member; a WARNING names each one that does not answer. Fails below the quorum."""
+        responses = {
+            name: m.probe(self._for(name, [request])[0], timeout_s, attempts) for name, m in self.members.items()
+        }
+        for name, response in responses.items():
+            if not response.ok:
+                log.warning("jury member %s (%s) did not answer: %s", name, self.members[name].identity, response.error)
+        return self._vote(responses, max((r.latency_s for r in responses.values()), default=0.0))
+
+    @contextmanager
+    def uncached(self) -> Iterator[None]:
+        """Every member answers from its backend, not its cache (see :meth:`Judge.uncached`)."""
+        with ExitStack() as stack:
+            for member in self.members.values():
+                stack.enter_context(member.uncached())
+            yield
+
+    def close(self) -> None:
+        for member in self.members.values():
+            member.close()
+
+    @property
+    def unavailable_hint(self) -> str:
+        return "check each member's judge.members[...] settings; a member that is down counts against judge.quorum"
+
+    # -- machinery ---------------------------------------------------------------------------------
+
+    def _for(self, name: str, requests: Sequence[JudgeRequest]) -> list[JudgeRequest]:
+        """The requests as this member sees them: with its own system turn, when it has one."""
+        system = self.systems.get(name)
+        return list(requests) if system is None else [_with_system(r, system) for r in requests]
+
+    def _combine(self, n: int, answers: Sequence[list[JudgeResponse]], latency_s: float) -> list[JudgeResponse]:
+        names = list(self.members)
+        return [self._vote({name: answers[k][i] for k, name in enumerate(names)}, latency_s) for i in range(n)]
+
+    def _vote(self, responses: dict[str, JudgeResponse], latency_s: float) -> JudgeResponse:
+        answered = [r for r in responses.values() if r.ok]
+        error = None
+        if len(answered) < self.quorum:
+            errors = "; ".join(f"{name}: {r.error}" for name, r in responses.items() if not r.ok)
+            error = (
+                f"jury below quorum: {len(answered)} of {len(responses)} members answered "
+                f"(quorum {self.quorum}); {errors}"
+            )
+        response = JudgeResponse(
+            tokens_in=sum(r.tokens_in for r in responses.values()),
+            tokens_out=sum(r.tokens_out for r in responses.values()),
+            latency_s=max((r.latency_s for r in responses.values()), default=latency_s),
+            attempts=max((r.attempts for r in responses.values()), default=0),
+            cached=all(r.cached for r in responses.values()),
+            error=error,
+            votes=Votes(members=responses, aggregate=self.aggregate, quorum=self.quorum),
+        )
+        self._own.record(ok=response.ok, latency_s=response.latency_s, cached=response.cached)
+        return response
+
+
+class JuryMetrics:
+    """The jury's own counters (one request per jury request) plus each member's, prefixed ``<name>/``:
+    per step, each member's requests, failures and latency reach TensorBoard as ``judge/<name>/...``."""
+
+    def __init__(self, own: JudgeMetrics, members: Mapping[str, Judge]) -> None:
+        self._own = own
+        self._members = members
+
+    def drain(self) -> dict[str, float]:
+        out = self._own.drain()
+        for name, member in self._members.items():
+            out.update({f"{name}/{k}": v for k, v in member.metrics.drain().items()})
+        return out
+
+    def totals(self) -> dict[str, float]:
+        out = self._own.totals()
+        for name, member in self._members.items():
+            out.update({f"{name}/{k}": v for k, v in member.metrics.totals().items()})
+        return out
+
+
+def jury_judge(
+    members: Sequence[Any],
+    aggregate: str = "mean",
+    quorum: int | None = None,
+    policy: Mapping[str, Any] | None = None,
+) -> Jury:
+    """Build a jury from its members' judge configs (``judge=jury``; the config sets ``_recursive_: false``
+    so each member is built here, with its own limits).
+
+    A member is any judge config plus two optional keys: ``name`` (its label in metrics and
+    ``rewards.jsonl``; default ``m1``, ``m2``, ...) and ``system`` (a system turn put before each request it
+    sees: one model, two personas). The jury's own ``policy`` says where the members' caches go: with
+    ``cache: false`` no member caches; with a ``cache_path``, each caching member without its own path
+    gets ``<cache_path>/<name>``.
+    """
+    from hydra.utils import instantiate
+
+    configs = _plain(members)
+    if not isinstance(configs, list):
+        raise ValueError(f"judge.members: expected a list of judge configs, got {type(configs).__name__}")
+    jury_policy = dict(_plain(policy) or {})
+    built: dict[str, Judge] = {}
+    systems: dict[str, str] = {}
+    try:
+        for k, raw in enumerate(configs):
+            if not isinstance(raw, dict) or "_target_" not in raw:
+                raise ValueError(f"judge.members[{k}]: expected a judge config with a _target_, got {raw!r}")
+            if raw["_target_"].endswith(".jury_judge"):
+                raise ValueError(f"judge.members[{k}]: a member cannot itself be a jury; list its members instead")
+            config = {key: value for key, value in raw.items() if key not in _MEMBER_KEYS}
+            name = str(raw.get("name") or f"m{k + 1}")
+            if name in built:
+                raise ValueError(f"judge.members[{k}]: the name {name!r} is used twice")
+            if raw.get("system"):
+                systems[name] = str(raw["system"])
+            config["policy"] = _member_policy(config.get("policy"), jury_policy, name)
+            built[name] = instantiate(config, _convert_="all")
+        return Jury(built, aggregate=aggregate, quorum=quorum, systems=systems)
+    except BaseException:
+        for judge in built.values():
+            judge.close()
+        raise
+
+
+def _member_policy(own: Any, jury: Mapping[str, Any], name: str) -> dict[str, Any]:
+    policy = dict(own or {})
+    if jury.get("cache") is False:
+        policy["cache"] = False
+    elif policy.get("cache", True) and not policy.get("cache_path") and jury.get("cache_path"):
+        policy["cache_path"] = f"{jury['cache_path']}/{name}"
+    return policy
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def _with_system(request: JudgeRequest, system: str) -> JudgeRequest:
+    messages = [dict(m) for m in request.messages]
+    if messages and messages[0].get("role") == "system":
+        messages[0]["content"] = f"{system}\n\n{messages[0]['content']}"
+    else:
+        messages.insert(0, {"role": "system", "content": system})
+    return replace(request, messages=tuple(messages))
