@@ -18,12 +18,13 @@ Exit codes: 0 every threshold met, 3 the judge failed a threshold (the report is
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import random
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlaif.adversarial import adversarial_cases
 from rlaif.config_checks import ConfigError, check_number
-from rlaif.judge_eval_report import terminal_summary, write_outputs
+from rlaif.judge_eval_report import HEADLINE_NAMES, terminal_summary, write_outputs
 from rlaif.judge_eval_summary import audit_table, cross_judge, summarise, verdict
 from rlaif.judges.preflight import check_judge
 from rlaif.labelled_sets import LabelledSet, check_compatible, load_labelled
@@ -216,9 +217,27 @@ def run_judge_eval(
         )
         summary["cross_judge"] = cross_judge(labelled, main, second, settings)
         summary["cross_judge"]["identity"] = second_reward.judge.identity
+    if members := getattr(reward.judge, "members", None):  # a jury: every member alone, side by side
+        summary["jury_members"] = _members_side_by_side(settings, reward, members, labelled, out_dir / "members")
     failures = apply_thresholds(summary, settings.thresholds, labelled.pairwise)
     write_outputs(out_dir, summary, labelled, main, audit_rows, second)
     return JudgeEvalResult(not failures, failures, summary, out_dir)
+
+
+def _members_side_by_side(
+    settings: EvalSettings, reward: Any, members: Mapping[str, Any], labelled: LabelledSet, out_dir: Path
+) -> dict[str, dict[str, Any]]:
+    """Each jury member evaluated alone on the same items with the same reward (a full report of its own in
+    ``members/<name>/``), so the report shows what the jury buys over its best member. No thresholds: the
+    gate is the jury's."""
+    alone = replace(settings, thresholds={})
+    table = {}
+    for name, member in members.items():
+        member_reward = copy.copy(reward)
+        member_reward.judge = member
+        result = run_judge_eval(alone, member_reward, out_dir / name, labelled=labelled)
+        table[name] = {key: result.summary.get(key) for key in HEADLINE_NAMES}
+    return table
 
 
 def _genuine_pass(row: Mapping[str, Any]) -> bool:

@@ -231,6 +231,8 @@ def _sections(s: Mapping[str, Any], charts: Mapping[str, str]) -> list[str]:
             f"{_f(cross['agreement'])} of {cross['n']} items (κ {_f(cross['kappa'])}); against the labels: "
             f"agreement {_f(own['agreement'])}{_ci(own['agreement_ci'])}, κ {_f(own['kappa'])}, AUC {_f(own['auc'])}.",
         ]
+    if "jury_members" in s:
+        out += _jury_section(s)
     out += [
         "",
         "## Cost and speed (main pass)",
@@ -241,6 +243,32 @@ def _sections(s: Mapping[str, Any], charts: Mapping[str, str]) -> list[str]:
         f"{_f(judge['judgements_per_s'], 2)} judgements/s; estimated cost per 1,000 judgements "
         f"{_f(judge['cost_per_1000_judgements'], 4)} (prices.* per million tokens).",
     ]
+    return out
+
+
+# The figures the jury table sets side by side: summary.json key -> column name.
+HEADLINE_NAMES = {
+    "agreement": "agreement",
+    "kappa": "κ",
+    "auc": "AUC",
+    "accuracy": "accuracy",
+    "swap_consistency": "swap consistency",
+    "parse_failure_rate": "parse failures",
+    "max_false_positive_rate": "worst audit FPR",
+}
+
+
+def _jury_section(s: Mapping[str, Any]) -> list[str]:
+    """The jury beside each of its members alone (each member's full report: ``members/<name>/report.md``)."""
+    rows = {**s["jury_members"], "**jury**": {key: s.get(key) for key in HEADLINE_NAMES}}
+    keys = [k for k in HEADLINE_NAMES if any(v.get(k) is not None for v in rows.values())]
+    out = ["", "## Jury and its members", "", "| judge | " + " | ".join(HEADLINE_NAMES[k] for k in keys) + " |"]
+    out.append("|" + "---|" * (len(keys) + 1))
+    out += [f"| {name} | " + " | ".join(_f(v.get(k)) for k in keys) + " |" for name, v in rows.items()]
+    out.append(
+        "\nEach member alone graded the same items with the same reward (its report: `members/<name>/report.md`). "
+        "Members of one model are not independent judges: they share its blind spots."
+    )
     return out
 
 
@@ -271,6 +299,11 @@ def terminal_summary(s: Mapping[str, Any], out_dir: Path) -> str:
     if "cross_judge" in s:
         lines.append(
             f"  second judge agrees on {_f(s['cross_judge']['agreement'])} (kappa {_f(s['cross_judge']['kappa'])})"
+        )
+    for name, member in (s.get("jury_members") or {}).items():
+        lines.append(
+            f"  member {name} alone: agreement {_f(member['agreement'])}, kappa {_f(member['kappa'])}, "
+            f"AUC {_f(member['auc'])}, parse failures {_f(member['parse_failure_rate'])}"
         )
     lines.append(
         f"  latency p50/p95 {_f(judge['latency_p50_s'], 2)}/{_f(judge['latency_p95_s'], 2)} s, "

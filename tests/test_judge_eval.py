@@ -321,3 +321,21 @@ def test_local_judge_pairs_end_to_end(tmp_path: Path) -> None:
     assert summary["set_kind"] == "pairwise" and "accuracy" in summary and "swap_consistency" in summary
     assert "audit" not in summary  # the audit is for pointwise sets
     assert [line["id"] for line in items(out)] == ["q0", "q1"]
+
+
+def test_a_jury_is_reported_beside_each_member_alone(tmp_path: Path) -> None:
+    from rlaif.judges.jury import Jury
+
+    def says_bad(request: JudgeRequest) -> TransportResult:  # the opposite of says_good: a wrong member
+        return yes_no(0.2 if "GOOD" in fenced(request) else 0.9)
+
+    jury = Jury({"right": scripted_judge(says_good)[0], "wrong": scripted_judge(says_bad)[0]}, quorum=1)
+    result = evaluate(tmp_path, POINTS, RubricReward(jury, RUBRIC), thresholds={"min_agreement": 0.6})
+    members = result.summary["jury_members"]
+    assert members["right"]["agreement"] == pytest.approx(4 / 6)
+    assert members["wrong"]["agreement"] == pytest.approx(2 / 6)
+    # mean of 0.9 and 0.2 is 0.55 for every item: the jury passes everything (3 of 6 right), and the gate is its own
+    assert result.summary["agreement"] == pytest.approx(3 / 6) and not result.passed
+    report = (result.out_dir / "report.md").read_text()
+    assert "## Jury and its members" in report and "| right |" in report and "| **jury** |" in report
+    assert (result.out_dir / "members" / "wrong" / "report.md").is_file()
