@@ -15,6 +15,7 @@ of one model (one model with two personas) are not independent judges: they shar
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -45,7 +46,6 @@ class Jury:
         members: Mapping[str, Judge],
         aggregate: str = "mean",
         quorum: int | None = None,
-        systems: Mapping[str, str] | None = None,
     ) -> None:
         if not members:
             raise ValueError("judge.members: a jury needs at least one member, got none")
@@ -61,10 +61,6 @@ class Jury:
         self.members = dict(members)
         self.aggregate = aggregate
         self.quorum = quorum
-        self.systems = dict(systems or {})
-        unknown = sorted(set(self.systems) - set(self.members))
-        if unknown:
-            raise ValueError(f"judge.members: system prompt for unknown member(s) {unknown}")
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -72,7 +68,7 @@ class Jury:
         self.metrics = JuryMetrics(self._own, self.members)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"members": self.members, "aggregate": self.aggregate, "quorum": self.quorum, "systems": self.systems}
+        return {"members": self.members, "aggregate": self.aggregate, "quorum": self.quorum}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -98,21 +94,19 @@ class Jury:
     async def agenerate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
         """Every request to every member at once; one response per request with all the members' votes."""
         started = time.perf_counter()
-        answers = await asyncio.gather(*(m.agenerate(self._for(name, requests)) for name, m in self.members.items()))
+        answers = await asyncio.gather(*(m.agenerate(requests) for m in self.members.values()))
         return self._combine(len(requests), answers, time.perf_counter() - started)
 
     def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
         """Blocking form of :meth:`agenerate` (each member on its own loop thread, all at once)."""
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(self.members)) as pool:
-            answers = list(pool.map(lambda item: item[1].generate(self._for(item[0], requests)), self.members.items()))
+            answers = list(pool.map(lambda member: member.generate(requests), self.members.values()))
         return self._combine(len(requests), answers, time.perf_counter() - started)
 
     def probe(self, request: JudgeRequest, timeout_s: float, attempts: int = 2) -> JudgeResponse:
         """Probe every member; a WARNING names each one that does not answer. Fails below the quorum."""
-        responses = {
-            name: m.probe(self._for(name, [request])[0], timeout_s, attempts) for name, m in self.members.items()
-        }
+        responses = {name: m.probe(request, timeout_s, attempts) for name, m in self.members.items()}
         for name, response in responses.items():
             if not response.ok:
                 log.warning("jury member %s (%s) did not answer: %s", name, self.members[name].identity, response.error)
@@ -135,11 +129,6 @@ class Jury:
         return "check each member's judge.members[...] settings; a member that is down counts against judge.quorum"
 
     # -- machinery ---------------------------------------------------------------------------------
-
-    def _for(self, name: str, requests: Sequence[JudgeRequest]) -> list[JudgeRequest]:
-        """The requests as this member sees them: with its own system turn, when it has one."""
-        system = self.systems.get(name)
-        return list(requests) if system is None else [_with_system(r, system) for r in requests]
 
     def _combine(self, n: int, answers: Sequence[list[JudgeResponse]], latency_s: float) -> list[JudgeResponse]:
         names = list(self.members)
@@ -210,7 +199,6 @@ def jury_judge(
         raise ValueError(f"judge.members: expected a list of judge configs, got {type(configs).__name__}")
     jury_policy = dict(_plain(policy) or {})
     built: dict[str, Judge] = {}
-    systems: dict[str, str] = {}
     try:
         for k, raw in enumerate(configs):
             if not isinstance(raw, dict) or "_target_" not in raw:
@@ -221,11 +209,10 @@ def jury_judge(
             name = str(raw.get("name") or f"m{k + 1}")
             if name in built:
                 raise ValueError(f"judge.members[{k}]: the name {name!r} is used twice")
-            if raw.get("system"):
-                systems[name] = str(raw["system"])
             config["policy"] = _member_policy(config.get("policy"), jury_policy, name)
-            built[name] = instantiate(config, _convert_="all")
-        return Jury(built, aggregate=aggregate, quorum=quorum, systems=systems)
+            member = instantiate(config, _convert_="all")
+            built[name] = with_system(member, str(raw["system"])) if raw.get("system") else member
+        return Jury(built, aggregate=aggregate, quorum=quorum)
     except BaseException:
         for judge in built.values():
             judge.close()
@@ -245,6 +232,37 @@ def _plain(value: Any) -> Any:
     if isinstance(value, DictConfig | ListConfig):
         return OmegaConf.to_container(value, resolve=True)
     return value
+
+
+def with_system(judge: Judge, system: str) -> Judge:
+    """``judge`` with ``system`` put before every request it sends (one model, another persona). The system
+    turn lives in the member's transport, so the member evaluated alone (``judge_eval``) is the same judge,
+    and its identity, hence its cache keys, differ from the plain model's."""
+    return Judge(SystemTurn(judge.transport, system), judge.policy)
+
+
+class SystemTurn:
+    """A :class:`~rlaif.judges.base.Transport` that puts a system turn before each request, then sends it on."""
+
+    def __init__(self, inner: Any, system: str) -> None:
+        self.inner = inner
+        self.system = system
+
+    @property
+    def identity(self) -> str:
+        digest = hashlib.sha256(self.system.encode()).hexdigest()[:8]
+        return f"{self.inner.identity}+system:{digest}"
+
+    async def send(self, request: JudgeRequest) -> Any:
+        return await self.inner.send(_with_system(request, self.system))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:  # max_in_flight, astart, unavailable_hint: the inner transport's
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
 
 
 def _with_system(request: JudgeRequest, system: str) -> JudgeRequest:

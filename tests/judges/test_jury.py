@@ -20,7 +20,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from rlaif.judges.jury import Jury, jury_judge
+from rlaif.judges.jury import Jury, jury_judge, with_system
 from rlaif.rewards.jury_votes import combine, jury_metrics
 from rlaif.rewards.parsing import VerdictError
 from rlaif.rewards.preference import PreferenceReward
@@ -168,10 +168,11 @@ def test_a_member_system_turn_is_added_only_for_that_member() -> None:
     def member(name: str) -> Any:
         return scripted_judge(lambda r: seen[name].append(r.messages) or yes_no(0.7))[0]
 
-    jury = Jury({"plain": member("plain"), "persona": member("persona")}, systems={"persona": "Be strict."})
+    jury = Jury({"plain": member("plain"), "persona": with_system(member("persona"), "Be strict.")})
     _grade(jury, ["Four."])
     assert all(m[0]["role"] == "user" for m in seen["plain"])
     assert all(m[0] == {"role": "system", "content": "Be strict."} for m in seen["persona"])
+    assert jury.members["persona"].identity.startswith("scripted:test+system:")  # its own cache keys
 
 
 def test_a_jury_pickles_and_works_after() -> None:
