@@ -157,11 +157,18 @@ class Canaries:
         return alarms
 
 
-def build_canaries(settings: Mapping[str, Any], reward: Any, run_dir: Path, sink: AlarmSink) -> Canaries | None:
+def build_canaries(
+    settings: Mapping[str, Any], reward: Any, run_dir: Path, sink: AlarmSink | None = None
+) -> Canaries | None:
     """The canaries of ``settings`` (the ``canaries`` config) for ``reward``; None when off or when the reward
-    has no judge to watch (``reward=checks``). Bad values raise ValueError naming ``canaries.<key>``."""
+    has no judge to watch (``reward=checks``). Alarms go to ``sink``, by default ``<run_dir>/alarms.jsonl``
+    under ``canaries.on_alarm``. Bad values raise ValueError naming ``canaries.<key>``."""
     if not settings.get("enabled", True) or getattr(reward, "judge", None) is None:
         return None
+    on_alarm = settings.get("on_alarm", "warn")
+    if on_alarm not in ("warn", "stop"):
+        raise ValueError(f"canaries.on_alarm: expected warn or stop, got {on_alarm!r}")
+    sink = sink or AlarmSink(run_dir / "alarms.jsonl", on_alarm)
     every = settings.get("every", 8)
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"canaries.every: expected a whole number of steps >= 1, got {every!r}")

@@ -132,6 +132,7 @@ def test_pairwise_canaries_for_a_preference_reward(tmp_path: Path) -> None:
         ("rows", 3, "canaries.rows"),
         ("min_auc", 2, "canaries.min_auc"),
         ("min_shift", "big", "canaries.min_shift"),
+        ("on_alarm", "panic", "canaries.on_alarm"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, key: str, value: Any, message: str) -> None:
