@@ -1,0 +1,105 @@
+"""The monitor's rule on a finished or crashed run: its ``rewards.jsonl`` read back step by step and measured with
+the same signals and rule as during training (``python -m rlaif.monitor RUN_DIR``).
+
+Works on run folders written before the monitor existed: it needs only ``rewards.jsonl``. The monitor settings
+come from the run's saved ``.hydra/config.yaml`` when it has a ``monitor`` group, else the defaults. The rows'
+reference answers (which the on-topic rule accepts an answer by, as the gate does) are read from the run's
+``data`` config by ``prompt_id``; when that data cannot be read, on-topic is measured on the question alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rlaif.monitoring.alarms import Alarm, AlarmSink
+from rlaif.monitoring.monitor import Monitor
+from rlaif.monitoring.settings import MonitorSettings
+from rlaif.monitoring.signals import Rollout
+from rlaif.rewards.conversation import reference_text
+
+log = logging.getLogger("rlaif.monitor")
+
+
+class NotARunError(ValueError):
+    """The folder has no ``rewards.jsonl``: it is not a training run (exit 2)."""
+
+
+def saved_config(run_dir: Path) -> dict[str, Any]:
+    """The run's saved Hydra config as plain data (``{}`` when there is none)."""
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return {}
+    from omegaconf import OmegaConf
+
+    return plain_dict(OmegaConf.to_container(OmegaConf.load(path), resolve=False))
+
+
+def plain_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping (keys as text), else ``{}``."""
+    return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+def read_steps(run_dir: Path) -> dict[int, list[dict[str, Any]]]:
+    """``rewards.jsonl``'s lines by their ``step`` field, in step order."""
+    path = run_dir / "rewards.jsonl"
+    if not path.is_file():
+        raise NotARunError(f"{run_dir}: not a run folder (no rewards.jsonl)")
+    steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+            steps[int(line.get("step") or 0)].append(line)
+        except (ValueError, TypeError, AttributeError):
+            log.warning("%s:%d: not a rewards line, skipped", path, number)  # a crash can cut the last line
+    return dict(sorted(steps.items()))
+
+
+def references(data: Mapping[str, Any] | None) -> dict[str, str | None]:
+    """Reference answers by row id from the run's ``data`` config; ``{}`` when its rows cannot be read."""
+    if not data or not data.get("path"):
+        return {}
+    from rlaif.data import DataError, load_rows
+
+    try:
+        rows = load_rows(str(data["path"]), data.get("columns"), str(data.get("split") or "train"), data.get("subset"))
+    except (DataError, OSError, ValueError) as exc:
+        log.warning("monitor: %s; on-topic is measured without reference answers", exc)
+        return {}
+    return {str(row.get("id")): reference_text(row.get("reference_answer")) for row in rows}
+
+
+class _Collect(AlarmSink):
+    """Keeps alarms for the caller to print (no log line, no file, never stops)."""
+
+    def report(self, alarm: Alarm) -> None:
+        self.raised.append(alarm)
+
+
+def replay(
+    run_dir: Path, settings: MonitorSettings, refs: Mapping[str, str | None]
+) -> tuple[list[dict[str, Any]], list[Alarm]]:
+    """Every step's monitor line and the alarms, as the monitor would have raised them during the run."""
+    steps = read_steps(run_dir)
+    sink = _Collect(None)
+    monitor = Monitor(settings, sink, None)
+    lines = []
+    for step, rows in steps.items():
+        rollouts = [
+            Rollout(
+                group=str(row.get("prompt_id") or row.get("prompt")),
+                question=str(row.get("prompt") or ""),
+                answer=str(row.get("completion") or ""),
+                score=row.get("score"),
+                reference=refs.get(str(row.get("prompt_id"))),
+            )
+            for row in rows
+        ]
+        lines.append(monitor.observe(step, rollouts))
+    return lines, sink.raised

@@ -1,0 +1,105 @@
+"""``python -m rlaif.monitor RUN_DIR`` on recorded run folders: exit 1 with the alarm printed on a hacked run, 0 on a
+healthy one, 2 on a folder that is not a run or a bad setting; old folders (rewards.jsonl only) work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlaif.monitor import main
+from rlaif.monitoring.settings import DEFAULTS, monitor_settings
+
+try:
+    from tests.monitoring.recorded_runs import write_run
+except ImportError:
+    from monitoring.recorded_runs import write_run  # type: ignore[no-redef]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rlaif.monitor", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_a_hacked_run_exits_1_naming_the_signal_the_step_and_the_numbers(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "e6_like", hacked=True)  # an old folder: no monitor.jsonl, no .hydra
+    result = _cli(str(run))
+    assert result.returncode == 1, result.stdout + result.stderr
+    alarm = [line for line in result.stdout.splitlines() if line.startswith("monitor alarm at step 7: on_topic")]
+    assert alarm and "the reward rose" in alarm[0] and "on_topic fell" in alarm[0] and "over steps 0-7" in alarm[0]
+    assert "24 steps" in result.stdout and not (run / "alarms.jsonl").exists()  # a replay writes nothing
+
+
+def test_a_healthy_run_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(write_run(tmp_path / "ok", hacked=False))]) == 0
+    assert "no alarm" in capsys.readouterr().out
+
+
+def test_a_folder_that_is_not_a_run_exits_2_naming_it(tmp_path: Path) -> None:
+    result = _cli(str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path}: not a run folder (no rewards.jsonl)" in result.stderr
+
+
+def test_the_runs_own_saved_settings_are_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    strict = write_run(tmp_path / "run", hacked=True, hydra={"monitor": {"z": 50.0, "signal_z": 50.0}})
+    assert main([str(strict)]) == 0 and "reward z >= 50.0" in capsys.readouterr().out
+    assert main([str(strict), "z=2", "signal_z=2"]) == 1  # KEY=VALUE overrides the run's settings
+
+
+def test_a_rubric_asking_for_length_is_read_from_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rubric = {"criteria": [{"id": "concise", "question": "Is the answer long?"}]}
+    main([str(write_run(tmp_path / "run", hacked=False, hydra={"rubric": rubric}))])
+    assert "answer_words (collapse is wrong)" in capsys.readouterr().out
+
+
+def test_a_config_file_replaces_the_settings(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text("window: 8\nmin_steps: 20\n")
+    run = write_run(tmp_path / "run", hacked=True)
+    assert main([str(run), "--config", str(config)]) == 2  # min_steps > window: a bad setting
+    config.write_text("window: 30\nmin_steps: 30\n")
+    assert main([str(run), "--config", str(config)]) == 0  # 24 steps never reach min_steps
+
+
+def test_a_crash_cut_last_line_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = write_run(tmp_path / "run", hacked=True)
+    with (run / "rewards.jsonl").open("a") as f:
+        f.write('{"step": 24, "prompt": "Why is')
+    assert main([str(run)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("window=2", "monitor.window: expected a whole number >= 4, got 2"),
+        ("min_steps=abc", "monitor.min_steps: expected a whole number >= 4, got 'abc'"),
+        ("z=-1", "monitor.z: expected a number >= 0.0, got -1"),
+        ("signal_z=high", "monitor.signal_z: expected a number >= 0.0, got 'high'"),
+        ("collapse_ratio=1.5", "monitor.collapse_ratio: expected a number between 0.0 and 1.0, got 1.5"),
+        ("on_alarm=panic", "monitor.on_alarm: expected warn or stop, got 'panic'"),
+        ("enabled=maybe", "monitor.enabled: expected true or false, got 'maybe'"),
+        ("length_in_rubric=sometimes", "monitor.length_in_rubric: expected auto, true or false, got 'sometimes'"),
+        ("windw=8", "monitor: unknown key(s) ['windw']"),
+        ("window", "'window': expected KEY=VALUE"),
+    ],
+)
+def test_each_bad_setting_exits_2_naming_the_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, override: str, named: str
+) -> None:
+    run = write_run(tmp_path / "run", steps=4, hacked=False)
+    assert main([str(run), override]) == 2
+    assert named in caplog.text
+
+
+def test_the_shipped_config_file_is_the_default() -> None:
+    from omegaconf import OmegaConf
+
+    from rlaif.conf import __file__ as conf_init
+
+    shipped = OmegaConf.to_container(OmegaConf.load(Path(conf_init).parent / "monitor" / "default.yaml"))
+    assert isinstance(shipped, dict)
+    settings = monitor_settings({str(k): v for k, v in shipped.items()})
+    assert settings.rule.window == 16 and settings.rule.z == 2.0 and settings.on_alarm == "warn"
+    assert sorted(shipped) == sorted(DEFAULTS)
