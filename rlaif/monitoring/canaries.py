@@ -10,7 +10,8 @@ raises an alarm when
 
 - its rows moved from the first check by more than that noise allows: the mean absolute change of a row's
   score exceeds ``max(min_shift, 3 x noise)``;
-- its AUC fell under ``min_auc``; or more than ``max_parse_failure_rate`` of its rows got no verdict.
+- its AUC fell under ``min_auc`` (from at or above it at the first check);
+- more than ``max_parse_failure_rate`` of its rows got no verdict.
 """
 
 from __future__ import annotations
@@ -129,6 +130,25 @@ class Canaries:
             "noise": self._noise,
         }
 
+    def _fell_under_min_auc(self, check: Mapping[str, Any]) -> bool:
+        """Under ``min_auc`` now, having been at or above it at the first check. A judge already under it at
+        the start gets one WARNING instead (measured: the packaged judge's AUC on 8 rows was 0.375 on a real
+        vLLM server, every check): an alarm there would only repeat what ``judge_eval`` should have said."""
+        if self.min_auc is None or check["auc"] is None:
+            return False
+        first = self.checks[0]["auc"]
+        if len(self.checks) == 1:
+            if first < self.min_auc:
+                log.warning(
+                    "canaries: AUC %.3f at the first check, under canaries.min_auc %s: this judge barely tells "
+                    "the canaries' passes from their fails (python -m rlaif.judge_eval measures it on more rows); "
+                    "the AUC limit is not applied in this run",
+                    first,
+                    self.min_auc,
+                )
+            return False
+        return first is not None and first >= self.min_auc and check["auc"] < self.min_auc
+
     def _alarms(self, check: Mapping[str, Any]) -> list[Alarm]:
         step, alarms = int(check["step"]), []
         limit = max(self.min_shift, 3 * self._noise)
@@ -142,7 +162,7 @@ class Canaries:
                     check,
                 )
             )
-        if self.min_auc is not None and check["auc"] is not None and check["auc"] < self.min_auc:
+        if self._fell_under_min_auc(check):
             alarms.append(_alarm(step, "auc", f"AUC {check['auc']:.3f} < canaries.min_auc {self.min_auc}", check))
         if check["parse_failure_rate"] > self.max_parse_failure_rate:
             alarms.append(

@@ -159,3 +159,15 @@ def test_a_served_judge_whose_answers_change_mid_run_trips_the_canaries(tmp_path
             judge.close()
     assert server.hits > served  # the checks reached the server: the cache was bypassed
     assert [a.step for a in sink.raised if a.signal == "shift"] == [6]
+
+
+def test_the_auc_alarm_needs_a_fall_under_min_auc(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    canaries = _canaries(tmp_path, {})  # min_auc 0.5; a check is in .checks when its alarms are decided
+    canaries.checks = [{"auc": 0.7}, {"auc": 0.4}]
+    assert canaries._fell_under_min_auc({"auc": 0.4}) is True
+    assert canaries._fell_under_min_auc({"auc": 0.6}) is False
+    canaries.checks = [{"auc": 0.375}]  # under the limit from the start: one warning, no alarm
+    assert canaries._fell_under_min_auc({"auc": 0.375}) is False
+    assert "AUC 0.375 at the first check" in caplog.text
+    canaries.checks = [{"auc": 0.375}, {"auc": 0.2}]
+    assert canaries._fell_under_min_auc({"auc": 0.2}) is False
