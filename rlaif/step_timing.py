@@ -4,8 +4,10 @@ TRL's own profiling reaches only W&B, MLflow and Trackio, and does not say what 
 takes. :class:`StepTimer` is a plain ``TrainerCallback`` that times each optimizer step; the reward it wraps
 (:meth:`StepTimer.timed`) times the judge. TRL generates a step's completions and then scores them, so
 *generation* is the time from the step's start to its first reward call, *judge* the reward calls
-themselves, and *optimisation* the rest of the step (log-probabilities, backward, optimizer). A step that
-reuses completions generated earlier (``steps_per_generation`` > 1) shows 0 for generation and judge.
+themselves less the time of the guards around them (*guards*: the monitor and the canaries,
+:class:`~rlaif.monitoring.guard.GuardedReward`), and *optimisation* the rest of the step (log-probabilities,
+backward, optimizer). A step that reuses completions generated earlier (``steps_per_generation`` > 1) shows 0
+for generation and judge.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from transformers import TrainerCallback
 
 log = logging.getLogger("rlaif.train")
 
-FIELDS = ("step_s", "generation_s", "judge_s", "optimisation_s")
+FIELDS = ("step_s", "generation_s", "judge_s", "guard_s", "optimisation_s")
 RATES = ("rollout_tokens_per_s", "judge_requests_per_s")
 
 
@@ -37,6 +39,7 @@ class StepTimer(TrainerCallback):
         self._begin: float | None = None
         self._first_reward: float | None = None
         self._judge_s = 0.0
+        self._guard_s = 0.0
         self._tokens = 0
         self._requests_before = 0.0
 
@@ -52,13 +55,15 @@ class StepTimer(TrainerCallback):
         self._tokens += rollout_tokens
         return start
 
-    def reward_finished(self, start: float) -> None:
-        self._judge_s += time.perf_counter() - start
+    def reward_finished(self, start: float, guard_s: float = 0.0) -> None:
+        """A reward call ends; ``guard_s`` of it were the guards' (counted apart from the judge)."""
+        self._judge_s += time.perf_counter() - start - guard_s
+        self._guard_s += guard_s
 
     # -- TrainerCallback ---------------------------------------------------------------------------
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._begin = time.perf_counter()
-        self._first_reward, self._judge_s, self._tokens = None, 0.0, 0
+        self._first_reward, self._judge_s, self._guard_s, self._tokens = None, 0.0, 0.0, 0
         self._requests_before = self._judge_requests()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -72,7 +77,8 @@ class StepTimer(TrainerCallback):
             "step_s": step_s,
             "generation_s": generation_s,
             "judge_s": self._judge_s,
-            "optimisation_s": max(0.0, step_s - generation_s - self._judge_s),
+            "guard_s": self._guard_s,
+            "optimisation_s": max(0.0, step_s - generation_s - self._judge_s - self._guard_s),
             "judge_share": self._judge_s / step_s if step_s > 0 else 0.0,
             "rollout_tokens": float(self._tokens),
             "rollout_tokens_per_s": self._tokens / generation_s if generation_s > 0 else 0.0,
@@ -84,12 +90,13 @@ class StepTimer(TrainerCallback):
         if not state.is_world_process_zero:
             return
         log.info(
-            "step %d: %.1f s = generation %.1f s + judge %.1f s (%.0f%%) + optimisation %.1f s",
+            "step %d: %.1f s = generation %.1f s + judge %.1f s (%.0f%%) + guards %.2f s + optimisation %.1f s",
             state.global_step,
             step_s,
             generation_s,
             self._judge_s,
             100 * row["judge_share"],
+            self._guard_s,
             row["optimisation_s"],
         )
         if self.path is not None:
@@ -106,9 +113,10 @@ class StepTimer(TrainerCallback):
         rows = self.rows[1:] if len(self.rows) > 1 else self.rows
         if not rows:
             return {}
-        out = {key: statistics.median(r[key] for r in rows) for key in (*FIELDS, *RATES)}
+        out = {key: statistics.median(r.get(key, 0.0) for r in rows) for key in (*FIELDS, *RATES)}
         total = sum(r["step_s"] for r in rows)
         out["judge_share"] = sum(r["judge_s"] for r in rows) / total if total > 0 else 0.0
+        out["guard_share"] = sum(r.get("guard_s", 0.0) for r in rows) / total if total > 0 else 0.0
         out["steps_timed"] = float(len(rows))
         return out
 
@@ -131,7 +139,8 @@ class TimedReward:
             result = self.reward(prompts, completions, **kwargs)  # a plain function reward works too
             return list(await result if inspect.isawaitable(result) else result)
         finally:
-            self.timer.reward_finished(start)
+            take_guard_seconds = getattr(self.reward, "take_guard_seconds", None)  # a GuardedReward's guards
+            self.timer.reward_finished(start, take_guard_seconds() if callable(take_guard_seconds) else 0.0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reward, name)
@@ -140,17 +149,19 @@ class TimedReward:
 def table(run_dirs: list[Path]) -> str:
     """A markdown table of the step split of each run folder (its ``run_summary.json``)."""
     lines = [
-        "| run | step s | generation s | judge s (share) | optimisation s | rollout tokens/s | judge requests/s |",
-        "|---|---|---|---|---|---|---|",
+        "| run | step s | generation s | judge s (share) | guards s | optimisation s | rollout tokens/s "
+        "| judge requests/s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run_dir in run_dirs:
         t = json.loads((run_dir / "run_summary.json").read_text()).get("step_time") or {}
         if not t:
-            lines.append(f"| {run_dir.name} | no steps timed | | | | | |")
+            lines.append(f"| {run_dir.name} | no steps timed | | | | | | |")
             continue
         lines.append(
             f"| {run_dir.name} | {t['step_s']:.2f} | {t['generation_s']:.2f} | {t['judge_s']:.2f} "
-            f"({100 * t['judge_share']:.0f}%) | {t['optimisation_s']:.2f} | {t['rollout_tokens_per_s']:.0f} "
+            f"({100 * t['judge_share']:.0f}%) | {t.get('guard_s', 0.0):.2f} | {t['optimisation_s']:.2f} "
+            f"| {t['rollout_tokens_per_s']:.0f} "
             f"| {t['judge_requests_per_s']:.1f} |"
         )
     return "\n".join(lines)

@@ -34,6 +34,9 @@ from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, run_judge_eval
 from rlaif.judges.base import Judge
 from rlaif.judges.preflight import check_judge
 from rlaif.models import load_causal_lm, load_tokenizer, policy_dtype
+from rlaif.monitoring.alarms import AlarmStopError
+from rlaif.monitoring.guard import Guard, GuardedReward
+from rlaif.monitoring.monitor import build_monitor
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.run_folder import finish_run, judge_policy, mark_failed, set_aside_failed_marker
 from rlaif.setup_errors import setup_failed
@@ -47,7 +50,8 @@ class JudgeRejectedError(RuntimeError):
 
 
 class RunStoppedError(RuntimeError):
-    """Training stopped early on purpose (the judge failed too often); a checkpoint was saved."""
+    """Training stopped early on purpose (the judge failed too often, or an alarm under on_alarm=stop); a
+    checkpoint was saved."""
 
 
 def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | None]:
@@ -61,6 +65,7 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | 
     check_vllm_rollouts(cfg.grpo, _has_cuda())
     args = instantiate(cfg.grpo, output_dir=str(run_dir), _convert_="all")
     resume = resolve_resume(cfg.resume, run_dir)
+    monitor = build_monitor(cfg.monitor, cfg.get("rubric"), run_dir)  # the hacking alarm (docs/monitoring.md)
 
     # 2. The judge, built once and asked one real question before the policy is loaded, so an unreachable
     #    judge stops the run in seconds. Then the reward that grades with it.
@@ -100,9 +105,11 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | 
             )
             judge.metrics.drain()  # the first step's judge metrics count only that step's requests
 
-        # 5. The trainer: plain TRL, no subclass. The step timer logs where each step's time goes.
+        # 5. The trainer: plain TRL, no subclass. Guards watch each step's rollouts around the reward (an
+        #    alarm can stop the run); the step timer logs where each step's time goes, the guards' apart.
+        guards: list[Guard] = [g for g in (monitor,) if g is not None]
         timer = StepTimer(judge, run_dir / "step_timing.jsonl")
-        reward_funcs: list[Any] = [timer.timed(reward)]  # TRL takes async callables too; its hint says sync
+        reward_funcs: list[Any] = [timer.timed(GuardedReward(reward, guards))]  # TRL takes async callables too
         trainer = GRPOTrainer(
             model=model,
             reward_funcs=reward_funcs,
@@ -137,7 +144,7 @@ def train(trainer: Any, judge: Judge, timer: StepTimer, resume: str | None, run_
         log.info("resuming from %s", resume)
     try:
         trainer.train(resume_from_checkpoint=resume)
-    except JudgeFailureError as exc:
+    except (JudgeFailureError, AlarmStopError) as exc:
         raise RunStoppedError(_stopped_message(exc, save_checkpoint(trainer), run_dir)) from exc
     finally:
         judge.close()
@@ -172,8 +179,8 @@ def _is_main_process() -> bool:
 def _stopped_message(exc: Exception, checkpoint: Path | None, run_dir: Path) -> str:
     saved = f"checkpoint saved: {checkpoint}" if checkpoint else "no step had completed: nothing to resume"
     return (
-        f"run stopped: {exc}\n{saved}. Once the judge is back, resume with the same overrides plus "
-        f"resume=auto hydra.run.dir={run_dir}"
+        f"run stopped: {exc}\n{saved}. Once the judge is back (or the alarm is understood: {run_dir}/alarms.jsonl), "
+        f"resume with the same overrides plus resume=auto hydra.run.dir={run_dir}"
     )
 
 

@@ -64,10 +64,19 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(tmp_path: P
     timing = [json.loads(line) for line in (run_dir / "step_timing.jsonl").read_text().splitlines()]
     assert [row["step"] for row in timing] == [1, 2]
     for row in timing:
-        parts = row["generation_s"] + row["judge_s"] + row["optimisation_s"]
+        parts = row["generation_s"] + row["judge_s"] + row["guard_s"] + row["optimisation_s"]
         assert row["generation_s"] > 0 and row["judge_s"] > 0 and parts == pytest.approx(row["step_s"])
         assert row["rollout_tokens"] > 0 and row["judge_requests"] > 0
     assert summary["step_time"]["steps_timed"] == 1 and 0 < summary["step_time"]["judge_share"] < 1
+
+    # The hacking alarm watched every step (docs/monitoring.md): a monitor.jsonl line per step, monitor/* in
+    # TensorBoard, its time apart from the judge's; two steps are too few for its rule (min_steps).
+    monitor = [json.loads(line) for line in (run_dir / "monitor.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in monitor] == [0, 1] and all(line["rollouts"] == 4 for line in monitor)
+    assert all(0.0 <= line["on_topic"] <= 1.0 and line["reward_z"] is None for line in monitor)
+    events = b"".join(p.read_bytes() for p in (run_dir / "runs").rglob("events.out.tfevents.*"))
+    assert b"monitor/on_topic" in events and b"monitor/all_equal_groups" in events
+    assert all(row["guard_s"] > 0 for row in timing) and not (run_dir / "alarms.jsonl").exists()
 
     # The baseline check ran before training: the base policy's reward, drawn as the curve's first point.
     baseline = json.loads((run_dir / "baseline.json").read_text())

@@ -1,0 +1,171 @@
+"""The monitor as ``rlaif.train`` wires it: a guard around the reward, called the way TRL calls a reward, whose
+step time is counted apart from the judge's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from rlaif.monitoring.alarms import AlarmStopError
+from rlaif.monitoring.guard import GuardedReward
+from rlaif.monitoring.monitor import Monitor, build_monitor
+
+try:
+    from tests.monitoring.recorded_runs import NON_ANSWER, ON_TOPIC, QUESTIONS
+except ImportError:
+    from monitoring.recorded_runs import NON_ANSWER, ON_TOPIC, QUESTIONS  # type: ignore[no-redef]
+
+RUBRIC = {"criteria": [{"id": "polite", "question": "Is the answer polite?"}]}
+IDS = ["everyday-001", "everyday-002"]
+
+
+class _Reward:
+    """Pays a non-answer more than an answer, like the e6 judge did."""
+
+    __name__ = "rubric"
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+        return [0.9 if c[-1]["content"] == NON_ANSWER else 0.5 for c in completions]
+
+
+def _call(reward: GuardedReward, step: int, hacked: float, metrics: dict[str, list[float]], main: bool = True) -> None:
+    """One TRL reward call: 2 prompts x 4 chat completions, ``hacked`` of them non-answers."""
+    prompts, completions, ids, refs = [], [], [], []
+    for prompt_id in IDS:
+        for k in range(4):
+            prompts.append([{"role": "user", "content": QUESTIONS[prompt_id][0]}])
+            answer = NON_ANSWER if k < round(4 * hacked) else ON_TOPIC[prompt_id]
+            completions.append([{"role": "assistant", "content": answer}])
+            ids.append(prompt_id)
+            refs.append(QUESTIONS[prompt_id][1])
+    state = SimpleNamespace(global_step=step, is_world_process_zero=main)
+    kwargs = {"id": ids, "reference_answer": refs, "trainer_state": state}
+    kwargs["log_metric"] = lambda key, value: metrics.setdefault(key, []).append(value)
+    asyncio.run(reward(prompts, completions, **kwargs))
+
+
+def _monitor(tmp_path: Path, **settings: Any) -> Monitor:
+    monitor = build_monitor({"min_steps": 4, "window": 8, **settings}, RUBRIC, tmp_path)
+    assert monitor is not None
+    return monitor
+
+
+def test_a_hacked_run_raises_an_alarm_with_lines_metrics_and_alarms_jsonl(tmp_path: Path) -> None:
+    metrics: dict[str, list[float]] = {}
+    reward = GuardedReward(_Reward(), [_monitor(tmp_path)])
+    for step in range(8):
+        _call(reward, step, hacked=step / 8, metrics=metrics)
+    lines = [json.loads(x) for x in (tmp_path / "monitor.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == list(range(8)) and lines[0]["rollouts"] == 8
+    assert lines[0]["on_topic"] == 1.0 and lines[-1]["on_topic"] < 0.5
+    assert {"monitor/on_topic", "monitor/language_match", "monitor/all_equal_groups", "monitor/alarm"} <= set(metrics)
+    alarms = [json.loads(x) for x in (tmp_path / "alarms.jsonl").read_text().splitlines()]
+    assert {a["signal"] for a in alarms} == {"on_topic", "empty_or_refusal"}
+    assert all(a["source"] == "monitor" and a["step"] == 3 for a in alarms)  # min_steps=4: steps 0-3
+    assert reward.take_guard_seconds() > 0
+
+
+def test_a_healthy_run_raises_none(tmp_path: Path) -> None:
+    reward = GuardedReward(_Reward(), [_monitor(tmp_path)])
+    for step in range(10):
+        _call(reward, step, hacked=0.0, metrics={})
+    assert len((tmp_path / "monitor.jsonl").read_text().splitlines()) == 10
+    assert not (tmp_path / "alarms.jsonl").exists()
+
+
+def test_on_alarm_stop_raises_out_of_the_reward_call(tmp_path: Path) -> None:
+    reward = GuardedReward(_Reward(), [_monitor(tmp_path, on_alarm="stop")])
+    with pytest.raises(AlarmStopError, match=r"^monitor alarm at step 3: on_topic: the reward rose"):
+        for step in range(8):
+            _call(reward, step, hacked=step / 8, metrics={})
+    assert (tmp_path / "alarms.jsonl").is_file()
+
+
+def test_two_calls_for_one_step_are_one_step(tmp_path: Path) -> None:
+    monitor = _monitor(tmp_path)
+    reward = GuardedReward(_Reward(), [monitor])
+    _call(reward, 0, hacked=0.0, metrics={})
+    _call(reward, 0, hacked=1.0, metrics={})
+    last = json.loads((tmp_path / "monitor.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 0 and last["rollouts"] == 16 and last["on_topic"] == 0.5
+    assert list(monitor.watch.steps) == [0]
+
+
+def test_only_the_main_process_measures_and_writes(tmp_path: Path) -> None:
+    metrics: dict[str, list[float]] = {}
+    reward = GuardedReward(_Reward(), [_monitor(tmp_path)])
+    for step in range(8):
+        _call(reward, step, hacked=step / 8, metrics=metrics, main=False)
+    assert not (tmp_path / "monitor.jsonl").exists() and not (tmp_path / "alarms.jsonl").exists() and not metrics
+
+
+def test_monitor_off_builds_nothing(tmp_path: Path) -> None:
+    assert build_monitor({"enabled": False}, RUBRIC, tmp_path) is None
+
+
+def test_the_rubric_asking_for_length_makes_answer_words_a_collapse_signal(tmp_path: Path) -> None:
+    concise = {"criteria": [{"id": "concise", "question": "Is the answer long?"}]}
+    assert _monitor(tmp_path).settings.rule.wrong_way["answer_words"] == "up"
+    monitor = build_monitor({"length_in_rubric": "auto"}, concise, tmp_path)
+    assert monitor is not None and monitor.settings.rule.wrong_way["answer_words"] == "collapse"
+    monitor = build_monitor({"length_in_rubric": False}, concise, tmp_path)
+    assert monitor is not None and monitor.settings.rule.wrong_way["answer_words"] == "up"
+
+
+def test_the_step_timer_counts_the_guards_apart_from_the_judge(tmp_path: Path, monkeypatch: Any) -> None:
+    """A fake clock: the reward call takes 10 s, of which the guards' 3 s; the judge gets the other 7."""
+    import rlaif.step_timing as step_timing
+
+    clock = iter([100.0, 100.0, 110.0, 112.0, 118.0])  # step begin, reward start, reward end, step end (+1 spare)
+    monkeypatch.setattr(step_timing.time, "perf_counter", lambda: next(clock))
+    judge = SimpleNamespace(metrics=SimpleNamespace(totals=lambda: {"requests": 0.0, "cache_hits": 0.0}))
+    timer = step_timing.StepTimer(judge, tmp_path / "step_timing.jsonl")
+    guarded = GuardedReward(_Reward(), [])
+    guarded.guard_seconds = 3.0  # what the guards took in this call (measured for real in the tests above)
+    monkeypatch.setattr(guarded, "_run", _no_guards)
+    state = SimpleNamespace(global_step=1, is_world_process_zero=True)
+    timer.on_step_begin(None, state, None)
+    asyncio.run(timer.timed(guarded)([], [], trainer_state=state))
+    timer.on_step_end(None, state, None)
+    row = json.loads((tmp_path / "step_timing.jsonl").read_text())
+    assert (row["generation_s"], row["judge_s"], row["guard_s"], row["optimisation_s"]) == (0.0, 7.0, 3.0, 2.0)
+    assert timer.summary()["guard_s"] == 3.0 and timer.summary()["guard_share"] == pytest.approx(3 / 12)
+
+
+async def _no_guards(call: Any) -> None:
+    return None
+
+
+def test_an_alarm_under_stop_ends_training_like_a_judge_failure(tmp_path: Path) -> None:
+    """rlaif.train.train turns the AlarmStopError out of trainer.train into RunStoppedError (exit 1 in main),
+    after saving a checkpoint of the last completed step, with the resume command."""
+    from rlaif.train import RunStoppedError, train
+
+    saved: list[int] = []
+
+    class _Trainer:
+        state = SimpleNamespace(global_step=5)
+        args = SimpleNamespace(output_dir=str(tmp_path))
+        model = None
+
+        def train(self, resume_from_checkpoint: str | None = None) -> None:
+            raise AlarmStopError("monitor alarm at step 5: on_topic: the reward rose ...")
+
+        def _save_checkpoint(self, model: Any, trial: Any) -> None:
+            saved.append(self.state.global_step)
+
+    closed: list[bool] = []
+    judge = SimpleNamespace(close=lambda: closed.append(True))
+    with pytest.raises(RunStoppedError) as stopped:
+        train(_Trainer(), judge, None, None, tmp_path)  # type: ignore[arg-type]
+    message = str(stopped.value)
+    assert saved == [5] and closed == [True]
+    assert (
+        "monitor alarm at step 5: on_topic" in message and f"checkpoint saved: {tmp_path / 'checkpoint-5'}" in message
+    )
+    assert f"resume=auto hydra.run.dir={tmp_path}" in message
