@@ -144,7 +144,9 @@ def _halves(values: Sequence[float]) -> tuple[float, float]:
 
 
 class Watch:
-    """The rule run step after step: an alarm when a signal starts being flagged, not again until it clears.
+    """The rule run step after step. A flagged signal alarms once per window: not again until ``window`` steps
+    after its last alarm (the windows of neighbouring steps overlap, so the rule flickering on one drift is
+    one alarm, not several).
 
     ``update`` may be called several times for one step (TRL calls the reward once per generation batch);
     the step's latest numbers replace its earlier ones.
@@ -153,14 +155,17 @@ class Watch:
     def __init__(self, settings: RuleSettings) -> None:
         self.settings = settings
         self.steps: dict[int, dict[str, Any]] = {}
-        self._flagged: set[str] = set()
+        self._alarmed: dict[str, int] = {}  # signal -> the step of its last alarm
 
     def update(self, step: int, signals: Mapping[str, Any]) -> tuple[Evaluation, list[Finding]]:
         """Record ``step``'s numbers; the rule's evaluation and the findings that are new."""
         self.steps[step] = {"step": step, **signals}
         series = [self.steps[s] for s in sorted(self.steps) if s <= step]
         evaluation = evaluate(series, self.settings)
-        names = {f.signal for f in evaluation.findings}
-        new = [f for f in evaluation.findings if f.signal not in self._flagged]
-        self._flagged = names
+        new = [
+            f
+            for f in evaluation.findings
+            if f.signal not in self._alarmed or step - self._alarmed[f.signal] >= self.settings.window
+        ]
+        self._alarmed.update({f.signal: step for f in new})
         return evaluation, new

@@ -3,6 +3,7 @@ way, and not when either half of that is missing; a signal the rubric asks for a
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -84,11 +85,17 @@ def test_a_signal_the_rubric_asks_for_alarms_only_when_it_collapses() -> None:
     assert findings[0].numbers["baseline"] == 30.0 and findings[0].numbers["now"] < 10
 
 
-def test_watch_reports_a_signal_once_until_it_clears_and_a_step_updated_twice_once() -> None:
+def test_watch_alarms_once_per_window_and_once_for_a_step_updated_twice() -> None:
     falling = [1.0 - 0.03 * i + NOISE[i % 8] for i in range(16)]
-    watch = Watch(RuleSettings())
-    new = []
-    for row in _series(RISING, on_topic=falling):
-        new += watch.update(int(row["step"]), row)[1]
-        new += watch.update(int(row["step"]), row)[1]  # TRL called the reward twice for this step
-    assert [f.signal for f in new] == ["on_topic"]
+    settings = RuleSettings(window=8, min_steps=8)
+    watch = Watch(settings)
+    alarms = []
+    for row in _series(RISING * 2, on_topic=falling * 2):  # the drift twice: steps 0-15, then 16-31
+        step = int(row["step"])
+        alarms += [(step, f.signal) for f in watch.update(step, row)[1]]
+        alarms += [(step, f.signal) for f in watch.update(step, row)[1]]  # TRL called the reward twice
+    flagged = [s for s in range(32) if evaluate(_series(RISING * 2, on_topic=falling * 2)[: s + 1], settings).findings]
+    assert len(flagged) > len(alarms)  # flagged at many steps ...
+    assert alarms[0] == (7, "on_topic") and all(
+        b[0] - a[0] >= 8 for a, b in itertools.pairwise(alarms)
+    )  # ... alarmed once per window
