@@ -1,7 +1,9 @@
 """Deterministic checks: cheap, exact, and in front of the judge (step 6 of the method).
 
 A check maps ``(answer, question)`` to a :class:`CheckResult` with a score in [0, 1]: 1 passes, 0
-fails, and a value in between is a penalty (the length check decays outside its tolerance).
+fails, and a value in between is a penalty (the length check decays outside its tolerance). A check
+whose ``__call__`` takes a ``reference`` keyword also gets the row's reference answer (None when the
+row has none); checks written with two arguments keep working and are called without it.
 
 Two ways to use them:
 
@@ -18,6 +20,7 @@ Two ways to use them:
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from rlaif.rewards import language
-from rlaif.rewards.conversation import answer_text, question_text
+from rlaif.rewards.conversation import answer_text, question_text, reference_text
 from rlaif.rewards.fencing import normalize
 from rlaif.rewards.rubric_spec import json_schema
 from rlaif.rewards.run_log import RewardLog
@@ -53,7 +56,7 @@ class Check(Protocol):
 
     name: str
 
-    def __call__(self, answer: str, question: str) -> CheckResult: ...
+    def __call__(self, answer: str, question: str, reference: str | None = None) -> CheckResult: ...
 
 
 class NonEmpty:
@@ -62,7 +65,7 @@ class NonEmpty:
     def __init__(self, min_chars: int = 1, name: str = "non_empty") -> None:
         self.min_chars, self.name = min_chars, name
 
-    def __call__(self, answer: str, question: str) -> CheckResult:
+    def __call__(self, answer: str, question: str, reference: str | None = None) -> CheckResult:
         chars = len("".join(answer.split()))
         return CheckResult(1.0) if chars >= self.min_chars else CheckResult(0.0, f"{chars} characters")
 
@@ -88,7 +91,7 @@ class JsonValid:
             text = match.group(1).strip()
         return json.loads(text)
 
-    def __call__(self, answer: str, question: str) -> CheckResult:
+    def __call__(self, answer: str, question: str, reference: str | None = None) -> CheckResult:
         try:
             value = self.parse(answer)
         except ValueError as exc:
@@ -131,7 +134,7 @@ class LengthPenalty:
         self.target, self.tolerance, self.unit, self.name = target, tolerance, unit, name
         self.falloff = falloff if falloff is not None else max(tolerance, 1)
 
-    def __call__(self, answer: str, question: str) -> CheckResult:
+    def __call__(self, answer: str, question: str, reference: str | None = None) -> CheckResult:
         n = len(answer.split()) if self.unit == "words" else len(answer.strip())
         excess = abs(n - self.target) - self.tolerance
         if excess <= 0:
@@ -153,7 +156,7 @@ class LanguageMatch:
         self.languages, self.name = tuple(languages), name
         self.min_words, self.min_confidence = min_words, min_confidence
 
-    def __call__(self, answer: str, question: str) -> CheckResult:
+    def __call__(self, answer: str, question: str, reference: str | None = None) -> CheckResult:
         asked = language.guess(question, self.languages, self.min_words, self.min_confidence)
         said = language.guess(answer, self.languages, self.min_words, self.min_confidence)
         if language.same_language(asked, said) is False:
@@ -176,7 +179,7 @@ class RegexFilter:
         except re.error as exc:
             raise ValueError(f"checks.{name}.patterns: {exc.pattern!r}: {exc}") from None
 
-    def __call__(self, answer: str, question: str) -> CheckResult:
+    def __call__(self, answer: str, question: str, reference: str | None = None) -> CheckResult:
         text = normalize(answer)
         for index, pattern in enumerate(self._compiled):
             if pattern.search(text):
@@ -195,8 +198,73 @@ _NOT_A_SUBJECT = frozenset(
 )
 
 
+# Words that carry no answer when a reference has them: short function words, and what an assistant says
+# when it does not answer (the e6 policy's "I'm a helpful assistant. I'm not sure what to do.").
+_NOT_CONTENT = _NOT_A_SUBJECT | frozenset(
+    """the and for are but not nor you its has had was were who why how all any our out use may can get got
+    too off own see let say says yes now way per via its also even here sure help helpful assistant question
+    answer sorry happy glad great please thank think idea information provide detail depend ask able unable
+    cannot don doesn didn isn aren wasn won wouldn couldn shouldn hasn haven let understand important
+    usually mostly mainly such both while whilst because though another one anything everything nothing
+    interesting topic clear talk reason happen full""".split()  # noqa: SIM905
+)
+# Number words as digits, so "Seven." matches "7" and "5" matches "five". Not "one": it is as often a pronoun
+# ("a hard one") as a count, and would let "Ask me one more time." match many references.
+_COUNTS = """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+    seventeen eighteen nineteen twenty""".split()  # noqa: SIM905
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate(_COUNTS) if w != "one"} | {
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "hundred": "100",
+    "thousand": "1000",
+    "million": "1000000",
+}
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+# Endings that make a short word's plural or verb form ("atoms", "boiling"); longer words compare on their
+# first six letters ("scatter", "scattering"): five let "complicated" match "completely".
+_INFLECTIONS = ("", "s", "es", "d", "ed", "ing", "er", "ers")
+_STEM = 6
+
+
 def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(normalize(text))]
+
+
+def _tokens(text: str) -> list[str]:
+    """Words (casefolded) and numbers ("300,000" as "300000"; number words as digits)."""
+    tokens = []
+    for token in _TOKEN.findall(normalize(text)):
+        token = token.casefold()
+        tokens.append(token.replace(",", "") if token[0].isdigit() else _NUMBER_WORDS.get(token, token))
+    return tokens
+
+
+def _same_word(a: str, b: str) -> bool:
+    """One word in two forms: numbers exactly; words of 6+ letters on their first six ("scatters",
+    "scattering"); a shorter word when the other is it plus an inflection ("sun", "suns"; not "for", "force")."""
+    if a[0].isdigit() or b[0].isdigit():
+        return a == b
+    if len(a) >= _STEM and len(b) >= _STEM:
+        return a[:_STEM] == b[:_STEM]
+    short, long_ = sorted((a, b), key=len)
+    return long_.startswith(short) and long_[len(short) :] in _INFLECTIONS
+
+
+def _content(text: str) -> set[str]:
+    """The words of ``text`` that can carry an answer: numbers, and words of 3+ letters that are not
+    (a form of) a function word or assistant talk."""
+    return {
+        t
+        for t in _tokens(text)
+        if t[0].isdigit() or (len(t) >= 3 and not any(_same_word(t, stop) for stop in _NOT_CONTENT))
+    }
+
+
+def shares_content(answer: str, reference: str) -> bool:
+    """Whether the answer has a content word (or number) of the reference, in any of its forms."""
+    wanted = _content(reference)
+    return any(_same_word(said, want) for said in _content(answer) for want in wanted)
 
 
 class MentionsQuestion:
@@ -205,17 +273,29 @@ class MentionsQuestion:
     letters so that plurals and verb forms count ("atoms" for "atom", "boiling" for "boil"). A guard
     where the judge cannot tell relevance (the packaged 135M judge cannot, docs/judging.md): rewarded
     for short answers without it, the policy learned "I'm not sure what to do." A question with no
-    subject words passes."""
+    subject words passes.
 
-    def __init__(self, name: str = "on_topic") -> None:
-        self.name = name
+    When the row has a reference answer (and ``use_reference``), an answer that shares a content word
+    or a number with it passes too: "Tokyo." answers "What is the capital of Japan?" without naming
+    Japan, and the terse answer the ``concise`` criterion asks for must not score the minimum. Assistant
+    talk ("sure", "help", "question", ...) and function words are not content, so the e6 non-answers
+    still fail (measured in docs/judging.md)."""
 
-    def __call__(self, answer: str, question: str) -> CheckResult:
+    def __init__(self, name: str = "on_topic", use_reference: bool = True) -> None:
+        self.name, self.use_reference = name, use_reference
+
+    def __call__(self, answer: str, question: str, reference: str | None = None) -> CheckResult:
         subjects = {w[:5] for w in _words(question) if len(w) >= 4 and w not in _NOT_A_SUBJECT}
-        if not subjects:
-            return CheckResult(1.0)
         said = _words(answer)
         if any(word.startswith(subject) for subject in subjects for word in said):
+            return CheckResult(1.0)
+        # A reference with content words decides the rest, also where the question has no subject words
+        # ("What does a CPU do?"), which would otherwise let any answer through.
+        if self.use_reference and reference is not None and _content(reference):
+            if shares_content(answer, reference):
+                return CheckResult(1.0)
+            return CheckResult(0.0, "names none of the question's subject words and nothing of the reference")
+        if not subjects:
             return CheckResult(1.0)
         return CheckResult(0.0, "names none of the question's subject words")
 
@@ -233,14 +313,34 @@ class Gated:
         return self.multiplier > 0.0
 
 
-def apply_gates(checks: Sequence[Check], answers: Sequence[str], questions: Sequence[str]) -> list[Gated]:
-    """The edge rule (an empty answer scores 0) and then every check, for every answer."""
+def takes_reference(check: Check) -> bool:
+    """Whether ``check`` accepts the ``reference`` keyword (a check written for ``(answer, question)`` does not)."""
+    try:
+        params = inspect.signature(check).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature: call it the old way
+        return False
+    return any(p.name == "reference" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def apply_gates(
+    checks: Sequence[Check],
+    answers: Sequence[str],
+    questions: Sequence[str],
+    references: Sequence[str | None] | None = None,
+) -> list[Gated]:
+    """The edge rule (an empty answer scores 0) and then every check, for every answer. ``references`` are
+    the rows' reference answers as text (None where a row has none), passed to the checks that take them."""
+    refs = references if references is not None else [None] * len(answers)
+    with_ref = {c.name: takes_reference(c) for c in checks}
     gated = []
-    for answer, question in zip(answers, questions, strict=True):
+    for answer, question, reference in zip(answers, questions, refs, strict=True):
         if not answer.strip():
             gated.append(Gated(0.0, reason="edge rule: empty answer"))
             continue
-        results = {c.name: c(answer, question) for c in checks}
+        results = {
+            c.name: c(answer, question, reference=reference) if with_ref[c.name] else c(answer, question)
+            for c in checks
+        }
         multiplier = math.prod(r.score for r in results.values())
         failed = [f"{n}: {r.reason}" for n, r in results.items() if r.score <= 0.0]
         gated.append(Gated(multiplier, results, f"gate failed: {'; '.join(failed)}" if failed else None))
@@ -276,7 +376,8 @@ class CheckReward:
     def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         questions = [question_text(p) for p in prompts]
         answers = [answer_text(c) for c in completions]
-        gated = apply_gates(self.checks, answers, questions)
+        references = [reference_text(r) for r in kwargs.get("reference_answer") or [None] * len(answers)]
+        gated = apply_gates(self.checks, answers, questions, references)
         scores: list[float | None] = [g.multiplier for g in gated]
         if (log_metric := kwargs.get("log_metric")) is not None:
             for check, rate in check_pass_rates(gated).items():

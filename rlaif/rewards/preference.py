@@ -152,7 +152,7 @@ class PreferenceReward:
     ) -> tuple[list[Grade], list[Gated], list[_Match]]:
         questions = [question_text(p) for p in prompts]
         refs = [reference_text(r) for r in references]
-        gated = apply_gates(self.checks, answers, questions)
+        gated = apply_gates(self.checks, answers, questions, refs)
         opponents = self._opponents(prompts, answers, refs, gated)
         matches: dict[_Key, _Match] = {}
         for i, opps in opponents.items():

@@ -88,7 +88,7 @@ class RubricReward:
         questions = [question_text(p) for p in prompts]
         # show_reference: false keeps the reference from every request, in either mode.
         refs = [reference_text(r) if self.rubric.show_reference else None for r in references]
-        gated = apply_gates(self.checks, answers, questions)
+        gated = apply_gates(self.checks, answers, questions, [reference_text(r) for r in references])
         grades = [Grade(0.0, reasons={"gate": g.reason or ""}, judged=False, details=_checks(g)) for g in gated]
         units: list[_Unit] = []
         owners: list[tuple[int, int]] = []  # (answer index, item index) of each unit

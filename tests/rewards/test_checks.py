@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rlaif.rewards.checks import (
+    CheckResult,
     CheckReward,
     JsonValid,
     LanguageMatch,
@@ -18,6 +20,7 @@ from rlaif.rewards.checks import (
     RegexFilter,
     apply_gates,
     check_pass_rates,
+    takes_reference,
 )
 from rlaif.rewards.language import dominant_script
 from rlaif.rewards.rubric_spec import RubricError
@@ -154,6 +157,88 @@ def test_mentions_question(question: str, answer: str, ok: bool) -> None:
     result = MentionsQuestion()(answer, question)
     assert result.score == (1.0 if ok else 0.0)
     assert (result.reason == "") == ok
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "reference"),
+    [  # issue 16: correct short answers the question-word rule scored 0
+        ("What is the capital of Japan?", "Tokyo.", "Tokyo."),
+        ("Who wrote Romeo and Juliet?", "William Shakespeare.", "William Shakespeare wrote it around 1595."),
+        ("How many days are in a leap year?", "366.", "A leap year has 366 days."),  # a number is a content word
+        ("Name a primary colour.", "Blue.", "Red, yellow or blue."),
+        (
+            "How many continents are there?",
+            "7.",
+            "Seven: Africa, Antarctica, Asia, Australia, Europe and the Americas.",
+        ),
+        ("What is the speed of light?", "300,000 km/s.", "About 300000 kilometres per second."),
+        ("Why does ice float?", "It's less dense.", "Ice is less dense than liquid water."),
+        ("Why do we have seasons?", "The tilt.", "Earth's axis is tilted."),  # an inflection of a short word
+        ("Why is the sky blue?", "Rayleigh scattering.", "Air molecules scatter blue light."),  # six letters
+    ],
+)
+def test_mentions_question_passes_a_short_answer_sharing_a_word_with_the_reference(
+    question: str, answer: str, reference: str
+) -> None:
+    assert MentionsQuestion()(answer, question, reference=reference).passed
+    assert MentionsQuestion(use_reference=False)(answer, question, reference=reference).score == 0.0
+    assert MentionsQuestion()(answer, question).score == 0.0  # no reference: the question-word rule alone
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "reference"),
+    [
+        (
+            "What is a carbohydrate?",
+            "I'm a helpful assistant. I'm not sure what to do.",
+            "Carbohydrates are sugars, starches and fibres that give the body energy.",
+        ),
+        ("What is a librarian?", "I'm happy to help with your question.", "Someone who helps people find answers."),
+        ("How many continents are there?", "Six.", "Seven."),  # a wrong count shares nothing
+        ("How do I clean a cast-iron pan?", "It's complicated.", "Dry it completely and oil it."),  # not 5 letters
+        ("How do I be a good listener?", "It depends on many things.", "Give it your full attention, ones."),
+        ("What does a CPU do?", "I'm just an AI assistant.", "It executes the instructions of programs."),
+    ],
+)
+def test_mentions_question_fails_a_non_answer_even_with_a_reference(question: str, answer: str, reference: str) -> None:
+    result = MentionsQuestion()(answer, question, reference=reference)
+    assert result.score == 0.0 and "reference" in result.reason
+
+
+def test_a_reference_decides_a_question_without_subject_words() -> None:
+    """Without a reference such a question lets any answer through; with one, the answer must share a word."""
+    check = MentionsQuestion()
+    assert check("Whatever.", "What is 7 x 8?").passed
+    assert check("56.", "What is 7 x 8?", reference="7 x 8 = 56").passed
+    assert not check("Whatever.", "What is 7 x 8?", reference="7 x 8 = 56").passed
+    assert check("Whatever.", "What is 7 x 8?", reference="Yes, it is.").passed  # nothing to compare with
+
+
+class _TwoArguments:
+    """A check written for the protocol before it had ``reference``: it must keep working."""
+
+    name = "old_style"
+
+    def __call__(self, answer: str, question: str) -> CheckResult:
+        return CheckResult(1.0 if question in answer else 0.0, "no echo")
+
+
+def test_apply_gates_passes_references_to_the_checks_that_take_them() -> None:
+    checks: list[Any] = [MentionsQuestion(), _TwoArguments()]
+    gated = apply_gates(checks, ["Tokyo. capital", "Tokyo. capital"], ["capital"] * 2, ["Tokyo.", None])
+    assert [g.results["on_topic"].passed for g in gated] == [True, True]  # "capital" is a subject word
+    gated = apply_gates(checks, ["Tokyo.", "Tokyo."], ["What is the capital of Japan?"] * 2, ["Tokyo.", None])
+    assert [g.results["on_topic"].passed for g in gated] == [True, False]
+    assert not any(g.results["old_style"].passed for g in gated)
+    assert [g.multiplier for g in apply_gates(checks, ["Tokyo."], ["What is the capital of Japan?"])] == [0.0]
+    assert takes_reference(MentionsQuestion()) and not takes_reference(_TwoArguments())
+
+
+def test_check_reward_gives_the_checks_the_reference() -> None:
+    reward = CheckReward([MentionsQuestion()])
+    prompts = [[{"role": "user", "content": "What is the capital of Japan?"}]] * 2
+    assert reward(prompts=prompts, completions=["Tokyo.", "Tokyo."], reference_answer=["Tokyo.", None]) == [1.0, 0.0]
+    assert reward(prompts=prompts, completions=["Tokyo.", "Tokyo."]) == [0.0, 0.0]
 
 
 def test_apply_gates_edge_rule_product_and_pass_rates() -> None:
