@@ -325,9 +325,13 @@ def _mean_words(texts: list[str]) -> float | None:
 
 
 def _on_topic_rate(rows: Any, texts: list[str]) -> float | None:
-    """The share of answers that pass :class:`MentionsQuestion` (they name what the question is about)."""
+    """The share of answers that pass :class:`MentionsQuestion` (they name what the question is about, or
+    share a word with the row's reference), the training gate's own rule."""
     check = MentionsQuestion()
-    passed = [check(text, question_text(prompt)).passed for prompt, text in zip(rows["prompt"], texts, strict=True)]
+    passed = [
+        check(text, question_text(prompt), reference=reference_text(ref)).passed
+        for prompt, text, ref in zip(rows["prompt"], texts, rows["reference_answer"], strict=True)
+    ]
     return sum(passed) / len(passed) if passed else None
 
 

@@ -215,7 +215,10 @@ def test_evaluate_an_adapter_from_a_two_step_run_end_to_end(trained_run: Path, t
     for side in ("adapter", "baseline"):  # the deterministic signals beside the judges
         words = [len(item[f"{side}_answer"].split()) for item in items]
         assert summary["mean_words"][side] == pytest.approx(sum(words) / len(words))
-        on_topic = [MentionsQuestion()(item[f"{side}_answer"], item["question"]).passed for item in items]
+        gate = MentionsQuestion()  # the training gate's rule, with the row's reference
+        on_topic = [
+            gate(item[f"{side}_answer"], item["question"], reference=item["reference"]).passed for item in items
+        ]
         assert summary["on_topic_rate"][side] == pytest.approx(sum(on_topic) / len(on_topic))
     assert summary["judge"] == summary["training_judge"] and summary["trained_the_policy"] is True
     held_out = {row["id"] for row in read_rows(packaged_prompts("default_eval"))}
