@@ -35,6 +35,7 @@ from rlaif.judges.base import Judge
 from rlaif.judges.preflight import check_judge
 from rlaif.models import load_causal_lm, load_tokenizer, policy_dtype
 from rlaif.monitoring.alarms import AlarmStopError
+from rlaif.monitoring.canaries import build_canaries
 from rlaif.monitoring.guard import Guard, GuardedReward
 from rlaif.monitoring.monitor import build_monitor
 from rlaif.rewards.failures import JudgeFailureError
@@ -107,7 +108,8 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | 
 
         # 5. The trainer: plain TRL, no subclass. Guards watch each step's rollouts around the reward (an
         #    alarm can stop the run); the step timer logs where each step's time goes, the guards' apart.
-        guards: list[Guard] = [g for g in (monitor,) if g is not None]
+        canaries = build_canaries(cfg.canaries, reward, run_dir) if _is_main_process() else None  # judge drift
+        guards: list[Guard] = [g for g in (canaries, monitor) if g is not None]
         timer = StepTimer(judge, run_dir / "step_timing.jsonl")
         reward_funcs: list[Any] = [timer.timed(GuardedReward(reward, guards))]  # TRL takes async callables too
         trainer = GRPOTrainer(
