@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 import rlaif
 from rlaif.config_checks import ConfigError, check_grpo_keys, check_one_judge_server
 from rlaif.judges.base import Judge, JudgeRequest, TransportResult
+from rlaif.judges.jury import Jury
 
 CONF = Path(rlaif.__file__).parent / "conf"
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and not p.name.startswith("_"))
@@ -39,12 +40,13 @@ def _compose(*overrides: str) -> Any:
 
 def _instantiate_all(cfg: Any, tmp_path: Path) -> dict[str, Any]:
     judge = instantiate(cfg.judge, _convert_="all")
-    assert isinstance(judge, Judge) and judge.identity
+    judges = list(judge.members.values()) if isinstance(judge, Jury) else [judge]  # a jury: each member
+    assert judge.identity and all(isinstance(j, Judge) and j.identity for j in judges)
     reward = instantiate(cfg.reward, judge=Judge(_NoCallTransport()), log_path=str(tmp_path / "r.jsonl"))
     assert callable(reward) and reward.__name__
     args = instantiate(cfg.grpo, output_dir=str(tmp_path), _convert_="all")
     peft = instantiate(cfg.peft, _convert_="all")
-    return {"judge": judge, "reward": reward, "args": args, "peft": peft}
+    return {"judge": judge, "judges": judges, "reward": reward, "args": args, "peft": peft}
 
 
 def test_there_are_options_in_every_expected_group() -> None:
@@ -75,7 +77,7 @@ def test_every_option_composes_and_instantiates_offline(
     OmegaConf.resolve(cfg)
     built = _instantiate_all(cfg, tmp_path)
     assert built["args"].output_dir == str(tmp_path)
-    assert built["judge"].transport is not None
+    assert all(j.transport is not None for j in built["judges"])
 
 
 def test_gpu_single_shares_one_gpu_between_judge_rollouts_and_training(tmp_path: Path) -> None:
