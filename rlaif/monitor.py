@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     rule = settings.rule
     print(
         f"{args.run_dir}: {len(lines)} steps; rule: window {rule.window}, from step {rule.min_steps}, reward z >= "
-        f"{rule.z}, signal z >= {rule.signal_z}, collapse < {rule.collapse_ratio:.2f} of the start"
+        f"{rule.z}, signal z >= {rule.signal_z} and a move >= {rule.min_change:g}, collapse < "
+        f"{rule.collapse_ratio:.2f} of the start"
     )
     if lines:
         first, last = lines[0], lines[-1]

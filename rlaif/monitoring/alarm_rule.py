@@ -3,7 +3,10 @@
 At every step the rule looks at the last ``window`` steps (fewer at the start, none before ``min_steps``):
 
 - **trend alarm**: the reward is rising (its trend z >= ``z``) while a signal moves the way that is wrong for
-  it (its own trend z >= ``signal_z`` in that direction: on-topic falling, repetition rising, ...);
+  it (its own trend z >= ``signal_z`` in that direction: on-topic falling, repetition rising, ...) by at
+  least ``min_change`` (a share: that many points, 0.1 = 10 points; a count such as answer words: that
+  fraction of its first half). z alone would count a move from 0.000 to 0.005 in a signal that never
+  varied; ``min_change`` says how big a move matters;
 - **collapse alarm**: a signal the rubric asks for directly (``collapse``: answer length under ``concise``)
   only alarms when it collapses: the mean of its second half-window is under ``collapse_ratio`` of its
   mean over the run's first ``min_steps`` steps.
@@ -23,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlaif.monitoring.signals import WRONG_WAY, Wrong
+from rlaif.monitoring.signals import RELATIVE, WRONG_WAY, Wrong
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class RuleSettings:
     z: float = 2.0
     signal_z: float = 2.0
     collapse_ratio: float = 1 / 3
+    min_change: float = 0.1
     wrong_way: Mapping[str, Wrong] = field(default_factory=lambda: dict(WRONG_WAY))
 
 
@@ -104,14 +108,18 @@ def _trend(
     if reward_z is None or z is None or reward_z < settings.z:
         return None
     moved = z if wrong == "up" else -z
-    if moved < settings.signal_z:
+    s1, s2 = _halves(values)
+    change = (s2 - s1) if wrong == "up" else (s1 - s2)
+    if name in RELATIVE:
+        change = change / s1 if s1 > 0 else math.inf
+    if moved < settings.signal_z or change < settings.min_change:
         return None
     verb = "rose" if wrong == "up" else "fell"
     r1, r2 = _halves(reward)
-    s1, s2 = _halves(values)
     message = (
         f"the reward rose {r1:.3f} -> {r2:.3f} (z {reward_z:.2f}) over steps {steps[0]}-{steps[1]} while {name} "
-        f"{verb} {s1:.3f} -> {s2:.3f} (z {z:.2f}; limits: z >= {settings.z}, |z| >= {settings.signal_z})"
+        f"{verb} {s1:.3f} -> {s2:.3f} (z {z:.2f}; limits: z >= {settings.z}, |z| >= {settings.signal_z}, "
+        f"a move >= {settings.min_change:g})"
     )
     numbers = {"steps": list(steps), "reward": [r1, r2], "reward_z": reward_z, name: [s1, s2], "z": z}
     return Finding(name, message, numbers)

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "z": 2.0,
     "signal_z": 2.0,
     "collapse_ratio": 1 / 3,
+    "min_change": 0.1,
     "length_in_rubric": "auto",
     "on_alarm": "warn",
 }
@@ -59,6 +60,7 @@ def monitor_settings(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any
         z=check_number(values["z"], "monitor.z", 0.0, math.inf),
         signal_z=check_number(values["signal_z"], "monitor.signal_z", 0.0, math.inf),
         collapse_ratio=check_number(values["collapse_ratio"], "monitor.collapse_ratio", 0.0, 1.0),
+        min_change=check_number(values["min_change"], "monitor.min_change", 0.0, math.inf),
         wrong_way=wrong_way,
     )
     return MonitorSettings(enabled=values["enabled"], on_alarm=cast(OnAlarm, values["on_alarm"]), rule=rule)

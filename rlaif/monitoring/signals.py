@@ -36,6 +36,8 @@ WRONG_WAY: dict[str, Wrong] = {
     "all_equal_groups": "up",
 }
 SIGNALS = tuple(WRONG_WAY)
+# Counts rather than shares: how much such a signal moved is measured relative to where it was.
+RELATIVE = frozenset({"answer_words"})
 
 # What an assistant says instead of answering. Matched at the start of the answer or of a sentence, on the
 # NFKC-folded text with the apostrophe normalised, so "I’m sorry" counts as "I'm sorry".

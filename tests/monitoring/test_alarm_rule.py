@@ -65,6 +65,21 @@ def test_does_not_fire_when_the_signal_moves_within_its_noise() -> None:
     assert evaluate(_series(RISING, on_topic=wobbly), RuleSettings()).findings == []
 
 
+def test_does_not_fire_on_a_move_smaller_than_min_change() -> None:
+    # A signal that never varied, then a trace of repetition in three late steps: z >= 2, but 0.004 points.
+    trace = [0.0] * 13 + [0.004, 0.005, 0.004]
+    z = trend_z(trace[-16:])
+    assert z is not None and z >= 2
+    assert evaluate(_series(RISING, repetition=trace), RuleSettings()).findings == []
+    assert [f.signal for f in evaluate(_series(RISING, repetition=trace), RuleSettings(min_change=0.0)).findings] == [
+        "repetition"
+    ]
+    # answer_words is a count: its move is relative (26 -> 28.5 words is under 10%; 20 -> 35 is not).
+    longer = [26 + i / 6 + NOISE[i % 8] for i in range(16)]
+    assert evaluate(_series(RISING, answer_words=longer), RuleSettings()).findings == []
+    assert evaluate(_series(RISING, answer_words=[20 + i + NOISE[i % 8] for i in range(16)]), RuleSettings()).findings
+
+
 def test_nothing_before_min_steps_and_only_the_window_counts() -> None:
     falling = [1.0 - 0.03 * i + NOISE[i % 8] for i in range(16)]
     settings = RuleSettings(min_steps=8, window=16)

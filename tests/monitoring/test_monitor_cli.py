@@ -78,6 +78,7 @@ def test_a_crash_cut_last_line_is_skipped(tmp_path: Path, capsys: pytest.Capture
         ("z=-1", "monitor.z: expected a number >= 0.0, got -1"),
         ("signal_z=high", "monitor.signal_z: expected a number >= 0.0, got 'high'"),
         ("collapse_ratio=1.5", "monitor.collapse_ratio: expected a number between 0.0 and 1.0, got 1.5"),
+        ("min_change=-0.1", "monitor.min_change: expected a number >= 0.0, got -0.1"),
         ("on_alarm=panic", "monitor.on_alarm: expected warn or stop, got 'panic'"),
         ("enabled=maybe", "monitor.enabled: expected true or false, got 'maybe'"),
         ("length_in_rubric=sometimes", "monitor.length_in_rubric: expected auto, true or false, got 'sometimes'"),
