@@ -152,7 +152,13 @@ class Jury:
             error=error,
             votes=Votes(members=responses, aggregate=self.aggregate, quorum=self.quorum),
         )
-        self._own.record(ok=response.ok, latency_s=response.latency_s, cached=response.cached)
+        self._own.record(
+            ok=response.ok,
+            latency_s=response.latency_s,
+            cached=response.cached,
+            tokens_in=response.tokens_in,
+            tokens_out=response.tokens_out,
+        )
         return response
 
 

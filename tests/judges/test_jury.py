@@ -8,6 +8,7 @@ failover with a real vLLM server is in tests/integration/test_jury_vllm.py.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import pickle
@@ -42,7 +43,7 @@ RUBRIC = {
 
 
 def _answer(p_yes: float | None, request: Any) -> Any:
-    return fail() if p_yes is None else yes_no(p_yes)
+    return fail() if p_yes is None else dataclasses.replace(yes_no(p_yes), tokens_in=10, tokens_out=1)
 
 
 def _jury(p_yes: dict[str, Any], **kwargs: Any) -> Jury:
@@ -112,6 +113,7 @@ def test_step_metrics_per_member_and_disagreement() -> None:
     assert m["t/jury/a/failures"] == 0.0
     # each member's own judge metrics, per step: judge/<member>/...
     assert m["judge/a/requests"] == 4.0 and m["judge/b/requests"] == 4.0 and m["judge/requests"] == 4.0
+    assert m["judge/tokens_in"] == 80.0 and m["judge/a/tokens_in"] == 40.0  # the jury's cost: its members' sum
 
 
 def test_members_that_agree_show_no_disagreement() -> None:
