@@ -49,6 +49,7 @@ class StepTimer(TrainerCallback):
 
     def reward_started(self, rollout_tokens: int) -> float:
         """A reward call begins (its completions' token count); the clock value to pass to reward_finished."""
+        _synchronize()
         start = time.perf_counter()
         if self._first_reward is None:
             self._first_reward = start
@@ -57,11 +58,13 @@ class StepTimer(TrainerCallback):
 
     def reward_finished(self, start: float, guard_s: float = 0.0) -> None:
         """A reward call ends; ``guard_s`` of it were the guards' (counted apart from the judge)."""
+        _synchronize()
         self._judge_s += time.perf_counter() - start - guard_s
         self._guard_s += guard_s
 
     # -- TrainerCallback ---------------------------------------------------------------------------
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        _synchronize()
         self._begin = time.perf_counter()
         self._first_reward, self._judge_s, self._guard_s, self._tokens = None, 0.0, 0.0, 0
         self._requests_before = self._judge_requests()
@@ -69,6 +72,7 @@ class StepTimer(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._begin is None:
             return
+        _synchronize()
         step_s = time.perf_counter() - self._begin
         generation_s = self._first_reward - self._begin if self._first_reward is not None else 0.0
         requests = self._judge_requests() - self._requests_before
@@ -123,6 +127,16 @@ class StepTimer(TrainerCallback):
     def _judge_requests(self) -> float:
         totals = self.judge.metrics.totals()
         return float(totals["requests"] - totals["cache_hits"])
+
+
+def _synchronize() -> None:
+    """Wait for the GPU work queued so far, so a clock reading means that work is done (CUDA kernels run
+    asynchronously: without this a step's end could be read before its optimiser kernels ran, and their
+    time would land in the next step's generation). No-op without an initialised CUDA context."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 class TimedReward:

@@ -89,3 +89,21 @@ def test_a_plain_function_reward_is_timed_too(tmp_path: Path) -> None:
     assert asyncio.run(timer.timed(length)(["p"], ["abc"])) == [3.0]
     timer.on_step_end(None, _state(1), None)
     assert timer.rows[0]["judge_s"] > 0 and timer.summary()["steps_timed"] == 1
+
+
+def test_every_clock_reading_waits_for_the_gpu_when_cuda_is_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    calls: list[str] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: calls.append("sync"))
+    timer = StepTimer(SimpleNamespace(metrics=_Metrics()), None)
+    state = _state(1)
+    timer.on_step_begin(None, state, None)
+    timer.reward_finished(timer.reward_started(4))
+    timer.on_step_end(None, state, None)
+    assert calls == ["sync"] * 4  # step begin, reward start and end, step end
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # no CUDA context yet: nothing to wait for
+    timer.on_step_begin(None, state, None)
+    assert len(calls) == 4
