@@ -3,6 +3,7 @@ healthy one, 2 on a folder that is not a run or a bad setting; old folders (rewa
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,22 @@ def test_the_shipped_config_file_is_the_default() -> None:
     settings = monitor_settings({str(k): v for k, v in shipped.items()})
     assert settings.rule.window == 16 and settings.rule.z == 2.0 and settings.on_alarm == "warn"
     assert sorted(shipped) == sorted(DEFAULTS)
+
+
+def test_the_runs_reference_answers_are_read_from_its_data(tmp_path: Path) -> None:
+    """The on-topic rule accepts "Tokyo." by the row's reference, as the gate did during the run; without the
+    run's data (an old folder without .hydra) it is measured on the question alone."""
+    from rlaif.monitoring.replay import references, replay
+
+    data = tmp_path / "train.jsonl"
+    row = {"id": "q1", "messages": [{"role": "user", "content": "What is the capital of Japan?"}]}
+    data.write_text(json.dumps({**row, "reference_answer": "Tokyo is the capital."}) + "\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    line = {"step": 0, "prompt_id": "q1", "prompt": "What is the capital of Japan?", "completion": "Tokyo.", "score": 1}
+    (run / "rewards.jsonl").write_text(json.dumps(line) + "\n")
+    settings = monitor_settings(None)
+    with_data = replay(run, settings, references({"path": str(data)}))[0]
+    assert with_data[0]["on_topic"] == 1.0
+    assert replay(run, settings, references(None))[0][0]["on_topic"] == 0.0
+    assert references({"path": str(tmp_path / "gone.jsonl")}) == {}  # data moved away: a warning, no references

@@ -16,12 +16,10 @@ def test_on_topic_is_the_gates_rule_as_a_share() -> None:
     assert step_signals(rollouts)["on_topic"] == 0.5
 
 
-def test_on_topic_accepts_an_answer_sharing_a_word_with_the_reference_when_the_gate_does() -> None:
-    from rlaif.monitoring.signals import _ON_TOPIC, _takes_reference
-
+def test_on_topic_accepts_an_answer_sharing_a_word_with_the_reference_as_the_gate_does() -> None:
     terse = Rollout("g", "What is the capital of Japan?", "Tokyo.", 1.0, reference="Tokyo is the capital.")
-    expected = 1.0 if _takes_reference(_ON_TOPIC) else 0.0  # the reference-aware gate, where it has landed
-    assert step_signals([terse])["on_topic"] == expected
+    assert step_signals([terse])["on_topic"] == 1.0
+    assert step_signals([Rollout("g", "What is the capital of Japan?", "Tokyo.", 1.0)])["on_topic"] == 0.0
 
 
 def test_language_match_counts_answers_in_another_script() -> None:
