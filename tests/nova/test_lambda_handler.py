@@ -187,3 +187,20 @@ def test_verdict_parity_with_the_trl_reward_of_the_same_config(lambda_env: Conve
         )
     )
     assert lambda_scores == pytest.approx(trl_scores) and len(set(lambda_scores)) >= 3
+
+
+def test_a_terse_correct_answer_passes_the_on_topic_gate_by_the_reference(lambda_env: ConverseServer) -> None:
+    """Issue 16: "Tokyo." names no word of "What is the capital of Japan?"; the sample's reference lets it by."""
+    _judging(lambda_env)
+
+    def sample(sample_id: str, reference: str | None) -> dict[str, Any]:
+        messages = [
+            {"role": "user", "content": "What is the capital of Japan?"},
+            {"role": "assistant", "content": "Tokyo."},
+        ]
+        return {"id": sample_id, "messages": messages, **({"reference_answer": reference} if reference else {})}
+
+    results = handler([sample("with-ref", "Tokyo."), sample("no-ref", None)], None)
+    assert _scores(results) == pytest.approx({"with-ref": 0.8, "no-ref": 0.0})  # short, no thanks: 0.8
+    assert _metrics(results[0])["check/on_topic"] == (1.0, "Metric")
+    assert _metrics(results[1])["check/on_topic"] == (0.0, "Metric")
