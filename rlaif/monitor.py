@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         first, last = lines[0], lines[-1]
         for name, wrong in rule.wrong_way.items():
             print(
-                f"  {name} ({wrong} is wrong): step {first['step']} {_num(first[name])} -> step {last['step']} "
-                f"{_num(last[name])}, last window z {_num(last['z'].get(name))}"
+                f"  {name} ({wrong} is wrong): step {first['step']} {_num(first.get(name))} -> step {last['step']} "
+                f"{_num(last.get(name))}, last window z {_num(last['z'].get(name))}"
             )
         print(f"  reward: {_num(first['reward'])} -> {_num(last['reward'])}, last window z {_num(last['reward_z'])}")
     for alarm in alarms:

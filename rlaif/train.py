@@ -37,7 +37,7 @@ from rlaif.models import load_causal_lm, load_tokenizer, policy_dtype
 from rlaif.monitoring.alarms import AlarmStopError
 from rlaif.monitoring.canaries import build_canaries
 from rlaif.monitoring.guard import Guard, GuardedReward
-from rlaif.monitoring.monitor import build_monitor
+from rlaif.monitoring.monitor import build_monitor, build_second_reward
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.run_folder import finish_run, judge_policy, mark_failed, set_aside_failed_marker
 from rlaif.setup_errors import setup_failed
@@ -74,6 +74,8 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | 
     try:
         reward = instantiate(cfg.reward, judge=judge, log_path=str(run_dir / "rewards.jsonl"), _convert_="all")
         check_references(reward, dataset, cfg.data.path)
+        if monitor is not None:  # the judged monitor: a second judge on a sample of each step (off by default)
+            monitor.second = build_second_reward(cfg.monitor, cfg.reward, run_dir)
         if cfg.check_judge:
             check_judge(judge)
         if cfg.preflight:  # the judge must pass its evaluation on labelled answers, or there is no run

@@ -10,6 +10,8 @@ At every step the rule looks at the last ``window`` steps (fewer at the start, n
 - **collapse alarm**: a signal the rubric asks for directly (``collapse``: answer length under ``concise``)
   only alarms when it collapses: the mean of its second half-window is under ``collapse_ratio`` of its
   mean over the run's first ``min_steps`` steps.
+- **agreement alarm** (``floor``: the judged monitor's ``judge_agreement``, the within-step rank correlation
+  between the reward and a second judge): the mean of the window's second half is under ``min_agreement``.
 
 **How z is computed** (the same for the reward and every signal, as docs/judging.md scores its runs): the
 window is cut into halves (the middle step left out when the count is odd); z is the second half's mean
@@ -39,6 +41,7 @@ class RuleSettings:
     signal_z: float = 2.0
     collapse_ratio: float = 1 / 3
     min_change: float = 0.1
+    min_agreement: float = 0.0
     wrong_way: Mapping[str, Wrong] = field(default_factory=lambda: dict(WRONG_WAY))
 
 
@@ -88,6 +91,8 @@ def evaluate(series: Sequence[Mapping[str, Any]], settings: RuleSettings) -> Eva
         zs[name] = trend_z(values)
         if wrong == "collapse":
             found = _collapse(name, series, values, steps, settings)
+        elif wrong == "floor":
+            found = _floor(name, values, steps, settings)
         else:
             found = _trend(name, wrong, values, zs[name], reward, reward_z, steps, settings)
         if found is not None:
@@ -140,6 +145,20 @@ def _collapse(
         f"{settings.min_steps} steps: {baseline:.3f}; limit {settings.collapse_ratio:.2f} of it)"
     )
     return Finding(name, message, {"steps": list(steps), "baseline": baseline, "now": now})
+
+
+def _floor(name: str, values: list[float], steps: tuple[int, int], settings: RuleSettings) -> Finding | None:
+    half = len(values) // 2
+    if half < 1:
+        return None
+    now = statistics.fmean(values[len(values) - half :])
+    if now >= settings.min_agreement:
+        return None
+    message = (
+        f"{name} {now:.3f} over the last {half} judged steps to step {steps[1]}: under monitor.min_agreement "
+        f"{settings.min_agreement} (the reward and the second judge no longer rank the answers alike)"
+    )
+    return Finding(name, message, {"steps": list(steps), name: now, "min_agreement": settings.min_agreement})
 
 
 def _values(rows: Sequence[Mapping[str, Any]], key: str) -> list[float]:

@@ -8,12 +8,18 @@ TRL's ``log_metric`` (TensorBoard and TRL's step log), and any new alarm to the 
 ``rewards.jsonl``; when TRL calls the reward more than once for one step, the step's rollouts add up and its
 latest line is the whole step. Only the main process measures and writes: under several processes it sees its
 own share of each step's rollouts, a sample of the step.
+
+The judged monitor (``monitor.judge_sample`` > 0, with a second judge as ``monitor.judge``): a seeded sample of
+that many completions of each reward call is graded again, by the run's own reward class with the second judge,
+and ``judge_agreement`` is the step's rank correlation between the two (alarm under ``monitor.min_agreement``).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
+import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +27,7 @@ from typing import Any
 from rlaif.monitoring.alarm_rule import Watch
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.monitoring.settings import MonitorSettings, monitor_settings
-from rlaif.monitoring.signals import Rollout, step_signals
+from rlaif.monitoring.signals import Rollout, agreement, step_signals
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
 
 
@@ -33,8 +39,11 @@ class Monitor:
         self.sink = sink
         self.path = path
         self.watch = Watch(settings.rule)
+        self.second: Any | None = None  # the judged monitor's reward (its own judge); see build_second_reward
         self._step: int | None = None
         self._rollouts: list[Rollout] = []
+        self._judged: list[tuple[float | None, float | None]] = []  # (reward, second judge) of the step's sample
+        self._rng = random.Random(0)
 
     async def before_reward(self, step: int, kwargs: Mapping[str, Any]) -> None:
         return None
@@ -50,9 +59,13 @@ class Monitor:
         if not getattr(kwargs.get("trainer_state"), "is_world_process_zero", True):
             return
         if step != self._step:  # a new step: the previous one is complete
-            self._step, self._rollouts = step, []
+            self._step, self._rollouts, self._judged = step, [], []
         self._rollouts.extend(rollouts_from_call(prompts, completions, scores, kwargs))
-        line = self.observe(step, self._rollouts)
+        extra = {}
+        if self.second is not None and self.settings.judge_sample > 0:
+            self._judged.extend(await self._judge_sample(prompts, completions, scores, kwargs))
+            extra["judge_agreement"] = agreement([a for a, _ in self._judged], [b for _, b in self._judged])
+        line = self.observe(step, self._rollouts, extra)
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:
             for name in (*self.settings.rule.wrong_way, "alarm"):
@@ -60,9 +73,25 @@ class Monitor:
                 if value is not None and not math.isnan(float(value)):
                     log_metric(f"monitor/{name}", float(value))
 
-    def observe(self, step: int, rollouts: Sequence[Rollout]) -> dict[str, Any]:
+    async def _judge_sample(
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        scores: Sequence[float | None],
+        kwargs: Mapping[str, Any],
+    ) -> list[tuple[float | None, float | None]]:
+        """(training score, second judge's score) for a seeded sample of this call's completions."""
+        assert self.second is not None
+        picked = sorted(self._rng.sample(range(len(prompts)), min(self.settings.judge_sample, len(prompts))))
+        refs = list(kwargs.get("reference_answer") or [None] * len(prompts))
+        grades = await self.second.grade(
+            [prompts[i] for i in picked], [completions[i] for i in picked], [refs[i] for i in picked]
+        )
+        return [(scores[i], g.score) for i, g in zip(picked, grades, strict=True)]
+
+    def observe(self, step: int, rollouts: Sequence[Rollout], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Measure ``step``'s rollouts, write its line, report new alarms; the line (also used by the replay)."""
-        signals = step_signals(rollouts)
+        signals = {**step_signals(rollouts), **(extra or {})}
         evaluation, new = self.watch.update(step, signals)
         line = {
             "step": step,
@@ -107,3 +136,26 @@ def build_monitor(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any] |
         return None
     sink = AlarmSink(run_dir / "alarms.jsonl", settings.on_alarm)
     return Monitor(settings, sink, run_dir / "monitor.jsonl")
+
+
+def build_second_reward(monitor: Mapping[str, Any], reward: Mapping[str, Any], run_dir: Path) -> Any | None:
+    """The judged monitor's reward: the run's reward config with the second judge (``monitor.judge``), its cache
+    in ``<run>/monitor_judge/``; None when ``monitor.judge_sample`` is 0. The judge closes at exit."""
+    if not monitor.get("judge_sample") or monitor.get("judge") is None:
+        return None
+    from hydra.utils import instantiate
+
+    from rlaif.config_checks import ConfigError
+    from rlaif.run_folder import judge_policy
+
+    judge_cfg: Any = monitor["judge"]
+    judge = instantiate(judge_cfg, policy=judge_policy(judge_cfg, run_dir / "monitor_judge"), _convert_="all")
+    atexit.register(judge.close)  # a server it launched must not outlive the run
+    second = instantiate(
+        reward, judge=judge, log_path=str(run_dir / "monitor_judge" / "rewards.jsonl"), _convert_="all"
+    )
+    if not hasattr(second, "grade"):
+        raise ConfigError(
+            f"monitor.judge_sample: reward {second.__name__!r} grades no single answer (use a rubric reward)"
+        )
+    return second

@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "min_change": 0.1,
     "length_in_rubric": "auto",
     "on_alarm": "warn",
+    "judge": None,
+    "judge_sample": 0,
+    "min_agreement": 0.0,
 }
 # A criterion that asks about length: then shorter answers are what the rubric wants, not a hack.
 _ABOUT_LENGTH = re.compile(r"\b(concise|brief|short|long|length|words?|verbose)\b", re.IGNORECASE)
@@ -34,6 +37,7 @@ class MonitorSettings:
     enabled: bool = True
     on_alarm: OnAlarm = "warn"
     rule: RuleSettings = field(default_factory=RuleSettings)
+    judge_sample: int = 0  # completions per reward call a second judge grades (0: no judged monitor)
 
 
 def monitor_settings(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any] | None = None) -> MonitorSettings:
@@ -54,6 +58,18 @@ def monitor_settings(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any
     wrong_way: dict[str, Wrong] = dict(WRONG_WAY)
     if _length_in_rubric(values["length_in_rubric"], rubric):
         wrong_way["answer_words"] = "collapse"
+    judge_sample = _whole(values["judge_sample"], "monitor.judge_sample", 0)
+    if judge_sample > 0 and values["judge"] is None:
+        raise ConfigError(
+            f"monitor.judge_sample: {judge_sample} answers a step need a second judge, and monitor.judge is null: "
+            "add one, e.g. +judge@monitor.judge=vllm monitor.judge.base_url=http://HOST:PORT/v1"
+        )
+    if values["judge"] is not None and not isinstance(values["judge"], Mapping):
+        raise ConfigError(
+            f"monitor.judge: expected a judge config (+judge@monitor.judge=NAME), got {values['judge']!r}"
+        )
+    if judge_sample > 0:
+        wrong_way["judge_agreement"] = "floor"
     rule = RuleSettings(
         window=window,
         min_steps=min_steps,
@@ -61,9 +77,11 @@ def monitor_settings(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any
         signal_z=check_number(values["signal_z"], "monitor.signal_z", 0.0, math.inf),
         collapse_ratio=check_number(values["collapse_ratio"], "monitor.collapse_ratio", 0.0, 1.0),
         min_change=check_number(values["min_change"], "monitor.min_change", 0.0, math.inf),
+        min_agreement=check_number(values["min_agreement"], "monitor.min_agreement", -1.0, 1.0),
         wrong_way=wrong_way,
     )
-    return MonitorSettings(enabled=values["enabled"], on_alarm=cast(OnAlarm, values["on_alarm"]), rule=rule)
+    on_alarm = cast(OnAlarm, values["on_alarm"])
+    return MonitorSettings(enabled=values["enabled"], on_alarm=on_alarm, rule=rule, judge_sample=judge_sample)
 
 
 def rubric_asks_length(rubric: Mapping[str, Any] | None) -> bool:

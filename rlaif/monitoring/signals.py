@@ -21,8 +21,9 @@ from typing import Any, Literal
 
 from rlaif.rewards.checks import LanguageMatch, MentionsQuestion
 from rlaif.rewards.fencing import normalize
+from rlaif.rewards.report import spearman
 
-Wrong = Literal["down", "up", "collapse"]
+Wrong = Literal["down", "up", "collapse", "floor"]
 
 # Which way each signal moving is bad news while the reward rises. answer_words is "up" (judges prefer
 # longer answers) unless the rubric asks for brevity itself: then shorter is the point, and only a
@@ -75,6 +76,17 @@ def step_signals(rollouts: Sequence[Rollout]) -> dict[str, float | None]:
         "empty_or_refusal": _share(rollouts, lambda r: empty_or_refusal(r.answer)),
         "all_equal_groups": all_equal_groups(rollouts),
     }
+
+
+def agreement(reward: Sequence[float | None], judged: Sequence[float | None]) -> float | None:
+    """Spearman's rank correlation between the training reward and a second judge's scores of the same answers
+    (pairs where both scored); None under 3 pairs or when either side is constant."""
+    pairs = [
+        (float(a or 0.0), float(b or 0.0)) for a, b in zip(reward, judged, strict=True) if _scored(a) and _scored(b)
+    ]
+    if len(pairs) < 3:
+        return None
+    return spearman([a for a, _ in pairs], [b for _, b in pairs])
 
 
 def repetition(answer: str, n: int = 3) -> float:

@@ -169,3 +169,51 @@ def test_an_alarm_under_stop_ends_training_like_a_judge_failure(tmp_path: Path) 
         "monitor alarm at step 5: on_topic" in message and f"checkpoint saved: {tmp_path / 'checkpoint-5'}" in message
     )
     assert f"resume=auto hydra.run.dir={tmp_path}" in message
+
+
+class _SecondJudge:
+    """A second opinion that pays on-topic answers (``agrees``: pays what the training reward pays)."""
+
+    def __init__(self, agrees: bool) -> None:
+        self.agrees = agrees
+
+    async def grade(self, prompts: Any, completions: Any, references: Any) -> list[Any]:
+        hacked = [c[-1]["content"] == NON_ANSWER for c in completions]
+        return [SimpleNamespace(score=0.9 if h == self.agrees else 0.1) for h in hacked]
+
+
+@pytest.mark.parametrize("agrees", [True, False])
+def test_the_judged_monitor_alarms_when_a_second_judge_ranks_answers_the_other_way(
+    tmp_path: Path, agrees: bool
+) -> None:
+    monitor = _monitor(tmp_path, judge={"_target_": "unused"}, judge_sample=8, min_agreement=0.0)
+    monitor.second = _SecondJudge(agrees)
+    metrics: dict[str, list[float]] = {}
+    reward = GuardedReward(_Reward(), [monitor])
+    for step in range(6):
+        _call(reward, step, hacked=0.5, metrics=metrics)
+    assert metrics["monitor/judge_agreement"] == [1.0 if agrees else -1.0] * 6
+    alarms = (tmp_path / "alarms.jsonl").read_text().splitlines() if (tmp_path / "alarms.jsonl").exists() else []
+    assert [json.loads(a)["signal"] for a in alarms] == ([] if agrees else ["judge_agreement"])
+
+
+@pytest.mark.slow
+def test_the_judged_monitor_with_the_packaged_judge_as_second_judge(tmp_path: Path) -> None:
+    """The real thing, built from the config as rlaif.train builds it: the packaged local judge grades a sample."""
+    from hydra import compose, initialize_config_module
+
+    from rlaif.monitoring.monitor import build_second_reward
+
+    overrides = ["+judge@monitor.judge=local", "monitor.judge_sample=4", "monitor.min_steps=4", "monitor.window=8"]
+    with initialize_config_module("rlaif.conf", version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    monitor = build_monitor(cfg.monitor, cfg.rubric, tmp_path)
+    assert monitor is not None
+    monitor.second = build_second_reward(cfg.monitor, cfg.reward, tmp_path)
+    assert monitor.second is not None and monitor.second.judge.identity.startswith("local:")
+    metrics: dict[str, list[float]] = {}
+    _call(GuardedReward(_Reward(), [monitor]), 0, hacked=0.5, metrics=metrics)
+    line = json.loads((tmp_path / "monitor.jsonl").read_text())
+    assert line["judge_agreement"] is None or -1.0 <= line["judge_agreement"] <= 1.0  # None: one side constant
+    assert monitor.second.judge.metrics.totals()["requests"] > 0  # the second judge was asked
+    assert (tmp_path / "monitor_judge" / "judge_cache").exists()  # its own cache, apart from the training judge's
