@@ -74,6 +74,9 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | 
     try:
         reward = instantiate(cfg.reward, judge=judge, log_path=str(run_dir / "rewards.jsonl"), _convert_="all")
         check_references(reward, dataset, cfg.data.path)
+        # The judge canaries (labelled answers re-graded every few steps: has the judge changed?), checked
+        # here with the other settings, before the policy is loaded; main process only.
+        canaries = build_canaries(cfg.canaries, reward, run_dir) if _is_main_process() else None
         if monitor is not None:  # the judged monitor: a second judge on a sample of each step (off by default)
             monitor.second = build_second_reward(cfg.monitor, cfg.reward, run_dir)
         if cfg.check_judge:
@@ -110,7 +113,6 @@ def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | 
 
         # 5. The trainer: plain TRL, no subclass. Guards watch each step's rollouts around the reward (an
         #    alarm can stop the run); the step timer logs where each step's time goes, the guards' apart.
-        canaries = build_canaries(cfg.canaries, reward, run_dir) if _is_main_process() else None  # judge drift
         guards: list[Guard] = [g for g in (canaries, monitor) if g is not None]
         timer = StepTimer(judge, run_dir / "step_timing.jsonl")
         reward_funcs: list[Any] = [timer.timed(GuardedReward(reward, guards))]  # TRL takes async callables too

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif import judge_stats as st
+from rlaif.config_checks import ConfigError
 from rlaif.data import DataError
 from rlaif.labelled_sets import LabelledSet, load_labelled
 from rlaif.monitoring.alarms import Alarm, AlarmSink
@@ -182,19 +183,19 @@ def build_canaries(
 ) -> Canaries | None:
     """The canaries of ``settings`` (the ``canaries`` config) for ``reward``; None when off or when the reward
     has no judge to watch (``reward=checks``). Alarms go to ``sink``, by default ``<run_dir>/alarms.jsonl``
-    under ``canaries.on_alarm``. Bad values raise ValueError naming ``canaries.<key>``."""
+    under ``canaries.on_alarm``. Bad values raise :class:`ConfigError` (bad input: exit 2) naming ``canaries.<key>``."""
     if not settings.get("enabled", True) or getattr(reward, "judge", None) is None:
         return None
     on_alarm = settings.get("on_alarm", "warn")
     if on_alarm not in ("warn", "stop"):
-        raise ValueError(f"canaries.on_alarm: expected warn or stop, got {on_alarm!r}")
+        raise ConfigError(f"canaries.on_alarm: expected warn or stop, got {on_alarm!r}")
     sink = sink or AlarmSink(run_dir / "alarms.jsonl", on_alarm)
     every = settings.get("every", 8)
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"canaries.every: expected a whole number of steps >= 1, got {every!r}")
+        raise ConfigError(f"canaries.every: expected a whole number of steps >= 1, got {every!r}")
     size = settings.get("rows", 16)
     if isinstance(size, bool) or not isinstance(size, int) or size < 4:
-        raise ValueError(f"canaries.rows: expected a whole number >= 4 (half passes, half fails), got {size!r}")
+        raise ConfigError(f"canaries.rows: expected a whole number >= 4 (half passes, half fails), got {size!r}")
     pairwise = hasattr(reward, "judge_orders")
     if not pairwise and not hasattr(reward, "rubric"):
         log.info("canaries: off (reward %s grades no labelled answers)", getattr(reward, "__name__", reward))
@@ -241,7 +242,7 @@ def _sample(labelled: LabelledSet, reward: Any, size: int, seed: int) -> list[di
     rng = random.Random(seed)
     halves = [[r for r in usable if (r[key] == positive) == want] for want in (True, False)]
     if any(len(h) < size // 2 for h in halves):
-        raise ValueError(f"canaries.rows: {labelled.path} has fewer than {size // 2} usable rows of each label")
+        raise ConfigError(f"canaries.rows: {labelled.path} has fewer than {size // 2} usable rows of each label")
     return [row for half in halves for row in rng.sample(half, size // 2)]
 
 
@@ -252,7 +253,7 @@ def _mean_abs_change(before: Sequence[float | None], after: Sequence[float | Non
 
 def _fraction(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{key}: expected a number in [0, 1], got {value!r}")
+        raise ConfigError(f"{key}: expected a number in [0, 1], got {value!r}")
     return float(value)
 
 

@@ -171,3 +171,21 @@ def test_the_auc_alarm_needs_a_fall_under_min_auc(tmp_path: Path, caplog: pytest
     assert "AUC 0.375 at the first check" in caplog.text
     canaries.checks = [{"auc": 0.375}, {"auc": 0.2}]
     assert canaries._fell_under_min_auc({"auc": 0.2}) is False
+
+
+def test_a_bad_canaries_setting_exits_2_before_the_policy_loads(tmp_path: Path) -> None:
+    """Through the real entry point: exit 2 naming the key, nothing of the invocation left behind."""
+    import subprocess
+
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "rlaif.train", "canaries.every=0", f"hydra.run.dir={run_dir}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "canaries.every: expected a whole number of steps >= 1, got 0" in output
+    assert "baseline" not in output  # refused before the policy was loaded and asked anything
+    assert not run_dir.exists()
