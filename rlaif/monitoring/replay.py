@@ -97,7 +97,8 @@ def replay(
                 question=str(row.get("prompt") or ""),
                 answer=str(row.get("completion") or ""),
                 score=row.get("score"),
-                reference=refs.get(str(row.get("prompt_id"))),
+                # Runs since the reference went into rewards.jsonl carry it; older ones are looked up in the data.
+                reference=row["reference"] if "reference" in row else refs.get(str(row.get("prompt_id"))),
             )
             for row in rows
         ]

@@ -391,6 +391,7 @@ class CheckReward:
                     "reward": self.__name__,
                     "prompt_id": ids[i],
                     "prompt": questions[i],
+                    "reference": references[i],
                     "completion": answers[i],
                     "score": scores[i],
                     "checks": {n: r.score for n, r in g.results.items()},

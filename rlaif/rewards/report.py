@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlaif.rewards.conversation import prompt_key, question_text
+from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 from rlaif.rewards.jury_votes import jury_metrics
 from rlaif.rewards.run_log import RewardLog
@@ -137,6 +137,7 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
         log_extra(f"{step.name}_rationale", [g.rationale() for g in step.grades])
     global_step = getattr(kwargs.get("trainer_state"), "global_step", None)
     ids = kwargs.get("id") or [None] * len(step.grades)
+    refs = kwargs.get("reference_answer") or [None] * len(step.grades)
     log.write(
         [
             {
@@ -144,6 +145,7 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
                 "reward": step.name,
                 "prompt_id": ids[i],
                 "prompt": question_text(step.prompts[i]),
+                "reference": reference_text(refs[i]),  # what the gate and a replay of the monitor compare with
                 "completion": step.answers[i],
                 "score": step.scores[i],
                 "judged": g.judged,

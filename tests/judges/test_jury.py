@@ -124,8 +124,9 @@ def test_members_that_agree_show_no_disagreement() -> None:
 def test_member_verdicts_reach_rewards_jsonl(tmp_path: Path) -> None:
     log_path = tmp_path / "rewards.jsonl"
     reward = RubricReward(_jury({"a": 0.9, "b": 0.5}), RUBRIC, log_path=str(log_path))
-    asyncio.run(reward(["What is 2 + 2?"], ["Four."]))
+    asyncio.run(reward(["What is 2 + 2?"], ["Four."], reference_answer=["2 + 2 = 4."]))
     line = json.loads(log_path.read_text().splitlines()[0])
+    assert line["reference"] == "2 + 2 = 4."  # the row's reference, for a replay of the monitor
     assert line["jury"]["a"]["polite"] == pytest.approx(0.9)
     assert line["jury"]["b"]["concise"] == pytest.approx(0.5)
 

@@ -128,3 +128,17 @@ def test_the_runs_reference_answers_are_read_from_its_data(tmp_path: Path) -> No
     assert with_data[0]["on_topic"] == 1.0
     assert replay(run, settings, references(None))[0][0]["on_topic"] == 0.0
     assert references({"path": str(tmp_path / "gone.jsonl")}) == {}  # data moved away: a warning, no references
+
+
+def test_a_reference_in_rewards_jsonl_is_used_without_the_data(tmp_path: Path) -> None:
+    """Runs since the reward logs each row's reference replay exactly, even when the data file has moved."""
+    from rlaif.monitoring.replay import replay
+    from rlaif.rewards.checks import CheckReward, NonEmpty
+
+    run = tmp_path / "run"
+    run.mkdir()
+    reward = CheckReward(checks=[NonEmpty()], log_path=str(run / "rewards.jsonl"))
+    reward(["What is the capital of Japan?"], ["Tokyo."], reference_answer=["Tokyo is the capital."], id=["q1"])
+    line = json.loads((run / "rewards.jsonl").read_text())
+    assert line["reference"] == "Tokyo is the capital."
+    assert replay(run, monitor_settings(None), {})[0][0]["on_topic"] == 1.0
