@@ -10,7 +10,7 @@ raises an alarm when
 
 - its rows moved from the first check by more than that noise allows: the mean absolute change of a row's
   score exceeds ``max(min_shift, 3 x noise)``;
-- its AUC fell under ``min_auc`` (from at or above it at the first check);
+- its AUC fell under ``min_auc`` (from at or above it at the first check) while the scores moved;
 - more than ``max_parse_failure_rate`` of its rows got no verdict.
 """
 
@@ -131,15 +131,22 @@ class Canaries:
             "noise": self._noise,
         }
 
+    def _moved(self, check: Mapping[str, Any]) -> bool:
+        """The scores moved beyond the judge's own noise since the first check."""
+        return check["shift"] is not None and check["shift"] > max(self.min_shift, 3 * self._noise)
+
     def _fell_under_min_auc(self, check: Mapping[str, Any]) -> bool:
-        """Under ``min_auc`` now, having been at or above it at the first check. A judge already under it at
-        the start gets one WARNING instead (measured: the packaged judge's AUC on 8 rows was 0.375 on a real
-        vLLM server, every check): an alarm there would only repeat what ``judge_eval`` should have said."""
+        """Under ``min_auc`` now, at or above it at the first check, and the scores moved beyond their noise.
+
+        The AUC of a few rows moves with the scores' noise alone (measured on a real vLLM server: 8 rows, noise
+        0.015, the AUC went from at least 0.5 to 0.375 with no change of judge): a fall without a move of the
+        scores is that noise. A judge already under the limit at the start gets one WARNING instead: an alarm
+        there would only repeat what ``judge_eval`` should have said before the run."""
         if self.min_auc is None or check["auc"] is None:
             return False
         first = self.checks[0]["auc"]
         if len(self.checks) == 1:
-            if first < self.min_auc:
+            if first is not None and first < self.min_auc:
                 log.warning(
                     "canaries: AUC %.3f at the first check, under canaries.min_auc %s: this judge barely tells "
                     "the canaries' passes from their fails (python -m rlaif.judge_eval measures it on more rows); "
@@ -148,12 +155,12 @@ class Canaries:
                     self.min_auc,
                 )
             return False
-        return first is not None and first >= self.min_auc and check["auc"] < self.min_auc
+        return first is not None and first >= self.min_auc > check["auc"] and self._moved(check)
 
     def _alarms(self, check: Mapping[str, Any]) -> list[Alarm]:
         step, alarms = int(check["step"]), []
         limit = max(self.min_shift, 3 * self._noise)
-        if check["shift"] is not None and check["shift"] > limit:
+        if self._moved(check):
             alarms.append(
                 _alarm(
                     step,

@@ -164,13 +164,14 @@ def test_a_served_judge_whose_answers_change_mid_run_trips_the_canaries(tmp_path
 def test_the_auc_alarm_needs_a_fall_under_min_auc(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     canaries = _canaries(tmp_path, {})  # min_auc 0.5; a check is in .checks when its alarms are decided
     canaries.checks = [{"auc": 0.7}, {"auc": 0.4}]
-    assert canaries._fell_under_min_auc({"auc": 0.4}) is True
-    assert canaries._fell_under_min_auc({"auc": 0.6}) is False
+    assert canaries._fell_under_min_auc({"auc": 0.4, "shift": 0.2}) is True
+    assert canaries._fell_under_min_auc({"auc": 0.6, "shift": 0.2}) is False
+    assert canaries._fell_under_min_auc({"auc": 0.4, "shift": 0.01}) is False  # the scores' noise, not a change
     canaries.checks = [{"auc": 0.375}]  # under the limit from the start: one warning, no alarm
-    assert canaries._fell_under_min_auc({"auc": 0.375}) is False
+    assert canaries._fell_under_min_auc({"auc": 0.375, "shift": 0.0}) is False
     assert "AUC 0.375 at the first check" in caplog.text
     canaries.checks = [{"auc": 0.375}, {"auc": 0.2}]
-    assert canaries._fell_under_min_auc({"auc": 0.2}) is False
+    assert canaries._fell_under_min_auc({"auc": 0.2, "shift": 0.2}) is False
 
 
 def test_a_bad_canaries_setting_exits_2_before_the_policy_loads(tmp_path: Path) -> None:
