@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # A few cheap steps of the real default run: the packaged policy and judge, 8-token answers, 8 prompts.
-SMALL = ("grpo.max_completion_length=8", "grpo.per_device_train_batch_size=4", "data.limit=8")
+# The canaries on 4 rows, as debug=smoke has them: their wiring at a quarter of their cost.
+SMALL = ("grpo.max_completion_length=8", "grpo.per_device_train_batch_size=4", "data.limit=8", "canaries.rows=4")
 
 
 def train_command(*overrides: str) -> list[str]:
