@@ -22,8 +22,7 @@ import copy
 import logging
 import random
 import sys
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,9 +37,7 @@ from rlaif.config_checks import ConfigError, check_number
 from rlaif.judge_eval_report import HEADLINE_NAMES, terminal_summary, write_outputs
 from rlaif.judge_eval_summary import audit_table, cross_judge, summarise, verdict
 from rlaif.judges.preflight import check_judge
-from rlaif.labelled_sets import LabelledSet, check_compatible, load_labelled
-from rlaif.rewards.conversation import reference_text
-from rlaif.rewards.parsing import VerdictError
+from rlaif.labelled_sets import LabelledSet, Verdicts, check_compatible, judge_items, load_labelled
 from rlaif.setup_errors import setup_failed
 
 log = logging.getLogger("rlaif.judge_eval")
@@ -108,64 +105,6 @@ class EvalSettings:
                 k: None if v is None else check_number(v, f"thresholds.{k}", 0.0, 1.0) for k, v in thresholds.items()
             },
         )
-
-
-@dataclass
-class Verdicts:
-    """What one judge said about each item: a score (None on failure), its error, and for pairs both orders."""
-
-    scores: list[float | None]
-    errors: list[str | None]
-    orders: list[tuple[float, float] | None]
-    soft: bool = False  # some probability strictly between 0 and 1: log-probability verdicts
-    seconds: float = 0.0
-
-    def add(
-        self, score: float | None, error: str | None, orders: tuple[float, float] | None = None, soft: bool = False
-    ) -> None:
-        self.scores.append(score)
-        self.errors.append(error)
-        self.orders.append(orders)
-        self.soft |= soft
-
-
-async def judge_items(
-    reward: Any, rows: Sequence[Mapping[str, Any]], pairwise: bool, batch_size: int, what: str = "items"
-) -> Verdicts:
-    """Grade ``rows`` in batches of ``batch_size`` (each batch has its own judge deadline); never raises
-    for a judge failure. Logs progress after each batch as ``what``."""
-    out = Verdicts([], [], [])
-    started = time.perf_counter()
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        if pairwise:
-            for result in await asyncio.gather(*(_orders(reward, row) for row in chunk)):
-                if isinstance(result, str):
-                    out.add(None, result)
-                else:
-                    out.add(sum(result) / 2, None, result, soft=any(0.0 < p < 1.0 for p in result))
-            log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
-            continue
-        refs = [reference_text(row.get("reference")) for row in chunk]
-        grades = await reward.grade([r["prompt"] for r in chunk], [r["response"] for r in chunk], refs)
-        for row, grade in zip(chunk, grades, strict=True):
-            criterion = row.get("criterion")
-            score = (
-                grade.score if criterion is None or grade.score is None else grade.passes.get(criterion, grade.score)
-            )
-            out.add(score, grade.error, soft=any(0.0 < p < 1.0 for p in grade.passes.values()))
-        log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
-    out.seconds = time.perf_counter() - started
-    return out
-
-
-async def _orders(reward: Any, row: Mapping[str, Any]) -> tuple[float, float] | str:
-    try:
-        ref = reference_text(row.get("reference"))
-        first, second = await reward.judge_orders(row["prompt"], row["response_a"], row["response_b"], ref)
-        return (float(first), float(second))
-    except VerdictError as exc:
-        return str(exc)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from rlaif import judge_stats as st
 from rlaif.judge_eval_summary import verdict
 
 if TYPE_CHECKING:  # rlaif.judge_eval imports this module
-    from rlaif.judge_eval import LabelledSet, Verdicts
+    from rlaif.labelled_sets import LabelledSet, Verdicts
 
 
 # -- files ----------------------------------------------------------------------------------------

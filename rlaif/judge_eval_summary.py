@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from rlaif import judge_stats as st
 
 if TYPE_CHECKING:  # rlaif.judge_eval imports this module
-    from rlaif.judge_eval import EvalSettings, LabelledSet, Verdicts
+    from rlaif.judge_eval import EvalSettings
+    from rlaif.labelled_sets import LabelledSet, Verdicts
 
 _UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
 

@@ -1,12 +1,17 @@
 """Labelled sets for judge evaluation: pointwise ``{prompt, response, label: pass|fail, criterion?,
 reference?, kind?}`` or pairwise ``{prompt, response_a, response_b, preferred: a|b, reference?, kind?}``
-JSONL rows, read and checked with every problem named as ``file:line``. ``packaged:NAME`` is a set
-shipped with rlaif (``rlaif/labelled/NAME.jsonl``).
+JSONL rows, read and checked with every problem named as ``file:line``, and graded by a reward
+(:func:`judge_items`: ``rlaif.judge_eval`` and the judge canaries score rows the same way). ``packaged:NAME``
+is a set shipped with rlaif (``rlaif/labelled/NAME.jsonl``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -14,6 +19,10 @@ from typing import Any
 
 from rlaif.config_checks import ConfigError
 from rlaif.data import DataError
+from rlaif.rewards.conversation import reference_text
+from rlaif.rewards.parsing import VerdictError
+
+log = logging.getLogger(__name__)
 
 _POINTWISE = ("prompt", "response", "label")
 _PAIRWISE = ("prompt", "response_a", "response_b", "preferred")
@@ -106,3 +115,61 @@ def check_compatible(labelled: LabelledSet, reward: Any) -> None:
     for row, at in zip(labelled.rows, labelled.where, strict=True):
         if row.get("criterion") is not None and row["criterion"] not in ids:
             raise DataError(f"{at}: criterion {row['criterion']!r} is not in rubric {reward.rubric.name!r} ({ids})")
+
+
+@dataclass
+class Verdicts:
+    """What one judge said about each item: a score (None on failure), its error, and for pairs both orders."""
+
+    scores: list[float | None]
+    errors: list[str | None]
+    orders: list[tuple[float, float] | None]
+    soft: bool = False  # some probability strictly between 0 and 1: log-probability verdicts
+    seconds: float = 0.0
+
+    def add(
+        self, score: float | None, error: str | None, orders: tuple[float, float] | None = None, soft: bool = False
+    ) -> None:
+        self.scores.append(score)
+        self.errors.append(error)
+        self.orders.append(orders)
+        self.soft |= soft
+
+
+async def judge_items(
+    reward: Any, rows: Sequence[Mapping[str, Any]], pairwise: bool, batch_size: int, what: str = "items"
+) -> Verdicts:
+    """Grade ``rows`` in batches of ``batch_size`` (each batch has its own judge deadline); never raises
+    for a judge failure. Logs progress after each batch as ``what``."""
+    out = Verdicts([], [], [])
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        if pairwise:
+            for result in await asyncio.gather(*(_orders(reward, row) for row in chunk)):
+                if isinstance(result, str):
+                    out.add(None, result)
+                else:
+                    out.add(sum(result) / 2, None, result, soft=any(0.0 < p < 1.0 for p in result))
+            log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
+            continue
+        refs = [reference_text(row.get("reference")) for row in chunk]
+        grades = await reward.grade([r["prompt"] for r in chunk], [r["response"] for r in chunk], refs)
+        for row, grade in zip(chunk, grades, strict=True):
+            criterion = row.get("criterion")
+            score = (
+                grade.score if criterion is None or grade.score is None else grade.passes.get(criterion, grade.score)
+            )
+            out.add(score, grade.error, soft=any(0.0 < p < 1.0 for p in grade.passes.values()))
+        log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+async def _orders(reward: Any, row: Mapping[str, Any]) -> tuple[float, float] | str:
+    try:
+        ref = reference_text(row.get("reference"))
+        first, second = await reward.judge_orders(row["prompt"], row["response_a"], row["response_b"], ref)
+        return (float(first), float(second))
+    except VerdictError as exc:
+        return str(exc)

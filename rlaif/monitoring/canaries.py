@@ -27,10 +27,8 @@ from typing import Any
 from rlaif import judge_stats as st
 from rlaif.config_checks import ConfigError
 from rlaif.data import DataError
-from rlaif.labelled_sets import LabelledSet, load_labelled
+from rlaif.labelled_sets import LabelledSet, judge_items, load_labelled
 from rlaif.monitoring.alarms import Alarm, AlarmSink
-from rlaif.rewards.conversation import reference_text
-from rlaif.rewards.parsing import VerdictError
 
 log = logging.getLogger("rlaif.monitor")
 
@@ -91,28 +89,10 @@ class Canaries:
         return None
 
     async def _scores(self) -> list[float | None]:
-        """Every row's score, straight from the judge (never its cache)."""
+        """Every row's score, straight from the judge (never its cache), as ``rlaif.judge_eval`` scores them."""
         judge = self.reward.judge
         with judge.uncached() if hasattr(judge, "uncached") else nullcontext():
-            if self.pairwise:
-                return [await self._pair(row) for row in self.rows]
-            refs = [reference_text(row.get("reference")) for row in self.rows]
-            grades = await self.reward.grade([r["prompt"] for r in self.rows], [r["response"] for r in self.rows], refs)
-        out: list[float | None] = []
-        for row, grade in zip(self.rows, grades, strict=True):
-            criterion = row.get("criterion")
-            by_criterion = criterion is not None and grade.score is not None
-            out.append(grade.passes.get(criterion, grade.score) if by_criterion else grade.score)
-        return out
-
-    async def _pair(self, row: Mapping[str, Any]) -> float | None:
-        try:
-            first, second = await self.reward.judge_orders(
-                row["prompt"], row["response_a"], row["response_b"], reference_text(row.get("reference"))
-            )
-        except VerdictError:
-            return None
-        return (float(first) + float(second)) / 2
+            return (await judge_items(self.reward, self.rows, self.pairwise, len(self.rows), "canaries")).scores
 
     def _summarise(self, step: int, scores: list[float | None]) -> dict[str, Any]:
         positive = "a" if self.pairwise else "pass"
