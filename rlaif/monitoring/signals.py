@@ -10,7 +10,6 @@ measures, so "on topic" means exactly what the default reward's gate means by it
 
 from __future__ import annotations
 
-import inspect
 import math
 import re
 import statistics
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rlaif.rewards.checks import LanguageMatch, MentionsQuestion
+from rlaif.rewards.checks import LanguageMatch, MentionsQuestion, takes_reference
 from rlaif.rewards.fencing import normalize
 from rlaif.rewards.report import spearman
 
@@ -118,13 +117,9 @@ def all_equal_groups(rollouts: Sequence[Rollout]) -> float | None:
 def _passes(check: Any, rollout: Rollout) -> bool:
     # The gate's own rule. A check that takes the row's reference gets it (an answer sharing a content word
     # with the reference is on topic); one written for (answer, question) is called that way.
-    if _takes_reference(check):
+    if takes_reference(check):
         return bool(check(rollout.answer, rollout.question, reference=rollout.reference).score > 0.0)
     return bool(check(rollout.answer, rollout.question).score > 0.0)
-
-
-def _takes_reference(check: Any) -> bool:
-    return "reference" in inspect.signature(check).parameters
 
 
 def _share(rollouts: Sequence[Rollout], test: Any) -> float | None:

@@ -261,9 +261,8 @@ def _content(text: str) -> set[str]:
     }
 
 
-def shares_content(answer: str, reference: str) -> bool:
-    """Whether the answer has a content word (or number) of the reference, in any of its forms."""
-    wanted = _content(reference)
+def _shares(answer: str, wanted: set[str]) -> bool:
+    """Whether the answer has one of the ``wanted`` content words (or numbers), in any of its forms."""
     return any(_same_word(said, want) for said in _content(answer) for want in wanted)
 
 
@@ -291,8 +290,9 @@ class MentionsQuestion:
             return CheckResult(1.0)
         # A reference with content words decides the rest, also where the question has no subject words
         # ("What does a CPU do?"), which would otherwise let any answer through.
-        if self.use_reference and reference is not None and _content(reference):
-            if shares_content(answer, reference):
+        wanted = _content(reference) if self.use_reference and reference is not None else set()
+        if wanted:  # the reference's content words, found once
+            if _shares(answer, wanted):
                 return CheckResult(1.0)
             return CheckResult(0.0, "names none of the question's subject words and nothing of the reference")
         if not subjects:
