@@ -37,7 +37,14 @@ from rlaif.config_checks import ConfigError, check_number
 from rlaif.judge_eval_report import HEADLINE_NAMES, terminal_summary, write_outputs
 from rlaif.judge_eval_summary import audit_table, cross_judge, summarise, verdict
 from rlaif.judges.preflight import check_judge
-from rlaif.labelled_sets import LabelledSet, Verdicts, check_compatible, judge_items, load_labelled
+from rlaif.labelled_sets import (
+    LabelledSet,
+    Verdicts,
+    check_compatible,
+    judge_items,
+    load_labelled,
+    select_split,
+)
 from rlaif.setup_errors import setup_failed
 
 log = logging.getLogger("rlaif.judge_eval")
@@ -54,6 +61,17 @@ _THRESHOLDS: dict[str, tuple[str, str, str | None]] = {
     "min_accuracy": ("accuracy", "min", "pairwise"),
     "min_swap_consistency": ("swap_consistency", "min", "pairwise"),
 }
+# The limits every evaluation checks unless a key says otherwise: each fails a chance-level judge (AUC and
+# pairwise accuracy 0.5, swap consistency 0). A key set to null is off and listed as "not checked".
+DEFAULT_THRESHOLDS: dict[str, float | None] = {
+    "min_agreement": None,
+    "min_kappa": None,
+    "min_auc": 0.6,
+    "max_parse_failure_rate": 0.05,
+    "max_false_positive_rate": None,
+    "min_accuracy": 0.6,
+    "min_swap_consistency": 0.5,
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,7 @@ class EvalSettings:
     """What to measure and the limits to pass (the ``judge_eval.yaml`` keys other than the groups)."""
 
     labelled: str = "packaged:everyday_pointwise"
+    split: str = "test"  # dev | test | all: the rows of the set that are graded (labelled_sets.select_split)
     threshold: float = 0.5
     breakdown_by: tuple[str, ...] = ("criterion", "kind")
     batch_size: int = 32
@@ -72,7 +91,7 @@ class EvalSettings:
     audit_per_category: int = 15
     audit_seed: int = 0
     prices: tuple[float, float] = (0.0, 0.0)  # per million input, output tokens
-    thresholds: Mapping[str, float | None] = field(default_factory=dict)
+    thresholds: Mapping[str, float | None] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> EvalSettings:
@@ -81,12 +100,13 @@ class EvalSettings:
         assert isinstance(plain, dict)
         boot, rep, audit = (plain.get(k) or {} for k in ("bootstrap", "repeats", "audit"))
         prices = plain.get("prices") or {}
-        thresholds = dict(plain.get("thresholds") or {})
+        thresholds = {**DEFAULT_THRESHOLDS, **(plain.get("thresholds") or {})}
         unknown = sorted(set(thresholds) - set(_THRESHOLDS))
         if unknown:
             raise ConfigError(f"thresholds: unknown key(s) {unknown}; known: {sorted(_THRESHOLDS)}")
         return cls(
             labelled=str(plain.get("labelled") or cls.labelled),
+            split=str(plain.get("split", cls.split)),
             threshold=check_number(plain.get("threshold", 0.5), "threshold", 0.0, 1.0),
             breakdown_by=tuple(str(f) for f in plain.get("breakdown_by", cls.breakdown_by) or ()),
             batch_size=int(check_number(plain.get("batch_size", 32), "batch_size", 1)),
@@ -129,7 +149,7 @@ def run_judge_eval(
     thresholds. Bad input raises :class:`DataError` / :class:`ConfigError`; a judge failure never raises
     (it is a parse failure in the numbers). The judge is left open: its owner closes it."""
     settings = settings if isinstance(settings, EvalSettings) else EvalSettings.from_config(settings)
-    labelled = labelled or load_labelled(settings.labelled)
+    labelled = select_split(labelled or load_labelled(settings.labelled), settings.split)
     for each in (reward, second_reward):
         if each is not None:
             check_compatible(labelled, each)
@@ -213,23 +233,25 @@ def _repeat_stability(reward: Any, labelled: LabelledSet, main: Verdicts, settin
 def apply_thresholds(summary: dict[str, Any], thresholds: Mapping[str, float | None], pairwise: bool) -> list[str]:
     """Check every set threshold, record each outcome in ``summary["thresholds"]``, return the failures.
 
-    A limit whose metric does not apply to this kind of set (pairwise limits on a pointwise set, the audit
-    on a set without one) is ``n/a``; one that applies but is undefined here (κ with one class, AUC of hard
-    verdicts) fails: a gate that cannot be checked does not open.
+    Each outcome has a ``status``: ``pass``, ``fail``, ``off`` (limit null: listed as not checked) or
+    ``n/a`` (the metric does not apply to this kind of set: pairwise limits on a pointwise set, the audit
+    on a set without one). A limit that applies but is undefined here (κ with one class, no scored item)
+    fails: a gate that cannot be checked does not open.
     """
     kind = "pairwise" if pairwise else "pointwise"
     outcomes: dict[str, Any] = {}
     failures = []
     for name, limit in thresholds.items():
-        if limit is None:
-            continue
         key, side, applies = _THRESHOLDS[name]
         value = summary.get(key)
         if (applies not in (None, kind)) or (key == "max_false_positive_rate" and "audit" not in summary):
-            outcomes[name] = {"limit": limit, "value": None, "passed": None}
+            outcomes[name] = {"limit": limit, "value": None, "passed": None, "status": "n/a"}
+            continue
+        if limit is None:
+            outcomes[name] = {"limit": None, "value": value, "passed": None, "status": "off"}
             continue
         passed = value is not None and (value >= limit if side == "min" else value <= limit)
-        outcomes[name] = {"limit": limit, "value": value, "passed": passed}
+        outcomes[name] = {"limit": limit, "value": value, "passed": passed, "status": "pass" if passed else "fail"}
         if not passed:
             shown = "undefined" if value is None else f"{value:.3f}"
             failures.append(f"{key} {shown} {'<' if side == 'min' else '>'} {name} {limit:g}")
@@ -250,7 +272,7 @@ def _build_reward(reward_cfg: DictConfig, judge_cfg: DictConfig) -> Any:
 def evaluate(cfg: DictConfig, out_dir: Path) -> JudgeEvalResult:
     """The command: check the input, build the judge(s) and reward(s), prove each judge answers, evaluate."""
     settings = EvalSettings.from_config(cfg)
-    labelled = load_labelled(settings.labelled)  # bad rows fail before any model is loaded
+    labelled = select_split(load_labelled(settings.labelled), settings.split)  # bad rows fail before any model
     rewards = [_build_reward(cfg.reward, cfg.judge)]
     try:
         if cfg.get("second_judge") is not None:

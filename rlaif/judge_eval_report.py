@@ -139,8 +139,25 @@ def _ci(pair: Any) -> str:
 
 
 def _verdict_line(summary: Mapping[str, Any]) -> str:
-    failed = [k for k, v in summary.get("thresholds", {}).items() if v["passed"] is False]
-    return f"FAILED: {', '.join(failed)}" if failed else "PASSED (every set threshold met)"
+    """FAILED with the failed limits, PASSED with the limits checked, and always the limits left off:
+    a gate never reads as passed on what it did not check."""
+    outcomes = summary.get("thresholds", {})
+    by_status: dict[str, list[str]] = {}
+    for name, v in outcomes.items():
+        by_status.setdefault(v["status"], []).append(name)
+    off = f"; not checked: {', '.join(by_status['off'])}" if by_status.get("off") else ""
+    if by_status.get("fail"):
+        return f"FAILED: {', '.join(by_status['fail'])}{off}"
+    if not by_status.get("pass"):
+        return "NOT CHECKED: no threshold applies or every one is off (thresholds.*)"
+    return f"PASSED: {', '.join(by_status['pass'])}{off}"
+
+
+def _split_note(s: Mapping[str, Any]) -> str:
+    split = s.get("split")
+    if split in ("dev", "test"):
+        return f"split `{split}`" + (" (held out from tuning)" if split == "test" else " (the tuning rows)")
+    return "every row (the file has no split)" if split == "none" else "every row, dev and test"
 
 
 def _markdown(s: Mapping[str, Any], charts: Mapping[str, str]) -> str:
@@ -148,13 +165,14 @@ def _markdown(s: Mapping[str, Any], charts: Mapping[str, str]) -> str:
     out = [
         "# Judge evaluation",
         "",
-        f"Judge `{judge.get('identity', '?')}` on `{s['labelled']}` ({s['n']} {s['set_kind']} items, "
-        f"threshold {s['threshold']}). **{_verdict_line(s)}**",
+        f"Judge `{judge.get('identity', '?')}` on `{s['labelled']}`, {_split_note(s)} ({s['n']} {s['set_kind']} "
+        f"items, threshold {s['threshold']}). **{_verdict_line(s)}**",
         "",
         "| threshold | limit | value | result |",
         "|---|---|---|---|",
         *(
-            f"| {k} | {v['limit']:g} | {_f(v['value'])} | {_outcome(v['passed'])} |"
+            f"| {k} | {'—' if v['limit'] is None else format(v['limit'], 'g')} | {_f(v['value'])} "
+            f"| {_outcome(v.get('status'))} |"
             for k, v in s.get("thresholds", {}).items()
         ),
         "",
@@ -165,6 +183,7 @@ def _markdown(s: Mapping[str, Any], charts: Mapping[str, str]) -> str:
         f"| {'accuracy' if pairs else 'agreement'} | {_f(s['agreement'])} | {_ci(s['agreement_ci'])} |",
         f"| Cohen's κ | {_f(s['kappa'])} | {_ci(s['kappa_ci'])} |",
         f"| AUC | {_f(s['auc'])} | {_ci(s['auc_ci'])} |",
+        f"| AUC of a word count (shorter passes) | {_f(s.get('word_count_auc'))} | |",
         f"| parse-failure rate | {_f(s['parse_failure_rate'])} | |",
     ]
     if pairs:
@@ -172,14 +191,16 @@ def _markdown(s: Mapping[str, Any], charts: Mapping[str, str]) -> str:
     out += [
         "",
         f"Scored {s['n_scored']} of {s['n']}; unscored items count only as parse failures. "
-        + ("AUC is null: the verdicts are hard (0/1)." if not s["soft_scores"] else ""),
+        + ("The verdicts are hard (0/1): their AUC is the balanced accuracy. " if not s["soft_scores"] else "")
+        + "The word count's AUC is the trivial baseline on the same rows: the judge adds what it scores above it.",
     ]
     out += [f"\n![{name}]({file})" for name, file in charts.items() if name in ("roc", "calibration")]
     for name, groups in s["breakdowns"].items():
-        out += ["", f"## By {name}", "", "| group | n | scored | agreement | κ | AUC | mean score |", "|" + "---|" * 7]
+        out += ["", f"## By {name}", "", "| group | n | scored | agreement | κ | AUC | word-count AUC | mean score |"]
+        out += ["|" + "---|" * 8]
         out += [
             f"| {g} | {v['n']} | {v['n_scored']} | {_f(v['agreement'])}{_ci(v['agreement_ci'])} | {_f(v['kappa'])} "
-            f"| {_f(v['auc'])} | {_f(v['mean_score'])} |"
+            f"| {_f(v['auc'])} | {_f(v.get('word_count_auc'))} | {_f(v['mean_score'])} |"
             for g, v in groups.items()
         ]
         out += [f"\n![{name}]({charts[f'breakdown_{name}']})"] if f"breakdown_{name}" in charts else []
@@ -187,8 +208,8 @@ def _markdown(s: Mapping[str, Any], charts: Mapping[str, str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _outcome(passed: bool | None) -> str:
-    return "n/a" if passed is None else "pass" if passed else "**FAIL**"
+def _outcome(status: str | None) -> str:
+    return {"fail": "**FAIL**", "off": "not checked"}.get(str(status), str(status))
 
 
 def _sections(s: Mapping[str, Any], charts: Mapping[str, str]) -> list[str]:
@@ -276,9 +297,10 @@ def terminal_summary(s: Mapping[str, Any], out_dir: Path) -> str:
     """One screen: the verdict, the headline numbers, the worst groups and audit categories, the files."""
     judge, pairs = s["judge"], s["set_kind"] == "pairwise"
     lines = [
-        f"judge {judge.get('identity', '?')} on {s['labelled']}: {s['n']} {s['set_kind']} items",
+        f"judge {judge.get('identity', '?')} on {s['labelled']}, {_split_note(s).replace('`', '')}: "
+        f"{s['n']} {s['set_kind']} items",
         f"  {'accuracy' if pairs else 'agreement'} {_f(s['agreement'])}{_ci(s['agreement_ci'])}   "
-        f"kappa {_f(s['kappa'])}{_ci(s['kappa_ci'])}   AUC {_f(s['auc'])}   "
+        f"kappa {_f(s['kappa'])}{_ci(s['kappa_ci'])}   AUC {_f(s['auc'])} (word count {_f(s.get('word_count_auc'))})   "
         f"parse failures {_f(s['parse_failure_rate'])}",
     ]
     if best := s.get("best_threshold"):
@@ -289,7 +311,13 @@ def terminal_summary(s: Mapping[str, Any], out_dir: Path) -> str:
         lines.append(f"  swap consistency {_f(s['swap_consistency'])}   ties {_f(s['tie_rate'])}")
     for name, groups in s["breakdowns"].items():
         shown = sorted(groups.items(), key=lambda kv: (kv[1]["agreement"] is None, kv[1]["agreement"] or 0.0))[:6]
-        lines.append(f"  by {name}: " + ", ".join(f"{g} {_f(v['agreement'], 2)} (n={v['n']})" for g, v in shown))
+        lines.append(
+            f"  by {name}: "
+            + ", ".join(
+                f"{g} {_f(v['agreement'], 2)} AUC {_f(v['auc'], 2)}/{_f(v.get('word_count_auc'), 2)} (n={v['n']})"
+                for g, v in shown
+            )
+        )
     rep = s.get("repeat_stability") or {}
     lines.append(f"  repeat stability: {rep.get('skipped') or _f(rep.get('stability'))}")
     if "audit" in s:

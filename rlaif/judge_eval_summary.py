@@ -4,7 +4,9 @@
 Rules the numbers follow: an item the judge could not score (``score`` null) counts in
 ``parse_failure_rate`` and is left out of agreement, κ and AUC. A pair whose two orders cancel out
 exactly (P(a better) = 0.5, common with hard A/B verdicts that follow the position) is a tie, and a
-tie counts as a miss.
+tie counts as a miss. AUC is reported for hard (0/1) verdicts too: there it equals the balanced accuracy,
+so a chance-level judge scores 0.5 either way. Beside every AUC stands ``word_count_auc``, what "the shorter
+answer passes" scores on the same rows: the judge's figure means something only above it.
 """
 
 from __future__ import annotations
@@ -31,10 +33,24 @@ def verdict(score: float | None, pairwise: bool, threshold: float) -> str | None
     return "pass" if score >= threshold else "fail"
 
 
+def word_count_scores(rows: Sequence[Mapping[str, Any]], pairwise: bool) -> list[float]:
+    """The trivial baseline's score per row: fewer words scores higher (pointwise), or P(a better) is 1 when
+    ``a`` is the shorter answer, 0 when it is the longer and 0.5 on equal counts (pairs)."""
+    if not pairwise:
+        return [-float(len(str(row["response"]).split())) for row in rows]
+    diffs = [len(str(row["response_b"]).split()) - len(str(row["response_a"]).split()) for row in rows]
+    return [0.5 if d == 0 else float(d > 0) for d in diffs]
+
+
 def _stats(
-    truths: Sequence[str], scores: Sequence[float | None], pairwise: bool, soft: bool, cfg: EvalSettings
+    truths: Sequence[str],
+    scores: Sequence[float | None],
+    pairwise: bool,
+    cfg: EvalSettings,
+    heuristic: Sequence[float],
 ) -> dict[str, Any]:
-    """Agreement, κ and (soft scores) AUC of the scored items, each with a bootstrap 95% interval."""
+    """Agreement, κ and AUC of the scored items, each with a bootstrap 95% interval, and the AUC of the
+    ``heuristic`` scores on every item."""
     positive = "a" if pairwise else "pass"
     scored = [i for i, s in enumerate(scores) if s is not None]
     labels = [truths[i] == positive for i in scored]
@@ -57,8 +73,9 @@ def _stats(
     out["agreement_ci"] = ci(st.agreement, predictions)
     out["kappa"] = st.cohen_kappa(labels, predictions)
     out["kappa_ci"] = ci(st.cohen_kappa, predictions)
-    out["auc"] = st.roc_auc(labels, values) if soft else None
-    out["auc_ci"] = ci(st.roc_auc, values) if soft and out["auc"] is not None else None
+    out["auc"] = st.roc_auc(labels, values) if scored else None
+    out["auc_ci"] = ci(st.roc_auc, values) if out["auc"] is not None else None
+    out["word_count_auc"] = st.roc_auc([t == positive for t in truths], list(heuristic)) if truths else None
     return out
 
 
@@ -66,12 +83,14 @@ def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: 
     """``summary.json`` of the main pass: overall, per breakdown field, and the judge's cost."""
     pairwise, n = labelled.pairwise, len(labelled.rows)
     truths = [labelled.truth(i) for i in range(n)]
+    heuristic = word_count_scores(labelled.rows, pairwise)
     summary: dict[str, Any] = {
         "labelled": str(labelled.path),
+        "split": labelled.split,
         "set_kind": "pairwise" if pairwise else "pointwise",
         "threshold": cfg.threshold,
         "soft_scores": main.soft,
-        **_stats(truths, main.scores, pairwise, main.soft, cfg),
+        **_stats(truths, main.scores, pairwise, cfg, heuristic),
         "parse_failure_rate": sum(s is None for s in main.scores) / n,
     }
     if main.soft and not pairwise:
@@ -87,10 +106,10 @@ def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: 
         groups: dict[str, list[int]] = {}
         for i, row in enumerate(labelled.rows):
             groups.setdefault(_group(row, name), []).append(i)
-        breakdowns[name] = {
-            g: _stats([truths[i] for i in idx], [main.scores[i] for i in idx], pairwise, main.soft, cfg)
-            for g, idx in sorted(groups.items())
-        }
+        breakdowns[name] = {}
+        for g, idx in sorted(groups.items()):
+            truth, scores = [truths[i] for i in idx], [main.scores[i] for i in idx]
+            breakdowns[name][g] = _stats(truth, scores, pairwise, cfg, [heuristic[i] for i in idx])
     summary["breakdowns"] = breakdowns
     summary["judge"] = _cost(window, n, main.seconds, cfg.prices)
     return summary
@@ -175,7 +194,7 @@ def cross_judge(labelled: LabelledSet, main: Verdicts, second: Verdicts, cfg: Ev
     other = [verdict(second.scores[i], pairwise, cfg.threshold) for i in both]
     positive = "a" if pairwise else "pass"
     truths = [labelled.truth(i) for i in range(len(labelled.rows))]
-    own = _stats(truths, second.scores, pairwise, second.soft, cfg)
+    own = _stats(truths, second.scores, pairwise, cfg, word_count_scores(labelled.rows, pairwise))
     return {
         "n": len(both),
         "agreement": sum(a == b for a, b in zip(first, other, strict=True)) / len(both) if both else None,

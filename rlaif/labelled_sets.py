@@ -1,8 +1,12 @@
 """Labelled sets for judge evaluation: pointwise ``{prompt, response, label: pass|fail, criterion?,
-reference?, kind?}`` or pairwise ``{prompt, response_a, response_b, preferred: a|b, reference?, kind?}``
-JSONL rows, read and checked with every problem named as ``file:line``, and graded by a reward
+reference?, kind?, split?}`` or pairwise ``{prompt, response_a, response_b, preferred: a|b, reference?, kind?,
+split?}`` JSONL rows, read and checked with every problem named as ``file:line``, and graded by a reward
 (:func:`judge_items`: ``rlaif.judge_eval`` and the judge canaries score rows the same way). ``packaged:NAME``
 is a set shipped with rlaif (``rlaif/labelled/NAME.jsonl``).
+
+``split`` keeps tuning apart from reporting: ``dev`` rows are for choosing prompts, wordings and rubrics,
+``test`` rows for the figures a judge is reported and gated on (:func:`select_split`). A set either gives
+every row a split or none.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _POINTWISE = ("prompt", "response", "label")
 _PAIRWISE = ("prompt", "response_a", "response_b", "preferred")
+SPLITS = ("dev", "test")
 
 
 @dataclass
@@ -36,6 +41,7 @@ class LabelledSet:
     pairwise: bool
     rows: list[dict[str, Any]]
     where: list[str]  # "file:line" per row
+    split: str | None = None  # the rows' split after select_split; None: the file as written
 
     def truth(self, i: int) -> str:
         return str(self.rows[i]["preferred" if self.pairwise else "label"])
@@ -74,6 +80,10 @@ def load_labelled(name: str) -> LabelledSet:
         where.append(at)
     if not rows:
         raise DataError(f"{path}: no rows")
+    with_split = [("split" in row) for row in rows]
+    if any(with_split) and not all(with_split):
+        at = where[with_split.index(not with_split[0])]
+        raise DataError(f"{at}: every row needs a 'split' ({' or '.join(SPLITS)}) when any row has one")
     seen: set[str] = set()
     for row, at in zip(rows, where, strict=True):
         if str(row["id"]) in seen:
@@ -98,6 +108,23 @@ def _check_row(row: dict[str, Any], at: str, pairwise: bool) -> None:
         raise DataError(f"{at}: {key!r} must be {' or '.join(repr(a) for a in allowed)}, got {row[key]!r}")
     if row.get("criterion") is not None and not isinstance(row["criterion"], str):
         raise DataError(f"{at}: 'criterion' must be a criterion id or null")
+    if "split" in row and row["split"] not in SPLITS:
+        raise DataError(f"{at}: 'split' must be {' or '.join(repr(s) for s in SPLITS)}, got {row['split']!r}")
+
+
+def select_split(labelled: LabelledSet, split: str) -> LabelledSet:
+    """The rows of ``split`` (``dev``, ``test`` or ``all``). A file without split fields is used whole
+    (``split`` is then ``"none"``, which the report names): there is nothing to hold out."""
+    if split not in (*SPLITS, "all"):
+        raise ConfigError(f"split: expected dev, test or all, got {split!r}")
+    if split == "all" or "split" not in labelled.rows[0]:
+        return replace(labelled, split="all" if "split" in labelled.rows[0] else "none")
+    keep = [i for i, row in enumerate(labelled.rows) if row["split"] == split]
+    if not keep:
+        raise DataError(f"{labelled.path}: no row has split {split!r} (split)")
+    return replace(
+        labelled, rows=[labelled.rows[i] for i in keep], where=[labelled.where[i] for i in keep], split=split
+    )
 
 
 def check_compatible(labelled: LabelledSet, reward: Any) -> None:

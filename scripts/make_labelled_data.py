@@ -6,7 +6,10 @@
 Every row is built from templates whose correct answer is checkable by construction (arithmetic, unit
 conversion, capitals, spelling, counting, simple facts) plus a few everyday how-to questions.
 
-Pointwise rows ``{id, prompt, response, label, criterion, reference, kind}`` per criterion of the
+Every row carries ``split``: ``dev`` (for tuning prompts and rubrics) or ``test`` (for reporting and the
+preflight gate), by the parity of its prompt's SHA-256, so one question never sits on both sides.
+
+Pointwise rows ``{id, prompt, response, label, criterion, reference, kind, split}`` per criterion of the
 default rubric (``rlaif/conf/rubric/everyday.yaml``), balanced pass/fail within each:
 
 * ``polite``: the same correct content either ``polite``/``neutral`` (pass) or with an ``insult`` or a
@@ -21,7 +24,7 @@ Wrong facts are deliberately NOT labelled under a criterion: the everyday rubric
 criterion (its packaged judge cannot check one), so these rows measure its known blind spot, while a
 reference-aware rubric (``reference_qa``) with a capable judge should fail them.
 
-Pairwise rows ``{id, prompt, response_a, response_b, preferred, reference, kind}``: ``correct_vs_wrong``,
+Pairwise rows ``{id, prompt, response_a, response_b, preferred, reference, kind, split}``: ``correct_vs_wrong``,
 ``on_topic_vs_off_topic``, ``polite_vs_rude``, ``length_limit`` (one word asked for), ``number_only``
 and ``language`` (answer in French/Spanish/German asked for); the preferred side is exactly balanced.
 """
@@ -29,6 +32,7 @@ and ``language`` (answer in French/Spanish/German asked for); the preferred side
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -363,6 +367,11 @@ def build_pairwise(seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
+def split_of(prompt: str) -> str:
+    """``dev`` or ``test``, fixed by the prompt's text: every row of one question lands in the same split."""
+    return "test" if int(hashlib.sha256(prompt.encode("utf-8")).hexdigest(), 16) % 2 else "dev"
+
+
 def _dump(path: Path, rows: list[dict[str, Any]]) -> None:
     text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     path.write_bytes(text.encode("utf-8"))  # bytes: the same file on every platform
@@ -372,8 +381,8 @@ def write(folder: Path, seed: int = 0) -> list[Path]:
     """Write both files into ``folder`` (created if needed); returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / POINTWISE_FILE, folder / PAIRWISE_FILE]
-    _dump(paths[0], build_pointwise(seed))
-    _dump(paths[1], build_pairwise(seed))
+    for path, rows in zip(paths, (build_pointwise(seed), build_pairwise(seed)), strict=True):
+        _dump(path, [{**row, "split": split_of(row["prompt"])} for row in rows])
     return paths
 
 

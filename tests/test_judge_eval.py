@@ -15,7 +15,14 @@ import pytest
 
 from rlaif.config_checks import ConfigError
 from rlaif.data import DataError
-from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, EvalSettings, load_labelled, run_judge_eval
+from rlaif.judge_eval import (
+    DEFAULT_THRESHOLDS,
+    EXIT_THRESHOLDS_FAILED,
+    EvalSettings,
+    load_labelled,
+    run_judge_eval,
+)
+from rlaif.judge_eval_report import terminal_summary
 from rlaif.judges.base import JudgeRequest, TransportResult
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
@@ -66,7 +73,11 @@ def rubric_reward(script: Any = says_good) -> RubricReward:
 
 
 def evaluate(tmp_path: Path, rows: list[Any], reward: Any, **settings: Any) -> Any:
+    """``thresholds=`` given: exactly those limits, the defaults off (each test checks one limit)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     labelled = write_jsonl(tmp_path / "set.jsonl", rows)
+    if "thresholds" in settings:
+        settings["thresholds"] = {**dict.fromkeys(DEFAULT_THRESHOLDS), **settings["thresholds"]}
     result = run_judge_eval({"labelled": str(labelled), **NO_EXTRAS, **settings}, reward, tmp_path / "out")
     reward.judge.close()
     return result
@@ -122,12 +133,54 @@ def test_unscored_items_are_parse_failures_not_disagreements(tmp_path: Path) -> 
     assert broken["score"] is None and broken["verdict"] is None and "garbage" in broken["error"]
 
 
-def test_hard_verdicts_have_no_auc_and_a_min_auc_fails_closed(tmp_path: Path) -> None:
+def test_hard_verdicts_auc_is_their_balanced_accuracy(tmp_path: Path) -> None:
     hard = rubric_reward(lambda r: yes_no(1.0 if "GOOD" in fenced(r) else 0.0))
-    result = evaluate(tmp_path, POINTS, hard, thresholds={"min_auc": 0.5})
-    assert result.summary["soft_scores"] is False and result.summary["auc"] is None
-    assert result.failures == ["auc undefined < min_auc 0.5"]
+    result = evaluate(tmp_path, POINTS, hard, thresholds={"min_auc": 0.8})
+    # Passes p0 p2 p5: p0 p2 said GOOD (2/3 true passes); fails p1 p3 p4: p4 said GOOD (2/3 true fails).
+    assert result.summary["soft_scores"] is False and result.summary["auc"] == pytest.approx((2 / 3 + 2 / 3) / 2)
+    assert result.failures == ["auc 0.667 < min_auc 0.8"]
     assert not (result.out_dir / "roc.png").exists()
+
+
+def test_default_thresholds_fail_a_chance_level_judge_and_list_what_is_off(tmp_path: Path) -> None:
+    coin = rubric_reward(lambda r: yes_no(0.6))  # the same P(yes) for every answer: AUC 0.5
+    result = evaluate(tmp_path, POINTS, coin)
+    assert result.failures == ["auc 0.500 < min_auc 0.6"]
+    line = terminal_summary(result.summary, result.out_dir)
+    assert "FAILED: min_auc; not checked: min_agreement, min_kappa\n" in line
+    outcomes = result.summary["thresholds"]
+    assert outcomes["min_accuracy"]["status"] == "n/a"  # pairwise only
+    assert outcomes["max_false_positive_rate"]["status"] == "n/a"  # off, but the audit did not run anyway
+
+    good = evaluate(tmp_path / "good", POINTS, rubric_reward())
+    assert good.passed and "PASSED: min_auc, max_parse_failure_rate; not checked: min_agreement" in (
+        terminal_summary(good.summary, good.out_dir)
+    )
+    off = evaluate(tmp_path / "off", POINTS, rubric_reward(), thresholds={})
+    assert off.passed and "NOT CHECKED" in terminal_summary(off.summary, off.out_dir)
+    assert "NOT CHECKED" in (off.out_dir / "report.md").read_text()
+
+
+def test_word_count_baseline_beside_every_auc(tmp_path: Path) -> None:
+    # The three passes are shorter (2 words) than the three fails (3 words): a word count ranks them all.
+    rows = [point(i, "short one" if i % 2 else "a bit longer", "pass" if i % 2 else "fail") for i in range(6)]
+    s = evaluate(tmp_path, rows, rubric_reward()).summary
+    assert s["word_count_auc"] == 1.0
+    assert s["breakdowns"]["kind"]["k"]["word_count_auc"] == 1.0
+    assert "AUC of a word count" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_only_the_chosen_split_is_graded(tmp_path: Path) -> None:
+    rows = [{**row, "split": "test" if i < 4 else "dev"} for i, row in enumerate(POINTS)]
+    test = evaluate(tmp_path, rows, rubric_reward())
+    assert test.summary["n"] == 4 and test.summary["split"] == "test"
+    assert [item["id"] for item in items(test.out_dir)] == ["p0", "p1", "p2", "p3"]
+    dev = evaluate(tmp_path / "dev", rows, rubric_reward(), split="dev")
+    assert dev.summary["n"] == 2 and "split `dev` (the tuning rows)" in (dev.out_dir / "report.md").read_text()
+    whole = evaluate(tmp_path / "whole", POINTS, rubric_reward())  # no split fields: every row
+    assert whole.summary["n"] == 6 and whole.summary["split"] == "none"
+    with pytest.raises(ConfigError, match="split: expected dev, test or all"):
+        evaluate(tmp_path / "bad", rows, rubric_reward(), split="train")
 
 
 def test_audit_counts_false_positives_per_category(tmp_path: Path) -> None:
@@ -211,6 +264,8 @@ def test_second_judge_agreement(tmp_path: Path) -> None:
         (json.dumps({"prompt": "q", "response": "r"}), ":2: missing required field 'label'"),
         (json.dumps({"prompt": "q", "response": "r", "label": "yes"}), ":2: 'label' must be 'pass' or 'fail'"),
         (json.dumps(pair(9, "x", "y", "a")), ":2: a pairwise row in a set whose first row is not"),
+        (json.dumps({**POINTS[1], "split": "train"}), ":2: 'split' must be 'dev' or 'test', got 'train'"),
+        (json.dumps({**POINTS[1], "split": "dev"}), ":2: every row needs a 'split' (dev or test) when any row"),
     ],
 )
 def test_bad_rows_name_file_and_line(tmp_path: Path, bad: str, expected: str) -> None:
@@ -316,7 +371,9 @@ def test_local_judge_pairs_end_to_end(tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "pairs.jsonl", rows)
     out = tmp_path / "out"
     result = judge_eval(f"labelled={data}", "reward=preference", "repeats.k=1", f"hydra.run.dir={out}")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    # The packaged 135M judge picks by position, not quality: the default limits refuse it (and say so).
+    assert result.returncode == EXIT_THRESHOLDS_FAILED, (result.stdout + result.stderr)[-3000:]
+    assert "FAILED: min_auc, min_accuracy, min_swap_consistency" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["set_kind"] == "pairwise" and "accuracy" in summary and "swap_consistency" in summary
     assert "audit" not in summary  # the audit is for pointwise sets

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "rlaif" / "labelled"
 POINTWISE = LABELLED / "everyday_pointwise.jsonl"
 PAIRWISE = LABELLED / "everyday_pairwise.jsonl"
-POINTWISE_KEYS = {"id", "prompt", "response", "label", "criterion", "reference", "kind"}
-PAIRWISE_KEYS = {"id", "prompt", "response_a", "response_b", "preferred", "reference", "kind"}
+POINTWISE_KEYS = {"id", "prompt", "response", "label", "criterion", "reference", "kind", "split"}
+PAIRWISE_KEYS = {"id", "prompt", "response_a", "response_b", "preferred", "reference", "kind", "split"}
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -59,6 +59,20 @@ def test_pointwise_schema_counts_and_balance(pointwise: list[dict[str, Any]]) ->
     for criterion in {row["criterion"] for row in pointwise}:
         assert labels[(criterion, "pass")] == labels[(criterion, "fail")], criterion
     assert len({row["prompt"] for row in pointwise}) >= 100  # many different questions
+
+
+def test_dev_and_test_splits_share_no_question_and_each_can_measure(
+    pointwise: list[dict[str, Any]], pairwise: list[dict[str, Any]]
+) -> None:
+    for rows, truth in ((pointwise, "label"), (pairwise, "preferred")):
+        split_of: dict[str, str] = {}
+        for row in rows:
+            assert split_of.setdefault(row["prompt"], row["split"]) == row["split"], row  # one side per question
+        counts = Counter((row["split"], row.get("criterion"), row[truth]) for row in rows)
+        for (split, criterion, _), n in counts.items():
+            other = {"pass": "fail", "fail": "pass", "a": "b", "b": "a"}
+            assert n >= 4 and counts[(split, criterion, other[_])] >= 4, (split, criterion)
+        assert {row["split"] for row in rows} == {"dev", "test"}
 
 
 def test_pointwise_criteria_are_the_everyday_rubric_ids(pointwise: list[dict[str, Any]]) -> None:

@@ -46,10 +46,12 @@ def test_judge_eval_with_the_vllm_judge(vllm_server: VLLMServer, tmp_path: Path)
         "repeats.k=2",
         "repeats.sample=2",
         "prices.input_per_million=1.0",
+        "thresholds.min_auc=null",  # four rows are too few to gate on; the verdict must say so
         f"hydra.run.dir={out}",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "PASSED: max_parse_failure_rate; not checked: min_agreement, min_kappa, min_auc" in result.stdout
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["judge"]["identity"].startswith("openai:") and summary["judge"]["request_failures"] == 0
