@@ -2,15 +2,16 @@
 adapter, ``baseline=OTHER/adapter``) on held-out prompts training never saw.
 
 Reads top to bottom: eval split (``data.eval_path`` or ``data.eval_fraction``) -> judges (each proven
-with one real request) -> policy + adapter(s) -> both sides answer every prompt (greedy by default) ->
-the judge grades each answer on the rubric, and each pair goes to the higher rubric score
-(``decide=rubric``, the default) or to the pairwise judge in both orders (``decide=pairwise``: win only
-when both orders agree, tie when they disagree or the answers are identical, failure when a verdict is
-missing) -> ``summary.json`` (with deterministic signals: mean words and on-topic rate per side),
-``items.jsonl``, ``report.md`` + ``win_loss.png`` in the run folder.
-An optional second judge (``judge@second_judge=NAME``), ideally not the one that trained the policy,
-decides the same pairs beside the first. Exit codes as ``rlaif.train``: 0 done, 2 bad input (nothing
-of this invocation is left behind), 1 anything else (``FAILED`` in the run folder).
+with one real request): the training judge (``judge``) and any others (``+judge@judges.NAME=...``) ->
+policy + adapter(s) -> both sides answer every prompt (greedy by default) -> every judge grades every
+answer with the training reward as configured (``reward``: its gates and checks included) -> per signal
+(words, on-topic, language, the reward's checks, each judge's reward) the paired difference adapter −
+baseline with a bootstrap interval, independent evidence first and the training judge last
+(:mod:`rlaif.evaluate_signals`) -> per judge, each pair goes to the higher reward (``decide=rubric``) or
+to the pairwise judge in both orders (``decide=pairwise``: win only when both orders agree) ->
+``summary.json``, ``items.jsonl``, ``report.md`` + ``win_loss.png`` in the run folder.
+Exit codes as ``rlaif.train``: 0 done, 2 bad input (nothing of this invocation is left behind), 1
+anything else (``FAILED`` in the run folder).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from rlaif import evaluate_signals
 from rlaif.baseline import generate
 from rlaif.config_checks import ConfigError, check_number
 from rlaif.data import load_eval_prompts
@@ -37,7 +39,6 @@ from rlaif.judge_stats import swap_consistency, wilson_interval
 from rlaif.judges.base import Judge
 from rlaif.judges.preflight import check_judge
 from rlaif.models import load_causal_lm, load_tokenizer
-from rlaif.rewards.checks import MentionsQuestion
 from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.parsing import VerdictError
 from rlaif.rewards.report import Grade
@@ -47,7 +48,6 @@ from rlaif.setup_errors import setup_failed
 
 log = logging.getLogger("rlaif.evaluate")
 
-ROLES = ("judge", "second_judge")  # config keys of the judges; the first is required
 _GENERATION_MINIMA = (("batch_size", 1), ("max_new_tokens", 1), ("temperature", 0))
 
 
@@ -63,15 +63,16 @@ class Verdict:
 
 @dataclass
 class Panel:
-    """A judge with the pairwise reward that decides (None: the rubric decides) and the rubric that scores
-    each answer."""
+    """A judge with the pairwise reward that decides (None: the reward's scores decide) and the training
+    reward, with this judge, that scores each answer."""
 
-    role: str
+    role: str  # "judge" (the training judge) or "judges.NAME"
     judge: Judge
     pairwise: Any
-    rubric: RubricReward
+    reward: Any  # grades one answer: the training reward, or the plain rubric when it cannot (reward_note)
     verdicts: list[Verdict] = field(default_factory=list)
     grades: dict[str, list[Grade]] = field(default_factory=dict)  # side -> one grade per prompt
+    reward_note: str | None = None
 
 
 @dataclass
@@ -107,9 +108,8 @@ def prepare(cfg: DictConfig, run_dir: Path) -> Plan:
     warnings = training_mismatches(cfg, adapter)
     panels: list[Panel] = []
     try:
-        for role in ROLES:
-            if cfg.get(role) is not None:
-                panels.append(build_panel(cfg, role, run_dir))
+        for role, judge_cfg in [("judge", cfg.judge), *((f"judges.{n}", c) for n, c in (cfg.judges or {}).items())]:
+            panels.append(build_panel(cfg, role, judge_cfg, run_dir))
         tokenizer = load_tokenizer(cfg.policy.name_or_path)
         model = load_policy(cfg, adapter, baseline)
     except BaseException:
@@ -119,21 +119,26 @@ def prepare(cfg: DictConfig, run_dir: Path) -> Plan:
     return Plan(rows, model, tokenizer, panels, warnings)
 
 
-def build_panel(cfg: DictConfig, role: str, run_dir: Path) -> Panel:
-    """``cfg[role]`` as a judge (cache in the run folder), the pairwise reward and the rubric that use it."""
+def build_panel(cfg: DictConfig, role: str, judge_cfg: DictConfig, run_dir: Path) -> Panel:
+    """``judge_cfg`` as a judge (cache in the run folder), with the training reward and the pairwise
+    reward built around it."""
     cache_home = run_dir if role == "judge" else run_dir / role
-    judge = instantiate(cfg[role], policy=judge_policy(cfg[role], cache_home), _convert_="all")
+    judge = instantiate(judge_cfg, policy=judge_policy(judge_cfg, cache_home), _convert_="all")
     try:
-        pairwise = instantiate(cfg.reward, judge=judge, _convert_="all") if cfg.decide == "pairwise" else None
+        pairwise = instantiate(cfg.pairwise, judge=judge, _convert_="all") if cfg.decide == "pairwise" else None
         if pairwise is not None and not hasattr(pairwise, "judge_orders"):
-            raise ConfigError(f"reward: {type(pairwise).__name__} cannot compare two answers; use reward=preference")
-        rubric = RubricReward(judge, rubric=_plain(cfg.rubric), mode=cfg.rubric_mode)
+            name = type(pairwise).__name__
+            raise ConfigError(f"pairwise: {name} cannot compare two answers; use reward@pairwise=preference")
+        reward, note = instantiate(cfg.reward, judge=judge, _convert_="all"), None
+        if not hasattr(reward, "grade"):  # a preference or checks-only reward scores no single answer alone
+            note = f"reward {reward.__name__!r} grades no single answer: graded with rubric {cfg.rubric.name!r}"
+            reward = RubricReward(judge, rubric=_plain(cfg.rubric), mode=cfg.rubric_mode)
         if cfg.check_judge:
             check_judge(judge)
     except BaseException:
         judge.close()
         raise
-    return Panel(role, judge, pairwise, rubric)
+    return Panel(role, judge, pairwise, reward, reward_note=note)
 
 
 def load_policy(cfg: DictConfig, adapter: Path, baseline: Path | None) -> Any:
@@ -174,7 +179,8 @@ def training_mismatches(cfg: DictConfig, adapter: Path) -> list[str]:
 def check_settings(cfg: DictConfig) -> None:
     """Settings a user may mistype, named before any model is loaded or judge asked."""
     numbers = [(f"generation.{k}", cfg.generation.get(k), low) for k, low in _GENERATION_MINIMA]
-    for key, value, low in [*numbers, ("examples", cfg.examples, 0)]:
+    numbers += [("examples", cfg.examples, 0), ("bootstrap.resamples", cfg.bootstrap.resamples, 0)]
+    for key, value, low in numbers:
         check_number(value, key, low)
     level = cfg.interval_level
     if isinstance(level, bool) or not isinstance(level, float) or not 0 < level < 1:
@@ -240,7 +246,7 @@ async def judge_panel(
     both orders, or (``by="rubric"``) from the two grades, all requests at once."""
     prompts = list(rows["prompt"])
     refs = list(rows["reference_answer"])
-    grading = panel.rubric.grade(prompts * 2, answers["adapter"] + answers["baseline"], refs * 2)
+    grading = panel.reward.grade(prompts * 2, answers["adapter"] + answers["baseline"], refs * 2)
     if by == "rubric":
         grades = await grading
         n = len(prompts)
@@ -256,19 +262,19 @@ async def judge_panel(
     panel.grades = {"adapter": grades[: len(prompts)], "baseline": grades[len(prompts) :]}
 
 
-def tally(panel: Panel, level: float, training_judge: str | None) -> dict[str, Any]:
-    """The panel's counts, win rate over decided pairs with its Wilson interval, and mean rubric scores."""
+def tally(panel: Panel, level: float, trained: bool) -> dict[str, Any]:
+    """The panel's counts, win rate over decided pairs with its Wilson interval, and mean reward scores."""
     counts = Counter(v.outcome for v in panel.verdicts)
     wins, losses = counts["win"], counts["loss"]
     decided = wins + losses
     interval = wilson_interval(wins, decided, level) if decided else None
-    rubric: dict[str, Any] = {}
+    reward: dict[str, Any] = {}
     for side, grades in panel.grades.items():
         scores = [g.score for g in grades if g.score is not None]
-        rubric[side] = {"mean": sum(scores) / len(scores) if scores else None, "failures": len(grades) - len(scores)}
+        reward[side] = {"mean": sum(scores) / len(scores) if scores else None, "failures": len(grades) - len(scores)}
     return {
         "judge": panel.judge.identity,
-        "trained_the_policy": None if training_judge is None else panel.judge.identity == training_judge,
+        "trained_the_policy": trained,
         "n": len(panel.verdicts),
         "wins": wins,
         "ties": counts["tie"],
@@ -279,7 +285,8 @@ def tally(panel: Panel, level: float, training_judge: str | None) -> dict[str, A
         "win_rate_interval": list(interval) if interval else None,
         "interval_level": level,
         "swap_consistency": swap_consistency([v.orders for v in panel.verdicts if v.orders is not None]),
-        "rubric": rubric,
+        "reward": reward,
+        "reward_note": panel.reward_note,
     }
 
 
@@ -298,7 +305,19 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     for panel in plan.panels:
         asyncio.run(judge_panel(panel, plan.rows, answers, cfg.show_reference, cfg.decide))
     trained_by = training_judge(Path(str(cfg.adapter)).expanduser())
-    tallies = {p.role: tally(p, cfg.interval_level, trained_by) for p in plan.panels}
+
+    def trained(panel: Panel) -> bool:  # unknown (no run_summary.json): the configured judge is assumed
+        return panel.judge.identity == trained_by if trained_by else panel.role == "judge"
+
+    tallies = {p.role: tally(p, cfg.interval_level, trained(p)) for p in plan.panels}
+    signals = evaluate_signals.measures(
+        plan.rows["prompt"], plan.rows["reference_answer"], answers, plan.panels[0].reward.checks
+    )
+    for panel in plan.panels:
+        scores = {side: [g.score for g in grades] for side, grades in panel.grades.items()}
+        name = "reward" if panel.role == "judge" else panel.role
+        note = _independence(panel, plan.panels[0]) if not trained(panel) else "the judge that trained the policy"
+        signals.append(evaluate_signals.Signal(name, "judge", scores, trained(panel), note))
     summary: dict[str, Any] = {
         "adapter": str(cfg.adapter),
         "baseline": None if cfg.baseline is None else str(cfg.baseline),
@@ -306,13 +325,13 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "eval_data": _plain(cfg.data),
         "generation": _plain(cfg.generation),
         "training_judge": trained_by,
+        "training_reward": str(getattr(plan.panels[0].reward, "__name__", cfg.reward.get("name"))),
         "decided_by": cfg.decide,
-        # Deterministic signals beside the judges: the default rubric asks for short answers, and a short
-        # answer must still be about the question (what the packaged judge cannot see).
-        "mean_words": {side: _mean_words(texts) for side, texts in answers.items()},
-        "on_topic_rate": {side: _on_topic_rate(plan.rows, texts) for side, texts in answers.items()},
+        # The evidence, independent signals first: paired differences adapter - baseline per prompt.
+        "signals": evaluate_signals.summarise(signals, cfg.interval_level, cfg.bootstrap.resamples, cfg.seed),
+        "independent_judges": sum(not trained(p) for p in plan.panels),
         **tallies["judge"],
-        "second_judge": tallies.get("second_judge"),
+        "judges": {p.role.removeprefix("judges."): tallies[p.role] for p in plan.panels[1:]},
         "warnings": plan.warnings,
     }
     items = [_item(plan, answers, k) for k in range(len(answers["adapter"]))]
@@ -320,19 +339,12 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return summary
 
 
-def _mean_words(texts: list[str]) -> float | None:
-    return sum(len(t.split()) for t in texts) / len(texts) if texts else None
-
-
-def _on_topic_rate(rows: Any, texts: list[str]) -> float | None:
-    """The share of answers that pass :class:`MentionsQuestion` (they name what the question is about, or
-    share a word with the row's reference), the training gate's own rule."""
-    check = MentionsQuestion()
-    passed = [
-        check(text, question_text(prompt), reference=reference_text(ref)).passed
-        for prompt, text, ref in zip(rows["prompt"], texts, rows["reference_answer"], strict=True)
-    ]
-    return sum(passed) / len(passed) if passed else None
+def _independence(panel: Panel, training: Panel) -> str | None:
+    """Why a judge that did not train the policy may still not be independent of the one that did."""
+    shared = evaluate_signals.judge_models(panel.judge) & evaluate_signals.judge_models(training.judge)
+    if shared:
+        return f"the same model as the training judge ({', '.join(sorted(shared))}): not an independent judge"
+    return None
 
 
 def _plain(node: DictConfig) -> dict[str, Any]:
@@ -359,8 +371,8 @@ def _item(plan: Plan, answers: dict[str, list[str]], k: int) -> dict[str, Any]:
             "p_adapter_as_b": verdict.orders[1] if verdict.orders else None,
             "identical": verdict.identical,
             "error": verdict.error,
-            "rubric": {side: grades[k].score for side, grades in panel.grades.items()},
-            "rubric_rationale": {side: grades[k].rationale() for side, grades in panel.grades.items()},
+            "reward": {side: grades[k].score for side, grades in panel.grades.items()},
+            "reward_rationale": {side: grades[k].rationale() for side, grades in panel.grades.items()},
         }
     return item
 

@@ -1,11 +1,12 @@
 """What ``rlaif.evaluate`` leaves in its run folder, and the lines it prints.
 
-- ``summary.json``: counts (``wins``, ``ties``, ``losses``, ``failures``), ``win_rate_decided`` with its
-  Wilson interval, mean rubric score per side, the judge, the adapter and baseline; the second judge's
-  numbers under ``second_judge``;
+- ``summary.json``: ``signals`` (per signal, in report order: the paired difference ``diff`` adapter −
+  baseline, ``diff_interval``, ``n``, ``trained_the_policy``); the training judge's counts (``wins``,
+  ``ties``, ``losses``, ``failures``), ``win_rate_decided`` with its Wilson interval and mean reward per
+  side at the top level, each other judge's under ``judges.NAME``; the adapter and baseline;
 - ``items.jsonl``: one line per prompt, both answers and each judge's verdict with P(adapter better)
-  in each order and the rubric rationale;
-- ``win_loss.png`` and ``report.md``: the chart, the table, and example pairs with their rationales.
+  in each order and the reward's rationale;
+- ``win_loss.png`` and ``report.md``: the evidence table, the chart, and example pairs with rationales.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ROLES = ("judge", "second_judge")
 _OUTCOMES = ("wins", "ties", "losses", "failures")
 _COLOURS = {"wins": "tab:green", "ties": "tab:gray", "losses": "tab:red", "failures": "black"}
 _CELL_CHARS = 400  # a table cell longer than this is cut: the full text is in items.jsonl
@@ -35,10 +35,7 @@ def write_outputs(run_dir: Path, summary: dict[str, Any], items: Sequence[dict[s
 
 def panels(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each judge's numbers by role: the first judge's are the summary's top level."""
-    found = {"judge": summary}
-    if summary.get("second_judge"):
-        found["second_judge"] = summary["second_judge"]
-    return found
+    return {"judge": summary, **{f"judges.{name}": t for name, t in (summary.get("judges") or {}).items()}}
 
 
 def baseline_label(summary: dict[str, Any]) -> str:
@@ -46,7 +43,7 @@ def baseline_label(summary: dict[str, Any]) -> str:
 
 
 def plot(tallies: dict[str, dict[str, Any]], path: Path) -> None:
-    """Win / tie / loss / failure bars per judge, and each side's mean rubric score per judge."""
+    """Win / tie / loss / failure bars per judge, and each side's mean reward per judge."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and CI
@@ -68,12 +65,12 @@ def plot(tallies: dict[str, dict[str, Any]], path: Path) -> None:
     left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=4, fontsize=8)
     height = 0.35
     for k, side in enumerate(("adapter", "baseline")):
-        means = [t["rubric"][side]["mean"] or 0.0 for t in tallies.values()]
+        means = [t["reward"][side]["mean"] or 0.0 for t in tallies.values()]
         right.barh([y + (k - 0.5) * height for y in rows], means, height=height, label=side)
     right.set_yticks(rows, [_role(role) for role in tallies])
     right.invert_yaxis()
     right.set_xlim(0, 1)
-    right.set_title("mean rubric score")
+    right.set_title("mean training reward")
     right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -90,25 +87,24 @@ def report(summary: dict[str, Any], items: Sequence[dict[str, Any]], examples: i
         f"# Evaluation: adapter {summary['adapter']} vs {baseline_label(summary)}",
         "",
         f"{summary['n']} held-out prompts ({split}); policy {summary['policy']}; answers with temperature "
-        f"{gen['temperature']} and at most {gen['max_new_tokens']} new tokens. {_DECIDED[summary['decided_by']]}",
+        f"{gen['temperature']} and at most {gen['max_new_tokens']} new tokens; training reward "
+        f"`{summary['training_reward']}`.",
         "",
-        f"Beside the judges: mean words per answer {_num(summary['mean_words']['adapter'])} (adapter) vs "
-        f"{_num(summary['mean_words']['baseline'])} (baseline); answers naming what the question is about "
-        f"{_num(summary['on_topic_rate']['adapter'])} vs {_num(summary['on_topic_rate']['baseline'])}.",
+        "## The evidence, independent first",
         "",
-        "![verdicts and rubric scores](win_loss.png)",
+        *evidence_table(summary),
+        "",
+        "## Pairs won and lost",
+        "",
+        _DECIDED[summary["decided_by"]],
+        "",
+        "![verdicts and rewards](win_loss.png)",
         "",
         f"| | judge | wins | ties (identical) | losses | failures | win rate, decided | {level}% interval "
-        "| swap consistency | rubric: adapter | rubric: baseline |",
+        "| swap consistency | reward: adapter | reward: baseline |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [_result_row(role, t) for role, t in panels(summary).items()]
-    if summary.get("training_judge"):
-        lines += [
-            "",
-            f"The adapter was trained with judge `{summary['training_judge']}`: a judge that trained "
-            "the policy tends to favour it; a second judge (`judge@second_judge=NAME`) is a fairer check.",
-        ]
     if summary.get("warnings"):
         lines += ["", "Warnings:", *(f"- {w}" for w in summary["warnings"])]
     lines += ["", "## Example pairs", "", *example_table(items, examples), ""]
@@ -128,8 +124,8 @@ def _result_row(role: str, t: dict[str, Any]) -> str:
         _num(t["win_rate_decided"]),
         f"[{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "n/a",
         _num(t["swap_consistency"]),
-        _num(t["rubric"]["adapter"]["mean"]),
-        _num(t["rubric"]["baseline"]["mean"]),
+        _num(t["reward"]["adapter"]["mean"]),
+        _num(t["reward"]["baseline"]["mean"]),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -137,9 +133,46 @@ def _result_row(role: str, t: dict[str, Any]) -> str:
 _DECIDED = {
     "pairwise": "Each pair is judged in both orders: a win or a loss needs both orders to agree, a tie is a "
     "disagreement or identical answers, a failure is a missing verdict (not a tie).",
-    "rubric": "Each pair goes to the answer with the higher rubric score (decide=rubric); equal scores or "
-    "identical answers are a tie, a missing score is a failure (not a tie).",
+    "rubric": "Each pair goes to the answer with the higher training reward from that judge (decide=rubric); "
+    "equal scores or identical answers are a tie, a missing score is a failure (not a tie).",
 }
+
+
+def evidence_table(summary: dict[str, Any]) -> list[str]:
+    """Per signal: each side's mean, the paired difference with its interval, and whether it trained the
+    policy; then what the reader must know about the judges' independence."""
+    level = round(100 * summary["interval_level"])
+    rows = [
+        f"| signal | adapter | baseline | difference (paired) | {level}% interval | n | trained the policy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in summary["signals"].items():
+        interval = s["diff_interval"]
+        note = f" ({s['note']})" if s.get("note") else ""
+        rows.append(
+            f"| {name} | {_num(s['adapter_mean'])} | {_num(s['baseline_mean'])} | {_signed(s['diff'])} | "
+            + (f"[{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else "n/a")
+            + f" | {s['n']} | {'**yes**' if s['trained_the_policy'] else 'no'}{_cell(note)} |"
+        )
+    rows += [
+        "",
+        "Words, on-topic and language are 1/0 per answer (words: a count); a difference is adapter − baseline on the "
+        "same prompt, averaged, its interval a bootstrap over prompts. An interval that excludes 0 is a change.",
+    ]
+    if not summary.get("independent_judges"):
+        rows.append(
+            "No judge here is independent of the one that trained the policy, so the only independent evidence "
+            "is the deterministic signals. Add one: `+judge@judges.NAME=vllm judges.NAME.base_url=...`."
+        )
+    elif any("not an independent judge" in (s.get("note") or "") for s in summary["signals"].values()):
+        rows.append("A second rubric or persona on the training judge's model shares its blind spots: not independent.")
+    if summary.get("training_judge"):
+        rows.append(f"The adapter was trained with judge `{summary['training_judge']}` (its run_summary.json).")
+    return rows
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.3f}"
 
 
 def example_table(items: Sequence[dict[str, Any]], examples: int) -> list[str]:
@@ -148,7 +181,7 @@ def example_table(items: Sequence[dict[str, Any]], examples: int) -> list[str]:
     chosen = sorted(items, key=lambda i: 3 if i["judge"]["identical"] else rank[i["judge"]["verdict"]])[:examples]
     rows = ["| id | question | adapter | baseline | verdict | rationale |", "|---|---|---|---|---|---|"]
     for item in chosen:
-        judged = [item[role] for role in ROLES if role in item]
+        judged = [v for role, v in item.items() if role == "judge" or role.startswith("judges.")]
         verdict = " / ".join(j["verdict"] for j in judged)
         rationale = "<br>".join(_rationale(j) for j in judged)
         texts = [item["id"], item["question"], item["adapter_answer"], item["baseline_answer"], verdict]
@@ -162,13 +195,13 @@ def _rationale(judged: dict[str, Any]) -> str:
     elif judged["error"]:
         pair = f"no verdict: {judged['error']}"
     elif judged["p_adapter_as_a"] is None:
-        pair = "decided by the rubric scores"
+        pair = "decided by the reward scores"
     else:
         pair = f"P(adapter better) {judged['p_adapter_as_a']:.2f} shown as A, {judged['p_adapter_as_b']:.2f} as B"
-    scores = judged["rubric"]
-    why = judged["rubric_rationale"]
+    scores = judged["reward"]
+    why = judged["reward_rationale"]
     return (
-        f"{_short(judged['judge'])}: {pair}; rubric adapter {_num(scores['adapter'])} ({why['adapter']}), "
+        f"{_short(judged['judge'])}: {pair}; reward adapter {_num(scores['adapter'])} ({why['adapter']}), "
         f"baseline {_num(scores['baseline'])} ({why['baseline']})"
     )
 
@@ -176,11 +209,17 @@ def _rationale(judged: dict[str, Any]) -> str:
 def terminal_summary(summary: dict[str, Any], run_dir: Path) -> list[str]:
     """A few lines for the console: what was compared, each judge's result, where the report is."""
     lines = [
-        f"adapter {summary['adapter']} vs {baseline_label(summary)} on {summary['n']} held-out prompts, pairs "
-        f"decided by the {summary['decided_by']} judge; mean words {_num(summary['mean_words']['adapter'])} vs "
-        f"{_num(summary['mean_words']['baseline'])}, on topic {_num(summary['on_topic_rate']['adapter'])} vs "
-        f"{_num(summary['on_topic_rate']['baseline'])}"
+        f"adapter {summary['adapter']} vs {baseline_label(summary)} on {summary['n']} held-out prompts; "
+        "paired differences adapter - baseline, independent signals first:"
     ]
+    for name, s in summary["signals"].items():
+        interval = s["diff_interval"]
+        shown = f" [{interval[0]:+.2f}, {interval[1]:+.2f}]" if interval else ""
+        trained = "  (trained the policy)" if s["trained_the_policy"] else ""
+        sides = f"{_num(s['adapter_mean'])} vs {_num(s['baseline_mean'])}"
+        lines.append(f"  {name}: {sides}, {_signed(s['diff'])}{shown}{trained}")
+    if not summary.get("independent_judges"):
+        lines.append("  no judge independent of the training judge: add +judge@judges.NAME=...")
     for role, t in panels(summary).items():
         interval = t["win_rate_interval"]
         shown = f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""
@@ -188,8 +227,8 @@ def terminal_summary(summary: dict[str, Any], run_dir: Path) -> list[str]:
         lines.append(
             f"{_role(role)} {t['judge']}{trained}: {t['wins']} wins, {t['ties']} ties "
             f"({t['identical']} identical), {t['losses']} losses, {t['failures']} failures; win rate (decided) "
-            f"{_num(t['win_rate_decided'])}{shown}; rubric {_num(t['rubric']['adapter']['mean'])} vs "
-            f"{_num(t['rubric']['baseline']['mean'])}"
+            f"{_num(t['win_rate_decided'])}{shown}; reward {_num(t['reward']['adapter']['mean'])} vs "
+            f"{_num(t['reward']['baseline']['mean'])}"
         )
     lines.append(f"report: {run_dir / 'report.md'}")
     return lines

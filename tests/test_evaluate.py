@@ -18,6 +18,7 @@ import pytest
 from rlaif.data import packaged_prompts, read_rows
 from rlaif.evaluate import Verdict, decide, decide_by_rubric, tally
 from rlaif.evaluate_report import report
+from rlaif.evaluate_signals import Signal, paired_difference, report_order
 from rlaif.judge_stats import wilson_interval
 from rlaif.rewards.checks import MentionsQuestion
 from rlaif.rewards.parsing import VerdictError
@@ -25,8 +26,10 @@ from rlaif.rewards.report import Grade
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
     from tests._entry_point import run_train, train_env
+    from tests.rewards.scripted import scripted_judge, yes_no
 except ImportError:
     from _entry_point import run_train, train_env  # type: ignore[no-redef]
+    from rewards.scripted import scripted_judge, yes_no  # type: ignore[no-redef]
 
 
 def run_evaluate(*overrides: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
@@ -89,14 +92,69 @@ def test_tally_counts_win_rate_over_decided_pairs_with_a_wilson_interval() -> No
     verdicts = [Verdict(o, None if o == "failure" else (0.6, 0.6)) for o in outcomes]
     verdicts[8] = Verdict("tie", identical=True)
     grades = {"adapter": [Grade(0.8)] * 11 + [Grade(None, error="x")], "baseline": [Grade(0.4)] * 12}
-    panel = SimpleNamespace(judge=SimpleNamespace(identity="test:j"), verdicts=verdicts, grades=grades)
-    t = tally(panel, 0.95, training_judge="test:j")  # type: ignore[arg-type]
+    judge = SimpleNamespace(identity="test:j")
+    panel = SimpleNamespace(judge=judge, verdicts=verdicts, grades=grades, reward_note=None)
+    t = tally(panel, 0.95, trained=True)  # type: ignore[arg-type]
     assert (t["wins"], t["ties"], t["losses"], t["failures"], t["identical"], t["n"]) == (6, 3, 2, 1, 1, 12)
     assert t["win_rate_decided"] == 6 / 8 and t["win_rate_interval"] == list(wilson_interval(6, 8, 0.95))
-    assert t["rubric"]["adapter"] == {"mean": pytest.approx(0.8), "failures": 1}
-    assert t["rubric"]["baseline"]["mean"] == pytest.approx(0.4) and t["trained_the_policy"] is True
-    none_decided = tally(SimpleNamespace(judge=panel.judge, verdicts=[Verdict("tie")], grades={}), 0.95, None)  # type: ignore[arg-type]
+    assert t["reward"]["adapter"] == {"mean": pytest.approx(0.8), "failures": 1}
+    assert t["reward"]["baseline"]["mean"] == pytest.approx(0.4) and t["trained_the_policy"] is True
+    none = SimpleNamespace(judge=panel.judge, verdicts=[Verdict("tie")], grades={}, reward_note=None)
+    none_decided = tally(none, 0.95, False)  # type: ignore[arg-type]
     assert none_decided["win_rate_decided"] is None and none_decided["win_rate_interval"] is None
+
+
+def test_paired_difference_against_a_hand_computed_case() -> None:
+    # Prompt 4 has no adapter score: left out of both sides. Diffs 1, 0, 0.5: mean 0.5.
+    paired = paired_difference([1.0, 0.0, 1.0, None], [0.0, 0.0, 0.5, 1.0], resamples=4000)
+    assert paired["n"] == 3 and paired["diff"] == pytest.approx(0.5)
+    assert paired["adapter_mean"] == pytest.approx(2 / 3) and paired["baseline_mean"] == pytest.approx(1 / 6)
+    # Resampling two diffs {0, 1}: the mean is 0, 0.5 or 1 with probability 1/4, 1/2, 1/4, so the central
+    # 95% of resampled means runs from 0 to 1; all diffs equal: no spread at all.
+    assert paired_difference([1.0, 0.0], [0.0, 0.0], resamples=4000)["diff_interval"] == [0.0, 1.0]
+    assert paired_difference([0.75, 0.5], [0.25, 0.0])["diff_interval"] == [0.5, 0.5]
+    assert paired_difference([None], [1.0]) == {
+        "diff": None, "diff_interval": None, "n": 0, "adapter_mean": None, "baseline_mean": None
+    }  # fmt: skip
+
+
+def test_evaluate_grades_with_the_training_reward_gate_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build_panel builds cfg.reward (the default rubric_on_topic), so an off-topic answer scores 0 by the
+    gate with no judge call, as in training, rather than whatever a plain rubric would give it."""
+    from hydra import compose, initialize_config_module
+
+    import rlaif.evaluate as ev
+
+    with initialize_config_module("rlaif.conf", version_base="1.3"):
+        cfg = compose("evaluate", overrides=["adapter=unused", "check_judge=false"])
+    judge, transport = scripted_judge(lambda request: yes_no(0.9))
+    real = ev.instantiate
+    monkeypatch.setattr(ev, "instantiate", lambda node, **kw: judge if node is cfg.judge else real(node, **kw))
+    panel = ev.build_panel(cfg, "judge", cfg.judge, tmp_path)
+    rows = {"prompt": ["What is the capital of Japan?"], "reference_answer": ["Tokyo."]}
+    answers = {"adapter": ["The capital of Japan is Tokyo."], "baseline": ["I'm not sure what to do."]}
+    asyncio.run(ev.judge_panel(panel, rows, answers, show_reference=False, by="rubric"))
+    adapter, baseline = panel.grades["adapter"][0], panel.grades["baseline"][0]
+    assert panel.reward.__name__ == "rubric_on_topic" and adapter.score is not None and adapter.score > 0
+    assert baseline.score == 0.0 and not baseline.judged and "on_topic" in baseline.rationale()
+    assert transport.requests and all("not sure" not in str(r) for r in transport.requests)
+    assert panel.verdicts[0].outcome == "win"
+
+
+def test_independent_evidence_comes_first_and_the_training_judge_last() -> None:
+    def signal(name: str, kind: str, trained: bool) -> Signal:
+        return Signal(name, kind, {"adapter": [1.0], "baseline": [0.0]}, trained)
+
+    order = [
+        s.name
+        for s in report_order(
+            [signal("reward", "judge", True), signal("gate", "measure", True), signal("other", "judge", False),
+             signal("words", "measure", False)]
+        )
+    ]  # fmt: skip
+    assert order == ["words", "other", "gate", "reward"]
 
 
 def test_report_table_cells_cannot_break_the_markdown_table() -> None:
@@ -107,8 +165,8 @@ def test_report_table_cells_cannot_break_the_markdown_table() -> None:
         "p_adapter_as_b": 0.7,
         "identical": False,
         "error": None,
-        "rubric": {"adapter": 1.0, "baseline": 0.0},
-        "rubric_rationale": {"adapter": "ok", "baseline": "no"},
+        "reward": {"adapter": 1.0, "baseline": 0.0},
+        "reward_rationale": {"adapter": "ok", "baseline": "no"},
     }
     item = {
         "id": "a",
@@ -121,19 +179,23 @@ def test_report_table_cells_cannot_break_the_markdown_table() -> None:
     t |= {
         "win_rate_interval": [0.2, 1.0],
         "swap_consistency": 1.0,
-        "rubric": {s: {"mean": 0.5} for s in judged["rubric"]},
+        "reward": {s: {"mean": 0.5} for s in judged["reward"]},
     }
-    summary = {"adapter": "A", "baseline": None, "policy": "p", "n": 1, "interval_level": 0.95, "second_judge": None}
+    summary = {"adapter": "A", "baseline": None, "policy": "p", "n": 1, "interval_level": 0.95, "judges": {}}
     summary |= {"eval_data": {"eval_path": "e.jsonl"}, "generation": {"temperature": 0.0, "max_new_tokens": 8}, **t}
+    words = {"kind": "measure", "trained_the_policy": False, "diff": -9.5, "diff_interval": [-12.0, -7.0], "n": 1}
     summary |= {
         "decided_by": "pairwise",
-        "mean_words": {"adapter": 3.0, "baseline": 12.5},
-        "on_topic_rate": {"adapter": 1.0, "baseline": 0.5},
+        "training_reward": "rubric_on_topic",
+        "independent_judges": 0,
+        "signals": {"words": {**words, "adapter_mean": 3.0, "baseline_mean": 12.5, "note": "a | b"}},
     }
     table = [line for line in report(summary, [item], examples=5).splitlines() if line.startswith("| a |")]
     assert len(table) == 1 and table[0].count(" | ") == 5  # six cells, the pipes in the texts escaped
     assert "line1<br>line2 \\|" in table[0] and "0.80 shown as A, 0.70 as B" in table[0]
-    assert "mean words per answer 3.00 (adapter) vs 12.50 (baseline)" in report(summary, [item], examples=5)
+    text = report(summary, [item], examples=5)
+    assert "| words | 3.00 | 12.50 | -9.500 | [-12.00, -7.00] | 1 | no (a \\| b) |" in text
+    assert "No judge here is independent of the one that trained the policy" in text
 
 
 def test_bad_input_exits_2_naming_the_key_and_leaves_no_run_folder(tmp_path: Path) -> None:
@@ -171,10 +233,7 @@ def check_outputs(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     items = [json.loads(line) for line in (run_dir / "items.jsonl").read_text().splitlines()]
     assert (run_dir / "win_loss.png").stat().st_size > 1000 and not (run_dir / "FAILED").exists()
     assert "win_loss.png" in (run_dir / "report.md").read_text()
-    for role in ("judge", "second_judge"):
-        t = summary if role == "judge" else summary["second_judge"]
-        if t is None:
-            continue
+    for role, t in [("judge", summary), *((f"judges.{n}", t) for n, t in summary["judges"].items())]:
         verdicts = [item[role]["verdict"] for item in items]
         assert t["n"] == len(items) == t["wins"] + t["ties"] + t["losses"] + t["failures"]
         assert [t["wins"], t["ties"], t["losses"], t["failures"]] == [
@@ -184,15 +243,15 @@ def check_outputs(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         decided = t["wins"] + t["losses"]
         assert t["win_rate_decided"] == (t["wins"] / decided if decided else None)
         for side in ("adapter", "baseline"):
-            scores = [item[role]["rubric"][side] for item in items if item[role]["rubric"][side] is not None]
-            assert math.isclose(t["rubric"][side]["mean"], sum(scores) / len(scores))
+            scores = [item[role]["reward"][side] for item in items if item[role]["reward"][side] is not None]
+            assert math.isclose(t["reward"][side]["mean"], sum(scores) / len(scores))
         for item in items:
             judged = item[role]
             if summary["decided_by"] == "pairwise":
                 assert (judged["p_adapter_as_a"] is None) == (judged["identical"] or judged["verdict"] == "failure")
                 continue
             assert judged["p_adapter_as_a"] is None  # no pairwise call: the rubric scores decide
-            ours, theirs = judged["rubric"]["adapter"], judged["rubric"]["baseline"]
+            ours, theirs = judged["reward"]["adapter"], judged["reward"]["baseline"]
             if judged["identical"]:
                 assert judged["verdict"] == "tie"
             elif None in (ours, theirs):
@@ -210,16 +269,29 @@ def test_evaluate_an_adapter_from_a_two_step_run_end_to_end(trained_run: Path, t
     result = run_evaluate(f"adapter={adapter}", *small, f"hydra.run.dir={vs_base}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary, items = check_outputs(vs_base)
-    assert summary["adapter"] == str(adapter) and summary["baseline"] is None and summary["second_judge"] is None
-    assert summary["decided_by"] == "rubric"
-    for side in ("adapter", "baseline"):  # the deterministic signals beside the judges
+    assert summary["adapter"] == str(adapter) and summary["baseline"] is None and summary["judges"] == {}
+    assert summary["decided_by"] == "rubric" and summary["training_reward"] == "rubric_on_topic"
+    signals = summary["signals"]
+    # Independent evidence first; the training reward's gates, then the training judge, last.
+    assert list(signals)[:2] == ["words", "language"] and list(signals)[-1] == "reward"
+    assert [signals[k]["trained_the_policy"] for k in ("words", "on_topic", "non_empty", "reward")] == [
+        False, True, True, True
+    ]  # fmt: skip
+    gate = MentionsQuestion()  # the training gate's rule, with the row's reference
+    for side in ("adapter", "baseline"):
         words = [len(item[f"{side}_answer"].split()) for item in items]
-        assert summary["mean_words"][side] == pytest.approx(sum(words) / len(words))
-        gate = MentionsQuestion()  # the training gate's rule, with the row's reference
-        on_topic = [
-            gate(item[f"{side}_answer"], item["question"], reference=item["reference"]).passed for item in items
-        ]
-        assert summary["on_topic_rate"][side] == pytest.approx(sum(on_topic) / len(on_topic))
+        assert signals["words"][f"{side}_mean"] == pytest.approx(sum(words) / len(words))
+        on_topic = [gate(item[f"{side}_answer"], item["question"], reference=item["reference"]).score for item in items]
+        assert signals["on_topic"][f"{side}_mean"] == pytest.approx(sum(on_topic) / len(on_topic))
+        rewards = [item["judge"]["reward"][side] for item in items]
+        assert signals["reward"][f"{side}_mean"] == pytest.approx(sum(rewards) / len(rewards))
+    pairs = [(item["judge"]["reward"]["adapter"], item["judge"]["reward"]["baseline"]) for item in items]
+    assert signals["reward"]["diff"] == pytest.approx(sum(a - b for a, b in pairs) / len(pairs))
+    assert signals["reward"]["n"] == 3 and len(signals["reward"]["diff_interval"]) == 2
+    for item in items:  # the training reward's gate applies: an off-topic answer scores 0 without the judge
+        for side in ("adapter", "baseline"):
+            if not gate(item[f"{side}_answer"], item["question"], reference=item["reference"]).passed:
+                assert item["judge"]["reward"][side] == 0.0 and "gate" in item["judge"]["reward_rationale"][side]
     assert summary["judge"] == summary["training_judge"] and summary["trained_the_policy"] is True
     held_out = {row["id"] for row in read_rows(packaged_prompts("default_eval"))}
     assert len(items) == 3 and {item["id"] for item in items} <= held_out
@@ -237,14 +309,16 @@ def test_evaluate_an_adapter_from_a_two_step_run_end_to_end(trained_run: Path, t
     result = run_evaluate(
         f"adapter={adapter}",
         f"baseline={other}",
-        "judge@second_judge=local",
+        "+judge@judges.second=local",
         "decide=pairwise",
         *small,
         f"hydra.run.dir={vs_other}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary, other_items = check_outputs(vs_other)
-    assert summary["baseline"] == str(other) and summary["second_judge"]["judge"] == summary["judge"]
+    assert summary["baseline"] == str(other) and summary["judges"]["second"]["judge"] == summary["judge"]
+    # The same judge config as the training judge: it trained the policy, and is marked so.
+    assert summary["signals"]["judges.second"]["trained_the_policy"] is True
     assert [i["adapter_answer"] for i in other_items] == [i["adapter_answer"] for i in items]
     assert [i["baseline_answer"] for i in other_items] != [i["baseline_answer"] for i in items]
     assert any(i["judge"]["p_adapter_as_a"] is not None for i in other_items), "no pair reached the judge"
