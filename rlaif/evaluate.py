@@ -329,7 +329,7 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "decided_by": cfg.decide,
         # The evidence, independent signals first: paired differences adapter - baseline per prompt.
         "signals": evaluate_signals.summarise(signals, cfg.interval_level, cfg.bootstrap.resamples, cfg.seed),
-        "independent_judges": sum(not trained(p) for p in plan.panels),
+        "independent_judges": sum(not trained(p) and _independence(p, plan.panels[0]) is None for p in plan.panels),
         **tallies["judge"],
         "judges": {p.role.removeprefix("judges."): tallies[p.role] for p in plan.panels[1:]},
         "warnings": plan.warnings,

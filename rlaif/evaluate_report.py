@@ -164,7 +164,7 @@ def evidence_table(summary: dict[str, Any]) -> list[str]:
             "No judge here is independent of the one that trained the policy, so the only independent evidence "
             "is the deterministic signals. Add one: `+judge@judges.NAME=vllm judges.NAME.base_url=...`."
         )
-    elif any("not an independent judge" in (s.get("note") or "") for s in summary["signals"].values()):
+    if any("not an independent judge" in (s.get("note") or "") for s in summary["signals"].values()):
         rows.append("A second rubric or persona on the training judge's model shares its blind spots: not independent.")
     if summary.get("training_judge"):
         rows.append(f"The adapter was trained with judge `{summary['training_judge']}` (its run_summary.json).")

@@ -18,7 +18,7 @@ import pytest
 from rlaif.data import packaged_prompts, read_rows
 from rlaif.evaluate import Verdict, decide, decide_by_rubric, tally
 from rlaif.evaluate_report import report
-from rlaif.evaluate_signals import Signal, paired_difference, report_order
+from rlaif.evaluate_signals import Signal, judge_models, paired_difference, report_order
 from rlaif.judge_stats import wilson_interval
 from rlaif.rewards.checks import MentionsQuestion
 from rlaif.rewards.parsing import VerdictError
@@ -155,6 +155,21 @@ def test_independent_evidence_comes_first_and_the_training_judge_last() -> None:
         )
     ]  # fmt: skip
     assert order == ["words", "other", "gate", "reward"]
+
+
+def test_judges_on_the_same_model_are_told_apart_from_other_models() -> None:
+    from functools import partial
+
+    def judge(transport: Any) -> Any:
+        return SimpleNamespace(transport=transport, identity="x")
+
+    local = judge(SimpleNamespace(model_name="packaged:smollm2-135m-instruct"))
+    launched = judge(SimpleNamespace(model="judge", launch=partial(dict, model="/models/smollm2-135m-instruct/")))
+    bedrock = judge(SimpleNamespace(model_id="us.amazon.nova-lite-v1:0"))
+    jury = SimpleNamespace(members={"a": bedrock, "b": local}, identity="jury")
+    assert judge_models(local) == judge_models(launched) == {"smollm2-135m-instruct"}
+    assert judge_models(jury) == {"smollm2-135m-instruct", "us.amazon.nova-lite-v1:0"}
+    assert not judge_models(bedrock) & judge_models(local)
 
 
 def test_report_table_cells_cannot_break_the_markdown_table() -> None:
