@@ -16,6 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from rlaif.rewards.conversation import reference_text
+from rlaif.rewards.rubric_spec import Rubric
 from rlaif.run_folder import latest_checkpoint
 
 
@@ -89,23 +91,55 @@ def check_number(value: Any, key: str, low: float, high: float = math.inf) -> fl
     return float(value)
 
 
-def check_references(reward: Any, dataset: Any, data_path: str) -> None:
-    """A reward that compares against ``reference_answer`` needs one on every row: say so before training.
+def check_references(reward: Any, rows: Any, data_path: str) -> None:
+    """Refuse ``rows`` when ``reward`` grades against each row's ``reference_answer`` and some row has none.
 
-    Without this, every answer of a row without a reference becomes an unscorable ``None`` and a step
-    trains on nothing.
+    Two kinds of reward read the reference: one that compares each answer with it (``requires_reference``:
+    the preference reward in ``vs_reference`` mode; without a reference every answer is an unscorable
+    ``None`` and a step trains on nothing), and a rubric reward whose rubric shows it to the judge
+    (``show_reference: true``, e.g. ``rubric=reference_qa``; without one the row is graded without it, so
+    rows of one run are graded by different rules and nothing says so). Wrappers (``GuardedReward``,
+    ``TimedReward``: anything holding the graded reward as ``.reward``) are looked through. ``rows`` is
+    anything with ``id`` and ``reference_answer`` columns: the training set, or ``rlaif.evaluate``'s
+    held-out rows with its rubric reward. Raises :class:`ConfigError` naming ``data_path``.
     """
-    if not getattr(reward, "requires_reference", False):
+    need = _reference_need(reward)
+    if need is None:
         return
-    missing = [row_id for row_id, ref in zip(dataset["id"], dataset["reference_answer"], strict=True) if not ref]
+    ids, refs = list(rows["id"]), list(rows["reference_answer"])
+    missing = [row_id for row_id, ref in zip(ids, refs, strict=True) if reference_text(ref) is None]
     if missing:
-        name = str(getattr(reward, "__name__", type(reward).__name__))
+        reader, remedy = need
         shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise ConfigError(
-            f"{data_path}: {len(missing)} of {len(dataset)} rows have no reference_answer ({shown}), and reward "
-            f"{name!r} compares each answer with the row's reference. Add references, or use "
-            "reward.mode=within_group (answers compared with each other)"
+            f"{data_path}: {len(missing)} of {len(ids)} rows have no reference_answer ({shown}), and {reader}. "
+            f"Add references, or {remedy}"
         )
+
+
+def _reference_need(reward: Any) -> tuple[str, str] | None:
+    """(what reads the reference, the way out) for the first layer of ``reward`` that needs one; None if none."""
+    seen: set[int] = set()
+    layer = reward
+    while layer is not None and id(layer) not in seen:
+        seen.add(id(layer))
+        if getattr(layer, "requires_reference", False):
+            name = str(getattr(layer, "__name__", type(layer).__name__))
+            return (
+                f"reward {name!r} compares each answer with the row's reference",
+                "use reward.mode=within_group (answers compared with each other)",
+            )
+        rubric = getattr(layer, "rubric", None)
+        if isinstance(rubric, Rubric) and rubric.show_reference:
+            return (
+                f"rubric {rubric.name!r} grades each answer with the row's reference shown to the judge "
+                "(show_reference: true)",
+                "use a rubric that grades without one (rubric=everyday), or set ++rubric.show_reference=false "
+                "if its criteria do not need it",
+            )
+        # A wrapper's __getattr__ already answers for what it wraps; stepping in also covers one without it.
+        layer = layer.__dict__.get("reward") if hasattr(layer, "__dict__") else None
+    return None
 
 
 def resolve_resume(resume: Any, run_dir: Path) -> str | None:

@@ -14,9 +14,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import rlaif
-from rlaif.config_checks import ConfigError, check_grpo_keys, check_one_judge_server
+from rlaif.config_checks import ConfigError, check_grpo_keys, check_one_judge_server, check_references
 from rlaif.judges.base import Judge, JudgeRequest, TransportResult
 from rlaif.judges.jury import Jury
+from rlaif.monitoring.guard import GuardedReward
+from rlaif.step_timing import StepTimer
 
 CONF = Path(rlaif.__file__).parent / "conf"
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and not p.name.startswith("_"))
@@ -124,6 +126,30 @@ def test_default_grpo_values_are_cpu_sane(tmp_path: Path) -> None:
 def test_smoke_overlay_shrinks_the_run() -> None:
     cfg = _compose("debug=smoke")
     assert cfg.grpo.max_steps == 2 and cfg.data.limit == 8
+
+
+@pytest.mark.parametrize("reward", ["rubric_on_topic", "rubric_with_checks"])
+def test_a_rubric_shown_references_refuses_rows_without_one(reward: str, tmp_path: Path) -> None:
+    from datasets import Dataset
+
+    def rubric_reward(*overrides: str) -> Any:
+        built = instantiate(_compose(f"reward={reward}", *overrides).reward, judge=Judge(_NoCallTransport()))
+        # As rlaif.train hands it to TRL: guarded and timed, the rubric reward two wrappers deep.
+        return StepTimer(judge=None, path=None).timed(GuardedReward(built, []))
+
+    rows = Dataset.from_list([{"id": f"q{i}", "reference_answer": "Tokyo." if i == 1 else ""} for i in range(3)])
+    reference_qa = rubric_reward("rubric=reference_qa")
+    assert reference_qa.rubric.show_reference
+    with pytest.raises(ConfigError) as refused:
+        check_references(reference_qa, rows, "data/qa.jsonl")
+    assert str(refused.value).startswith("data/qa.jsonl: 2 of 3 rows have no reference_answer ('q0', 'q2')")
+    assert "rubric 'reference_qa'" in str(refused.value)
+
+    every_row = Dataset.from_list([{"id": f"q{i}", "reference_answer": "Tokyo."} for i in range(3)])
+    check_references(reference_qa, every_row, "data/qa.jsonl")
+    # The way out the message offers, and a rubric that never shows the reference (the default's).
+    check_references(rubric_reward("rubric=reference_qa", "++rubric.show_reference=false"), rows, "data/qa.jsonl")
+    check_references(rubric_reward("rubric=everyday"), rows, "data/qa.jsonl")
 
 
 @pytest.mark.parametrize("path", sorted(CONF.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONF)))

@@ -75,13 +75,23 @@ def test_reward_plot_with_steps_that_had_no_reward(tmp_path: Path, rewards: list
     assert (tmp_path / "curve.png").stat().st_size > 1000
 
 
-def test_preference_against_missing_references_is_refused_at_set_up(tmp_path: Path) -> None:
+# What reads the reference, and the way out the message offers.
+REFERENCE_READERS = {
+    "preference": (["reward=preference"], ["reward 'preference'", "reward.mode=within_group"]),
+    "reference_qa": (["rubric=reference_qa"], ["rubric 'reference_qa'", "++rubric.show_reference=false"]),
+}
+
+
+@pytest.mark.parametrize("reader", sorted(REFERENCE_READERS))
+def test_a_reward_that_reads_references_refuses_rows_without_one_at_set_up(tmp_path: Path, reader: str) -> None:
+    overrides, named = REFERENCE_READERS[reader]
     rows = [{"id": f"q{i}", "messages": [{"role": "user", "content": f"Question {i}?"}]} for i in range(4)]
     data = tmp_path / "no_refs.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     run_dir = tmp_path / "run"
-    result = run_train("reward=preference", f"data.path={data}", "grpo.max_steps=1", f"hydra.run.dir={run_dir}")
+    result = run_train(*overrides, f"data.path={data}", "grpo.max_steps=1", f"hydra.run.dir={run_dir}")
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-3000:]
-    assert f"{data}: 4 of 4 rows have no reference_answer" in output and "reward 'preference'" in output
-    assert "reward.mode=within_group" in output and not run_dir.exists()
+    assert f"{data}: 4 of 4 rows have no reference_answer" in output
+    assert all(part in output for part in named), output[-3000:]
+    assert not run_dir.exists()
