@@ -13,6 +13,8 @@ import asyncio
 import json
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,20 +111,30 @@ def generate(
     finally:
         tokenizer.padding_side = side
     sample = temperature > 0
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        with torch.inference_mode():
-            output = model.generate(
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                do_sample=sample,
-                temperature=temperature if sample else None,
-                top_p=None,
-                top_k=None,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-    finally:
-        torch.random.set_rng_state(generator_state)  # training's sampling must not depend on the baseline
+    with seeded(seed), torch.inference_mode():  # training's sampling must not depend on the baseline
+        output = model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=sample,
+            temperature=temperature if sample else None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=tokenizer.pad_token_id,
+        )
     new_tokens = output[:, inputs["input_ids"].shape[1] :]
     return [tokenizer.decode(t, skip_special_tokens=True).strip() for t in new_tokens]
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch's CPU and CUDA generators for the block, then give the caller back its own states.
+
+    ``torch.manual_seed`` reseeds every CUDA device, and sampling on a GPU draws from the CUDA generator:
+    restoring the CPU state alone would leave the caller's GPU sampling changed by the seed.
+    """
+    import torch
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices, device_type="cuda"):
+        torch.manual_seed(seed)
+        yield
