@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlaif import evaluate_signals
 from rlaif.baseline import generate
-from rlaif.config_checks import ConfigError, check_number
+from rlaif.config_checks import ConfigError, check_number, check_references
 from rlaif.data import load_eval_prompts
 from rlaif.evaluate_report import terminal_summary, write_outputs
 from rlaif.judge_stats import swap_consistency, wilson_interval
@@ -110,6 +110,7 @@ def prepare(cfg: DictConfig, run_dir: Path) -> Plan:
     try:
         for role, judge_cfg in [("judge", cfg.judge), *((f"judges.{n}", c) for n, c in (cfg.judges or {}).items())]:
             panels.append(build_panel(cfg, role, judge_cfg, run_dir))
+        check_references(panels[0].reward, rows, str(cfg.data.get("eval_path") or cfg.data.path))
         tokenizer = load_tokenizer(cfg.policy.name_or_path)
         model = load_policy(cfg, adapter, baseline)
     except BaseException:

@@ -233,6 +233,17 @@ def test_bad_input_exits_2_naming_the_key_and_leaves_no_run_folder(tmp_path: Pat
     assert result.returncode == 2 and "rubric_mode: expected logprob or json, got 'vibes'" in output
     assert not run_dir.exists()
 
+    # The training reward graded with a rubric that shows the reference: held-out rows without one are refused.
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(json.dumps({"id": "q1", "messages": [{"role": "user", "content": "What is 2 + 2?"}]}) + "\n")
+    result = run_evaluate(
+        f"adapter={adapter}", f"data.eval_path={bare}", "rubric=reference_qa", "check_judge=false",
+        f"hydra.run.dir={run_dir}",
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and f"{bare}: 1 of 1 rows have no reference_answer" in output, output[-2000:]
+    assert "rubric 'reference_qa'" in output and not run_dir.exists()
+
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
