@@ -314,11 +314,16 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     signals = evaluate_signals.measures(
         plan.rows["prompt"], plan.rows["reference_answer"], answers, plan.panels[0].reward.checks
     )
+    training = next((p for p in plan.panels if trained(p)), None)
+    trainer = training.judge if training else None
+    notes = {
+        p.role: "the judge that trained the policy" if trained(p) else evaluate_signals.independence(p.judge, trainer)
+        for p in plan.panels
+    }
     for panel in plan.panels:
         scores = {side: [g.score for g in grades] for side, grades in panel.grades.items()}
         name = "reward" if panel.role == "judge" else panel.role
-        note = _independence(panel, plan.panels[0]) if not trained(panel) else "the judge that trained the policy"
-        signals.append(evaluate_signals.Signal(name, "judge", scores, trained(panel), note))
+        signals.append(evaluate_signals.Signal(name, "judge", scores, trained(panel), notes[panel.role]))
     summary: dict[str, Any] = {
         "adapter": str(cfg.adapter),
         "baseline": None if cfg.baseline is None else str(cfg.baseline),
@@ -330,7 +335,7 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "decided_by": cfg.decide,
         # The evidence, independent signals first: paired differences adapter - baseline per prompt.
         "signals": evaluate_signals.summarise(signals, cfg.interval_level, cfg.bootstrap.resamples, cfg.seed),
-        "independent_judges": sum(not trained(p) and _independence(p, plan.panels[0]) is None for p in plan.panels),
+        "independent_judges": sum(not trained(p) and notes[p.role] is None for p in plan.panels),
         **tallies["judge"],
         "judges": {p.role.removeprefix("judges."): tallies[p.role] for p in plan.panels[1:]},
         "warnings": plan.warnings,
@@ -338,14 +343,6 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     items = [_item(plan, answers, k) for k in range(len(answers["adapter"]))]
     write_outputs(run_dir, summary, items, examples=cfg.examples)
     return summary
-
-
-def _independence(panel: Panel, training: Panel) -> str | None:
-    """Why a judge that did not train the policy may still not be independent of the one that did."""
-    shared = evaluate_signals.judge_models(panel.judge) & evaluate_signals.judge_models(training.judge)
-    if shared:
-        return f"the same model as the training judge ({', '.join(sorted(shared))}): not an independent judge"
-    return None
 
 
 def _plain(node: DictConfig) -> dict[str, Any]:

@@ -125,3 +125,12 @@ def judge_models(judge: Any) -> set[str]:
         or judge.identity
     )
     return {str(name).removeprefix("packaged:").rstrip("/").rsplit("/", 1)[-1]}
+
+
+def independence(judge: Any, trainer: Any | None) -> str | None:
+    """Why a judge that did not train the policy may still not be independent of the ``trainer`` that did
+    (None: no reason known, also when the training judge is not among the evaluation's judges)."""
+    shared = judge_models(judge) & judge_models(trainer) if trainer is not None else set()
+    if shared:
+        return f"the same model as the training judge ({', '.join(sorted(shared))}): not an independent judge"
+    return None

@@ -18,7 +18,7 @@ import pytest
 from rlaif.data import packaged_prompts, read_rows
 from rlaif.evaluate import Verdict, decide, decide_by_rubric, tally
 from rlaif.evaluate_report import report
-from rlaif.evaluate_signals import Signal, judge_models, paired_difference, report_order
+from rlaif.evaluate_signals import Signal, independence, judge_models, paired_difference, report_order
 from rlaif.judge_stats import wilson_interval
 from rlaif.rewards.checks import MentionsQuestion
 from rlaif.rewards.parsing import VerdictError
@@ -170,6 +170,8 @@ def test_judges_on_the_same_model_are_told_apart_from_other_models() -> None:
     assert judge_models(local) == judge_models(launched) == {"smollm2-135m-instruct"}
     assert judge_models(jury) == {"smollm2-135m-instruct", "us.amazon.nova-lite-v1:0"}
     assert not judge_models(bedrock) & judge_models(local)
+    assert "not an independent judge" in (independence(launched, local) or "")
+    assert independence(bedrock, local) is None and independence(local, None) is None  # no training judge here
 
 
 def test_report_table_cells_cannot_break_the_markdown_table() -> None:
