@@ -84,7 +84,6 @@ def measures(
         # The reward's own check replaces a measure of the same name: the policy was gated on it.
         signals[name] = Signal(name, "measure", per_answer(check_score(check)), True, "a gate of the training reward")
     return list(signals.values())
-    return signals
 
 
 def report_order(signals: Sequence[Signal]) -> list[Signal]:
