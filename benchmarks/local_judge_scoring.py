@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from rlaif.judges.base import JudgeRequest
-from rlaif.judges.local import LocalTransport
+from rlaif.judges.backends.local import LocalTransport
+from rlaif.judges.protocol import JudgeRequest
 
 
 def main() -> None:

@@ -22,9 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rlaif.judges.vllm_server import VLLMServer
-from rlaif.models import packaged_model_dir
-from rlaif.step_timing import table
+from rlaif.data.models import packaged_model_dir
+from rlaif.judges.serving.vllm_server import VLLMServer
+from rlaif.runs.step_timing import table
 
 
 def train(run_dir: Path, steps: int, *overrides: str, env: dict[str, str] | None = None) -> Path:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rlaif.config_checks import ConfigError
+from rlaif.errors import ConfigError
 from rlaif.monitoring.replay import NotARunError, plain_dict, references, replay, saved_config
 from rlaif.monitoring.settings import MonitorSettings, monitor_settings
 

@@ -1,18 +1,17 @@
 """``python -m rlaif.train``: GRPO with a LoRA policy and an LLM-as-a-judge reward, wired by Hydra.
 
-Reads top to bottom: data -> judge (proven with one real request) -> reward -> policy + LoRA ->
-baseline (the base policy's reward) -> GRPOTrainer -> train -> save. Everything that varies is a
-config group in ``rlaif/conf`` (``judge=vllm``, ``reward=...``). Exit codes: 0 done, 2 bad input (data,
-config, rubric: nothing of this invocation is left behind), 3 ``preflight=true`` and the judge failed
-its evaluation, 1 anything else (the traceback is in the run folder's ``FAILED``).
+Reads top to bottom: checks -> data -> judge (proven with one real request) -> reward -> policy + LoRA ->
+baseline (the base policy's reward) -> GRPOTrainer -> train -> save. Everything that varies is a config
+group in ``rlaif/conf`` (``judge=vllm``, ``reward=...``). Exit codes (``rlaif.errors``): 0 done, 2 bad input
+(nothing of this invocation is left behind), 3 ``preflight=true`` and the judge failed its evaluation,
+1 anything else (the traceback is in the run folder's ``FAILED``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -21,129 +20,78 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from rlaif.baseline import baseline_check
-from rlaif.config_checks import (
-    check_grpo_keys,
-    check_one_judge_server,
-    check_references,
-    check_vllm_rollouts,
-    resolve_resume,
-)
-from rlaif.data import load_prompts
-from rlaif.judge_eval import EXIT_THRESHOLDS_FAILED, run_judge_eval
-from rlaif.judges.base import Judge
+from rlaif.data.loaders import load_prompts
+from rlaif.data.models import load_causal_lm, load_tokenizer, policy_dtype
+from rlaif.errors import RunStoppedError, entry_point
+from rlaif.evaluation.baseline import run_baseline
+from rlaif.evaluation.judge_eval_run import gate_on_judge_eval
 from rlaif.judges.preflight import check_judge
-from rlaif.models import load_causal_lm, load_tokenizer, policy_dtype
 from rlaif.monitoring.alarms import AlarmStopError
 from rlaif.monitoring.canaries import build_canaries
-from rlaif.monitoring.guard import Guard, GuardedReward
+from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import build_monitor, build_second_reward
 from rlaif.rewards.failures import JudgeFailureError
-from rlaif.run_folder import finish_run, judge_policy, mark_failed, set_aside_failed_marker
-from rlaif.setup_errors import setup_failed
-from rlaif.step_timing import StepTimer
+from rlaif.runs.config_checks import check_references, check_train_config, resolve_resume
+from rlaif.runs.judge_and_reward import open_judge_and_reward
+from rlaif.runs.processes import is_main_process, main_process_first
+from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
+from rlaif.runs.step_timing import StepTimer
+from rlaif.runs.stopping import save_checkpoint, stopped_message
 
 log = logging.getLogger("rlaif.train")
 
 
-class JudgeRejectedError(RuntimeError):
-    """``preflight=true`` and the judge failed a threshold of its evaluation: no training (exit 3)."""
-
-
-class RunStoppedError(RuntimeError):
-    """Training stopped early on purpose (the judge failed too often, or an alarm under on_alarm=stop); a
-    checkpoint was saved."""
-
-
-def build(cfg: DictConfig, run_dir: Path) -> tuple[Any, Judge, StepTimer, str | None]:
-    """Everything a run needs, built before any training step; bad input fails here."""
+def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTimer, str | None]:
+    """Everything a run needs, built before any training step; bad input fails here. ``stack`` closes judges."""
     from trl import GRPOTrainer
 
-    # 1. Data and config checks first: they fail fast, before anything is loaded.
+    # 1. Config and data checks first: they fail fast, before anything is loaded.
+    check_train_config(cfg)
     dataset = load_prompts(**cfg.data)
-    check_grpo_keys(cfg.grpo)
-    check_one_judge_server(cfg.judge, int(os.environ.get("WORLD_SIZE", "1") or 1))
-    check_vllm_rollouts(cfg.grpo, _has_cuda())
-    args = instantiate(cfg.grpo, output_dir=str(run_dir), _convert_="all")
+    args = instantiate(cfg.grpo, output_dir=str(run_dir), _convert_="all")  # sets up the process group
     resume = resolve_resume(cfg.resume, run_dir)
     monitor = build_monitor(cfg.monitor, cfg.get("rubric"), run_dir)  # the hacking alarm (docs/monitoring.md)
 
-    # 2. The judge, built once and asked one real question before the policy is loaded, so an unreachable
-    #    judge stops the run in seconds. Then the reward that grades with it.
-    judge = instantiate(cfg.judge, policy=judge_policy(cfg.judge, run_dir), _convert_="all")
-    try:
-        reward = instantiate(cfg.reward, judge=judge, log_path=str(run_dir / "rewards.jsonl"), _convert_="all")
-        check_references(reward, dataset, cfg.data.path)
-        # The judge canaries (labelled answers re-graded every few steps: has the judge changed?), checked
-        # here with the other settings, before the policy is loaded; main process only.
-        canaries = build_canaries(cfg.canaries, reward, run_dir) if _is_main_process() else None
-        if monitor is not None:  # the judged monitor: a second judge on a sample of each step (off by default)
-            monitor.second = build_second_reward(cfg.monitor, cfg.reward, run_dir)
-        if cfg.check_judge:
-            check_judge(judge)
-        if cfg.preflight:  # the judge must pass its evaluation on labelled answers, or there is no run
-            from accelerate import PartialState  # the process group GRPOConfig set up
+    # 2. The judge and its reward, proven with one real request before the policy is loaded; canaries.
+    judge, reward = stack.enter_context(
+        open_judge_and_reward(cfg.judge, cfg.reward, run_dir, log_path=str(run_dir / "rewards.jsonl"))
+    )
+    check_references(reward, dataset, cfg.data.path)
+    canaries = build_canaries(cfg.canaries, reward, run_dir) if is_main_process() else None
+    if monitor is not None:  # the judged monitor: a second judge on a sample of each step (off by default)
+        monitor.second = build_second_reward(cfg.monitor, cfg.reward, run_dir, stack)
+    if cfg.check_judge:
+        check_judge(judge)
+    if cfg.preflight:  # the judge must pass its evaluation on labelled answers, or there is no run
+        with main_process_first():  # once, by the main process; the others wait
+            if is_main_process():
+                gate_on_judge_eval(cfg.judge_eval, reward, run_dir / "judge_eval")
 
-            # Once, by the main process; the others wait (and are stopped by the launcher if it fails).
-            with PartialState().main_process_first():
-                if _is_main_process():
-                    gate_on_judge_eval(cfg.judge_eval, reward, run_dir / "judge_eval")
+    # 3. The policy, with a LoRA adapter (the PEFT config goes to TRL, which wraps the model).
+    tokenizer = load_tokenizer(cfg.policy.name_or_path)
+    dtype = policy_dtype(cfg.policy.dtype, cfg.grpo.get("bf16"), cfg.grpo.get("fp16"))  # auto: grpo's precision
+    model = load_causal_lm(cfg.policy.name_or_path, dtype)
 
-        # 3. The policy, with a LoRA adapter (the PEFT config goes to TRL, which wraps the model).
-        tokenizer = load_tokenizer(cfg.policy.name_or_path)
-        dtype = policy_dtype(cfg.policy.dtype, cfg.grpo.get("bf16"), cfg.grpo.get("fp16"))  # auto: grpo's precision
-        model = load_causal_lm(cfg.policy.name_or_path, dtype=dtype)
-        peft_config = instantiate(cfg.peft, _convert_="all")
+    # 4. Where the policy starts: the base model's reward, and a warning when it leaves nothing to learn.
+    if is_main_process():
+        run_baseline(cfg.baseline, model, tokenizer, reward, dataset, run_dir, args, cfg.seed)
 
-        # 4. Where the policy starts: the base model's reward on a sample of prompts, with a warning when
-        #    nearly everything already passes (nothing to learn) or nearly nothing does (no signal).
-        if cfg.baseline.enabled and _is_main_process():
-            baseline_check(
-                model,
-                tokenizer,
-                reward,
-                dataset,
-                run_dir / "baseline.json",
-                prompts=cfg.baseline.prompts,
-                max_new_tokens=args.max_completion_length,
-                temperature=args.temperature,
-                seed=cfg.seed,
-            )
-            judge.metrics.drain()  # the first step's judge metrics count only that step's requests
-
-        # 5. The trainer: plain TRL, no subclass. Guards watch each step's rollouts around the reward (an
-        #    alarm can stop the run); the step timer logs where each step's time goes, the guards' apart.
-        guards: list[Guard] = [g for g in (canaries, monitor) if g is not None]
-        timer = StepTimer(judge, run_dir / "step_timing.jsonl")
-        reward_funcs: list[Any] = [timer.timed(GuardedReward(reward, guards))]  # TRL takes async callables too
-        trainer = GRPOTrainer(
-            model=model,
-            reward_funcs=reward_funcs,
-            callbacks=[timer],
-            args=args,
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-        )
-    except BaseException:
-        judge.close()  # a server the judge launched must not outlive a run that never started
-        raise
-    return trainer, judge, timer, resume
+    # 5. Plain TRL: guards watch each step's rollouts (an alarm can stop the run); the timer splits each step.
+    timer = StepTimer(judge, run_dir / "step_timing.jsonl")
+    guarded = GuardedReward(reward, [g for g in (canaries, monitor) if g is not None])
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[timer.timed(guarded)],
+        callbacks=[timer],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=instantiate(cfg.peft, _convert_="all"),
+    )
+    return trainer, timer, resume
 
 
-def gate_on_judge_eval(settings: DictConfig, reward: Any, out_dir: Path) -> None:
-    """Run ``rlaif.judge_eval`` with the run's own judge and reward; raise when a threshold fails."""
-    result = run_judge_eval(settings, reward, out_dir)
-    if not result.passed:
-        raise JudgeRejectedError(
-            f"the judge {reward.judge.identity} failed its evaluation ({'; '.join(result.failures)}); "
-            f"report: {out_dir / 'report.md'}. Training would optimise a reward this judge cannot give: "
-            "use a stronger judge, or change judge_eval.thresholds if these limits are wrong for your task"
-        )
-    log.info("the judge passed its evaluation on %s (report: %s)", settings.labelled, out_dir / "report.md")
-
-
-def train(trainer: Any, judge: Judge, timer: StepTimer, resume: str | None, run_dir: Path) -> dict[str, Any]:
+def train(trainer: Any, timer: StepTimer, resume: str | None, run_dir: Path) -> dict[str, Any]:
     """Train (from ``resume`` if set), save the adapter, write metrics, the reward curve and the summary."""
     set_aside_failed_marker(run_dir)
     if resume is not None:
@@ -151,64 +99,19 @@ def train(trainer: Any, judge: Judge, timer: StepTimer, resume: str | None, run_
     try:
         trainer.train(resume_from_checkpoint=resume)
     except (JudgeFailureError, AlarmStopError) as exc:
-        raise RunStoppedError(_stopped_message(exc, save_checkpoint(trainer), run_dir)) from exc
-    finally:
-        judge.close()
+        raise RunStoppedError(stopped_message(exc, save_checkpoint(trainer), run_dir)) from exc
     trainer.save_model(str(run_dir / "adapter"))
-    return finish_run(run_dir, trainer, judge, timer.summary())
-
-
-def save_checkpoint(trainer: Any) -> Path | None:
-    """Save a resumable checkpoint of the last completed step (model, optimizer, scheduler, RNG, state).
-
-    TRL has no public call for this outside its save schedule; ``_save_checkpoint`` is what that schedule
-    runs, so a checkpoint saved here is one ``resume`` reads like any other.
-    """
-    step = trainer.state.global_step
-    if step == 0:
-        return None
-    trainer._save_checkpoint(trainer.model, trial=None)
-    return Path(trainer.args.output_dir) / f"checkpoint-{step}"
-
-
-def _has_cuda() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
-def _is_main_process() -> bool:
-    # Before the trainer exists there is no accelerator to ask; launchers set RANK for every process.
-    return int(os.environ.get("RANK", "0") or 0) == 0
-
-
-def _stopped_message(exc: Exception, checkpoint: Path | None, run_dir: Path) -> str:
-    saved = f"checkpoint saved: {checkpoint}" if checkpoint else "no step had completed: nothing to resume"
-    return (
-        f"run stopped: {exc}\n{saved}. Once the judge is back (or the alarm is understood: {run_dir}/alarms.jsonl), "
-        f"resume with the same overrides plus resume=auto hydra.run.dir={run_dir}"
-    )
+    return finish_run(run_dir, trainer, timer.judge, timer.summary())
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        trainer, judge, timer, resume = build(cfg, run_dir)
-    except JudgeRejectedError as exc:
-        log.error("rlaif: %s", exc)
-        sys.exit(EXIT_THRESHOLDS_FAILED)
-    except Exception as exc:
-        sys.exit(setup_failed(run_dir, exc, log))
-    try:
-        summary = train(trainer, judge, timer, resume, run_dir)
-    except RunStoppedError as exc:
-        marker = mark_failed(run_dir, exc)
-        log.error("rlaif: %s (details in %s)", exc, marker)
-        sys.exit(1)
-    except BaseException as exc:
-        mark_failed(run_dir, exc)
-        raise
+    with ExitStack() as stack:  # closes every judge (and a server one launched) however the run ends
+        with entry_point(run_dir, log, remove_created):  # set-up: bad input leaves nothing behind
+            trainer, timer, resume = build(cfg, run_dir, stack)
+        with entry_point(run_dir, log):  # training: checkpoints are the user's, never removed
+            summary = train(trainer, timer, resume, run_dir)
     if summary:  # only the main process writes the summary
         log.info("run finished: %s", json.dumps(summary))
 

@@ -1,6 +1,6 @@
-"""Generate the labelled judge-evaluation sets shipped in ``rlaif/labelled/`` (deterministic, no network).
+"""Generate the labelled judge-evaluation sets shipped in ``rlaif/data/labelled/`` (deterministic, no network).
 
-    python scripts/make_labelled_data.py            # rewrites rlaif/labelled/everyday_*.jsonl
+    python scripts/make_labelled_data.py            # rewrites rlaif/data/labelled/everyday_*.jsonl
     python scripts/make_labelled_data.py --out DIR --seed 1
 
 Every row is built from templates whose correct answer is checkable by construction (arithmetic, unit
@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 POINTWISE_FILE = "everyday_pointwise.jsonl"
 PAIRWISE_FILE = "everyday_pairwise.jsonl"
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "rlaif" / "labelled"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "rlaif" / "data" / "labelled"
 
 
 class Question(NamedTuple):

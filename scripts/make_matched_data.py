@@ -1,11 +1,11 @@
-"""Writes rlaif/labelled/everyday_matched.jsonl: hand-written pass/fail pairs of equal word count (no template)."""
+"""Writes rlaif/data/labelled/everyday_matched.jsonl: hand-written pass/fail pairs of equal word count (no template)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "rlaif" / "labelled" / "everyday_matched.jsonl"
+OUT = Path(__file__).resolve().parents[1] / "rlaif" / "data" / "labelled" / "everyday_matched.jsonl"
 
 # (prompt, reference, pass answer, fail answer). concise: fail is evasive/padded at the same word count.
 CONCISE: list[tuple[str, str, str, str]] = [

@@ -29,7 +29,7 @@ def corpus() -> list[str]:
     """Text to train the tokenizer on: every string of rlaif's shipped prompts, labelled sets and rubrics."""
     root = Path(__file__).resolve().parents[1] / "rlaif"
     texts = ["yes no Yes No" for _ in range(50)]  # frequent enough to be whole tokens
-    for pattern in ("prompts/*.jsonl", "labelled/*.jsonl"):
+    for pattern in ("data/prompts/*.jsonl", "data/labelled/*.jsonl"):
         for path in sorted(root.glob(pattern)):
             for line in path.read_text().splitlines():
                 if line.strip():

@@ -46,7 +46,7 @@ case "$cmd" in
     if [ $# -gt 0 ] && [ "$1" != "--" ]; then model="$1"; shift; fi
     need "$RLAIF_PYTHON" rlaif "RLAIF_PYTHON: the python with rlaif"
     need "$VLLM_PYTHON" vllm "RLAIF_VLLM_PYTHON: the python with vLLM"
-    exec "$RLAIF_PYTHON" -m rlaif.judges.vllm_server start \
+    exec "$RLAIF_PYTHON" -m rlaif.judges.serving.vllm_server start \
       --model "$model" \
       --python "$VLLM_PYTHON" \
       --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" --device "${DEVICE:-auto}" \
@@ -57,7 +57,7 @@ case "$cmd" in
     ;;
   stop)
     need "$RLAIF_PYTHON" rlaif "RLAIF_PYTHON: the python with rlaif"
-    exec "$RLAIF_PYTHON" -m rlaif.judges.vllm_server stop --pid-file "$PID_FILE"
+    exec "$RLAIF_PYTHON" -m rlaif.judges.serving.vllm_server stop --pid-file "$PID_FILE"
     ;;
   -h|--help|help) usage 0 ;;
   *) usage 2 ;;

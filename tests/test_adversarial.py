@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rlaif.adversarial import CATEGORIES, adversarial_cases
+from rlaif.evaluation.adversarial import CATEGORIES, adversarial_cases
 
 ROWS: list[dict[str, Any]] = [
     {"prompt": "What is the capital of France?", "reference": "The capital of France is Paris."},

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from rlaif.baseline import generate
+from rlaif.evaluation.baseline import generate
 
 PROMPTS = [[{"role": "user", "content": "What is 2 + 2?"}], [{"role": "user", "content": "Hi?"}]]
 

@@ -14,11 +14,13 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import rlaif
-from rlaif.config_checks import ConfigError, check_grpo_keys, check_one_judge_server, check_references
-from rlaif.judges.base import Judge, JudgeRequest, TransportResult
+from rlaif.errors import ConfigError
+from rlaif.judges.base import Judge
 from rlaif.judges.jury import Jury
+from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.monitoring.guard import GuardedReward
-from rlaif.step_timing import StepTimer
+from rlaif.runs.config_checks import check_grpo_keys, check_one_judge_server, check_references
+from rlaif.runs.step_timing import StepTimer
 
 CONF = Path(rlaif.__file__).parent / "conf"
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and not p.name.startswith("_"))

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from rlaif.data import DataError, load_eval_prompts, load_prompts, packaged_prompts, read_rows
+from rlaif.data.loaders import load_eval_prompts, load_prompts, packaged_prompts, read_rows
+from rlaif.errors import DataError
 
 
 def write(tmp_path: Path, *lines: str) -> Path:
@@ -136,11 +137,11 @@ def test_extra_fields_of_a_row_are_kept_for_the_rewards(tmp_path: Path) -> None:
 
 def test_a_small_user_file_gets_awss_dataset_size_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path, *(row(id=str(i)) for i in range(12)))
-    with caplog.at_level("WARNING", logger="rlaif.data"):
+    with caplog.at_level("WARNING", logger="rlaif.data.loaders"):
         load_prompts(str(path))
     assert "12 rows. Amazon Nova RFT asks for at least 100 training rows" in caplog.text
     caplog.clear()
-    with caplog.at_level("WARNING", logger="rlaif.data"):
+    with caplog.at_level("WARNING", logger="rlaif.data.loaders"):
         load_prompts("packaged:default")  # the shipped demo set is small on purpose: no warning
     assert "Nova RFT" not in caplog.text
 

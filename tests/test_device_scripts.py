@@ -68,10 +68,10 @@ def _make_tiny_model() -> object:
 
 
 def test_tiny_model_is_a_small_chat_model_whose_judge_reads_verdicts(tmp_path: Path) -> None:
-    from rlaif.judges.base import JudgeRequest
-    from rlaif.judges.local import local_judge
-    from rlaif.models import load_causal_lm, load_tokenizer
-    from rlaif.rewards.verdicts import choice_distribution
+    from rlaif.data.models import load_causal_lm, load_tokenizer
+    from rlaif.judges.backends.local import local_judge
+    from rlaif.judges.protocol import JudgeRequest
+    from rlaif.rewards.verdicts.choices import choice_distribution
 
     folder = _make_tiny_model().build(tmp_path / "tiny")  # type: ignore[attr-defined]
     assert sum(p.stat().st_size for p in folder.iterdir()) < 2_000_000

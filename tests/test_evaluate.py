@@ -9,20 +9,22 @@ import math
 import shutil
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from rlaif.data import packaged_prompts, read_rows
-from rlaif.evaluate import Verdict, decide, decide_by_rubric, tally
-from rlaif.evaluate_report import report
-from rlaif.evaluate_signals import Signal, independence, judge_models, paired_difference, report_order
-from rlaif.judge_stats import wilson_interval
-from rlaif.rewards.checks import MentionsQuestion
-from rlaif.rewards.parsing import VerdictError
+from rlaif.data.loaders import packaged_prompts, read_rows
+from rlaif.evaluation.adapter_eval import decide, decide_by_rubric, tally
+from rlaif.evaluation.adapter_plan import Verdict
+from rlaif.evaluation.adapter_report import report
+from rlaif.evaluation.adapter_signals import Signal, independence, judge_models, paired_difference, report_order
+from rlaif.evaluation.stats import wilson_interval
+from rlaif.rewards.on_topic import MentionsQuestion
 from rlaif.rewards.report import Grade
+from rlaif.rewards.verdicts.parsing import VerdictError
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
     from tests._entry_point import run_train, train_env
@@ -125,17 +127,19 @@ def test_evaluate_grades_with_the_training_reward_gate_included(
     gate with no judge call, as in training, rather than whatever a plain rubric would give it."""
     from hydra import compose, initialize_config_module
 
-    import rlaif.evaluate as ev
+    from rlaif.evaluation.adapter_eval import judge_panel
+    from rlaif.evaluation.adapter_plan import build_panel
+    from rlaif.runs import judge_and_reward
 
     with initialize_config_module("rlaif.conf", version_base="1.3"):
         cfg = compose("evaluate", overrides=["adapter=unused", "check_judge=false"])
     judge, transport = scripted_judge(lambda request: yes_no(0.9))
-    real = ev.instantiate
-    monkeypatch.setattr(ev, "instantiate", lambda node, **kw: judge if node is cfg.judge else real(node, **kw))
-    panel = ev.build_panel(cfg, "judge", cfg.judge, tmp_path)
+    monkeypatch.setattr(judge_and_reward, "build_judge", lambda judge_cfg, cache_home=None: judge)
+    with ExitStack() as stack:
+        panel = build_panel(cfg, "judge", cfg.judge, tmp_path, stack)
     rows = {"prompt": ["What is the capital of Japan?"], "reference_answer": ["Tokyo."]}
     answers = {"adapter": ["The capital of Japan is Tokyo."], "baseline": ["I'm not sure what to do."]}
-    asyncio.run(ev.judge_panel(panel, rows, answers, show_reference=False, by="rubric"))
+    asyncio.run(judge_panel(panel, rows, answers, show_reference=False, by="rubric"))
     adapter, baseline = panel.grades["adapter"][0], panel.grades["baseline"][0]
     assert panel.reward.__name__ == "rubric_on_topic" and adapter.score is not None and adapter.score > 0
     assert baseline.score == 0.0 and not baseline.judged and "on_topic" in baseline.rationale()

@@ -13,17 +13,12 @@ from typing import Any
 
 import pytest
 
-from rlaif.config_checks import ConfigError
-from rlaif.data import DataError
-from rlaif.judge_eval import (
-    DEFAULT_THRESHOLDS,
-    EXIT_THRESHOLDS_FAILED,
-    EvalSettings,
-    load_labelled,
-    run_judge_eval,
-)
-from rlaif.judge_eval_report import terminal_summary
-from rlaif.judges.base import JudgeRequest, TransportResult
+from rlaif.errors import EXIT_THRESHOLDS_FAILED, ConfigError, DataError
+from rlaif.evaluation.judge_eval_report import terminal_summary
+from rlaif.evaluation.judge_eval_run import run_judge_eval
+from rlaif.evaluation.judge_eval_settings import DEFAULT_THRESHOLDS, EvalSettings
+from rlaif.evaluation.labelled_sets import load_labelled
+from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
 

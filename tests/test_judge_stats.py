@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from rlaif.judge_stats import (
+from rlaif.evaluation.stats import (
     agreement,
     bootstrap_ci,
     calibration,

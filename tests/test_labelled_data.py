@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
-from rlaif.adversarial import CATEGORIES, adversarial_cases
+from rlaif.evaluation.adversarial import CATEGORIES, adversarial_cases
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELLED = ROOT / "rlaif" / "labelled"
+LABELLED = ROOT / "rlaif" / "data" / "labelled"
 POINTWISE = LABELLED / "everyday_pointwise.jsonl"
 PAIRWISE = LABELLED / "everyday_pairwise.jsonl"
 POINTWISE_KEYS = {"id", "prompt", "response", "label", "criterion", "reference", "kind", "split"}
@@ -179,4 +179,4 @@ def test_adversarial_audit_over_the_shipped_prompts(pointwise: list[dict[str, An
 
 def test_labelled_files_are_package_data() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert "labelled/*.jsonl" in config["tool"]["setuptools"]["package-data"]["rlaif"]
+    assert "data/labelled/*.jsonl" in config["tool"]["setuptools"]["package-data"]["rlaif"]

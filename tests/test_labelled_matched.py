@@ -1,4 +1,4 @@
-"""rlaif/labelled/everyday_matched.jsonl: hand-written pass/fail pairs that a word count cannot separate."""
+"""rlaif/data/labelled/everyday_matched.jsonl: hand-written pass/fail pairs that a word count cannot separate."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rlaif.labelled_sets import load_labelled
+from rlaif.evaluation.labelled_sets import load_labelled
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {"id", "prompt", "response", "label", "criterion", "reference", "kind", "pair", "split"}
@@ -34,7 +34,7 @@ def rank_auc(scores: list[float], labels: list[bool]) -> Fraction:
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, Any]]:
-    text = (files("rlaif") / "labelled" / "everyday_matched.jsonl").read_text(encoding="utf-8")
+    text = (files("rlaif.data") / "labelled" / "everyday_matched.jsonl").read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rlaif import models
+from rlaif.data import models
 
 
 def test_packaged_gguf_is_found_without_importing_the_package() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rlaif.run_folder import latest_checkpoint, plot_rewards, set_aside_failed_marker
+from rlaif.runs.run_folder import latest_checkpoint, plot_rewards, set_aside_failed_marker
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
     from tests._entry_point import run_train

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from rlaif.secrets import MASK, RedactingFilter, looks_secret, redact_saved_config, secret_values
+from rlaif.runs.secrets import MASK, RedactingFilter, looks_secret, redact_saved_config, secret_values
 
 
 def test_secret_values_from_config_and_environment() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rlaif.step_timing import StepTimer
+from rlaif.runs.step_timing import StepTimer
 
 
 class _Metrics:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rlaif.models import packaged_model_dir
+from rlaif.data.models import packaged_model_dir
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
     from tests._entry_point import run_train, train_command, train_env

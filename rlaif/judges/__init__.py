@@ -1,8 +1,8 @@
 """Judge transports: text in, text / log-probabilities out. No rubric logic lives here."""
 
-from rlaif.judges.base import (
-    Judge,
-    JudgePolicy,
+from rlaif.judges.base import Judge
+from rlaif.judges.limits import JudgePolicy
+from rlaif.judges.protocol import (
     JudgeRequest,
     JudgeResponse,
     PermanentJudgeError,

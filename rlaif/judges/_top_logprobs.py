@@ -1,6 +1,6 @@
 """The first answer token's top alternatives, as every transport with log-probabilities reports them.
 
-One size and one merge rule for all of them, so the verdict rule (:mod:`rlaif.rewards.verdicts`) sees
+One size and one merge rule for all of them, so the verdict rule (:mod:`rlaif.rewards.verdicts.choices`) sees
 the same view of the model whichever backend answered.
 """
 

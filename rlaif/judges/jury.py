@@ -4,7 +4,7 @@ Each member is any judge config (local, vLLM/OpenAI-compatible, Bedrock) with it
 cache and metrics. The jury sends every request to every member at once and returns one response per
 request carrying all the members' responses (:class:`~rlaif.judges.base.Votes`). It never reads a
 verdict: which choice each member made, the aggregation (``mean | median | majority | min``) and the
-quorum are applied by :mod:`rlaif.rewards.jury_votes`, so judges still only move text. Here the quorum
+quorum are applied by :mod:`rlaif.rewards.verdicts.jury_votes`, so judges still only move text. Here the quorum
 only decides early what no verdict rule could rescue: fewer members answered at all than the quorum.
 
 Why a jury: a panel of small, diverse judges agrees with people better than one large judge, with less
@@ -26,9 +26,11 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from rlaif.errors import ConfigError
 from rlaif.judges._metrics import JudgeMetrics
-from rlaif.judges.base import Judge, JudgeRequest, JudgeResponse, Votes
+from rlaif.judges.base import Judge
 from rlaif.judges.limits import JudgePolicy
+from rlaif.judges.protocol import JudgeRequest, JudgeResponse, Votes
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +50,16 @@ class Jury:
         quorum: int | None = None,
     ) -> None:
         if not members:
-            raise ValueError("judge.members: a jury needs at least one member, got none")
+            raise ConfigError("judge.members: a jury needs at least one member, got none")
         for name, member in members.items():
             if isinstance(member, Jury):
-                raise ValueError(f"judge.members: member {name!r} is itself a jury; list its members instead")
+                raise ConfigError(f"judge.members: member {name!r} is itself a jury; list its members instead")
         if aggregate not in AGGREGATES:
-            raise ValueError(f"judge.aggregate: expected one of {', '.join(AGGREGATES)}, got {aggregate!r}")
+            raise ConfigError(f"judge.aggregate: expected one of {', '.join(AGGREGATES)}, got {aggregate!r}")
         # Default quorum: a majority of the members (2 of 2, 2 of 3, 3 of 4): never a verdict from a minority.
         quorum = len(members) // 2 + 1 if quorum is None else quorum
         if isinstance(quorum, bool) or not isinstance(quorum, int) or not 1 <= quorum <= len(members):
-            raise ValueError(f"judge.quorum: expected 1 to {len(members)} (the number of members), got {quorum!r}")
+            raise ConfigError(f"judge.quorum: expected 1 to {len(members)} (the number of members), got {quorum!r}")
         self.members = dict(members)
         self.aggregate = aggregate
         self.quorum = quorum
@@ -202,19 +204,19 @@ def jury_judge(
 
     configs = _plain(members)
     if not isinstance(configs, list):
-        raise ValueError(f"judge.members: expected a list of judge configs, got {type(configs).__name__}")
+        raise ConfigError(f"judge.members: expected a list of judge configs, got {type(configs).__name__}")
     jury_policy = dict(_plain(policy) or {})
     built: dict[str, Judge] = {}
     try:
         for k, raw in enumerate(configs):
             if not isinstance(raw, dict) or "_target_" not in raw:
-                raise ValueError(f"judge.members[{k}]: expected a judge config with a _target_, got {raw!r}")
+                raise ConfigError(f"judge.members[{k}]: expected a judge config with a _target_, got {raw!r}")
             if raw["_target_"].endswith(".jury_judge"):
-                raise ValueError(f"judge.members[{k}]: a member cannot itself be a jury; list its members instead")
+                raise ConfigError(f"judge.members[{k}]: a member cannot itself be a jury; list its members instead")
             config = {key: value for key, value in raw.items() if key not in _MEMBER_KEYS}
             name = str(raw.get("name") or f"m{k + 1}")
             if name in built:
-                raise ValueError(f"judge.members[{k}]: the name {name!r} is used twice")
+                raise ConfigError(f"judge.members[{k}]: the name {name!r} is used twice")
             config["policy"] = _member_policy(config.get("policy"), jury_policy, name)
             member = instantiate(config, _convert_="all")
             built[name] = with_system(member, str(raw["system"])) if raw.get("system") else member

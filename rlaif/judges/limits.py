@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, fields
 
+from rlaif.errors import ConfigError
+
 
 @dataclass
 class JudgePolicy:
@@ -32,9 +34,9 @@ class JudgePolicy:
             expected = {"float": float, "int": int, "bool": bool}.get(str(f.type))
             wrong_bool = isinstance(value, bool) and expected is not bool
             if expected is not None and (not isinstance(value, expected) or wrong_bool):
-                raise ValueError(f"judge.policy.{f.name}: expected {f.type}, got {value!r}")
+                raise ConfigError(f"judge.policy.{f.name}: expected {f.type}, got {value!r}")
             if expected in (int, float) and value < 0:
-                raise ValueError(f"judge.policy.{f.name}: must be >= 0, got {value!r}")
+                raise ConfigError(f"judge.policy.{f.name}: must be >= 0, got {value!r}")
 
 
 class Breaker:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from rlaif.judges.base import Judge, JudgeRequest
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rlaif.errors import ConfigError
+
 log = logging.getLogger("rlaif.monitor")
 
 OnAlarm = Literal["warn", "stop"]
@@ -40,7 +42,7 @@ class AlarmSink:
 
     def __init__(self, path: Path | None, on_alarm: OnAlarm = "warn") -> None:
         if on_alarm not in ("warn", "stop"):
-            raise ValueError(f"on_alarm: expected warn or stop, got {on_alarm!r}")
+            raise ConfigError(f"on_alarm: expected warn or stop, got {on_alarm!r}")
         self.path = path
         self.on_alarm = on_alarm
         self.raised: list[Alarm] = []

@@ -24,10 +24,9 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from rlaif import judge_stats as st
-from rlaif.config_checks import ConfigError
-from rlaif.data import DataError
-from rlaif.labelled_sets import LabelledSet, judge_items, load_labelled
+from rlaif.errors import ConfigError, DataError
+from rlaif.evaluation import stats as st
+from rlaif.evaluation.labelled_sets import LabelledSet, judge_items, load_labelled
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 
 log = logging.getLogger("rlaif.monitor")

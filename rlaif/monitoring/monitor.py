@@ -16,11 +16,11 @@ and ``judge_agreement`` is the step's rank correlation between the two (alarm un
 
 from __future__ import annotations
 
-import atexit
 import json
 import math
 import random
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -138,21 +138,19 @@ def build_monitor(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any] |
     return Monitor(settings, sink, run_dir / "monitor.jsonl")
 
 
-def build_second_reward(monitor: Mapping[str, Any], reward: Mapping[str, Any], run_dir: Path) -> Any | None:
+def build_second_reward(
+    monitor: Mapping[str, Any], reward: Mapping[str, Any], run_dir: Path, stack: ExitStack
+) -> Any | None:
     """The judged monitor's reward: the run's reward config with the second judge (``monitor.judge``), its cache
-    in ``<run>/monitor_judge/``; None when ``monitor.judge_sample`` is 0. The judge closes at exit."""
+    in ``<run>/monitor_judge/``; None when ``monitor.judge_sample`` is 0. ``stack`` closes the judge."""
     if not monitor.get("judge_sample") or monitor.get("judge") is None:
         return None
-    from hydra.utils import instantiate
+    from rlaif.errors import ConfigError
+    from rlaif.runs.judge_and_reward import open_judge_and_reward
 
-    from rlaif.config_checks import ConfigError
-    from rlaif.run_folder import judge_policy
-
-    judge_cfg: Any = monitor["judge"]
-    judge = instantiate(judge_cfg, policy=judge_policy(judge_cfg, run_dir / "monitor_judge"), _convert_="all")
-    atexit.register(judge.close)  # a server it launched must not outlive the run
-    second = instantiate(
-        reward, judge=judge, log_path=str(run_dir / "monitor_judge" / "rewards.jsonl"), _convert_="all"
+    home = run_dir / "monitor_judge"
+    _, second = stack.enter_context(
+        open_judge_and_reward(monitor["judge"], reward, home, log_path=str(home / "rewards.jsonl"))  # type: ignore[arg-type]
     )
     if not hasattr(second, "grade"):
         raise ConfigError(

@@ -65,7 +65,8 @@ def references(data: Mapping[str, Any] | None) -> dict[str, str | None]:
     """Reference answers by row id from the run's ``data`` config; ``{}`` when its rows cannot be read."""
     if not data or not data.get("path"):
         return {}
-    from rlaif.data import DataError, load_rows
+    from rlaif.data.loaders import load_rows
+    from rlaif.errors import DataError
 
     try:
         rows = load_rows(str(data["path"]), data.get("columns"), str(data.get("split") or "train"), data.get("subset"))

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from rlaif.config_checks import ConfigError, check_number
+from rlaif.errors import ConfigError
 from rlaif.monitoring.alarm_rule import RuleSettings
 from rlaif.monitoring.alarms import OnAlarm
 from rlaif.monitoring.signals import WRONG_WAY, Wrong
+from rlaif.runs.config_checks import check_number
 
 DEFAULTS: dict[str, Any] = {
     "enabled": True,

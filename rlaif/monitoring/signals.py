@@ -4,7 +4,7 @@ Each function is pure: it reads the step's questions, answers, scores and groups
 The reward never sees these numbers, so a policy that learns to please the judge cannot also steer them;
 when the reward rises while one of them moves the wrong way (:mod:`rlaif.monitoring.alarm_rule`), the
 policy is likely gaming the judge. The on-topic and language signals are the reward's own gates
-(:class:`~rlaif.rewards.checks.MentionsQuestion`, :class:`~rlaif.rewards.checks.LanguageMatch`) used as
+(:class:`~rlaif.rewards.on_topic.MentionsQuestion`, :class:`~rlaif.rewards.checks.LanguageMatch`) used as
 measures, so "on topic" means exactly what the default reward's gate means by it.
 """
 
@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rlaif.rewards.checks import LanguageMatch, MentionsQuestion, takes_reference
+from rlaif.rewards.checks import LanguageMatch, takes_reference
 from rlaif.rewards.fencing import normalize
+from rlaif.rewards.on_topic import MentionsQuestion
 from rlaif.rewards.report import spearman
 
 Wrong = Literal["down", "up", "collapse", "floor"]

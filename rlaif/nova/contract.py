@@ -11,7 +11,7 @@ shapes, and this module reads all of them:
 The policy's answer is the last message (role ``assistant`` or ``nova_assistant``); the messages before it
 are the prompt. A result's ``metrics_list`` holds ``{"name", "value", "type"}`` with type ``"Reward"``
 (used in training) or ``"Metric"`` (reported only). Nothing beyond the standard library and
-:mod:`rlaif.data` (itself standard-library only at import): this is also the deployed Lambda's import path.
+:mod:`rlaif.data.records` (itself standard-library only at import): this is also the deployed Lambda's import path.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rlaif.data import nova_fields
+from rlaif.data.records import nova_fields
 
 ANSWER_ROLES = ("assistant", "nova_assistant")
 PROMPT_ROLES = ("system", "user", "assistant", "nova_assistant")

@@ -115,8 +115,8 @@ def build_grader(overrides: Sequence[str] = ()) -> NovaGrader:
     """The grader for ``overrides`` (after :data:`LAMBDA_DEFAULTS`), composed from rlaif's config tree."""
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
+
+    from rlaif.runs.judge_and_reward import build_judge_and_reward
 
     overrides = [*LAMBDA_DEFAULTS, *overrides]
     if GlobalHydra.instance().is_initialized():  # inside python -m rlaif.train (reward=nova_lambda): its tree
@@ -124,9 +124,7 @@ def build_grader(overrides: Sequence[str] = ()) -> NovaGrader:
     else:
         with initialize_config_module("rlaif.conf", version_base="1.3"):
             cfg = compose("train", overrides=overrides)
-    policy = OmegaConf.to_container(cfg.judge.get("policy") or OmegaConf.create({}), resolve=True)
-    judge = instantiate(cfg.judge, policy=policy, _convert_="all")
-    reward = instantiate(cfg.reward, judge=judge, log_path=None, _convert_="all")
+    _, reward = build_judge_and_reward(cfg.judge, cfg.reward, log_path=None)  # lives as long as the container
     return NovaGrader(reward)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from rlaif.errors import ConfigError
 from rlaif.nova.contract import SampleError, check_results
 from rlaif.rewards.conversation import answer_text
 from rlaif.rewards.failures import FailurePolicy
@@ -57,9 +58,9 @@ class NovaLambdaReward:
         judge: Any = None,
     ) -> None:
         if (function is None) == (function_arn is None):
-            raise ValueError("reward: set exactly one of reward.function (a local handler) and reward.function_arn")
+            raise ConfigError("reward: set exactly one of reward.function (a local handler) and reward.function_arn")
         if batch_size < 1 or max_concurrency < 1:
-            raise ValueError("reward.batch_size and reward.max_concurrency must be >= 1")
+            raise ConfigError("reward.batch_size and reward.max_concurrency must be >= 1")
         self.function = function
         self.function_arn = function_arn
         self.region, self.profile, self.endpoint_url = region, profile, endpoint_url
@@ -160,7 +161,7 @@ def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mappi
         and isinstance(v, list)
         and len(v) == len(prompts)
     }
-    passed_through = columns.get("extra") or [None] * len(prompts)  # rlaif.data keeps a row's extra fields here
+    passed_through = columns.get("extra") or [None] * len(prompts)  # rlaif.data.loaders keeps a row's extra fields here
     references = columns.get("reference_answer") or [None] * len(prompts)
     samples = []
     for i, (prompt, answer) in enumerate(zip(prompts, answers, strict=True)):
@@ -169,7 +170,7 @@ def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mappi
             "id": f"{ids[i] if ids[i] is not None else 'row'}#{i}",  # one prompt has several completions
             "messages": [*messages, {"role": "assistant", "content": answer}],
         }
-        if references[i] not in (None, ""):  # rlaif.data writes "" for no reference
+        if references[i] not in (None, ""):  # rlaif.data.loaders writes "" for no reference
             sample["reference_answer"] = _as_json(references[i])
         sample.update({k: v[i] for k, v in extra.items() if _is_json(v[i])})
         if isinstance(passed_through[i], str) and passed_through[i]:
@@ -180,7 +181,7 @@ def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mappi
 
 
 def _as_json(reference: Any) -> Any:
-    """A structured reference as the JSON it was (rlaif.data stores it as JSON text), other text as is."""
+    """A structured reference as the JSON it was (rlaif.data.loaders stores it as JSON text), other text as is."""
     if isinstance(reference, str) and reference[:1] in ("{", "["):
         try:
             return json.loads(reference)

@@ -12,6 +12,8 @@ import threading
 from collections import deque
 from typing import Literal
 
+from rlaif.errors import ConfigError
+
 OnJudgeError = Literal["none", "neutral", "raise"]
 NEUTRAL_SCORE = 0.5
 
@@ -31,9 +33,9 @@ class FailurePolicy:
         min_calls: int = 16,
     ) -> None:
         if on_judge_error not in ("none", "neutral", "raise"):
-            raise ValueError(f"on_judge_error: expected none, neutral or raise, got {on_judge_error!r}")
+            raise ConfigError(f"on_judge_error: expected none, neutral or raise, got {on_judge_error!r}")
         if not 0.0 <= max_failure_rate <= 1.0:
-            raise ValueError(f"max_failure_rate: expected a value in [0, 1], got {max_failure_rate}")
+            raise ConfigError(f"max_failure_rate: expected a value in [0, 1], got {max_failure_rate}")
         self.on_judge_error = on_judge_error
         self.max_failure_rate = max_failure_rate
         self.window = window

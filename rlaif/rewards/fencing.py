@@ -14,7 +14,7 @@ and loses the means to write markup of its own:
   ``<<SYS>>``) are broken up too.
 
 The cost is cosmetic (``x < 3`` reads ``x ‹ 3``); the judge is told that angle quotes are the
-answer's own text. Only the judge's reply is ever parsed (:mod:`rlaif.rewards.parsing`).
+answer's own text. Only the judge's reply is ever parsed (:mod:`rlaif.rewards.verdicts.parsing`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@
 Every comparison is judged in both orders (position bias is the strongest bias of pairwise judges):
 with p1 = P(A) when x is A and p2 = P(A) when y is A, r(x, y) = (p1 + 1 - p2) / 2 and r(y, x) is
 computed as 1 - r(x, y) from the same two calls, so r(x, y) + r(y, x) = 1 exactly and r(x, x) = 0.5
-(identical texts are never sent to the judge). P(A) is read by :mod:`rlaif.rewards.verdicts`: from
+(identical texts are never sent to the judge). P(A) is read by :mod:`rlaif.rewards.verdicts.choices`: from
 the judge's A/B log-probabilities where the backend gives them, else from an exact ``A`` / ``B``
 reply (1 or 0); anything else fails the comparison, and a failed comparison makes the answer's
 reward ``None`` (failure policy applies).
@@ -23,15 +23,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rlaif.judges.base import Judge, JudgeResponse
+from rlaif.errors import ConfigError
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeResponse
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
-from rlaif.rewards.jury_votes import Vote, vote_choice
-from rlaif.rewards.parsing import VerdictError
-from rlaif.rewards.preference_prompts import CHOICES, PreferenceSpec, pair_request
+from rlaif.rewards.prompts.preference import CHOICES, PreferenceSpec, pair_request
 from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.verdicts.jury_votes import Vote, vote_choice
+from rlaif.rewards.verdicts.parsing import VerdictError
 
 Mode = Literal["vs_reference", "within_group"]
 _Key = tuple[str, str, str, str | None]  # (question, first text, second text, reference shown)
@@ -81,9 +83,9 @@ class PreferenceReward:
         show_reference: bool = True,
     ) -> None:
         if mode not in ("vs_reference", "within_group"):
-            raise ValueError(f"reward.mode: expected vs_reference or within_group, got {mode!r}")
+            raise ConfigError(f"reward.mode: expected vs_reference or within_group, got {mode!r}")
         if getattr(judge, "aggregate", None) == "min":
-            raise ValueError(
+            raise ConfigError(
                 "judge.aggregate: min (the strictest member) is for pointwise rewards; a comparison has no "
                 "strict side: use mean, median or majority with reward=preference"
             )
@@ -107,7 +109,7 @@ class PreferenceReward:
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         if self.mode == "vs_reference" and "reference_answer" not in kwargs:
-            raise ValueError(
+            raise ConfigError(
                 f"reward {self.__name__}: mode vs_reference needs a reference_answer column in the dataset; "
                 "use reward.mode=within_group for data without references"
             )

@@ -20,8 +20,8 @@ from typing import Any
 
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
-from rlaif.rewards.jury_votes import jury_metrics
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.verdicts.jury_votes import jury_metrics
 
 
 @dataclass

@@ -22,16 +22,17 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from rlaif.errors import ConfigError
 from rlaif.judges.base import Judge
 from rlaif.rewards.checks import Check, Gated, JsonValid, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import answer_text, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
-from rlaif.rewards.jury_votes import jury_details, vote_choice, vote_json
-from rlaif.rewards.parsing import VerdictError
+from rlaif.rewards.prompts.rubric import NO, YES, criterion_request, json_request
 from rlaif.rewards.report import Grade, StepReport, report, resolve
-from rlaif.rewards.rubric_prompts import NO, YES, criterion_request, json_request
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.verdicts.jury_votes import jury_details, vote_choice, vote_json
+from rlaif.rewards.verdicts.parsing import VerdictError
 
 Mode = Literal["logprob", "json"]
 _Unit = tuple[str, str, str | None]  # (question, text to grade, reference)
@@ -54,7 +55,7 @@ class RubricReward:
         checks: Sequence[Check] = (),
     ) -> None:
         if mode not in ("logprob", "json"):
-            raise ValueError(f"reward.mode: expected logprob or json, got {mode!r}")
+            raise ConfigError(f"reward.mode: expected logprob or json, got {mode!r}")
         self.judge = judge
         self.rubric = rubric if isinstance(rubric, Rubric) else Rubric.from_mapping(rubric, "reward.rubric")
         self.mode = mode

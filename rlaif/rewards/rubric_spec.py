@@ -6,11 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rlaif.errors import RubricError
+
 PROMPT_LAYOUTS = ("full", "compact")
-
-
-class RubricError(ValueError):
-    """A rubric definition is invalid; the message names the offending key."""
 
 
 @dataclass(frozen=True)

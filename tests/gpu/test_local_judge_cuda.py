@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rlaif.judges.base import JudgeRequest
-from rlaif.judges.local import local_judge
-from rlaif.rewards.verdicts import choice_distribution
+from rlaif.judges.backends.local import local_judge
+from rlaif.judges.protocol import JudgeRequest
+from rlaif.rewards.verdicts.choices import choice_distribution
 
 try:
     from tests.gpu.conftest import requires_cuda

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rlaif.models import load_causal_lm, policy_dtype
+from rlaif.data.models import load_causal_lm, policy_dtype
 
 try:
     from tests.gpu.conftest import requires_cuda
@@ -34,7 +34,7 @@ def test_one_grpo_step_with_lora_in_bf16_trains_the_adapter_only(tiny_model: str
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 
-    from rlaif.models import load_tokenizer
+    from rlaif.data.models import load_tokenizer
 
     def longer_is_better(completions: list[Any], **_: Any) -> list[float]:  # varies, so advantages are not 0
         return [float(len(c[0]["content"] if isinstance(c, list) else c)) for c in completions]

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rlaif.step_timing import StepTimer
+from rlaif.runs.step_timing import StepTimer
 
 try:
     from tests.gpu.conftest import requires_cuda

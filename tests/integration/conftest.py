@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from rlaif.judges.vllm_server import VLLMServer
-from rlaif.models import packaged_model_dir
+from rlaif.data.models import packaged_model_dir
+from rlaif.judges.serving.vllm_server import VLLMServer
 
 
 @pytest.fixture(scope="session")

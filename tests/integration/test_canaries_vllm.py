@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
-from rlaif.judges.openai_compat import openai_judge
-from rlaif.judges.vllm_server import VLLMServer
+from rlaif.judges.backends.openai_compat import openai_judge
+from rlaif.judges.serving.vllm_server import VLLMServer
 from rlaif.monitoring.alarms import AlarmSink
 from rlaif.monitoring.canaries import build_canaries
 from rlaif.rewards.rubric import RubricReward

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rlaif.judges.vllm_server import VLLMServer, _free_port
+from rlaif.judges.serving.vllm_server import VLLMServer, _free_port
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -70,7 +70,7 @@ def test_two_cpu_ranks_share_one_run_folder_and_one_judge_server(
 
 def _few_labelled_rows(per_label: int = 3) -> str:
     """A few of the shipped polite rows, passing and failing: enough for the pre-flight to run, quickly."""
-    from rlaif.labelled_sets import labelled_path
+    from rlaif.evaluation.labelled_sets import labelled_path
 
     rows = [json.loads(line) for line in labelled_path("packaged:everyday_pointwise").read_text().splitlines()]
     polite = [row for row in rows if row["criterion"] == "polite"]

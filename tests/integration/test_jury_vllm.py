@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rlaif.judges.vllm_server import VLLMServer
+from rlaif.judges.serving.vllm_server import VLLMServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from judges._flaky_server import FlakyServer
@@ -29,11 +29,11 @@ _target_: rlaif.judges.jury.jury_judge
 _recursive_: false
 aggregate: mean
 members:
-  - {{name: vllm, _target_: rlaif.judges.openai_compat.openai_judge, base_url: "{vllm}"}}
-  - {{name: persona, system: You are a strict grader., _target_: rlaif.judges.openai_compat.openai_judge,
+  - {{name: vllm, _target_: rlaif.judges.backends.openai_compat.openai_judge, base_url: "{vllm}"}}
+  - {{name: persona, system: You are a strict grader., _target_: rlaif.judges.backends.openai_compat.openai_judge,
      base_url: "{vllm}"}}
   - name: doomed
-    _target_: rlaif.judges.openai_compat.openai_judge
+    _target_: rlaif.judges.backends.openai_compat.openai_judge
     base_url: "{doomed}"
     # A dead member costs each request its timeout and retries until its breaker opens: keep them short.
     policy: {{max_retries: 0, timeout_s: 5, breaker_threshold: 2, breaker_cooldown_s: 600}}

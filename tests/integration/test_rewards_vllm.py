@@ -21,9 +21,9 @@ import pytest
 from omegaconf import OmegaConf
 
 import rlaif
+from rlaif.judges.backends.openai_compat import openai_judge
 from rlaif.judges.base import Judge
-from rlaif.judges.openai_compat import openai_judge
-from rlaif.judges.vllm_server import VLLMServer
+from rlaif.judges.serving.vllm_server import VLLMServer
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
 
@@ -35,7 +35,7 @@ POLICY = {"timeout_s": 600.0, "batch_deadline_s": 1800.0, "max_retries": 2, "bre
 
 
 def _rows() -> list[dict[str, Any]]:
-    path = Path(rlaif.__file__).parent / "prompts" / "default.jsonl"
+    path = Path(rlaif.__file__).parent / "data" / "prompts" / "default.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()[:2]]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rlaif.judges.vllm_server import VLLMServer
+from rlaif.judges.serving.vllm_server import VLLMServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

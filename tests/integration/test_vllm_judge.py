@@ -16,11 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rlaif.judges.base import Judge, JudgeRequest
-from rlaif.judges.openai_compat import OpenAICompatTransport, openai_judge
-from rlaif.judges.vllm_server import VLLMServer
-from rlaif.models import PACKAGED_MODEL
-from rlaif.rewards.verdicts import choice_distribution
+from rlaif.data.models import PACKAGED_MODEL
+from rlaif.judges.backends.openai_compat import OpenAICompatTransport, openai_judge
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest
+from rlaif.judges.serving.vllm_server import VLLMServer
+from rlaif.rewards.verdicts.choices import choice_distribution
 
 pytestmark = pytest.mark.vllm
 

@@ -15,7 +15,7 @@ except ImportError:
     from _flaky_server import FlakyServer  # type: ignore[no-redef]
     from converse_server import ConverseServer, Reply  # type: ignore[no-redef]
 
-# -- OpenAI-compatible (rlaif/judges/openai_compat.py) ----------------------------------------------
+# -- OpenAI-compatible (rlaif/judges/backends/openai_compat.py) ----------------------------------------------
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def flaky() -> Iterator[Callable[..., FlakyServer]]:
         server.stop()
 
 
-# -- Bedrock (rlaif/judges/bedrock.py) ------------------------------------------------------------
+# -- Bedrock (rlaif/judges/backends/bedrock.py) ------------------------------------------------------------
 
 _AWS_ENV = (
     "AWS_ACCESS_KEY_ID",

@@ -6,7 +6,8 @@ import asyncio
 import pickle
 from typing import Any
 
-from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TransientJudgeError, TransportResult
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransientJudgeError, TransportResult
 
 
 class ScriptedTransport:

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 import rlaif
-from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TransientJudgeError
-from rlaif.judges.bedrock import BedrockTransport, _classify, bedrock_judge
-from rlaif.rewards.parsing import VerdictError
-from rlaif.rewards.verdicts import choice_distribution
+from rlaif.judges.backends.bedrock import BedrockTransport, _classify, bedrock_judge
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransientJudgeError
+from rlaif.rewards.verdicts.choices import choice_distribution
+from rlaif.rewards.verdicts.parsing import VerdictError
 
 MODEL_ID = "us.amazon.nova-lite-v1:0"
 YAML = Path(rlaif.__file__).parent / "conf" / "judge" / "bedrock.yaml"
@@ -129,7 +130,7 @@ def test_choices_are_instructed_and_the_reply_returned_as_said(
     [on_menu] = judge.generate([ask(choices=("yes", "no"))])
     [off_menu] = judge.generate([ask("other", choices=("yes", "no"))])
 
-    # The transport moves text; the one verdict rule (rlaif.rewards.verdicts) reads it.
+    # The transport moves text; the one verdict rule (rlaif.rewards.verdicts.choices) reads it.
     assert on_menu.text == " **Yes.** " and on_menu.token_logprobs is None
     assert choice_distribution(("yes", "no"), on_menu) == {"yes": 1.0, "no": 0.0}
     assert off_menu.text == "Probably yes"

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from rlaif.judges.base import Judge, JudgeRequest
-from rlaif.judges.bedrock import bedrock_judge
-from rlaif.judges.openai_compat import openai_judge
+from rlaif.judges.backends.bedrock import bedrock_judge
+from rlaif.judges.backends.openai_compat import openai_judge
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
 

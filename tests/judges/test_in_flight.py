@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from rlaif.judges.base import Judge, JudgeRequest, TransportResult
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, TransportResult
 
 
 class _Holding:

@@ -22,10 +22,10 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 from rlaif.judges.jury import Jury, jury_judge, with_system
-from rlaif.rewards.jury_votes import combine, jury_metrics
-from rlaif.rewards.parsing import VerdictError
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
+from rlaif.rewards.verdicts.jury_votes import combine, jury_metrics
+from rlaif.rewards.verdicts.parsing import VerdictError
 
 try:
     from tests.rewards.scripted import Recorder, a_or_b, fail, scripted_judge, yes_no
@@ -132,7 +132,7 @@ def test_member_verdicts_reach_rewards_jsonl(tmp_path: Path) -> None:
 
 
 def test_json_mode_combines_member_verdicts() -> None:
-    from rlaif.judges.base import TransportResult
+    from rlaif.judges.protocol import TransportResult
 
     def member(polite: bool) -> Any:
         text = json.dumps({"polite": {"reason": "r", "pass": polite}, "concise": {"reason": "s", "pass": True}})
@@ -206,11 +206,11 @@ def test_probe_fails_below_quorum_and_names_members(caplog: pytest.LogCaptureFix
         ),
         ([{"model": "x"}], {}, r"judge.members\[0\]: expected a judge config with a _target_"),
         (
-            [{"_target_": "rlaif.judges.local.local_judge"}] * 2,
+            [{"_target_": "rlaif.judges.backends.local.local_judge"}] * 2,
             {"quorum": 3},
             r"judge.quorum: expected 1 to 2",
         ),
-        ([{"_target_": "rlaif.judges.local.local_judge"}], {"aggregate": "max"}, "judge.aggregate"),
+        ([{"_target_": "rlaif.judges.backends.local.local_judge"}], {"aggregate": "max"}, "judge.aggregate"),
     ],
 )
 def test_bad_jury_config_is_refused_by_key(members: list[Any], extra: dict[str, Any], message: str) -> None:
@@ -220,8 +220,8 @@ def test_bad_jury_config_is_refused_by_key(members: list[Any], extra: dict[str, 
 
 def test_members_caches_go_under_the_jury_cache_path(tmp_path: Path) -> None:
     members = [
-        {"_target_": "rlaif.judges.local.local_judge", "name": "x"},
-        {"_target_": "rlaif.judges.local.local_judge", "policy": {"cache": False}},
+        {"_target_": "rlaif.judges.backends.local.local_judge", "name": "x"},
+        {"_target_": "rlaif.judges.backends.local.local_judge", "policy": {"cache": False}},
     ]
     jury = jury_judge(members, policy={"cache": True, "cache_path": str(tmp_path / "c")})
     assert jury.members["x"].policy.cache_path == str(tmp_path / "c" / "x")

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from rlaif.judges.base import Judge, JudgeRequest, TransportResult
-from rlaif.judges.local import CHOICE_TOP_LOGPROBS, LocalTransport, local_judge, resolve_device
-from rlaif.rewards.verdicts import choice_distribution
+from rlaif.judges.backends.local import CHOICE_TOP_LOGPROBS, LocalTransport, local_judge, resolve_device
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, TransportResult
+from rlaif.rewards.verdicts.choices import choice_distribution
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +148,7 @@ def test_shared_prefixes_give_the_same_probabilities_with_fewer_tokens_computed(
     from omegaconf import OmegaConf
 
     import rlaif
-    from rlaif.rewards.rubric_prompts import criterion_request
+    from rlaif.rewards.prompts.rubric import criterion_request
     from rlaif.rewards.rubric_spec import Rubric
 
     spec = OmegaConf.to_container(OmegaConf.load(Path(rlaif.__file__).parent / "conf" / "rubric" / "everyday.yaml"))

@@ -21,24 +21,26 @@ import openai
 import pytest
 from omegaconf import OmegaConf
 
-import rlaif.judges.openai_compat as oc
-from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TransientJudgeError
-from rlaif.judges.openai_compat import (
+import rlaif
+import rlaif.judges.backends.openai_compat as oc
+from rlaif.judges.backends.openai_compat import (
     CHOICE_TOP_LOGPROBS,
     OpenAICompatTransport,
     openai_judge,
     request_kwargs,
     retry_after_s,
 )
-from rlaif.judges.vllm_server import VLLMServer
-from rlaif.rewards.verdicts import choice_distribution
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransientJudgeError
+from rlaif.judges.serving.vllm_server import VLLMServer
+from rlaif.rewards.verdicts.choices import choice_distribution
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
     from tests.judges._flaky_server import SERVE, FlakyServer, completion, fake_vllm, pid_alive
 except ImportError:
     from _flaky_server import SERVE, FlakyServer, completion, fake_vllm, pid_alive  # type: ignore[no-redef]
 
-CONF = Path(oc.__file__).resolve().parents[1] / "conf" / "judge"
+CONF = Path(rlaif.__file__).resolve().parent / "conf" / "judge"
 FAST = {
     "timeout_s": 5.0,
     "max_retries": 3,
@@ -138,7 +140,7 @@ def completion_with_top(top: list[tuple[str, float]]) -> Any:
 
 
 def test_the_top_list_comes_back_as_the_server_sent_it() -> None:
-    # No verdict here: the transport returns the tokens, rlaif.rewards.verdicts decides (test_verdicts.py).
+    # No verdict here: the transport returns the tokens, rlaif.rewards.verdicts.choices decides (test_verdicts.py).
     choices_request = req(choices=("yes", "no"), logprobs=True)
     result = oc.parse_completion(completion_with_top([("yes", -0.5), (" yes", -1.5), ("No", -2.0)]), choices_request)
     assert result.token_logprobs[0].top == {"yes": -0.5, " yes": -1.5, "No": -2.0}

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from rlaif.judges.bedrock import bedrock_judge
-from rlaif.judges.openai_compat import openai_judge
+from rlaif.judges.backends.bedrock import bedrock_judge
+from rlaif.judges.backends.openai_compat import openai_judge
 from rlaif.judges.preflight import JudgeUnavailableError, check_judge
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rlaif.judges.vllm_server import VLLMServer, VLLMServerError, main
+from rlaif.judges.serving.vllm_server import VLLMServer, VLLMServerError, main
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
     from tests.judges._flaky_server import SERVE, fake_vllm, pid_alive
@@ -119,7 +119,7 @@ def test_port_in_use_is_refused_before_starting(tmp_path: Path) -> None:
 
 
 def test_cpu_recipe_picks_dtype_from_the_cpu_and_binds_the_cores_it_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rlaif.judges import vllm_server
+    from rlaif.judges.serving import vllm_server
 
     assert vllm_server.cpu_dtype(["sse4_2", "avx512f", "avx512_bf16"]) == "bfloat16"
     assert vllm_server.cpu_dtype(["sse4_2", "amx_bf16"]) == "bfloat16"

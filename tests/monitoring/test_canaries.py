@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from hydra import compose, initialize_config_module
 
+from rlaif.judges.backends.openai_compat import openai_judge
 from rlaif.judges.base import Judge
-from rlaif.judges.openai_compat import openai_judge
 from rlaif.monitoring.alarms import AlarmSink, AlarmStopError
 from rlaif.monitoring.canaries import Canaries, build_canaries
 from rlaif.rewards.preference import PreferenceReward

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -119,7 +120,7 @@ def test_the_rubric_asking_for_length_makes_answer_words_a_collapse_signal(tmp_p
 
 def test_the_step_timer_counts_the_guards_apart_from_the_judge(tmp_path: Path, monkeypatch: Any) -> None:
     """A fake clock: the reward call takes 10 s, of which the guards' 3 s; the judge gets the other 7."""
-    import rlaif.step_timing as step_timing
+    import rlaif.runs.step_timing as step_timing
 
     clock = iter([100.0, 100.0, 110.0, 112.0, 118.0])  # step begin, reward start, reward end, step end (+1 spare)
     monkeypatch.setattr(step_timing.time, "perf_counter", lambda: next(clock))
@@ -144,7 +145,8 @@ async def _no_guards(call: Any) -> None:
 def test_an_alarm_under_stop_ends_training_like_a_judge_failure(tmp_path: Path) -> None:
     """rlaif.train.train turns the AlarmStopError out of trainer.train into RunStoppedError (exit 1 in main),
     after saving a checkpoint of the last completed step, with the resume command."""
-    from rlaif.train import RunStoppedError, train
+    from rlaif.errors import RunStoppedError
+    from rlaif.train import train
 
     saved: list[int] = []
 
@@ -159,12 +161,10 @@ def test_an_alarm_under_stop_ends_training_like_a_judge_failure(tmp_path: Path) 
         def _save_checkpoint(self, model: Any, trial: Any) -> None:
             saved.append(self.state.global_step)
 
-    closed: list[bool] = []
-    judge = SimpleNamespace(close=lambda: closed.append(True))
     with pytest.raises(RunStoppedError) as stopped:
-        train(_Trainer(), judge, None, None, tmp_path)  # type: ignore[arg-type]
+        train(_Trainer(), None, None, tmp_path)  # type: ignore[arg-type]
     message = str(stopped.value)
-    assert saved == [5] and closed == [True]
+    assert saved == [5]
     assert (
         "monitor alarm at step 5: on_topic" in message and f"checkpoint saved: {tmp_path / 'checkpoint-5'}" in message
     )
@@ -209,11 +209,12 @@ def test_the_judged_monitor_with_the_packaged_judge_as_second_judge(tmp_path: Pa
         cfg = compose("train", overrides=overrides)
     monitor = build_monitor(cfg.monitor, cfg.rubric, tmp_path)
     assert monitor is not None
-    monitor.second = build_second_reward(cfg.monitor, cfg.reward, tmp_path)
-    assert monitor.second is not None and monitor.second.judge.identity.startswith("local:")
-    metrics: dict[str, list[float]] = {}
-    _call(GuardedReward(_Reward(), [monitor]), 0, hacked=0.5, metrics=metrics)
-    line = json.loads((tmp_path / "monitor.jsonl").read_text())
-    assert line["judge_agreement"] is None or -1.0 <= line["judge_agreement"] <= 1.0  # None: one side constant
-    assert monitor.second.judge.metrics.totals()["requests"] > 0  # the second judge was asked
+    with ExitStack() as stack:
+        monitor.second = build_second_reward(cfg.monitor, cfg.reward, tmp_path, stack)
+        assert monitor.second is not None and monitor.second.judge.identity.startswith("local:")
+        metrics: dict[str, list[float]] = {}
+        _call(GuardedReward(_Reward(), [monitor]), 0, hacked=0.5, metrics=metrics)
+        line = json.loads((tmp_path / "monitor.jsonl").read_text())
+        assert line["judge_agreement"] is None or -1.0 <= line["judge_agreement"] <= 1.0  # None: one side constant
+        assert monitor.second.judge.metrics.totals()["requests"] > 0  # the second judge was asked
     assert (tmp_path / "monitor_judge" / "judge_cache").exists()  # its own cache, apart from the training judge's

@@ -50,7 +50,7 @@ def test_the_payload_is_the_nova_contracts() -> None:
     assert [s["id"] for s in samples] == ["q1#0", "q1#1"]  # one prompt, two completions: unique ids
     assert samples[0]["messages"] == [*PROMPT, {"role": "assistant", "content": "Paris."}]
     assert samples[0]["reference_answer"] == "Paris" and samples[0]["difficulty"] == "easy"
-    assert samples[1]["reference_answer"] == {"city": "Paris"}  # the JSON rlaif.data stored as text
+    assert samples[1]["reference_answer"] == {"city": "Paris"}  # the JSON rlaif.data.loaders stored as text
     assert samples[0]["task"] == "geo" and "task" not in samples[1]  # a row's extra fields, passed through
     assert "trainer_state" not in samples[0] and "extra" not in samples[0]
 

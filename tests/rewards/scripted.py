@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TokenLogprob, TransportResult
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TokenLogprob, TransportResult
 
 Script = Callable[[JudgeRequest], TransportResult]
 

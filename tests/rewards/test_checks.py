@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from rlaif.errors import RubricError
 from rlaif.rewards.checks import (
     CheckResult,
     CheckReward,
     JsonValid,
     LanguageMatch,
     LengthPenalty,
-    MentionsQuestion,
     NonEmpty,
     RegexFilter,
     apply_gates,
@@ -23,7 +23,7 @@ from rlaif.rewards.checks import (
     takes_reference,
 )
 from rlaif.rewards.language import dominant_script
-from rlaif.rewards.rubric_spec import RubricError
+from rlaif.rewards.on_topic import MentionsQuestion
 
 try:
     from tests.rewards.scripted import Recorder

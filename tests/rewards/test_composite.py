@@ -14,7 +14,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from rlaif.judges.base import JudgeRequest, TransportResult
+from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.checks import CheckReward, LengthPenalty, NonEmpty, RegexFilter
 from rlaif.rewards.rubric import RubricReward
 

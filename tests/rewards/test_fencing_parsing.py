@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from rlaif.judges.base import TransportResult
+from rlaif.judges.protocol import TransportResult
 from rlaif.rewards.fencing import defuse, fence, ignore_instructions, normalize
-from rlaif.rewards.parsing import VerdictError, parse_json_verdict
-from rlaif.rewards.verdicts import choice_distribution
+from rlaif.rewards.verdicts.choices import choice_distribution
+from rlaif.rewards.verdicts.parsing import VerdictError, parse_json_verdict
 
 try:
     from tests.rewards.scripted import first_token

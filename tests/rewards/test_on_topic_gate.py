@@ -3,7 +3,7 @@
 ``tests/rewards/data/on_topic_gate.jsonl`` holds terse correct answers (label pass, kind ``terse``), the
 kind of non-answer the e6 run learned (label fail, kind ``non_answer``, docs/judging.md) and evasions that
 name the question's subject (kind ``echo_evasion``: a limit of the gate, reported, not asserted). Each row
-names a row of ``rlaif/prompts/default.jsonl`` or ``default_eval.jsonl`` by id, whose question and
+names a row of ``rlaif/data/prompts/default.jsonl`` or ``default_eval.jsonl`` by id, whose question and
 reference answer it is graded against. Print the rates, before (question words only) and after (the
 reference too), with ``python tests/rewards/test_on_topic_gate.py``; docs/judging.md quotes them, and the
 tests below fail when the measured rates leave what the docs state.
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from rlaif.rewards.checks import MentionsQuestion
 from rlaif.rewards.conversation import question_text, reference_text
+from rlaif.rewards.on_topic import MentionsQuestion
 
 CASES = Path(__file__).parent / "data" / "on_topic_gate.jsonl"
 # What docs/judging.md states for the shipped rule (with the reference); the old rule is reported beside.
@@ -36,7 +36,7 @@ def default_rows() -> dict[str, tuple[str, str | None]]:
     """id -> (question, reference) for the default training and held-out prompts."""
     rows = {}
     for name in ("default", "default_eval"):
-        for row in _jsonl(Path(str(files("rlaif") / "prompts" / f"{name}.jsonl"))):
+        for row in _jsonl(Path(str(files("rlaif.data") / "prompts" / f"{name}.jsonl"))):
             rows[row["id"]] = (question_text(row["messages"]), reference_text(row.get("reference_answer")))
     return rows
 

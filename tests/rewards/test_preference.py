@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rlaif.judges.base import JudgeRequest, TransportResult
+from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.checks import RegexFilter
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 from rlaif.rewards.preference import PreferenceReward

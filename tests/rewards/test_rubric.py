@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rlaif.judges.base import JudgeRequest, TransportResult
+from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.rewards.rubric import RubricReward
 

@@ -11,9 +11,10 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 import rlaif
-from rlaif.judges.base import JudgeRequest, TransportResult
-from rlaif.rewards.preference_prompts import PreferenceSpec, pair_request
-from rlaif.rewards.rubric_spec import Rubric, RubricError
+from rlaif.errors import RubricError
+from rlaif.judges.protocol import JudgeRequest, TransportResult
+from rlaif.rewards.prompts.preference import PreferenceSpec, pair_request
+from rlaif.rewards.rubric_spec import Rubric
 
 try:
     from tests.rewards.scripted import scripted_judge, yes_no

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from rlaif.judges.base import JudgeRequest, TransportResult
+from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards import fencing
-from rlaif.rewards.parsing import VerdictError, parse_json_verdict
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
-from rlaif.rewards.verdicts import choice_distribution
+from rlaif.rewards.verdicts.choices import choice_distribution
+from rlaif.rewards.verdicts.parsing import VerdictError, parse_json_verdict
 
 try:
     from tests.rewards.attacks import BENIGN, attacks

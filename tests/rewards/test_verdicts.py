@@ -12,13 +12,14 @@ import pytest
 import torch
 from transformers import BatchEncoding
 
-from rlaif.judges.base import JudgeRequest, JudgeResponse, TokenLogprob, TransportResult, _response_from
-from rlaif.judges.bedrock import _parse_reply
-from rlaif.judges.local import LocalTransport
-from rlaif.judges.openai_compat import parse_completion
-from rlaif.rewards import verdicts
-from rlaif.rewards.parsing import VerdictError
-from rlaif.rewards.verdicts import MIN_CHOICE_MASS, choice_distribution
+from rlaif.judges.backends.bedrock import _parse_reply
+from rlaif.judges.backends.local import LocalTransport
+from rlaif.judges.backends.openai_compat import parse_completion
+from rlaif.judges.base import _response_from
+from rlaif.judges.protocol import JudgeRequest, JudgeResponse, TokenLogprob, TransportResult
+from rlaif.rewards.verdicts import choices as verdicts
+from rlaif.rewards.verdicts.choices import MIN_CHOICE_MASS, choice_distribution
+from rlaif.rewards.verdicts.parsing import VerdictError
 
 # The judge's whole first-token vocabulary here: 20 tokens, the size of every backend's top list, so
 # the OpenAI-shaped reply lists exactly what the local transport's top-20 lists.

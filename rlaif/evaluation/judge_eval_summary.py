@@ -1,5 +1,5 @@
 """The numbers of ``python -m rlaif.judge_eval``: verdicts into ``summary.json`` (statistics from
-:mod:`rlaif.judge_stats`); :mod:`rlaif.judge_eval_report` writes the files that show them.
+:mod:`rlaif.evaluation.stats`); :mod:`rlaif.evaluation.judge_eval_report` writes the files that show them.
 
 Rules the numbers follow: an item the judge could not score (``score`` null) counts in
 ``parse_failure_rate`` and is left out of agreement, κ and AUC. A pair whose two orders cancel out
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rlaif import judge_stats as st
-
-if TYPE_CHECKING:  # rlaif.judge_eval imports this module
-    from rlaif.judge_eval import EvalSettings
-    from rlaif.labelled_sets import LabelledSet, Verdicts
+from rlaif.evaluation import stats as st
+from rlaif.evaluation.judge_eval_settings import EvalSettings
+from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts
 
 _UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
 

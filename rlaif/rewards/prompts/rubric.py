@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlaif.judges.base import JudgeRequest
+from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.fencing import IGNORE_INSTRUCTIONS, fence
 from rlaif.rewards.rubric_spec import Criterion, Rubric
 

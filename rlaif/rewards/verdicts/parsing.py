@@ -3,7 +3,7 @@
 Only the judge's reply is parsed, never the answer under judgement, and only a complete verdict
 counts: a missing criterion, a non-Boolean ``pass`` or extra keys make the whole verdict invalid.
 When a reply holds several JSON objects (a model that "thinks out loud"), the last complete one wins.
-Choice verdicts (yes/no, A/B) are read by :mod:`rlaif.rewards.verdicts`.
+Choice verdicts (yes/no, A/B) are read by :mod:`rlaif.rewards.verdicts.choices`.
 """
 
 from __future__ import annotations

@@ -15,14 +15,13 @@ import logging
 import math
 import re
 import shutil
-import traceback
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from rlaif.secrets import install_log_redaction, redact_saved_config, secret_values
+from rlaif.runs.secrets import install_log_redaction, redact_saved_config, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +67,6 @@ def remove_created(run_dir: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
 
 
-def judge_policy(judge_cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """The judge's limits, with its cache on disk in the run folder unless set: a resumed run replays the
-    steps since its last checkpoint, and must not pay again for the answers already judged."""
-    container = OmegaConf.to_container(judge_cfg.get("policy") or OmegaConf.create({}), resolve=True)
-    assert isinstance(container, dict)
-    policy = {str(k): v for k, v in container.items()}
-    if policy.get("cache", True) and not policy.get("cache_path"):
-        policy["cache_path"] = str(run_dir / "judge_cache")
-    return policy
-
-
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The newest *complete* ``checkpoint-N`` in ``run_dir``: TRL writes ``trainer_state.json`` last, so a
     checkpoint cut short by a crash is skipped rather than resumed from."""
@@ -113,7 +101,7 @@ def finish_run(run_dir: Path, trainer: Any, judge: Any, step_time: dict[str, flo
         "judge": judge.identity,
         "judge_requests": totals["requests"],
         "judge_cache_hits": totals["cache_hits"],
-        # Median seconds per step: generation, judge, optimisation (rlaif.step_timing; per step in step_timing.jsonl)
+        # Median seconds per step: generation, judge, optimisation (per step in step_timing.jsonl)
         "step_time": step_time or {},
     }
     (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
@@ -160,14 +148,6 @@ def plot_rewards(rewards: list[tuple[int, float, float | None]], path: Path, bas
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def mark_failed(run_dir: Path, exc: BaseException) -> Path:
-    """Leave ``FAILED`` with the error and traceback, so the folder cannot pass for a finished run."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    marker = run_dir / "FAILED"
-    marker.write_text("".join(traceback.format_exception(exc)))
-    return marker
 
 
 def set_aside_failed_marker(run_dir: Path) -> None:

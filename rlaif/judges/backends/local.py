@@ -1,7 +1,7 @@
 """In-process transformers judge: batched generation, and choice requests answered from one forward pass.
 
 A choices request needs no decoding: the transport returns the first answer position's top
-log-probabilities (the shape vLLM's top-logprobs have), and :mod:`rlaif.rewards.verdicts` reads
+log-probabilities (the shape vLLM's top-logprobs have), and :mod:`rlaif.rewards.verdicts.choices` reads
 P(choice) from them, by the same rule for every backend. On a 135M model that is the interface that
 yields a number for nearly every request, and it is ~4x cheaper than generating JSON.
 
@@ -18,10 +18,11 @@ import os
 import threading
 from typing import Any
 
+from rlaif.data.models import PACKAGED_MODEL, load_causal_lm, load_tokenizer
 from rlaif.judges._prefix import PrefixGroup, shared_prefix_groups
 from rlaif.judges._top_logprobs import CHOICE_TOP_LOGPROBS, add_logprob
-from rlaif.judges.base import Judge, JudgeRequest, PermanentJudgeError, TokenLogprob, TransportResult
-from rlaif.models import PACKAGED_MODEL, load_causal_lm, load_tokenizer
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TokenLogprob, TransportResult
 
 _LOADING = threading.Lock()
 

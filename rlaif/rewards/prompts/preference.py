@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rlaif.judges.base import JudgeRequest
+from rlaif.errors import RubricError
+from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.fencing import fence, ignore_instructions
-from rlaif.rewards.rubric_spec import RubricError
 
 CHOICES = ("A", "B")
 _SYSTEM = "You are a strict, fair judge comparing two answers to the same question. " + ignore_instructions(

@@ -7,7 +7,7 @@ and internal-server errors are retried; validation and access errors never are.
 
 Converse returns no log-probabilities, so a ``choices`` request is answered in text: the model is told
 to pick one option, and its reply comes back as it is (:attr:`TransportResult.token_logprobs` is always
-``None``). Whether that reply *is* one option is decided by :mod:`rlaif.rewards.verdicts`, the same
+``None``). Whether that reply *is* one option is decided by :mod:`rlaif.rewards.verdicts.choices`, the same
 rule as for every backend.
 
 Credentials come only from the standard AWS chain (environment, ``profile``, SSO, IAM role, instance or
@@ -25,14 +25,9 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from rlaif.judges.base import (
-    Judge,
-    JudgePolicy,
-    JudgeRequest,
-    PermanentJudgeError,
-    TransientJudgeError,
-    TransportResult,
-)
+from rlaif.judges.base import Judge
+from rlaif.judges.limits import JudgePolicy
+from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransientJudgeError, TransportResult
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rlaif import judge_stats as st
-from rlaif.rewards.checks import Check, LanguageMatch, MentionsQuestion, takes_reference
+from rlaif.evaluation import stats as st
+from rlaif.rewards.checks import Check, LanguageMatch, takes_reference
 from rlaif.rewards.conversation import question_text, reference_text
+from rlaif.rewards.on_topic import MentionsQuestion
 
 SIDES = ("adapter", "baseline")
 

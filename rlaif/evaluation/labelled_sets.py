@@ -2,7 +2,7 @@
 reference?, kind?, split?}`` or pairwise ``{prompt, response_a, response_b, preferred: a|b, reference?, kind?,
 split?}`` JSONL rows, read and checked with every problem named as ``file:line``, and graded by a reward
 (:func:`judge_items`: ``rlaif.judge_eval`` and the judge canaries score rows the same way). ``packaged:NAME``
-is a set shipped with rlaif (``rlaif/labelled/NAME.jsonl``).
+is a set shipped with rlaif (``rlaif/data/labelled/NAME.jsonl``).
 
 ``split`` keeps tuning apart from reporting: ``dev`` rows are for choosing prompts, wordings and rubrics,
 ``test`` rows for the figures a judge is reported and gated on (:func:`select_split`). A set either gives
@@ -17,14 +17,13 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from rlaif.config_checks import ConfigError
-from rlaif.data import DataError
+from rlaif.data.packaged import resolve
+from rlaif.errors import ConfigError, DataError
 from rlaif.rewards.conversation import reference_text
-from rlaif.rewards.parsing import VerdictError
+from rlaif.rewards.verdicts.parsing import VerdictError
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +47,8 @@ class LabelledSet:
 
 
 def labelled_path(name: str) -> Path:
-    """``packaged:NAME`` is a set shipped with rlaif (``rlaif/labelled/NAME.jsonl``); else a file path."""
-    if name.startswith("packaged:"):
-        return Path(str(files("rlaif") / "labelled" / f"{name.removeprefix('packaged:')}.jsonl"))
-    return Path(name).expanduser()
+    """``packaged:NAME`` is a set shipped with rlaif (``rlaif/data/labelled/NAME.jsonl``); else a file path."""
+    return resolve("labelled", name)
 
 
 def load_labelled(name: str) -> LabelledSet:

@@ -1,7 +1,7 @@
 """Reading a verdict from one judge or from a jury (:class:`~rlaif.judges.jury.Jury`), the same way.
 
-Each member's reply goes through the one verdict rule (:func:`~rlaif.rewards.verdicts.choice_distribution`
-for choices, :func:`~rlaif.rewards.parsing.parse_json_verdict` for JSON verdicts); a member whose reply has
+Each member's reply goes through the one verdict rule (:func:`~rlaif.rewards.verdicts.choices.choice_distribution`
+for choices, :func:`~rlaif.rewards.verdicts.parsing.parse_json_verdict` for JSON verdicts); a member whose reply has
 no verdict (it failed, timed out, its breaker is open, it answered off the menu) is left out. With fewer
 verdicts than the jury's quorum the jury has no verdict: a :class:`VerdictError`, i.e. ``None`` for the
 answer, never a guess. Otherwise the members' P(pass) (or P(A)) are combined by the jury's rule:
@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlaif.rewards.parsing import VerdictError, parse_json_verdict
-from rlaif.rewards.verdicts import choice_distribution
+from rlaif.errors import ConfigError
+from rlaif.rewards.verdicts.choices import choice_distribution
+from rlaif.rewards.verdicts.parsing import VerdictError, parse_json_verdict
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def combine(members: Mapping[str, float | None], aggregate: str, quorum: int, er
     if aggregate == "majority":
         share = sum(1.0 if p > 0.5 else 0.5 if p == 0.5 else 0.0 for p in given) / len(given)
         return 1.0 if share > 0.5 else 0.0 if share < 0.5 else 0.5
-    raise ValueError(f"judge.aggregate: unknown rule {aggregate!r}")
+    raise ConfigError(f"judge.aggregate: unknown rule {aggregate!r}")
 
 
 def jury_details(votes: Mapping[str, Vote]) -> dict[str, Any]:

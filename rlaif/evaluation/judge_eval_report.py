@@ -1,7 +1,7 @@
 """The files that show ``python -m rlaif.judge_eval``'s numbers: :func:`write_outputs` writes
 ``summary.json`` with ``items.jsonl`` (one line per labelled item, in input order), ``audit.jsonl``,
 ``report.md`` and its PNG charts; :func:`terminal_summary` is the one-screen version. The numbers
-themselves come from :mod:`rlaif.judge_eval_summary`.
+themselves come from :mod:`rlaif.evaluation.judge_eval_summary`.
 """
 
 from __future__ import annotations
@@ -9,14 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rlaif import judge_stats as st
-from rlaif.judge_eval_summary import verdict
-
-if TYPE_CHECKING:  # rlaif.judge_eval imports this module
-    from rlaif.labelled_sets import LabelledSet, Verdicts
-
+from rlaif.evaluation import stats as st
+from rlaif.evaluation.judge_eval_summary import verdict
+from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts
 
 # -- files ----------------------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 The transport maps one :class:`JudgeRequest` to one chat completion and classifies what went wrong;
 retries, timeouts, the breaker and the cache live once in :class:`rlaif.judges.base.Judge`. A
 choices request comes back as the reply text plus the first token's top-logprobs; which choice that
-means is :mod:`rlaif.rewards.verdicts`' call. With ``launch`` set it starts its own vLLM server
-(:class:`rlaif.judges.vllm_server.VLLMServer`) on the first request and stops it on close or at
+means is :mod:`rlaif.rewards.verdicts.choices`' call. With ``launch`` set it starts its own vLLM server
+(:class:`rlaif.judges.serving.vllm_server.VLLMServer`) on the first request and stops it on close or at
 interpreter exit.
 """
 
@@ -22,19 +22,14 @@ from typing import Any, TypeAlias
 
 import openai
 
+from rlaif.errors import ConfigError
 from rlaif.judges._top_logprobs import CHOICE_TOP_LOGPROBS, add_logprob
-from rlaif.judges.base import (
-    Judge,
-    JudgePolicy,
-    JudgeRequest,
-    PermanentJudgeError,
-    TokenLogprob,
-    TransientJudgeError,
-    TransportResult,
-)
-from rlaif.judges.vllm_server import VLLMServer
+from rlaif.judges.base import Judge
+from rlaif.judges.limits import JudgePolicy
+from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TokenLogprob, TransientJudgeError, TransportResult
+from rlaif.judges.serving.vllm_server import VLLMServer
 
-# What ``judge.launch`` instantiates to (``_target_: rlaif.judges.vllm_server.VLLMServer`` with
+# What ``judge.launch`` instantiates to (``_target_: rlaif.judges.serving.vllm_server.VLLMServer`` with
 # ``_partial_: true``): a server factory, called with the served model name when a server is needed.
 ServerFactory: TypeAlias = "functools.partial[VLLMServer]"
 
@@ -64,7 +59,7 @@ class OpenAICompatTransport:
         launch: ServerFactory | Mapping[str, Any] | None = None,
     ) -> None:
         if base_url is None and launch is None:
-            raise ValueError("OpenAICompatTransport needs a base_url or a launch config")
+            raise ConfigError("OpenAICompatTransport needs a base_url or a launch config")
         self.launch = _server_factory(launch, model) if launch is not None else None
         self.base_url = base_url.rstrip("/") if base_url else None
         self.model = model
@@ -212,15 +207,15 @@ def _server_factory(launch: ServerFactory | Mapping[str, Any], served: str) -> S
     if isinstance(launch, Mapping):
         launch = functools.partial(VLLMServer, **launch)
     if not isinstance(launch, functools.partial):
-        raise ValueError(
-            f"judge.launch must be a server factory (_target_: rlaif.judges.vllm_server.VLLMServer with "
+        raise ConfigError(
+            f"judge.launch must be a server factory (_target_: rlaif.judges.serving.vllm_server.VLLMServer with "
             f"_partial_: true) or a mapping of its options, not {type(launch).__name__}"
         )
     _launched_model(launch)
     try:  # an unknown or misspelt option fails here, at config time, not minutes into the run
         inspect.signature(launch.func).bind(*launch.args, **launch.keywords, served_model_name=served)
     except TypeError as exc:
-        raise ValueError(f"judge.launch: {exc} (the options of {launch.func.__qualname__})") from exc
+        raise ConfigError(f"judge.launch: {exc} (the options of {launch.func.__qualname__})") from exc
     return launch
 
 
@@ -228,7 +223,7 @@ def _launched_model(launch: ServerFactory) -> str:
     """The model the factory serves: the cache identity, stable across runs (unlike the port)."""
     model = launch.keywords.get("model", launch.args[0] if launch.args else None)
     if not model:
-        raise ValueError("judge.launch needs a 'model' (a local folder, hub id or packaged alias)")
+        raise ConfigError("judge.launch needs a 'model' (a local folder, hub id or packaged alias)")
     return str(model)
 
 

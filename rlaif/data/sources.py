@@ -19,6 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rlaif.data.records import row_from_record
+from rlaif.errors import DataError
+
 MAPPED = ("messages", "prompt", "reference_answer", "id")
 _BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 
@@ -27,7 +30,6 @@ def read_source(
     path: str, columns: Mapping[str, Any] | None, split: str = "train", subset: str | None = None
 ) -> list[dict[str, Any]]:
     """The rows of ``path`` with ``columns`` mapped; raises ``DataError`` naming what is wrong."""
-    from rlaif.data import DataError, row_from_record
 
     mapping = _mapping(columns)
     dataset, source = _load(path, split, subset)
@@ -57,7 +59,6 @@ def read_source(
 
 
 def _mapping(columns: Mapping[str, Any] | None) -> dict[str, str]:
-    from rlaif.data import DataError
 
     given = {str(k): v for k, v in (columns or {}).items() if v is not None}
     unknown = sorted(set(given) - set(MAPPED))
@@ -73,8 +74,6 @@ def _mapping(columns: Mapping[str, Any] | None) -> dict[str, str]:
 
 def _load(path: str, split: str, subset: str | None) -> tuple[Any, str]:
     from datasets import load_dataset
-
-    from rlaif.data import DataError
 
     if path.startswith("hub:"):
         source = f"{path} (subset {subset}, split {split})" if subset else f"{path} (split {split})"
@@ -101,7 +100,5 @@ def _messages(value: Any, where: str) -> Any:
         try:
             return json.loads(value)
         except json.JSONDecodeError:
-            from rlaif.data import DataError
-
             raise DataError(f"{where}: the messages column (data.columns.messages) is text but not JSON") from None
     return value

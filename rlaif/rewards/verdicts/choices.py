@@ -3,7 +3,7 @@
 Transports return what the model said: its text and, where the backend has them, the first token's
 top log-probabilities (vLLM/OpenAI top-logprobs, the local judge's top of one forward pass). This
 module decides. An answer the judge did not give, a reply off the menu or broken numbers are a
-:class:`~rlaif.rewards.parsing.VerdictError`: a failure, never a silent 0.5.
+:class:`~rlaif.rewards.verdicts.parsing.VerdictError`: a failure, never a silent 0.5.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from rlaif.judges.base import TokenLogprob
-from rlaif.rewards.parsing import VerdictError
+from rlaif.judges.protocol import TokenLogprob
+from rlaif.rewards.verdicts.parsing import VerdictError
 
 # Below this much probability on the allowed choices (first token, all choices together) the judge did
 # not answer the question: a failure. The packaged SmolLM2-135M judge (local transport, top-20) spreads

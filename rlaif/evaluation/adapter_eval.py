@@ -1,0 +1,201 @@
+"""``python -m rlaif.evaluate``'s pipeline after the plan (:mod:`rlaif.evaluation.adapter_plan`): both sides
+answer every held-out prompt -> every judge grades every answer with the training reward and decides each
+pair -> per-signal paired differences (:mod:`rlaif.evaluation.adapter_signals`) -> the files
+(:mod:`rlaif.evaluation.adapter_report`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from rlaif.evaluation import adapter_signals
+from rlaif.evaluation.adapter_plan import Panel, Plan, Verdict, plain
+from rlaif.evaluation.adapter_report import write_outputs
+from rlaif.evaluation.baseline import generate
+from rlaif.evaluation.stats import swap_consistency, wilson_interval
+from rlaif.rewards.conversation import question_text, reference_text
+from rlaif.rewards.report import Grade
+from rlaif.rewards.verdicts.parsing import VerdictError
+
+
+def answer_all(plan: Plan, cfg: DictConfig) -> dict[str, list[str]]:
+    """Both sides' answers to every eval prompt, in batches: the adapter, then the baseline adapter or the
+    base model (the same weights with the adapter switched off)."""
+    prompts = list(plan.rows["prompt"])
+    gen = cfg.generation
+
+    def run() -> list[str]:
+        answers: list[str] = []
+        for start in range(0, len(prompts), gen.batch_size):
+            batch = prompts[start : start + gen.batch_size]
+            answers += generate(plan.model, plan.tokenizer, batch, gen.max_new_tokens, gen.temperature, cfg.seed)
+        return answers
+
+    plan.model.set_adapter("adapter")
+    adapter_answers = run()
+    if cfg.baseline is not None:
+        plan.model.set_adapter("baseline")
+        return {"adapter": adapter_answers, "baseline": run()}
+    with plan.model.disable_adapter():
+        return {"adapter": adapter_answers, "baseline": run()}
+
+
+async def decide(panel: Panel, question: str, answer: str, opponent: str, reference: str | None) -> Verdict:
+    """The adapter's ``answer`` against the baseline's ``opponent``, judged in both orders."""
+    if answer == opponent:
+        return Verdict("tie", identical=True)  # nothing to judge, and no judge call to pay for
+    try:
+        as_a, as_b = await panel.pairwise.judge_orders(question, answer, opponent, reference)
+    except VerdictError as exc:
+        return Verdict("failure", error=str(exc))
+    if as_a > 0.5 and as_b > 0.5:
+        return Verdict("win", (as_a, as_b))
+    if as_a < 0.5 and as_b < 0.5:
+        return Verdict("loss", (as_a, as_b))
+    return Verdict("tie", (as_a, as_b))  # the orders disagree: position, not quality, decided
+
+
+def decide_by_rubric(adapter: Grade, baseline: Grade, identical: bool) -> Verdict:
+    """The pair decided by the rubric scores the training reward gives: the higher score wins."""
+    if identical:
+        return Verdict("tie", identical=True)
+    if adapter.score is None or baseline.score is None:
+        return Verdict("failure", error=adapter.error or baseline.error)
+    if adapter.score == baseline.score:
+        return Verdict("tie")
+    return Verdict("win" if adapter.score > baseline.score else "loss")
+
+
+async def judge_panel(
+    panel: Panel, rows: Any, answers: dict[str, list[str]], show_reference: bool, by: str = "pairwise"
+) -> None:
+    """Fill the panel's rubric grades (per side) and verdicts (one per prompt): from the pairwise judge in
+    both orders, or (``by="rubric"``) from the two grades, all requests at once."""
+    prompts = list(rows["prompt"])
+    refs = list(rows["reference_answer"])
+    grading = panel.reward.grade(prompts * 2, answers["adapter"] + answers["baseline"], refs * 2)
+    if by == "rubric":
+        grades = await grading
+        n = len(prompts)
+        sides = zip(answers["adapter"], answers["baseline"], strict=True)
+        verdicts = [decide_by_rubric(grades[k], grades[n + k], a == b) for k, (a, b) in enumerate(sides)]
+    else:
+        questions = [question_text(p) for p in prompts]
+        shown = [reference_text(r) if show_reference else None for r in refs]
+        pairs = zip(questions, answers["adapter"], answers["baseline"], shown, strict=True)
+        decisions = asyncio.gather(*(decide(panel, q, a, b, r) for q, a, b, r in pairs))
+        verdicts, grades = await asyncio.gather(decisions, grading)
+    panel.verdicts = list(verdicts)
+    panel.grades = {"adapter": grades[: len(prompts)], "baseline": grades[len(prompts) :]}
+
+
+def tally(panel: Panel, level: float, trained: bool) -> dict[str, Any]:
+    """The panel's counts, win rate over decided pairs with its Wilson interval, and mean reward scores."""
+    counts = Counter(v.outcome for v in panel.verdicts)
+    wins, losses = counts["win"], counts["loss"]
+    decided = wins + losses
+    interval = wilson_interval(wins, decided, level) if decided else None
+    reward: dict[str, Any] = {}
+    for side, grades in panel.grades.items():
+        scores = [g.score for g in grades if g.score is not None]
+        reward[side] = {"mean": sum(scores) / len(scores) if scores else None, "failures": len(grades) - len(scores)}
+    return {
+        "judge": panel.judge.identity,
+        "trained_the_policy": trained,
+        "n": len(panel.verdicts),
+        "wins": wins,
+        "ties": counts["tie"],
+        "losses": losses,
+        "failures": counts["failure"],
+        "identical": sum(v.identical for v in panel.verdicts),
+        "win_rate_decided": wins / decided if decided else None,
+        "win_rate_interval": list(interval) if interval else None,
+        "interval_level": level,
+        "swap_consistency": swap_consistency([v.orders for v in panel.verdicts if v.orders is not None]),
+        "reward": reward,
+        "reward_note": panel.reward_note,
+    }
+
+
+def training_judge(adapter: Path) -> str | None:
+    """The judge that trained the adapter, from its run's ``run_summary.json`` (None when unknown)."""
+    summary = adapter.parent / "run_summary.json"
+    if not summary.is_file():
+        return None
+    judge = json.loads(summary.read_text()).get("judge")
+    return str(judge) if judge else None
+
+
+def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Answer, judge, and write the outputs; returns the summary."""
+    answers = answer_all(plan, cfg)
+    for panel in plan.panels:
+        asyncio.run(judge_panel(panel, plan.rows, answers, cfg.show_reference, cfg.decide))
+    trained_by = training_judge(Path(str(cfg.adapter)).expanduser())
+
+    def trained(panel: Panel) -> bool:  # unknown (no run_summary.json): the configured judge is assumed
+        return panel.judge.identity == trained_by if trained_by else panel.role == "judge"
+
+    tallies = {p.role: tally(p, cfg.interval_level, trained(p)) for p in plan.panels}
+    signals = adapter_signals.measures(
+        plan.rows["prompt"], plan.rows["reference_answer"], answers, plan.panels[0].reward.checks
+    )
+    training = next((p for p in plan.panels if trained(p)), None)
+    trainer = training.judge if training else None
+    notes = {
+        p.role: "the judge that trained the policy" if trained(p) else adapter_signals.independence(p.judge, trainer)
+        for p in plan.panels
+    }
+    for panel in plan.panels:
+        scores = {side: [g.score for g in grades] for side, grades in panel.grades.items()}
+        name = "reward" if panel.role == "judge" else panel.role
+        signals.append(adapter_signals.Signal(name, "judge", scores, trained(panel), notes[panel.role]))
+    summary: dict[str, Any] = {
+        "adapter": str(cfg.adapter),
+        "baseline": None if cfg.baseline is None else str(cfg.baseline),
+        "policy": str(cfg.policy.name_or_path),
+        "eval_data": plain(cfg.data),
+        "generation": plain(cfg.generation),
+        "training_judge": trained_by,
+        "training_reward": str(getattr(plan.panels[0].reward, "__name__", cfg.reward.get("name"))),
+        "decided_by": cfg.decide,
+        # The evidence, independent signals first: paired differences adapter - baseline per prompt.
+        "signals": adapter_signals.summarise(signals, cfg.interval_level, cfg.bootstrap.resamples, cfg.seed),
+        "independent_judges": sum(not trained(p) and notes[p.role] is None for p in plan.panels),
+        **tallies["judge"],
+        "judges": {p.role.removeprefix("judges."): tallies[p.role] for p in plan.panels[1:]},
+        "warnings": plan.warnings,
+    }
+    items = [_item(plan, answers, k) for k in range(len(answers["adapter"]))]
+    write_outputs(run_dir, summary, items, examples=cfg.examples)
+    return summary
+
+
+def _item(plan: Plan, answers: dict[str, list[str]], k: int) -> dict[str, Any]:
+    row = plan.rows[k]
+    item: dict[str, Any] = {
+        "id": row["id"],
+        "question": question_text(row["prompt"]),
+        "reference": reference_text(row["reference_answer"]),
+        "adapter_answer": answers["adapter"][k],
+        "baseline_answer": answers["baseline"][k],
+    }
+    for panel in plan.panels:
+        verdict = panel.verdicts[k]
+        item[panel.role] = {
+            "judge": panel.judge.identity,
+            "verdict": verdict.outcome,
+            "p_adapter_as_a": verdict.orders[0] if verdict.orders else None,
+            "p_adapter_as_b": verdict.orders[1] if verdict.orders else None,
+            "identical": verdict.identical,
+            "error": verdict.error,
+            "reward": {side: grades[k].score for side, grades in panel.grades.items()},
+            "reward_rationale": {side: grades[k].rationale() for side, grades in panel.grades.items()},
+        }
+    return item

@@ -1,0 +1,162 @@
+"""The first stage of ``python -m rlaif.evaluate``: check the settings, load the held-out prompts, open every
+judge with the training reward around it (and the pairwise reward with ``decide=pairwise``), and load the
+policy with its adapter(s), all before any answer is generated. :mod:`rlaif.evaluation.adapter_eval` runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rlaif.data.loaders import load_eval_prompts
+from rlaif.data.models import load_causal_lm, load_tokenizer
+from rlaif.errors import ConfigError
+from rlaif.judges.base import Judge
+from rlaif.judges.preflight import check_judge
+from rlaif.rewards.report import Grade
+from rlaif.rewards.rubric import RubricReward
+from rlaif.runs.config_checks import check_number, check_references
+from rlaif.runs.judge_and_reward import open_judge_and_reward
+
+log = logging.getLogger("rlaif.evaluate")
+
+_GENERATION_MINIMA = (("batch_size", 1), ("max_new_tokens", 1), ("temperature", 0))
+
+
+@dataclass
+class Verdict:
+    """One prompt's pairwise decision: ``outcome`` is win / tie / loss (for the adapter) or failure."""
+
+    outcome: str
+    orders: tuple[float, float] | None = None  # P(adapter better) shown as A, shown as B
+    error: str | None = None
+    identical: bool = False
+
+
+@dataclass
+class Panel:
+    """A judge with the pairwise reward that decides (None: the reward's scores decide) and the training
+    reward, with this judge, that scores each answer."""
+
+    role: str  # "judge" (the training judge) or "judges.NAME"
+    judge: Judge
+    pairwise: Any
+    reward: Any  # grades one answer: the training reward, or the plain rubric when it cannot (reward_note)
+    verdicts: list[Verdict] = field(default_factory=list)
+    grades: dict[str, list[Grade]] = field(default_factory=dict)  # side -> one grade per prompt
+    reward_note: str | None = None
+
+
+@dataclass
+class Plan:
+    """Everything an evaluation needs, built (and checked) before any answer is generated."""
+
+    rows: Any
+    model: Any
+    tokenizer: Any
+    panels: list[Panel]
+    warnings: list[str]
+
+
+def check_adapter(path: Any, key: str) -> Path:
+    """The adapter folder named by config ``key``; :class:`ConfigError` unless it holds a PEFT adapter."""
+    folder = Path(str(path)).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        what = "does not exist" if not folder.exists() else "has no adapter_config.json"
+        raise ConfigError(f"{key}: {folder} {what}; pass the adapter/ folder of a finished run ({key}=RUN/adapter)")
+    return folder
+
+
+def prepare(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> Plan:
+    """Check the input, build and probe the judges (``stack`` closes them), load the policy with its adapter(s)."""
+    adapter = check_adapter(cfg.adapter, "adapter")
+    baseline = check_adapter(cfg.baseline, "baseline") if cfg.baseline is not None else None
+    rows = load_eval_prompts(**cfg.data)
+    check_settings(cfg)
+    warnings = training_mismatches(cfg, adapter)
+    roles = [("judge", cfg.judge), *((f"judges.{n}", c) for n, c in (cfg.judges or {}).items())]
+    panels = [build_panel(cfg, role, judge_cfg, run_dir, stack) for role, judge_cfg in roles]
+    check_references(panels[0].reward, rows, str(cfg.data.get("eval_path") or cfg.data.path))
+    tokenizer = load_tokenizer(cfg.policy.name_or_path)
+    model = load_policy(cfg, adapter, baseline)
+    return Plan(rows, model, tokenizer, panels, warnings)
+
+
+def build_panel(cfg: DictConfig, role: str, judge_cfg: DictConfig, run_dir: Path, stack: ExitStack) -> Panel:
+    """``judge_cfg`` as a judge (cache in the run folder), with the training reward and the pairwise
+    reward built around it."""
+    cache_home = run_dir if role == "judge" else run_dir / role
+    judge, reward = stack.enter_context(open_judge_and_reward(judge_cfg, cfg.reward, cache_home))
+    pairwise = instantiate(cfg.pairwise, judge=judge, _convert_="all") if cfg.decide == "pairwise" else None
+    if pairwise is not None and not hasattr(pairwise, "judge_orders"):
+        name = type(pairwise).__name__
+        raise ConfigError(f"pairwise: {name} cannot compare two answers; use reward@pairwise=preference")
+    note = None
+    if not hasattr(reward, "grade"):  # a preference or checks-only reward scores no single answer alone
+        note = f"reward {reward.__name__!r} grades no single answer: graded with rubric {cfg.rubric.name!r}"
+        reward = RubricReward(judge, rubric=plain(cfg.rubric), mode=cfg.rubric_mode)
+    if cfg.check_judge:
+        check_judge(judge)
+    return Panel(role, judge, pairwise, reward, reward_note=note)
+
+
+def plain(node: DictConfig) -> dict[str, Any]:
+    container = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(container, dict)
+    return {str(k): v for k, v in container.items()}
+
+
+def load_policy(cfg: DictConfig, adapter: Path, baseline: Path | None) -> Any:
+    """The base policy with the adapter attached as ``adapter`` (and ``baseline`` when given), on a GPU if any."""
+    import torch
+    from peft import PeftModel
+
+    base = load_causal_lm(cfg.policy.name_or_path, dtype=cfg.policy.dtype)
+    model = PeftModel.from_pretrained(base, str(adapter), adapter_name="adapter")
+    if baseline is not None:
+        model.load_adapter(str(baseline), adapter_name="baseline")
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    return model.eval()
+
+
+def training_mismatches(cfg: DictConfig, adapter: Path) -> list[str]:
+    """Warnings when the adapter's own run (its saved ``.hydra/config.yaml``) used another base policy or
+    data split: the comparison would then not be adapter vs its base, or not on prompts it never saw."""
+    saved = adapter.parent / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        return []
+    trained = OmegaConf.load(saved)
+    assert isinstance(trained, DictConfig)  # Hydra saves the composed config, a mapping
+    warnings = []
+    for key in ("policy.name_or_path", "data.path", "data.eval_path", "data.eval_fraction"):
+        group, name = key.split(".")
+        if name in (trained.get(group) or {}) and trained[group][name] != cfg[group].get(name):
+            warnings.append(
+                f"the adapter's run used {key}={trained[group][name]}, this evaluation {key}={cfg[group].get(name)}: "
+                "pass the training run's settings so the base is its base and the held-out split the one it skipped"
+            )
+    for warning in warnings:
+        log.warning("rlaif: %s", warning)
+    return warnings
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Settings a user may mistype, named before any model is loaded or judge asked."""
+    numbers = [(f"generation.{k}", cfg.generation.get(k), low) for k, low in _GENERATION_MINIMA]
+    numbers += [("examples", cfg.examples, 0), ("bootstrap.resamples", cfg.bootstrap.resamples, 0)]
+    for key, value, low in numbers:
+        check_number(value, key, low)
+    level = cfg.interval_level
+    if isinstance(level, bool) or not isinstance(level, float) or not 0 < level < 1:
+        raise ConfigError(f"interval_level: expected a number between 0 and 1 (exclusive), got {level!r}")
+    if cfg.rubric_mode not in ("logprob", "json"):
+        raise ConfigError(f"rubric_mode: expected logprob or json, got {cfg.rubric_mode!r}")
+    if cfg.decide not in ("pairwise", "rubric"):
+        raise ConfigError(f"decide: expected pairwise or rubric, got {cfg.decide!r}")

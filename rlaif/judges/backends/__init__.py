@@ -1,0 +1,1 @@
+"""Judge backends: one transport each (OpenAI-compatible/vLLM, Bedrock, in-process transformers)."""

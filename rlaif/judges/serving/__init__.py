@@ -1,0 +1,1 @@
+"""Serving a judge: launching and stopping a local vLLM server for the judge."""
