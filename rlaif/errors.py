@@ -16,9 +16,15 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+Settings = TypeVar("Settings", bound="BaseModel")
 
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
@@ -51,6 +57,54 @@ class JudgeRejectedError(RuntimeError):
 
 class RunStoppedError(RuntimeError):
     """A run stopped early on purpose (the judge failed too often, or an alarm under ``on_alarm=stop``)."""
+
+
+def parse_settings(model: type[Settings], values: Mapping[Any, Any], key: str) -> Settings:
+    """``values`` (a config group, as a plain mapping) checked against ``model``, a pydantic model: the one
+    way rlaif checks its own settings. Every wrong key, type or range is named at once, by its full path
+    (``judge_eval.repeats.k: ...``), in one :class:`ConfigError`. Unknown keys are errors too (models
+    forbid extras), so a typo is not silently ignored."""
+    from omegaconf import Container, OmegaConf
+    from pydantic import ValidationError
+
+    def plain(value: Any) -> Any:  # Hydra's nodes as the dicts and lists they hold
+        return OmegaConf.to_container(value, resolve=True) if isinstance(value, Container) else value
+
+    values = {str(k): plain(v) for k, v in dict(plain(values)).items()}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems: dict[str, list[str]] = {}  # key path -> what is wrong with it
+        given: dict[str, Any] = {}
+        for error in exc.errors():
+            keys = _keys_in(values, error["loc"])  # a union's members add tags to the path: keep real keys only
+            path = ".".join(str(part) for part in (key, *keys) if part != "")
+            problems.setdefault(path, []).append(f"{error['msg'][0].lower()}{error['msg'][1:]}")
+            if error["type"] != "missing":
+                given[path] = error["input"]
+        raise ConfigError(
+            "; ".join(
+                f"{path}: {' or '.join(what)}" + (f", got {given[path]!r}" if path in given else "")
+                for path, what in problems.items()
+            )
+        ) from None
+
+
+def _keys_in(values: Any, loc: tuple[Any, ...]) -> list[Any]:
+    """The leading part of a pydantic error location that names keys of ``values`` (or new keys)."""
+    keys: list[Any] = []
+    for part in loc:
+        if (isinstance(values, Mapping) and part in values) or (
+            isinstance(values, list) and isinstance(part, int) and part < len(values)
+        ):
+            values = values[part]
+        elif not keys or isinstance(values, Mapping):  # an unknown key of a mapping: name it
+            keys.append(part)
+            break
+        else:
+            break
+        keys.append(part)
+    return keys
 
 
 def is_input_error(exc: BaseException) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rlaif.data.loaders import load_eval_prompts, load_prompts, packaged_prompts, read_rows
-from rlaif.errors import DataError
+from rlaif.errors import DataError, InputError
 
 
 def write(tmp_path: Path, *lines: str) -> Path:
@@ -101,7 +101,7 @@ def test_eval_fraction_holds_rows_out_of_training_whatever_the_seed_and_limit(tm
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"eval_fraction": 1.5}, "data.eval_fraction: expected a number between 0 and 1"),
+        ({"eval_fraction": 1.5}, "data.eval_fraction: input should be less than 1, got 1.5"),
         ({"eval_fraction": 0.1, "eval_path": "x.jsonl"}, "data.eval_path and data.eval_fraction are both set"),
         ({}, "no eval split configured"),
         ({"eval_path": "nope.jsonl"}, "nope.jsonl: dataset file not found (data.eval_path)"),
@@ -110,7 +110,7 @@ def test_eval_fraction_holds_rows_out_of_training_whatever_the_seed_and_limit(tm
 )
 def test_bad_eval_split_settings_name_the_key(tmp_path: Path, options: dict[str, Any], message: str) -> None:
     path = write(tmp_path, row(id="a"), row(id="b"))
-    with pytest.raises(DataError) as err:
+    with pytest.raises(InputError) as err:  # DataError for the files, ConfigError for the keys
         load_eval_prompts(str(path), **options)
     assert message in str(err.value)
 

@@ -236,7 +236,7 @@ def test_bad_input_exits_2_naming_the_key_and_leaves_no_run_folder(tmp_path: Pat
 
     result = run_evaluate(f"adapter={adapter}", "rubric_mode=vibes", f"hydra.run.dir={run_dir}")
     output = result.stdout + result.stderr
-    assert result.returncode == 2 and "rubric_mode: expected logprob or json, got 'vibes'" in output
+    assert result.returncode == 2 and "rubric_mode: input should be 'logprob' or 'json', got 'vibes'" in output
     assert not run_dir.exists()
 
     # The training reward graded with a rubric that shows the reference: held-out rows without one are refused.

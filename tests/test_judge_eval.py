@@ -273,16 +273,27 @@ def test_bad_rows_name_file_and_line(tmp_path: Path, bad: str, expected: str) ->
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        ({"thresholds": {"min_kapa": 0.5}}, "thresholds: unknown key(s) ['min_kapa']"),
-        ({"threshold": 2}, "threshold: expected a number between 0.0 and 1.0, got 2"),
-        ({"repeats": {"k": 0}}, "repeats.k: expected a number >= 1"),
-        ({"thresholds": {"min_kappa": "high"}}, "thresholds.min_kappa: expected a number"),
+        ({"thresholds": {"min_kapa": 0.5}}, "thresholds.min_kapa: extra inputs are not permitted"),
+        ({"threshold": 2}, "threshold: input should be less than or equal to 1, got 2"),
+        ({"repeats": {"k": 0}}, "repeats.k: input should be greater than 0, got 0"),
+        ({"thresholds": {"min_kappa": "high"}}, "thresholds.min_kappa: input should be a valid number, got 'high'"),
+        ({"batch_size": True}, "batch_size: input should be a valid integer, got True"),
     ],
 )
 def test_bad_settings_name_the_key(settings: dict[str, Any], expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         EvalSettings.from_config(settings)
-    assert expected in str(info.value)
+    assert str(info.value).startswith(expected)
+    with pytest.raises(ConfigError) as info:
+        EvalSettings.from_config(settings, "judge_eval")  # as rlaif.train's preflight reads them
+    assert str(info.value).startswith(f"judge_eval.{expected}")
+
+
+def test_every_bad_setting_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        EvalSettings.from_config({"threshold": 2, "repeats": {"k": 0}, "audit": {"enabld": True}})
+    message = str(info.value)
+    assert "threshold:" in message and "repeats.k:" in message and "audit.enabld:" in message
 
 
 # -- the real entry point, packaged local judge -------------------------------------------------------

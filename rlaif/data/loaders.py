@@ -22,11 +22,13 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from rlaif.data.packaged import is_packaged, packaged_file, resolve
 from rlaif.data.records import row_from_record
-from rlaif.errors import DataError
+from rlaif.errors import DataError, parse_settings
 
 MIN_ROWS = 100  # AWS: "A minimum of 100 records in training dataset" for Nova RFT on Bedrock
 
@@ -85,7 +87,7 @@ def load_prompts(
     out, so ``rlaif.evaluate`` can test on prompts training never saw; ``eval_path`` leaves training as is.
     A file of the user's with fewer than :data:`MIN_ROWS` rows gets AWS's warning for Nova RFT.
     """
-    _check_limit(limit)
+    _check_keys(limit, eval_fraction)
     rows = load_rows(path, columns, split, subset)
     if not is_packaged(path) and len(rows) < MIN_ROWS:
         log.warning(
@@ -115,7 +117,7 @@ def load_eval_prompts(
     ``path`` that :func:`load_prompts` leaves out. Raises :class:`DataError` when neither is set, or when
     an ``eval_path`` question also appears in ``path`` (the model would be tested on what it trained on).
     """
-    _check_limit(limit)
+    _check_keys(limit, eval_fraction)
     fraction = _held_out_fraction(eval_path, eval_fraction)
     if fraction is not None:
         rows = split_held_out(load_rows(path, columns, split, subset), fraction, path)[1]
@@ -163,7 +165,7 @@ def split_held_out(
 
 
 def _held_out_fraction(eval_path: str | None, eval_fraction: float | None) -> float | None:
-    """``eval_fraction`` checked, or None when the eval split is not a share of the training file."""
+    """``eval_fraction`` (checked with the other keys), or None when the eval split is not a share of the file."""
     if eval_fraction is None:
         return None
     if eval_path is not None:
@@ -171,8 +173,6 @@ def _held_out_fraction(eval_path: str | None, eval_fraction: float | None) -> fl
             "data.eval_path and data.eval_fraction are both set: choose one "
             "(data.eval_path=null holds out a fraction of data.path)"
         )
-    if isinstance(eval_fraction, bool) or not isinstance(eval_fraction, int | float) or not 0 < eval_fraction < 1:
-        raise DataError(f"data.eval_fraction: expected a number between 0 and 1 (exclusive), got {eval_fraction!r}")
     return float(eval_fraction)
 
 
@@ -192,9 +192,17 @@ def _question(row: dict[str, Any]) -> str:
     return " ".join(" ".join(m["content"] for m in row["prompt"] if m["role"] == "user").lower().split())
 
 
-def _check_limit(limit: Any) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise DataError(f"data.limit: expected a positive integer or null, got {limit!r}")
+class _Keys(BaseModel):
+    """The ``data`` keys checked here (the paths are checked by reading them)."""
+
+    model_config = ConfigDict(strict=True)
+
+    limit: PositiveInt | None = None
+    eval_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+
+
+def _check_keys(limit: Any, eval_fraction: Any) -> None:
+    parse_settings(_Keys, {"limit": limit, "eval_fraction": eval_fraction}, "data")
 
 
 def _as_dataset(rows: list[dict[str, Any]], limit: int | None, seed: int, shuffle: bool) -> Any:

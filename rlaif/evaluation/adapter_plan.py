@@ -9,24 +9,23 @@ import logging
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from rlaif.data.loaders import load_eval_prompts
 from rlaif.data.models import load_causal_lm, load_tokenizer
-from rlaif.errors import ConfigError
+from rlaif.errors import ConfigError, parse_settings
 from rlaif.judges.base import Judge
 from rlaif.judges.preflight import check_judge
 from rlaif.rewards.report import Grade
 from rlaif.rewards.rubric import RubricReward
-from rlaif.runs.config_checks import check_number, check_references
+from rlaif.runs.config_checks import check_references
 from rlaif.runs.judge_and_reward import open_judge_and_reward
 
 log = logging.getLogger("rlaif.evaluate")
-
-_GENERATION_MINIMA = (("batch_size", 1), ("max_new_tokens", 1), ("temperature", 0))
 
 
 @dataclass
@@ -148,15 +147,35 @@ def training_mismatches(cfg: DictConfig, adapter: Path) -> list[str]:
 
 
 def check_settings(cfg: DictConfig) -> None:
-    """Settings a user may mistype, named before any model is loaded or judge asked."""
-    numbers = [(f"generation.{k}", cfg.generation.get(k), low) for k, low in _GENERATION_MINIMA]
-    numbers += [("examples", cfg.examples, 0), ("bootstrap.resamples", cfg.bootstrap.resamples, 0)]
-    for key, value, low in numbers:
-        check_number(value, key, low)
-    level = cfg.interval_level
-    if isinstance(level, bool) or not isinstance(level, float) or not 0 < level < 1:
-        raise ConfigError(f"interval_level: expected a number between 0 and 1 (exclusive), got {level!r}")
-    if cfg.rubric_mode not in ("logprob", "json"):
-        raise ConfigError(f"rubric_mode: expected logprob or json, got {cfg.rubric_mode!r}")
-    if cfg.decide not in ("pairwise", "rubric"):
-        raise ConfigError(f"decide: expected pairwise or rubric, got {cfg.decide!r}")
+    """Settings a user may mistype, all named at once before any model is loaded or judge asked."""
+    parse_settings(_Keys, plain(cfg), "")
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Generation(_Block):
+    max_new_tokens: PositiveInt = 40
+    temperature: NonNegativeFloat = 0.0
+    batch_size: PositiveInt = 8
+
+
+class _Bootstrap(_Block):
+    resamples: NonNegativeInt = 2000
+
+
+class _Keys(BaseModel):
+    """The ``evaluate.yaml`` keys of rlaif's own (the groups are checked by what they build)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    generation: _Generation = _Generation()
+    bootstrap: _Bootstrap = _Bootstrap()
+    examples: NonNegativeInt = 8
+    interval_level: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    rubric_mode: Literal["logprob", "json"] = "logprob"
+    decide: Literal["pairwise", "rubric"] = "rubric"
+    show_reference: bool = True
+    check_judge: bool = True
+    seed: int = 0

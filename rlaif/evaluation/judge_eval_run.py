@@ -54,7 +54,7 @@ def run_judge_eval(
     """Grade the labelled set with ``reward`` (and its judge), write the report to ``out_dir``, check the
     thresholds. Bad input raises :class:`DataError` / :class:`ConfigError`; a judge failure never raises
     (it is a parse failure in the numbers). The judge is left open: its owner closes it."""
-    settings = settings if isinstance(settings, EvalSettings) else EvalSettings.from_config(settings)
+    settings = settings if isinstance(settings, EvalSettings) else EvalSettings.from_config(settings, "judge_eval")
     labelled = select_split(labelled or load_labelled(settings.labelled), settings.split)
     for each in (reward, second_reward):
         if each is not None:

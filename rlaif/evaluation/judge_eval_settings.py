@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
-from rlaif.errors import ConfigError
-from rlaif.runs.config_checks import check_number
+from rlaif.errors import parse_settings
 
 # Threshold -> (summary key, "min"/"max", set type it applies to: None = both).
 _THRESHOLDS: dict[str, tuple[str, str, str | None]] = {
@@ -59,37 +59,84 @@ class EvalSettings:
     thresholds: Mapping[str, float | None] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> EvalSettings:
-        """Read and check the keys (a ``DictConfig`` or a plain mapping; missing keys take the defaults)."""
+    def from_config(cls, cfg: Mapping[str, Any], key: str = "") -> EvalSettings:
+        """Read and check the keys (a ``DictConfig`` or a plain mapping; missing keys take the defaults);
+        ``key`` is where they sit in the config (``judge_eval`` in ``rlaif.train``), for the messages."""
         plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
         assert isinstance(plain, dict)
-        boot, rep, audit = (plain.get(k) or {} for k in ("bootstrap", "repeats", "audit"))
-        prices = plain.get("prices") or {}
-        thresholds = {**DEFAULT_THRESHOLDS, **(plain.get("thresholds") or {})}
-        unknown = sorted(set(thresholds) - set(_THRESHOLDS))
-        if unknown:
-            raise ConfigError(f"thresholds: unknown key(s) {unknown}; known: {sorted(_THRESHOLDS)}")
+        keys = parse_settings(_Keys, plain, key)
         return cls(
-            labelled=str(plain.get("labelled") or cls.labelled),
-            split=str(plain.get("split", cls.split)),
-            threshold=check_number(plain.get("threshold", 0.5), "threshold", 0.0, 1.0),
-            breakdown_by=tuple(str(f) for f in plain.get("breakdown_by", cls.breakdown_by) or ()),
-            batch_size=int(check_number(plain.get("batch_size", 32), "batch_size", 1)),
-            resamples=int(check_number(boot.get("resamples", 1000), "bootstrap.resamples", 0)),
-            seed=int(boot.get("seed", 0)),
-            repeats=int(check_number(rep.get("k", 3), "repeats.k", 1)),
-            repeat_sample=int(check_number(rep.get("sample", 20), "repeats.sample", 1)),
-            audit=bool(audit.get("enabled", True)),
-            audit_per_category=int(check_number(audit.get("per_category", 15), "audit.per_category", 1)),
-            audit_seed=int(audit.get("seed", 0)),
-            prices=(
-                check_number(prices.get("input_per_million", 0.0), "prices.input_per_million", 0.0),
-                check_number(prices.get("output_per_million", 0.0), "prices.output_per_million", 0.0),
-            ),
-            thresholds={
-                k: None if v is None else check_number(v, f"thresholds.{k}", 0.0, 1.0) for k, v in thresholds.items()
-            },
+            labelled=keys.labelled,
+            split=keys.split,
+            threshold=keys.threshold,
+            breakdown_by=tuple(keys.breakdown_by or ()),
+            batch_size=keys.batch_size,
+            resamples=keys.bootstrap.resamples,
+            seed=keys.bootstrap.seed,
+            repeats=keys.repeats.k,
+            repeat_sample=keys.repeats.sample,
+            audit=keys.audit.enabled,
+            audit_per_category=keys.audit.per_category,
+            audit_seed=keys.audit.seed,
+            prices=(keys.prices.input_per_million, keys.prices.output_per_million),
+            thresholds={**DEFAULT_THRESHOLDS, **keys.thresholds.model_dump(exclude_unset=True)},
         )
+
+
+# The keys as the YAML writes them. Blocks forbid unknown keys (a typo is an error, not a silent default);
+# the top level ignores them: it also holds the config groups (judge, reward, rubric, ...).
+_Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Bootstrap(_Block):
+    resamples: NonNegativeInt = 1000
+    seed: int = 0
+
+
+class _Repeats(_Block):
+    k: PositiveInt = 3
+    sample: PositiveInt = 20
+    seed: int = 0
+
+
+class _Audit(_Block):
+    enabled: bool = True
+    per_category: PositiveInt = 15
+    seed: int = 0
+
+
+class _Prices(_Block):
+    input_per_million: NonNegativeFloat = 0.0
+    output_per_million: NonNegativeFloat = 0.0
+
+
+class _Thresholds(_Block):
+    min_agreement: _Unit | None = None
+    min_kappa: _Unit | None = None
+    min_auc: _Unit | None = None
+    max_parse_failure_rate: _Unit | None = None
+    max_false_positive_rate: _Unit | None = None
+    min_accuracy: _Unit | None = None
+    min_swap_consistency: _Unit | None = None
+
+
+class _Keys(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    labelled: str = "packaged:everyday_pointwise"
+    split: str = "test"
+    threshold: _Unit = 0.5
+    breakdown_by: list[str] | None = ["criterion", "kind"]
+    batch_size: PositiveInt = 32
+    bootstrap: _Bootstrap = _Bootstrap()
+    repeats: _Repeats = _Repeats()
+    audit: _Audit = _Audit()
+    prices: _Prices = _Prices()
+    thresholds: _Thresholds = _Thresholds()
 
 
 def apply_thresholds(summary: dict[str, Any], thresholds: Mapping[str, float | None], pairwise: bool) -> list[str]:

@@ -22,9 +22,11 @@ import random
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from rlaif.errors import ConfigError, DataError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from rlaif.errors import ConfigError, DataError, parse_settings
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.labelled_sets import LabelledSet, judge_items, load_labelled
 from rlaif.monitoring.alarms import Alarm, AlarmSink
@@ -170,29 +172,21 @@ def build_canaries(
     """The canaries of ``settings`` (the ``canaries`` config) for ``reward``; None when off or when the reward
     has no judge to watch (``reward=checks``). Alarms go to ``sink``, by default ``<run_dir>/alarms.jsonl``
     under ``canaries.on_alarm``. Bad values raise :class:`ConfigError` (bad input: exit 2) naming ``canaries.<key>``."""
-    if not settings.get("enabled", True) or getattr(reward, "judge", None) is None:
+    keys = parse_settings(_Keys, settings, "canaries")
+    if not keys.enabled or getattr(reward, "judge", None) is None:
         return None
-    on_alarm = settings.get("on_alarm", "warn")
-    if on_alarm not in ("warn", "stop"):
-        raise ConfigError(f"canaries.on_alarm: expected warn or stop, got {on_alarm!r}")
-    sink = sink or AlarmSink(run_dir / "alarms.jsonl", on_alarm)
-    every = settings.get("every", 8)
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ConfigError(f"canaries.every: expected a whole number of steps >= 1, got {every!r}")
-    size = settings.get("rows", 16)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 4:
-        raise ConfigError(f"canaries.rows: expected a whole number >= 4 (half passes, half fails), got {size!r}")
+    sink = sink or AlarmSink(run_dir / "alarms.jsonl", keys.on_alarm)
     pairwise = hasattr(reward, "judge_orders")
     if not pairwise and not hasattr(reward, "rubric"):
         log.info("canaries: off (reward %s grades no labelled answers)", getattr(reward, "__name__", reward))
         return None
     key = "pairwise_labelled" if pairwise else "labelled"
-    name = str(settings.get(key) or f"packaged:everyday_{'pairwise' if pairwise else 'pointwise'}")
+    name = str(getattr(keys, key) or f"packaged:everyday_{'pairwise' if pairwise else 'pointwise'}")
     try:
         labelled = load_labelled(name)
     except DataError as exc:
         raise DataError(f"canaries.{key}: {exc}") from None
-    min_auc = settings.get("min_auc", 0.5)
+    min_auc = keys.min_auc
     rubric = getattr(getattr(reward, "rubric", None), "name", PACKAGED_RUBRIC)
     if name.startswith("packaged:") and rubric != PACKAGED_RUBRIC:
         log.warning(
@@ -203,20 +197,38 @@ def build_canaries(
             rubric,
         )
         min_auc = None
-    rows = _sample(labelled, reward, size, int(settings.get("seed", 0)))
+    rows = _sample(labelled, reward, keys.rows, keys.seed)
     return Canaries(
         reward,
         rows,
         pairwise,
         sink,
         run_dir / "canaries.jsonl",
-        every=every,
-        min_auc=None if min_auc is None else _fraction(min_auc, "canaries.min_auc"),
-        min_shift=_fraction(settings.get("min_shift", 0.05), "canaries.min_shift"),
-        max_parse_failure_rate=_fraction(
-            settings.get("max_parse_failure_rate", 0.25), "canaries.max_parse_failure_rate"
-        ),
+        every=keys.every,
+        min_auc=min_auc,
+        min_shift=keys.min_shift,
+        max_parse_failure_rate=keys.max_parse_failure_rate,
     )
+
+
+_Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Keys(BaseModel):
+    """The ``canaries`` keys (conf/canaries/default.yaml), checked before the policy is loaded."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    enabled: bool = True
+    labelled: str | None = "packaged:everyday_pointwise"
+    pairwise_labelled: str | None = "packaged:everyday_pairwise"
+    rows: Annotated[int, Field(ge=4)] = 16  # half passes, half fails
+    seed: int = 0
+    every: PositiveInt = 8  # steps
+    min_auc: _Unit | None = 0.5
+    min_shift: _Unit = 0.05
+    max_parse_failure_rate: _Unit = 0.25
+    on_alarm: Literal["warn", "stop"] = "warn"
 
 
 def _sample(labelled: LabelledSet, reward: Any, size: int, seed: int) -> list[dict[str, Any]]:
@@ -235,12 +247,6 @@ def _sample(labelled: LabelledSet, reward: Any, size: int, seed: int) -> list[di
 def _mean_abs_change(before: Sequence[float | None], after: Sequence[float | None]) -> float | None:
     pairs = [(a, b) for a, b in zip(before, after, strict=True) if a is not None and b is not None]
     return sum(abs(a - b) for a, b in pairs) / len(pairs) if pairs else None
-
-
-def _fraction(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{key}: expected a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 def _alarm(step: int, signal: str, message: str, check: Mapping[str, Any]) -> Alarm:

@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Annotated, Any, Literal
 
-from rlaif.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
+
+from rlaif.errors import ConfigError, parse_settings
 from rlaif.monitoring.alarm_rule import RuleSettings
 from rlaif.monitoring.alarms import OnAlarm
 from rlaif.monitoring.signals import WRONG_WAY, Wrong
-from rlaif.runs.config_checks import check_number
 
 DEFAULTS: dict[str, Any] = {
     "enabled": True,
@@ -41,48 +41,51 @@ class MonitorSettings:
     judge_sample: int = 0  # completions per reward call a second judge grades (0: no judged monitor)
 
 
+class _Keys(BaseModel):
+    """The ``monitor`` keys; defaults in :data:`DEFAULTS` (the YAML's)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    enabled: bool
+    window: Annotated[int, Field(ge=4)]
+    min_steps: Annotated[int, Field(ge=4)]
+    z: NonNegativeFloat
+    signal_z: NonNegativeFloat
+    collapse_ratio: Annotated[float, Field(ge=0.0, le=1.0)]
+    min_change: NonNegativeFloat
+    length_in_rubric: Literal["auto"] | bool
+    on_alarm: Literal["warn", "stop"]
+    judge: dict[str, Any] | None  # a judge config: +judge@monitor.judge=NAME
+    judge_sample: NonNegativeInt
+    min_agreement: Annotated[float, Field(ge=-1.0, le=1.0)]
+
+
 def monitor_settings(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any] | None = None) -> MonitorSettings:
     """``monitor`` (the config group; None: the defaults) checked; ``rubric`` decides ``length_in_rubric=auto``."""
-    given = dict(monitor or {})
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"monitor: unknown key(s) {unknown}; known: {sorted(DEFAULTS)}")
-    values = {**DEFAULTS, **given}
-    if not isinstance(values["enabled"], bool):
-        raise ConfigError(f"monitor.enabled: expected true or false, got {values['enabled']!r}")
-    if values["on_alarm"] not in ("warn", "stop"):
-        raise ConfigError(f"monitor.on_alarm: expected warn or stop, got {values['on_alarm']!r}")
-    window = _whole(values["window"], "monitor.window", 4)
-    min_steps = _whole(values["min_steps"], "monitor.min_steps", 4)
-    if min_steps > window:
-        raise ConfigError(f"monitor.min_steps: {min_steps} is more than monitor.window ({window})")
+    keys = parse_settings(_Keys, {**DEFAULTS, **dict(monitor or {})}, "monitor")
+    if keys.min_steps > keys.window:
+        raise ConfigError(f"monitor.min_steps: {keys.min_steps} is more than monitor.window ({keys.window})")
+    if keys.judge_sample > 0 and keys.judge is None:
+        raise ConfigError(
+            f"monitor.judge_sample: {keys.judge_sample} answers a step need a second judge, and monitor.judge is "
+            "null: add one, e.g. +judge@monitor.judge=vllm monitor.judge.base_url=http://HOST:PORT/v1"
+        )
     wrong_way: dict[str, Wrong] = dict(WRONG_WAY)
-    if _length_in_rubric(values["length_in_rubric"], rubric):
+    if rubric_asks_length(rubric) if keys.length_in_rubric == "auto" else keys.length_in_rubric:
         wrong_way["answer_words"] = "collapse"
-    judge_sample = _whole(values["judge_sample"], "monitor.judge_sample", 0)
-    if judge_sample > 0 and values["judge"] is None:
-        raise ConfigError(
-            f"monitor.judge_sample: {judge_sample} answers a step need a second judge, and monitor.judge is null: "
-            "add one, e.g. +judge@monitor.judge=vllm monitor.judge.base_url=http://HOST:PORT/v1"
-        )
-    if values["judge"] is not None and not isinstance(values["judge"], Mapping):
-        raise ConfigError(
-            f"monitor.judge: expected a judge config (+judge@monitor.judge=NAME), got {values['judge']!r}"
-        )
-    if judge_sample > 0:
+    if keys.judge_sample > 0:
         wrong_way["judge_agreement"] = "floor"
     rule = RuleSettings(
-        window=window,
-        min_steps=min_steps,
-        z=check_number(values["z"], "monitor.z", 0.0, math.inf),
-        signal_z=check_number(values["signal_z"], "monitor.signal_z", 0.0, math.inf),
-        collapse_ratio=check_number(values["collapse_ratio"], "monitor.collapse_ratio", 0.0, 1.0),
-        min_change=check_number(values["min_change"], "monitor.min_change", 0.0, math.inf),
-        min_agreement=check_number(values["min_agreement"], "monitor.min_agreement", -1.0, 1.0),
+        window=keys.window,
+        min_steps=keys.min_steps,
+        z=keys.z,
+        signal_z=keys.signal_z,
+        collapse_ratio=keys.collapse_ratio,
+        min_change=keys.min_change,
+        min_agreement=keys.min_agreement,
         wrong_way=wrong_way,
     )
-    on_alarm = cast(OnAlarm, values["on_alarm"])
-    return MonitorSettings(enabled=values["enabled"], on_alarm=on_alarm, rule=rule, judge_sample=judge_sample)
+    return MonitorSettings(enabled=keys.enabled, on_alarm=keys.on_alarm, rule=rule, judge_sample=keys.judge_sample)
 
 
 def rubric_asks_length(rubric: Mapping[str, Any] | None) -> bool:
@@ -92,17 +95,3 @@ def rubric_asks_length(rubric: Mapping[str, Any] | None) -> bool:
         if _ABOUT_LENGTH.search(text):
             return True
     return False
-
-
-def _length_in_rubric(value: Any, rubric: Mapping[str, Any] | None) -> bool:
-    if value == "auto":
-        return rubric_asks_length(rubric)
-    if isinstance(value, bool):
-        return value
-    raise ConfigError(f"monitor.length_in_rubric: expected auto, true or false, got {value!r}")
-
-
-def _whole(value: Any, key: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{key}: expected a whole number >= {low}, got {value!r}")
-    return value

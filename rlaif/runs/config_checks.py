@@ -8,7 +8,6 @@ answers and a dataset without them), and the ``resume`` setting.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import types
 import typing
@@ -89,14 +88,6 @@ def _is_one_of(value: Any, allowed: tuple[type, ...]) -> bool:
     if isinstance(value, bool):  # a bool is an int to Python, never to a config
         return bool in allowed
     return isinstance(value, allowed) or (float in allowed and isinstance(value, int))
-
-
-def check_number(value: Any, key: str, low: float, high: float = math.inf) -> float:
-    """``value`` as a float when it is a number in [low, high]; else :class:`ConfigError` naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        bounds = f"between {low} and {high}" if high < math.inf else f">= {low}"
-        raise ConfigError(f"{key}: expected a number {bounds}, got {value!r}")
-    return float(value)
 
 
 def check_references(reward: Any, rows: Any, data_path: str) -> None:

@@ -4,6 +4,8 @@ and the first to create it fixes its settings."""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def is_main_process() -> bool:
     from accelerate import PartialState
@@ -11,7 +13,7 @@ def is_main_process() -> bool:
     return bool(PartialState().is_main_process)
 
 
-def main_process_first():  # type: ignore[no-untyped-def]
+def main_process_first() -> Any:
     """A context in which the main process runs first and the others wait for it."""
     from accelerate import PartialState
 

@@ -187,6 +187,6 @@ def test_a_bad_canaries_setting_exits_2_before_the_policy_loads(tmp_path: Path) 
     )
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-3000:]
-    assert "canaries.every: expected a whole number of steps >= 1, got 0" in output
+    assert "canaries.every: input should be greater than 0, got 0" in output
     assert "baseline" not in output  # refused before the policy was loaded and asked anything
     assert not run_dir.exists()

@@ -15,5 +15,5 @@ def test_a_bad_monitor_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
     result = run_train("monitor.on_alarm=panic", f"hydra.run.dir={run_dir}")
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-3000:]
-    assert "monitor.on_alarm: expected warn or stop, got 'panic'" in output
+    assert "monitor.on_alarm: input should be 'warn' or 'stop', got 'panic'" in output
     assert not run_dir.exists()
