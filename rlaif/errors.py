@@ -19,12 +19,9 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from pydantic import BaseModel
-
-Settings = TypeVar("Settings", bound="BaseModel")
+Settings = TypeVar("Settings")
 
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
@@ -60,19 +57,20 @@ class RunStoppedError(RuntimeError):
 
 
 def parse_settings(model: type[Settings], values: Mapping[Any, Any], key: str) -> Settings:
-    """``values`` (a config group, as a plain mapping) checked against ``model``, a pydantic model: the one
+    """``values`` (a config group, as a plain mapping) checked against ``model`` (a pydantic model, or a
+    dataclass with a ``__pydantic_config__``) and built from them: the one
     way rlaif checks its own settings. Every wrong key, type or range is named at once, by its full path
     (``judge_eval.repeats.k: ...``), in one :class:`ConfigError`. Unknown keys are errors too (models
     forbid extras), so a typo is not silently ignored."""
     from omegaconf import Container, OmegaConf
-    from pydantic import ValidationError
+    from pydantic import TypeAdapter, ValidationError
 
     def plain(value: Any) -> Any:  # Hydra's nodes as the dicts and lists they hold
         return OmegaConf.to_container(value, resolve=True) if isinstance(value, Container) else value
 
     values = {str(k): plain(v) for k, v in dict(plain(values)).items()}
     try:
-        return model.model_validate(values)
+        return TypeAdapter(model).validate_python(values)
     except ValidationError as exc:
         problems: dict[str, list[str]] = {}  # key path -> what is wrong with it
         given: dict[str, Any] = {}

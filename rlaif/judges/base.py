@@ -57,7 +57,7 @@ class Judge:
 
     def __init__(self, transport: Transport, policy: JudgePolicy | Mapping[str, Any] | None = None) -> None:
         self.transport = transport
-        self.policy = policy if isinstance(policy, JudgePolicy) else JudgePolicy(**dict(policy or {}))
+        self.policy = JudgePolicy.parse(policy)
         self._init_runtime()
 
     def _init_runtime(self) -> None:

@@ -3,40 +3,47 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
 
-from rlaif.errors import ConfigError
+from pydantic import ConfigDict, Field
+
+from rlaif.errors import parse_settings
+
+# Strict per field (a dataclass as a whole cannot be strict: the config is a mapping, not an instance).
+_Seconds = Annotated[float, Field(ge=0.0, strict=True)]
+_Count = Annotated[int, Field(ge=0, strict=True)]
+_Flag = Annotated[bool, Field(strict=True)]
 
 
 @dataclass
 class JudgePolicy:
-    """Limits shared by every backend. Defaults follow what the field converged on (slime PR #1582)."""
+    """Limits shared by every backend. Defaults follow what the field converged on (slime PR #1582).
 
-    timeout_s: float = 60.0  # one attempt
-    batch_deadline_s: float = 600.0  # a whole batch, retries included: a judge can never hang a step
-    max_retries: int = 4
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 30.0
-    backoff_jitter_s: float = 1.0
-    max_concurrency: int = 32  # requests in flight at once
-    breaker_threshold: int = 20  # consecutive failed attempts that open the circuit
-    breaker_cooldown_s: float = 30.0
-    cache: bool = True
+    Build it from a config with :meth:`parse`: a string where a number belongs would otherwise only fail
+    deep inside asyncio, on every request."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+    timeout_s: _Seconds = 60.0  # one attempt
+    batch_deadline_s: _Seconds = 600.0  # a whole batch, retries included: a judge can never hang a step
+    max_retries: _Count = 4
+    backoff_initial_s: _Seconds = 1.0
+    backoff_max_s: _Seconds = 30.0
+    backoff_jitter_s: _Seconds = 1.0
+    max_concurrency: _Count = 32  # requests in flight at once
+    breaker_threshold: _Count = 20  # consecutive failed attempts that open the circuit
+    breaker_cooldown_s: _Seconds = 30.0
+    cache: _Flag = True
     cache_path: str | None = None  # a cache directory (diskcache, safe for several processes); None: memory only
 
-    def __post_init__(self) -> None:
-        # A string where a number belongs would only fail deep inside asyncio, on every request.
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-                setattr(self, f.name, value)
-            expected = {"float": float, "int": int, "bool": bool}.get(str(f.type))
-            wrong_bool = isinstance(value, bool) and expected is not bool
-            if expected is not None and (not isinstance(value, expected) or wrong_bool):
-                raise ConfigError(f"judge.policy.{f.name}: expected {f.type}, got {value!r}")
-            if expected in (int, float) and value < 0:
-                raise ConfigError(f"judge.policy.{f.name}: must be >= 0, got {value!r}")
+    @classmethod
+    def parse(cls, policy: JudgePolicy | Mapping[str, Any] | None) -> JudgePolicy:
+        """``policy`` (``judge.policy``) checked: every wrong key, type or negative number named at once."""
+        if isinstance(policy, JudgePolicy):
+            return policy
+        return parse_settings(cls, dict(policy or {}), "judge.policy")
 
 
 class Breaker:

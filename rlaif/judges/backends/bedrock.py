@@ -325,7 +325,7 @@ def bedrock_judge(
     defaults to just past the policy's per-attempt timeout, so the judge's timeout fires first and an
     abandoned call frees its thread soon after.
     """
-    resolved = policy if isinstance(policy, JudgePolicy) else JudgePolicy(**dict(policy or {}))
+    resolved = JudgePolicy.parse(policy)
     transport = BedrockTransport(
         model_id,
         region,

@@ -348,7 +348,7 @@ def openai_judge(
     Offline and cheap: the client is built, and a ``launch`` server started, on the first request.
     The connection pool defaults to the policy's ``max_concurrency``.
     """
-    judge_policy = policy if isinstance(policy, JudgePolicy) else JudgePolicy(**dict(policy or {}))
+    judge_policy = JudgePolicy.parse(policy)
     transport = OpenAICompatTransport(
         base_url,
         model,
