@@ -20,6 +20,7 @@ from rlaif.data.models import load_causal_lm, load_tokenizer
 from rlaif.errors import ConfigError, parse_settings
 from rlaif.judges.base import Judge
 from rlaif.judges.preflight import check_judge
+from rlaif.rewards.capabilities import ComparesAnswers, GradesAnswers
 from rlaif.rewards.report import Grade
 from rlaif.rewards.rubric import RubricReward
 from rlaif.runs.config_checks import check_references
@@ -93,11 +94,11 @@ def build_panel(cfg: DictConfig, role: str, judge_cfg: DictConfig, run_dir: Path
     cache_home = run_dir if role == "judge" else run_dir / role
     judge, reward = stack.enter_context(open_judge_and_reward(judge_cfg, cfg.reward, cache_home))
     pairwise = instantiate(cfg.pairwise, judge=judge, _convert_="all") if cfg.decide == "pairwise" else None
-    if pairwise is not None and not hasattr(pairwise, "judge_orders"):
+    if pairwise is not None and not isinstance(pairwise, ComparesAnswers):
         name = type(pairwise).__name__
         raise ConfigError(f"pairwise: {name} cannot compare two answers; use reward@pairwise=preference")
     note = None
-    if not hasattr(reward, "grade"):  # a preference or checks-only reward scores no single answer alone
+    if not isinstance(reward, GradesAnswers):  # a preference or checks-only reward scores no single answer alone
         note = f"reward {reward.__name__!r} grades no single answer: graded with rubric {cfg.rubric.name!r}"
         reward = RubricReward(judge, rubric=plain(cfg.rubric), mode=cfg.rubric_mode)
     if cfg.check_judge:

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rlaif.rewards.capabilities import GradesAnswers
+
 log = logging.getLogger(__name__)
 
 HIGH_PASS_RATE = 0.95  # above: RFT unlikely to help
@@ -74,13 +76,12 @@ def baseline_check(
     """
     if path.is_file():
         return None
-    grade = getattr(reward, "grade", None)
-    if grade is None:
+    if not isinstance(reward, GradesAnswers):
         log.info("baseline check skipped: reward %s has no grade() method", type(reward).__name__)
         return None
     rows = dataset.shuffle(seed=seed).select(range(min(prompts, len(dataset))))
     answers = generate(model, tokenizer, list(rows["prompt"]), max_new_tokens, temperature, seed)
-    grades = asyncio.run(grade(list(rows["prompt"]), answers, list(rows["reference_answer"])))
+    grades = asyncio.run(reward.grade(list(rows["prompt"]), answers, list(rows["reference_answer"])))
     scores = [g.score for g in grades if g.score is not None and math.isfinite(g.score)]
     record: dict[str, Any] = {
         "prompts": len(answers),

@@ -22,6 +22,7 @@ from typing import Any
 
 from rlaif.data.packaged import resolve
 from rlaif.errors import ConfigError, DataError
+from rlaif.rewards.capabilities import ComparesAnswers, HasRubric
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.verdicts.parsing import VerdictError
 
@@ -127,11 +128,11 @@ def select_split(labelled: LabelledSet, split: str) -> LabelledSet:
 def check_compatible(labelled: LabelledSet, reward: Any) -> None:
     """The reward can grade this kind of set, and every ``criterion`` is one of its rubric's."""
     name = getattr(reward, "__name__", type(reward).__name__)
-    if labelled.pairwise and not hasattr(reward, "judge_orders"):
+    if labelled.pairwise and not isinstance(reward, ComparesAnswers):
         raise ConfigError(
             f"{labelled.path} is a pairwise set: use reward=preference (reward {name!r} grades one answer)"
         )
-    if not labelled.pairwise and not hasattr(reward, "rubric"):
+    if not labelled.pairwise and not isinstance(reward, HasRubric):
         raise ConfigError(f"{labelled.path} is a pointwise set: use a rubric reward (reward {name!r} is not one)")
     if labelled.pairwise:
         return

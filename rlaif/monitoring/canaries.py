@@ -30,6 +30,7 @@ from rlaif.errors import ConfigError, DataError, parse_settings
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.labelled_sets import LabelledSet, judge_items, load_labelled
 from rlaif.monitoring.alarms import Alarm, AlarmSink
+from rlaif.rewards.capabilities import ComparesAnswers, HasRubric
 
 log = logging.getLogger("rlaif.monitor")
 
@@ -176,8 +177,8 @@ def build_canaries(
     if not keys.enabled or getattr(reward, "judge", None) is None:
         return None
     sink = sink or AlarmSink(run_dir / "alarms.jsonl", keys.on_alarm)
-    pairwise = hasattr(reward, "judge_orders")
-    if not pairwise and not hasattr(reward, "rubric"):
+    pairwise = isinstance(reward, ComparesAnswers)
+    if not pairwise and not isinstance(reward, HasRubric):
         log.info("canaries: off (reward %s grades no labelled answers)", getattr(reward, "__name__", reward))
         return None
     key = "pairwise_labelled" if pairwise else "labelled"

@@ -146,13 +146,14 @@ def build_second_reward(
     if not monitor.get("judge_sample") or monitor.get("judge") is None:
         return None
     from rlaif.errors import ConfigError
+    from rlaif.rewards.capabilities import GradesAnswers
     from rlaif.runs.judge_and_reward import open_judge_and_reward
 
     home = run_dir / "monitor_judge"
     _, second = stack.enter_context(
         open_judge_and_reward(monitor["judge"], reward, home, log_path=str(home / "rewards.jsonl"))  # type: ignore[arg-type]
     )
-    if not hasattr(second, "grade"):
+    if not isinstance(second, GradesAnswers):
         raise ConfigError(
             f"monitor.judge_sample: reward {second.__name__!r} grades no single answer (use a rubric reward)"
         )

@@ -1,0 +1,40 @@
+"""What a reward can do beyond being a TRL reward function, as small protocols: the one way callers ask.
+
+``rlaif.evaluate``, ``rlaif.judge_eval``, the baseline step, the canaries and the judged monitor each need
+a particular skill of the configured reward (``reward=...``, any ``_target_``): grading one answer alone,
+comparing two answers in both orders, or holding a rubric. A reward of the user's gains a skill by having
+the method or attribute; nothing is registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from rlaif.rewards.report import Grade
+from rlaif.rewards.rubric_spec import Rubric
+
+
+@runtime_checkable
+class GradesAnswers(Protocol):
+    """Grades each answer on its own (the rubric rewards, with or without gates)."""
+
+    async def grade(
+        self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]
+    ) -> list[Grade]: ...
+
+
+@runtime_checkable
+class ComparesAnswers(Protocol):
+    """Judges a pair in both orders: P(answer better) shown as A, and shown as B (the preference reward)."""
+
+    async def judge_orders(
+        self, question: str, answer: str, opponent: str, reference: str | None = None
+    ) -> tuple[float, float]: ...
+
+
+@runtime_checkable
+class HasRubric(Protocol):
+    """Grades against a rubric whose criteria name the labels of a pointwise labelled set."""
+
+    rubric: Rubric
