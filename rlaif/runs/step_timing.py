@@ -42,7 +42,7 @@ class StepTimer(TrainerCallback):
         self._tokens = 0
         self._requests_before = 0.0
 
-    def timed(self, reward: Any) -> TimedReward:
+    def timed(self, reward: Any) -> Any:  # Any: TRL's reward_funcs type does not name async callables
         """``reward`` with its calls timed into this step's judge time (TRL sees the same name and result)."""
         return TimedReward(reward, self)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rlaif.judges.serving.vllm_server import VLLMServer, _free_port
+from rlaif.judges.serving.process_group import free_port
+from rlaif.judges.serving.vllm_server import VLLMServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -41,7 +42,7 @@ def test_two_cpu_ranks_share_one_run_folder_and_one_judge_server(
     accelerate = Path(sys.executable).parent / "accelerate"
     command = [
         str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port("127.0.0.1")),
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port("127.0.0.1")),
         "-m", "rlaif.train", "debug=smoke", "+grpo.use_cpu=true", *REWARDS[reward],
         "judge=vllm", f"judge.base_url={vllm_server.base_url}", f"hydra.run.dir={run_dir}",
         f"judge_eval.labelled={labelled}",

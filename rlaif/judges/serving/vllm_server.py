@@ -18,14 +18,11 @@ import atexit
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,6 +31,7 @@ import httpx
 
 from rlaif.data.models import resolve_model_path
 from rlaif.errors import ConfigError
+from rlaif.judges.serving.process_group import command_line, free_port, port_free, terminate_group
 
 _log = logging.getLogger("rlaif.judges")
 
@@ -163,10 +161,10 @@ class VLLMServer:
         if self.running:
             return self
         model_path = resolve_model_path(self.model)
-        if self.requested_port and not _port_free(self.host, self.requested_port):
+        if self.requested_port and not port_free(self.host, self.requested_port):
             # Else the readiness check could be answered by whatever already listens there.
             raise VLLMServerError(f"port {self.requested_port} on {self.host} is already in use")
-        self.port = self.requested_port or _free_port(self.host)
+        self.port = self.requested_port or free_port(self.host)
         if self.log_path is None:
             fd, self.log_path = tempfile.mkstemp(prefix="rlaif-vllm-", suffix=".log")
             os.close(fd)
@@ -294,60 +292,6 @@ class VLLMServer:
             raise VLLMServerError(f"vLLM server returned no logprobs in its warm-up\n{self.log_tail()}")
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def _group_members(pgid: int) -> Iterator[int]:
-    """Live (non-zombie) processes in a process group, read from /proc."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with suppress(OSError):
-            # Fields after the last ')' (the name may contain anything): state, ppid, pgrp, ...
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-                yield int(entry.name)
-
-
-def terminate_group(pgid: int, grace_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """SIGTERM the process group ``pgid``, wait up to ``grace_s`` for it to go, then SIGKILL it."""
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            break
-        if _wait_group_gone(pgid, wait_s, proc):
-            break
-    if proc is not None:
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5.0)
-
-
-def _wait_group_gone(pgid: int, wait_s: float, proc: subprocess.Popen[bytes] | None) -> bool:
-    deadline = time.monotonic() + wait_s
-    while True:
-        if proc is not None:
-            proc.poll()  # reap our child, so it does not linger as a zombie group member
-        if next(_group_members(pgid), None) is None:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-
-
 # -- CLI --------------------------------------------------------------------------------------
 
 
@@ -384,10 +328,7 @@ def _cli_stop(args: argparse.Namespace) -> int:
         print(f"no PID file {pid_file}: nothing to stop", file=sys.stderr)
         return 1
     pid = int(pid_file.read_text().strip())
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        cmdline = ""
+    cmdline = command_line(pid)
     # The PID is what we kill; the command line only guards against a stale file whose PID was reused.
     if cmdline and "vllm" not in cmdline:
         print(f"PID {pid} is not a vLLM server ({cmdline[:120]}); not touching it", file=sys.stderr)
