@@ -34,7 +34,7 @@ pytest_cmd=("$PYTHON" -m pytest -m gpu tests/gpu -p no:cacheprovider -o addopts=
 train_cmd=("$PYTHON" -m rlaif.train grpo=gpu grpo.use_vllm=false judge=local reward=rubric
   "policy.name_or_path=$OUT/tiny-model" "judge.model=$OUT/tiny-model" "judge.dtype=$dtype" "grpo.bf16=$BF16"
   "grpo.max_steps=$STEPS" grpo.per_device_train_batch_size=8 grpo.gradient_accumulation_steps=1
-  grpo.num_generations=4 grpo.max_completion_length=32 grpo.gradient_checkpointing=false grpo.save_strategy=no
+  grpo.num_generations=4 grpo.max_completion_length=32 grpo.activation_checkpointing=false grpo.save_strategy=no
   "grpo.report_to=[]" grpo.logging_steps=1 baseline.prompts=4 "hydra.run.dir=$OUT/train")
 
 if [ "${DRY_RUN:-0}" = 1 ]; then

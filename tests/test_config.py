@@ -120,7 +120,7 @@ def test_multi_node_without_its_environment_names_the_missing_variable(monkeypat
 
 def test_default_grpo_values_are_cpu_sane(tmp_path: Path) -> None:
     args = _instantiate_all(_compose(), tmp_path)["args"]
-    assert args.bf16 is False and args.gradient_checkpointing is False
+    assert args.bf16 is False and args.activation_checkpointing is False
     assert args.per_device_train_batch_size % args.num_generations == 0
     assert args.max_completion_length <= 64 and args.logging_steps == 1
 

@@ -14,6 +14,7 @@ where the per-attempt timeout does not run.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import threading
 from typing import Any
@@ -204,9 +205,13 @@ class LocalTransport:
                 prefixes.append(sequences[indices[0]][:length])
         prefix_ids, prefix_mask = self._padded(prefixes)
         prefix_pos = (prefix_mask.cumsum(dim=1) - 1).clamp(min=0)
-        cache = self._model(
+        # transformers renamed past_key_values to cache (5.2x: the old name warns on every call); the vLLM extra
+        # pins an older 5.x, so the name is read from the model's own signature.
+        name = "cache" if "cache" in inspect.signature(self._model.forward).parameters else "past_key_values"
+        prefix_out = self._model(
             input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=prefix_pos, use_cache=True, logits_to_keep=1
-        ).past_key_values
+        )
+        cache = getattr(prefix_out, name)
         rows = torch.tensor([owner[i][0] for i in range(len(sequences))], device=self._model.device)
         cache.batch_select_indices(rows)  # one copy of its prefix's keys and values per request
         suffixes = [seq[owner[i][1] :] for i, seq in enumerate(sequences)]
@@ -218,9 +223,9 @@ class LocalTransport:
             input_ids=suffix_ids,
             attention_mask=torch.cat([prefix_mask[rows], suffix_mask], dim=1),
             position_ids=positions,
-            past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
+            **{name: cache},
         ).logits[:, -1, :]
 
     def _generate(self, requests: list[JudgeRequest]) -> list[TransportResult]:
