@@ -8,7 +8,7 @@
 #   PYTHON=.venv/bin/python (any python with pip, to run pip)
 #
 # The zip holds rlaif (its configs and prompt sets included) and the pure dependencies of the handler's
-# import path: Hydra (configs), tenacity (retries), diskcache, jsonschema (rubric output schemas). boto3
+# import path: Hydra (configs), tenacity (retries), diskcache, jsonschema (rubric output schemas), pydantic. boto3
 # comes with the Lambda runtime. Never torch, transformers or TRL: the handler does not import them, and
 # the script fails if any of them lands in the zip.
 # Deploy (README "Amazon Nova"): aws lambda create-function --function-name SageMaker-rlaif-reward \
@@ -36,9 +36,13 @@ trap 'rm -rf "$build"' EXIT   # only the folder this run made
 # source); the two with compiled code (PyYAML, rpds-py) as wheels for the Lambda's Python and architecture.
 pip_target=("$PYTHON" -m pip --disable-pip-version-check -q install --target "$build" --no-deps)
 "${pip_target[@]}" "hydra-core>=1.3.2,<1.4" "omegaconf>=2.2,<2.4" "antlr4-python3-runtime==4.9.*" packaging \
-  "tenacity>=9.2" "diskcache>=5.6" "jsonschema>=4.18" jsonschema-specifications referencing attrs typing-extensions
+  "tenacity>=9.2" "diskcache>=5.6" "jsonschema>=4.18" jsonschema-specifications referencing attrs
 "${pip_target[@]}" --only-binary=:all: --implementation cp --python-version "$LAMBDA_PYTHON" --platform "$platform" \
   PyYAML rpds-py
+# pydantic (settings checks, judge.policy) with its dependencies resolved for the Lambda: pydantic-core is
+# compiled and must match pydantic's version exactly; typing-extensions comes with it.
+"$PYTHON" -m pip --disable-pip-version-check -q install --target "$build" --only-binary=:all: --implementation cp \
+  --python-version "$LAMBDA_PYTHON" --platform "$platform" "pydantic>=2.7"
 # rlaif itself, as it is in this checkout (its package data: configs, prompt sets, labelled sets).
 (cd "$ROOT" && tar --exclude='__pycache__' -cf - rlaif) | tar -xf - -C "$build"
 rm -rf "${build:?}/bin"

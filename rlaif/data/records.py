@@ -10,6 +10,8 @@ from typing import Any
 from rlaif.errors import DataError
 
 _ROLES = {"system", "user", "assistant"}
+# The columns of every training row rlaif builds (row_from_record): a row's other fields are in ``extra``.
+ROW_COLUMNS = ("id", "prompt", "reference_answer", "extra")
 
 
 def row_from_record(raw: Any, where: str, default_id: str) -> dict[str, Any]:

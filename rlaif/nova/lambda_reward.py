@@ -32,9 +32,6 @@ from rlaif.rewards.run_log import RewardLog
 
 log = logging.getLogger("rlaif.nova")
 
-# Keyword arguments TRL passes that are not dataset columns.
-_TRL_KWARGS = {"completion_ids", "trainer_state", "log_extra", "log_metric", "environments", "prompts", "completions"}
-
 NovaFunction = Callable[[Any, Any], Any]
 
 
@@ -151,16 +148,11 @@ class NovaLambdaReward:
 
 
 def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Nova samples for a TRL batch: unique ids, the messages with the answer appended, the row's columns."""
+    """Nova samples for a TRL batch: unique ids, the messages with the answer appended, the row's reference and
+    its other fields (the ``extra`` column of :data:`~rlaif.data.records.ROW_COLUMNS`)."""
+    # An allow-list: only columns of rlaif's rows are read (id, reference_answer, extra; rlaif.data.records.
+    # ROW_COLUMNS), so no keyword TRL adds to the reward call (trainer_state, a future one) reaches a Nova payload.
     ids = columns.get("id") or [None] * len(prompts)
-    extra = {
-        k: v
-        for k, v in columns.items()
-        if k not in _TRL_KWARGS
-        and k not in ("id", "reference_answer", "extra")
-        and isinstance(v, list)
-        and len(v) == len(prompts)
-    }
     passed_through = columns.get("extra") or [None] * len(prompts)  # rlaif.data.loaders keeps a row's extra fields here
     references = columns.get("reference_answer") or [None] * len(prompts)
     samples = []
@@ -172,7 +164,6 @@ def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mappi
         }
         if references[i] not in (None, ""):  # rlaif.data.loaders writes "" for no reference
             sample["reference_answer"] = _as_json(references[i])
-        sample.update({k: v[i] for k, v in extra.items() if _is_json(v[i])})
         if isinstance(passed_through[i], str) and passed_through[i]:
             fields = json.loads(passed_through[i])
             sample.update({k: v for k, v in fields.items() if k not in sample})

@@ -42,9 +42,9 @@ def test_the_payload_is_the_nova_contracts() -> None:
     columns = {
         "id": ["q1", "q1"],
         "reference_answer": ["Paris", '{"city": "Paris"}'],
-        "extra": ['{"task": "geo"}', "{}"],
-        "difficulty": ["easy", "easy"],
+        "extra": ['{"task": "geo", "difficulty": "easy"}', '{"difficulty": "easy"}'],
         "trainer_state": None,
+        "a_future_trl_argument": ["x", "y"],  # a list as long as the batch: looks like a column, is not one
     }
     samples = build_samples([PROMPT, PROMPT], ["Paris.", "Lyon."], columns)
     assert [s["id"] for s in samples] == ["q1#0", "q1#1"]  # one prompt, two completions: unique ids
@@ -53,6 +53,7 @@ def test_the_payload_is_the_nova_contracts() -> None:
     assert samples[1]["reference_answer"] == {"city": "Paris"}  # the JSON rlaif.data.loaders stored as text
     assert samples[0]["task"] == "geo" and "task" not in samples[1]  # a row's extra fields, passed through
     assert "trainer_state" not in samples[0] and "extra" not in samples[0]
+    assert all("a_future_trl_argument" not in sample for sample in samples)  # an allow-list, not a deny-list
 
 
 def test_a_local_handler_scores_and_its_metrics_are_logged(tmp_path: Path) -> None:
