@@ -181,14 +181,6 @@ def _as_json(reference: Any) -> Any:
     return reference
 
 
-def _is_json(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 def _metric_means(grades: Sequence[Grade]) -> dict[str, float]:
     sums: dict[str, list[float]] = defaultdict(list)
     for g in grades:
