@@ -26,17 +26,15 @@ from rlaif.errors import RunStoppedError, entry_point
 from rlaif.evaluation.baseline import run_baseline
 from rlaif.evaluation.judge_eval_run import gate_on_judge_eval
 from rlaif.judges.preflight import check_judge
-from rlaif.monitoring.alarms import AlarmStopError
 from rlaif.monitoring.canaries import build_canaries
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import build_monitor, build_second_reward
-from rlaif.rewards.failures import JudgeFailureError
 from rlaif.runs.config_checks import check_references, check_train_config, resolve_resume
 from rlaif.runs.judge_and_reward import open_judge_and_reward
 from rlaif.runs.processes import is_main_process, main_process_first
 from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
 from rlaif.runs.step_timing import StepTimer
-from rlaif.runs.stopping import save_checkpoint, stopped_message
+from rlaif.runs.stopping import StopOnRequest, StopRequest, saved_checkpoint, stop_reason, stopped_message
 
 log = logging.getLogger("rlaif.train")
 
@@ -78,11 +76,11 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
 
     # 5. Plain TRL: guards watch each step's rollouts (an alarm can stop the run); the timer splits each step.
     timer = StepTimer(judge, run_dir / "step_timing.jsonl")
-    guarded = GuardedReward(reward, [g for g in (canaries, monitor) if g is not None])
+    guarded = GuardedReward(reward, [g for g in (canaries, monitor) if g is not None], StopRequest())
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[timer.timed(guarded)],
-        callbacks=[timer],
+        callbacks=[timer, StopOnRequest(guarded.stop)],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
@@ -96,10 +94,9 @@ def train(trainer: Any, timer: StepTimer, resume: str | None, run_dir: Path) -> 
     set_aside_failed_marker(run_dir)
     if resume is not None:
         log.info("resuming from %s", resume)
-    try:
-        trainer.train(resume_from_checkpoint=resume)
-    except (JudgeFailureError, AlarmStopError) as exc:
-        raise RunStoppedError(stopped_message(exc, save_checkpoint(trainer), run_dir)) from exc
+    trainer.train(resume_from_checkpoint=resume)
+    if (reason := stop_reason(trainer)) is not None:  # a judge failure or an alarm: the checkpoint is saved
+        raise RunStoppedError(stopped_message(reason, saved_checkpoint(run_dir, trainer.state.global_step), run_dir))
     trainer.save_model(str(run_dir / "adapter"))
     return finish_run(run_dir, trainer, timer.judge, timer.summary())
 

@@ -1,7 +1,8 @@
 """A reward with watchers around it: :class:`GuardedReward` runs each :class:`Guard` before and after the
 reward's own call on a step's rollouts. The canaries judge their labelled rows *before* (the judge is idle
 then); the monitor reads the rollouts and their scores *after*. TRL sees the wrapped reward's name and
-result; a guard's ``AlarmStopError`` propagates out of ``trainer.train`` like a judge failure does.
+result. A guard's ``AlarmStopError`` or the reward's ``JudgeFailureError`` does not propagate into TRL: it
+becomes a stop request (``rlaif.runs.stopping``), acted on at the end of the step with a checkpoint.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import inspect
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
+
+from rlaif.monitoring.alarms import AlarmStopError
+from rlaif.rewards.failures import JudgeFailureError
+from rlaif.runs.stopping import StopRequest
 
 
 class Guard(Protocol):
@@ -34,17 +39,22 @@ class Guard(Protocol):
 class GuardedReward:
     """``reward`` with ``guards`` run around every call; ``guard_seconds`` is their time since the last read."""
 
-    def __init__(self, reward: Any, guards: Sequence[Guard]) -> None:
+    def __init__(self, reward: Any, guards: Sequence[Guard], stop: StopRequest | None = None) -> None:
         self.reward = reward
         self.guards = list(guards)
+        self.stop = stop or StopRequest()
         self.__name__ = getattr(reward, "__name__", type(reward).__name__)
         self.guard_seconds = 0.0
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         step = int(getattr(kwargs.get("trainer_state"), "global_step", 0) or 0)
         await self._run(lambda g: g.before_reward(step, kwargs))
-        result = self.reward(prompts, completions, **kwargs)
-        scores = list(await result if inspect.isawaitable(result) else result)
+        try:
+            result = self.reward(prompts, completions, **kwargs)
+            scores = list(await result if inspect.isawaitable(result) else result)
+        except JudgeFailureError as exc:  # the step's answers go unscored (advantage 0); the run stops after it
+            self.stop.request(exc)
+            scores = [None] * len(completions)
         await self._run(lambda g: g.after_reward(step, prompts, completions, scores, kwargs))
         return scores
 
@@ -52,7 +62,10 @@ class GuardedReward:
         started = time.perf_counter()
         try:
             for guard in self.guards:
-                await call(guard)
+                try:
+                    await call(guard)
+                except AlarmStopError as exc:  # the scores stand; the run stops after this step
+                    self.stop.request(exc)
         finally:
             self.guard_seconds += time.perf_counter() - started
 

@@ -1,23 +1,80 @@
-"""A run that stops early on purpose (the judge failed too often, or an alarm under ``on_alarm=stop``) keeps a
-checkpoint of its last completed step and says how to resume."""
+"""A run that stops early on purpose: the judge failed too often (``reward.failures``), or an alarm fired under
+``on_alarm=stop``. Through TRL's public control flags, not by raising out of ``trainer.train``:
+
+- the reward wrapper (``monitoring.guard.GuardedReward``) catches the failure and calls
+  :meth:`StopRequest.request`; a failed reward call scores every answer None (TRL gives an unscorable
+  answer advantage 0, so the step learns nothing from it), an alarm keeps the step's real scores;
+- at the end of that step :class:`StopOnRequest`, a ``TrainerCallback``, sets ``control.should_save`` and
+  ``control.should_training_stop``: the Trainer saves ``checkpoint-N`` itself, as on its schedule, and stops;
+- ``rlaif.train`` then raises ``RunStoppedError`` with :func:`stopped_message` (exit 1, ``FAILED``).
+
+Unlike an exception, the stopping step completes (its checkpoint is the one saved), and with several
+processes every rank stops at the same step: the request is shared across them before anyone acts on it.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-def save_checkpoint(trainer: Any) -> Path | None:
-    """Save a resumable checkpoint of the last completed step (model, optimizer, scheduler, RNG, state).
+log = logging.getLogger("rlaif.train")
 
-    TRL has no public call for this outside its save schedule; ``_save_checkpoint`` is what that schedule
-    runs, so a checkpoint saved here is one ``resume`` reads like any other.
-    """
-    step = trainer.state.global_step
-    if step == 0:
-        return None
-    trainer._save_checkpoint(trainer.model, trial=None)
-    return Path(trainer.args.output_dir) / f"checkpoint-{step}"
+
+class StopRequest:
+    """Why the run must stop (the first reason wins), set by the reward wrapper. Picklable."""
+
+    def __init__(self) -> None:
+        self.reason: BaseException | None = None
+
+    def request(self, reason: BaseException) -> None:
+        if self.reason is None:
+            log.error("rlaif: stopping after this step: %s", reason)
+            self.reason = reason
+
+
+class StopOnRequest(TrainerCallback):
+    """Saves a checkpoint and stops training at the end of the step in which a stop was requested."""
+
+    def __init__(self, stop: StopRequest) -> None:
+        self.stop = stop
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> TrainerControl:
+        if _anyone(self.stop.reason is not None):
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+def stop_reason(trainer: Any) -> BaseException | None:
+    """Why the trainer's :class:`StopOnRequest` stopped the run (None: it ran to its end)."""
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, StopOnRequest):
+            return callback.stop.reason
+    return None
+
+
+def _anyone(flag: bool) -> bool:
+    """Whether any training process has ``flag`` set (one process alone: its own)."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.num_processes == 1:
+        return flag
+    import torch
+    from accelerate.utils import reduce
+
+    return bool(reduce(torch.tensor([float(flag)], device=state.device), reduction="sum").item() > 0)
+
+
+def saved_checkpoint(output_dir: str | Path, step: int) -> Path | None:
+    """The checkpoint the Trainer saved at ``step`` (None when no step had completed)."""
+    folder = Path(output_dir) / f"checkpoint-{step}"
+    return folder if step > 0 and folder.is_dir() else None
 
 
 def stopped_message(exc: BaseException, checkpoint: Path | None, run_dir: Path) -> str:

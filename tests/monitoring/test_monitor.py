@@ -15,6 +15,8 @@ import pytest
 from rlaif.monitoring.alarms import AlarmStopError
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import Monitor, build_monitor
+from rlaif.rewards.failures import JudgeFailureError
+from rlaif.runs.stopping import StopOnRequest, StopRequest
 
 try:
     from tests.monitoring.recorded_runs import NON_ANSWER, ON_TOPIC, QUESTIONS
@@ -79,11 +81,13 @@ def test_a_healthy_run_raises_none(tmp_path: Path) -> None:
     assert not (tmp_path / "alarms.jsonl").exists()
 
 
-def test_on_alarm_stop_raises_out_of_the_reward_call(tmp_path: Path) -> None:
+def test_on_alarm_stop_requests_a_stop_from_inside_the_reward_call(tmp_path: Path) -> None:
     reward = GuardedReward(_Reward(), [_monitor(tmp_path, on_alarm="stop")])
-    with pytest.raises(AlarmStopError, match=r"^monitor alarm at step 3: on_topic: the reward rose"):
-        for step in range(8):
-            _call(reward, step, hacked=step / 8, metrics={})
+    for step in range(8):
+        _call(reward, step, hacked=step / 8, metrics={})  # never raises into TRL
+        if reward.stop.reason is not None:
+            break
+    assert str(reward.stop.reason).startswith("monitor alarm at step 3: on_topic: the reward rose")
     assert (tmp_path / "alarms.jsonl").is_file()
 
 
@@ -142,29 +146,71 @@ async def _no_guards(call: Any) -> None:
     return None
 
 
-def test_an_alarm_under_stop_ends_training_like_a_judge_failure(tmp_path: Path) -> None:
-    """rlaif.train.train turns the AlarmStopError out of trainer.train into RunStoppedError (exit 1 in main),
-    after saving a checkpoint of the last completed step, with the resume command."""
+class _Alarming:
+    async def before_reward(self, step: int, kwargs: Any) -> None:
+        return None
+
+    async def after_reward(self, step: int, prompts: Any, completions: Any, scores: Any, kwargs: Any) -> None:
+        raise AlarmStopError(f"monitor alarm at step {step}: on_topic: the reward rose ...")
+
+
+class _FailingReward:
+    __name__ = "failing"
+
+    async def __call__(self, prompts: Any, completions: Any, **kwargs: Any) -> list[float | None]:
+        raise JudgeFailureError("judge failure rate 75% over the last 4 answers exceeds max_failure_rate=50%")
+
+
+def test_an_alarm_under_stop_keeps_the_scores_and_requests_a_stop() -> None:
+    guarded = GuardedReward(_Reward(), [_Alarming()])
+    state = SimpleNamespace(global_step=5)
+    answer = [{"role": "assistant", "content": "Tokyo."}]
+    scores = asyncio.run(guarded(["q"], [answer], trainer_state=state, log_metric=lambda *a: None))
+    assert scores == [0.5]  # the step trains on its real scores
+    assert isinstance(guarded.stop.reason, AlarmStopError) and "step 5" in str(guarded.stop.reason)
+
+
+def test_a_judge_failure_scores_the_call_none_and_requests_a_stop() -> None:
+    guarded = GuardedReward(_FailingReward(), [])
+    assert asyncio.run(guarded(["q", "q"], ["a", "b"])) == [None, None]  # unscored: advantage 0 in TRL
+    assert isinstance(guarded.stop.reason, JudgeFailureError)
+    first = guarded.stop.reason
+    guarded.stop.request(AlarmStopError("later"))
+    assert guarded.stop.reason is first  # the first reason is the one reported
+
+
+def test_a_stop_request_saves_a_checkpoint_and_stops_at_the_step_end() -> None:
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    stop = StopRequest()
+    callback = StopOnRequest(stop)
+    args = TrainingArguments(output_dir="unused", report_to=[])
+    control = callback.on_step_end(args, TrainerState(), TrainerControl())
+    assert not control.should_save and not control.should_training_stop  # nothing requested: training goes on
+    stop.request(AlarmStopError("monitor alarm at step 5"))
+    control = callback.on_step_end(args, TrainerState(), TrainerControl())
+    assert control.should_save and control.should_training_stop
+
+
+def test_train_turns_a_stop_into_run_stopped_with_the_checkpoint_and_the_resume_command(tmp_path: Path) -> None:
+    """rlaif.train.train after a stopped trainer.train: RunStoppedError (exit 1 in main) naming the checkpoint the
+    Trainer saved at the step end and the resume command."""
     from rlaif.errors import RunStoppedError
     from rlaif.train import train
 
-    saved: list[int] = []
+    stop = StopRequest()
+    (tmp_path / "checkpoint-5").mkdir()
 
     class _Trainer:
         state = SimpleNamespace(global_step=5)
-        args = SimpleNamespace(output_dir=str(tmp_path))
-        model = None
+        callback_handler = SimpleNamespace(callbacks=[object(), StopOnRequest(stop)])
 
         def train(self, resume_from_checkpoint: str | None = None) -> None:
-            raise AlarmStopError("monitor alarm at step 5: on_topic: the reward rose ...")
-
-        def _save_checkpoint(self, model: Any, trial: Any) -> None:
-            saved.append(self.state.global_step)
+            stop.request(AlarmStopError("monitor alarm at step 5: on_topic: the reward rose ..."))
 
     with pytest.raises(RunStoppedError) as stopped:
         train(_Trainer(), None, None, tmp_path)  # type: ignore[arg-type]
     message = str(stopped.value)
-    assert saved == [5]
     assert (
         "monitor alarm at step 5: on_topic" in message and f"checkpoint saved: {tmp_path / 'checkpoint-5'}" in message
     )
