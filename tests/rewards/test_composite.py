@@ -1,5 +1,5 @@
 """Checks inside a judge reward (rubric_with_checks), per-item JSON grading, and the nansum trap, shown
-through TRL's own ``GRPOTrainer._calculate_rewards``."""
+through one real ``GRPOTrainer`` step and what TRL logged."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import json
 import math
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ except ImportError:
 
 RUBRIC = {"name": "t", "criteria": [{"id": "good", "question": "It is good."}]}
 PROMPT = [{"role": "user", "content": "How do I boil an egg?"}]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def call(reward: Any, completions: list[Any], **kwargs: Any) -> list[float | None]:
@@ -51,75 +51,79 @@ def test_judge_failure_inside_the_composite_is_none_not_zero() -> None:
     assert call(reward, ["a fine answer", ""]) == [None, 0.0]
 
 
-# -- TRL's own aggregation -----------------------------------------------------------------------------
+# -- TRL's own aggregation, through one real GRPOTrainer step -------------------------------------------
 
 
-def _trl_rewards_per_func(reward_funcs: list[Any], completions: list[str]) -> Any:
-    """Run ``GRPOTrainer._calculate_rewards`` (TRL 1.16) on a minimal stand-in for the trainer."""
-    from accelerate import PartialState
-    from trl import GRPOTrainer
-    from trl.trainer.utils import shutdown_event_loop_in_daemon, start_event_loop_in_daemon
+def _one_trl_step(tmp_path: Path, reward_funcs: list[Any], weights: list[float]) -> dict[str, Any]:
+    """One real GRPOTrainer step (a tiny random model built here, CPU, 4 completions of 4 tokens): TRL's log."""
+    import importlib.util
 
-    PartialState()  # TRL logs through accelerate, which wants its state set up (a one-process run)
-    thread, loop, ready = start_event_loop_in_daemon(name="test-loop")
-    ready.wait()
-    recorder = Recorder()
-    trainer = SimpleNamespace(
-        accelerator=SimpleNamespace(device="cpu", is_main_process=True),
-        args=SimpleNamespace(report_to=[]),
-        state=SimpleNamespace(global_step=0),
-        reward_funcs=reward_funcs,
-        reward_processing_classes=[None] * len(reward_funcs),
-        reward_func_names=[f.__name__ for f in reward_funcs],
-        environments=None,
-        async_loop=loop,
-        _log_completion_extra=recorder.log_extra,
-        _log_metric=recorder.log_metric,
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    spec = importlib.util.spec_from_file_location("make_tiny_model", ROOT / "scripts" / "make_tiny_model.py")
+    assert spec is not None and spec.loader is not None
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    folder = maker.build(tmp_path / "tiny")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": f"Question {i}?"}]} for i in range(4)])
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "out"),
+        max_steps=1,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=4,
+        reward_weights=weights,
+        beta=0.0,
+        report_to=[],
+        logging_steps=1,
+        save_strategy="no",
+        bf16=False,
+        use_cpu=True,
     )
-    inputs = [{"prompt": PROMPT, "id": f"r{i}", "reference_answer": ""} for i in range(len(completions))]
-    try:
-        return GRPOTrainer._calculate_rewards(
-            trainer, inputs, [PROMPT] * len(completions), completions, [[1]] * len(completions)
-        )
-    finally:
-        shutdown_event_loop_in_daemon(thread, loop)
-
-
-def _trl_total(rewards_per_func: Any, weights: list[float]) -> list[float]:
-    """TRL 1.16's sum_then_normalize total per row (grpo_trainer.py: nansum, then all-NaN rows -> NaN)."""
-    import torch
-
-    unscorable = torch.isnan(rewards_per_func).all(dim=1)
-    total = (rewards_per_func * torch.tensor(weights).unsqueeze(0)).nansum(dim=1)
-    total[unscorable] = torch.nan
-    return [float(v) for v in total]
-
-
-def test_trl_sees_a_judge_failure_in_the_composite_as_unscorable() -> None:
-    pytest.importorskip("trl")
-
-    def script(request: JudgeRequest) -> TransportResult:
-        return fail() if "broken" in fenced(request) else yes_no(1.0)
-
-    judge, _ = scripted_judge(script)
-    composite = RubricReward(
-        judge, RUBRIC, checks=[NonEmpty()], name="rubric_with_checks", failures={"max_failure_rate": 1.0}
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset, processing_class=tokenizer
     )
-    per_func = _trl_rewards_per_func([composite], ["good answer", "broken judge", ""])
-    total = _trl_total(per_func, [1.0])
-    assert total[0] == 1.0 and total[2] == 0.0
-    assert math.isnan(total[1])  # no reward: left out of the group baseline, advantage 0
+    trainer.train()
+    return next(h for h in trainer.state.log_history if "reward" in h)
 
 
-def test_separate_check_function_turns_a_judge_failure_into_the_check_score() -> None:
-    """The nansum trap the docs warn about, demonstrated: why rubric_with_checks is ONE reward object."""
-    pytest.importorskip("trl")
+def _judge_failing_on_even(prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+    return [None if i % 2 == 0 else 1.0 for i in range(len(completions))]  # None: what a failed verdict gives TRL
+
+
+def _check_passing(prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+    return [1.0] * len(completions)
+
+
+@pytest.mark.timeout(300)
+def test_trl_leaves_an_unscored_answer_out_and_a_second_function_fills_it_in(tmp_path: Path) -> None:
+    """The contract rlaif's failure handling rests on, read from what TRL 1.16 logged in a real step (not a copy
+    of its code): with one reward function, an answer it scored None is left out of the mean; with a second
+    function beside it, nansum turns the failure into the other function's score (the nansum trap), which
+    is why rubric_with_checks is ONE reward object."""
+    alone = _one_trl_step(tmp_path / "alone", [_judge_failing_on_even], [1.0])
+    assert alone["rewards/_judge_failing_on_even/mean"] == pytest.approx(1.0)  # the Nones are not zeros
+    assert alone["reward"] == pytest.approx(1.0)  # totals [nan, 1, nan, 1]: the unscored rows left out
+
+    beside = _one_trl_step(tmp_path / "beside", [_judge_failing_on_even, _check_passing], [1.0, 0.5])
+    assert beside["rewards/_judge_failing_on_even/mean"] == pytest.approx(1.0)
+    # totals [0.5, 1.5, 0.5, 1.5]: each failed verdict became the check's weighted 0.5
+    assert beside["reward"] == pytest.approx(1.0) and beside["reward_std"] == pytest.approx(math.sqrt(1 / 3))
+
+
+def test_a_judge_failure_in_a_separate_reward_beside_a_check_is_none_beside_a_score() -> None:
+    """What the two reward objects hand TRL when the judge fails: None beside the check's 1.0 (the test above
+    shows TRL then counting the 1.0); the composite hands None alone, which TRL leaves out."""
     judge, _ = scripted_judge(lambda request: fail())
     rubric = RubricReward(judge, RUBRIC, failures={"max_failure_rate": 1.0})
-    checks = CheckReward([NonEmpty()])
-    per_func = _trl_rewards_per_func([rubric, checks], ["broken judge"])
-    assert math.isnan(float(per_func[0, 0])) and float(per_func[0, 1]) == 1.0
-    assert _trl_total(per_func, [1.0, 0.5]) == [0.5]  # a judge failure became a reward
+    composite = RubricReward(judge, RUBRIC, checks=[NonEmpty()], failures={"max_failure_rate": 1.0})
+    assert call(rubric, ["broken judge"]) == [None]
+    assert CheckReward([NonEmpty()])(prompts=[PROMPT], completions=["broken judge"]) == [1.0]
+    assert call(composite, ["broken judge", ""]) == [None, 0.0]
 
 
 # -- the shipped composite config -----------------------------------------------------------------------
