@@ -44,15 +44,13 @@ def baseline_label(summary: dict[str, Any]) -> str:
 
 def plot(tallies: dict[str, dict[str, Any]], path: Path) -> None:
     """Win / tie / loss / failure bars per judge, and each side's mean reward per judge."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers and CI
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state, no backend to choose, no display needed
 
     # Rows by role, not by judge identity: two judges may be the same model with other settings.
     labels = [f"{_role(role)}\nwin rate {_num(t['win_rate_decided'])}" for role, t in tallies.items()]
     rows = list(range(len(tallies)))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 1.6 + 0.9 * len(tallies)), width_ratios=(3, 2))
+    fig = Figure(figsize=(9, 1.6 + 0.9 * len(tallies)))
+    left, right = fig.subplots(1, 2, width_ratios=(3, 2))
     start = [0] * len(tallies)
     for outcome in _OUTCOMES:
         counts = [t[outcome] for t in tallies.values()]
@@ -74,7 +72,6 @@ def plot(tallies: dict[str, dict[str, Any]], path: Path) -> None:
     right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def report(summary: dict[str, Any], items: Sequence[dict[str, Any]], examples: int) -> str:

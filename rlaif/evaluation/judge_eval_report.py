@@ -53,10 +53,6 @@ def _jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 
 def _charts(out_dir: Path, summary: Mapping[str, Any], labelled: LabelledSet, main: Verdicts) -> dict[str, str]:
     """The PNGs that apply: ROC and calibration (soft scores), one bar chart per breakdown, the audit."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers and CI
-    import matplotlib.pyplot as plt
 
     charts: dict[str, str] = {}
     positive = "a" if labelled.pairwise else "pass"
@@ -64,14 +60,14 @@ def _charts(out_dir: Path, summary: Mapping[str, Any], labelled: LabelledSet, ma
     labels = [labelled.truth(i) == positive for i in scored]
     values = [float(main.scores[i] or 0.0) for i in scored]
     if main.soft and (points := st.roc_points(labels, values)):
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        fig, ax = _figure(4.5, 4.5)
         ax.plot(*zip(*points, strict=True), marker=".", label=f"judge (AUC {_f(summary['auc'])})")
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
         ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title="ROC")
-        charts["roc"] = _save(plt, fig, ax, out_dir / "roc.png")
+        charts["roc"] = _save(fig, ax, out_dir / "roc.png")
     if main.soft and values:
         table = st.calibration(labels, values)
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        fig, ax = _figure(4.5, 4.5)
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
         ax.scatter(
             [m for m, _, _ in table], [r for _, r, _ in table], s=[20 + 4 * c for _, _, c in table], label="bins"
@@ -83,12 +79,12 @@ def _charts(out_dir: Path, summary: Mapping[str, Any], labelled: LabelledSet, ma
             xlim=(0, 1),
             ylim=(0, 1),
         )
-        charts["calibration"] = _save(plt, fig, ax, out_dir / "calibration.png")
+        charts["calibration"] = _save(fig, ax, out_dir / "calibration.png")
     for name, groups in summary["breakdowns"].items():
         rows = [(f"{g} (n={v['n_scored']})", v["agreement"], v["agreement_ci"]) for g, v in groups.items()]
         rows = [r for r in rows if r[1] is not None]
         title = f"{'Accuracy' if labelled.pairwise else 'Agreement'} by {name} (95% CI)"
-        charts[f"breakdown_{name}"] = _bars(plt, rows, title, out_dir / f"breakdown_{name}.png")
+        charts[f"breakdown_{name}"] = _bars(rows, title, out_dir / f"breakdown_{name}.png")
     if "audit" in summary:
         cats = summary["audit"]["categories"]
         rows = [
@@ -96,14 +92,19 @@ def _charts(out_dir: Path, summary: Mapping[str, Any], labelled: LabelledSet, ma
             for c, v in cats.items()
             if v["n_scored"]
         ]
-        charts["audit"] = _bars(
-            plt, rows, "Adversarial false-positive rate (bar: 95% upper bound)", out_dir / "audit.png"
-        )
+        charts["audit"] = _bars(rows, "Adversarial false-positive rate (bar: 95% upper bound)", out_dir / "audit.png")
     return charts
 
 
-def _bars(plt: Any, rows: Sequence[tuple[str, float, Any]], title: str, path: Path) -> str:
-    fig, ax = plt.subplots(figsize=(6, 0.9 + 0.35 * max(1, len(rows))))
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure  # no pyplot: no global state, no backend to choose, no display needed
+
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
+
+
+def _bars(rows: Sequence[tuple[str, float, Any]], title: str, path: Path) -> str:
+    fig, ax = _figure(6, 0.9 + 0.35 * max(1, len(rows)))
     names = [r[0] for r in rows]
     values = [r[1] for r in rows]
     low = [v - (ci[0] if ci else v) for _, v, ci in rows]
@@ -111,16 +112,15 @@ def _bars(plt: Any, rows: Sequence[tuple[str, float, Any]], title: str, path: Pa
     ax.barh(names, values, xerr=[low, high], color="tab:blue", alpha=0.7, capsize=3)
     ax.invert_yaxis()
     ax.set(xlim=(0, 1), title=title)
-    return _save(plt, fig, ax, path, legend=False)
+    return _save(fig, ax, path, legend=False)
 
 
-def _save(plt: Any, fig: Any, ax: Any, path: Path, legend: bool = True) -> str:
+def _save(fig: Any, ax: Any, path: Path, legend: bool = True) -> str:
     if legend:
         ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path.name
 
 

@@ -124,15 +124,13 @@ def plot_rewards(rewards: list[tuple[int, float, float | None]], path: Path, bas
     """Mean reward per logged step (with its spread across completions) as a PNG, starting from the base
     policy's ``baseline`` at step 0; steps without a reward are left out, so a judge outage shows as a
     gap, never as a crash."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers and CI
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state, no backend to choose, no display needed
 
     steps = [s for s, _, _ in rewards]
     means = [m for _, m, _ in rewards]
     spread = [float(sd) if sd is not None and _finite(sd) else 0.0 for _, _, sd in rewards]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     ax.plot(steps, means, marker="o", markersize=3, label="mean reward")
     low = [m - s for m, s in zip(means, spread, strict=True)]
     high = [m + s for m, s in zip(means, spread, strict=True)]
@@ -147,7 +145,6 @@ def plot_rewards(rewards: list[tuple[int, float, float | None]], path: Path, bas
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def set_aside_failed_marker(run_dir: Path) -> None:
