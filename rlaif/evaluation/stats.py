@@ -119,20 +119,13 @@ def calibration(labels: Sequence[bool], scores: Sequence[float], bins: int = 10)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-quantile (q in [0, 1]) with linear interpolation between order statistics; None when empty.
+    """The q-quantile (q in [0, 1]); None when empty. numpy's default (linear between order statistics, position
+    (n - 1)·q), the one definition rlaif reports with (judge latency percentiles too)."""
+    import numpy as np
 
-    Same convention as numpy's default: position (n - 1)·q in the sorted values.
-    """
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"q must be in [0, 1], got {q}")
-    if not values:
-        return None
-    ordered = sorted(float(v) for v in values)
-    position = (len(ordered) - 1) * q
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    fraction = position - low
-    return ordered[low] + (ordered[high] - ordered[low]) * fraction
+    return float(np.quantile([float(v) for v in values], q)) if len(values) else None
 
 
 def bootstrap_ci(

@@ -15,11 +15,11 @@ DEFAULT_MAX_SAMPLES = 10_000
 
 
 def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+    """numpy's default quantile (linear between order statistics), the one definition rlaif reports with
+    (``rlaif.evaluation.stats.percentile`` too); NaN for no values."""
+    import numpy as np
+
+    return float(np.quantile(values, q)) if values else float("nan")
 
 
 class Reservoir:
