@@ -2,16 +2,26 @@
 
 One machine is noisy, and its speed drifts during a run. So the alternatives of one comparison run in
 turns, forwards then backwards (A B, B A, A B, ...: for two sides the ABBA order A B B A A B B A), and each
-ratio is reported over its repeats as a median with its range (min-max). Pure Python, no timing
-assertions: tests/test_benchmark_abba.py checks it on hand-computed values.
+ratio is reported over its repeats as a median with its range (min-max). Medians are rlaif's one definition
+(rlaif.judges.quantiles), the one its reports use. No timing assertions: tests/test_benchmark_abba.py checks
+it on hand-computed values.
 """
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from rlaif.judges import quantiles
+
+
+def median(values: Sequence[float]) -> float:
+    """rlaif's median (:func:`rlaif.judges.quantiles.median`); ValueError for no values (nothing was timed)."""
+    value = quantiles.median(values)
+    if value is None:
+        raise ValueError("median of no values")
+    return value
 
 
 def abba_order(sides: int, repeats: int) -> list[int]:
@@ -58,7 +68,7 @@ class Ratio:
 
     @property
     def median(self) -> float:
-        return statistics.median(self.ratios)
+        return median(self.ratios)
 
     @property
     def low(self) -> float:
@@ -70,7 +80,7 @@ class Ratio:
 
     def describe(self, a_name: str, b_name: str, digits: int = 2) -> str:
         """One line: both sides' median seconds, the median ratio, its range and the number of repeats."""
-        a_s, b_s = statistics.median(self.a), statistics.median(self.b)
+        a_s, b_s = median(self.a), median(self.b)
         return (
             f"{a_name} {a_s:.3f} s / {b_name} {b_s:.3f} s (medians): "
             f"{self.median:.{digits}f}x, range {self.low:.{digits}f}-{self.high:.{digits}f}x, {len(self.a)} repeats"

@@ -46,7 +46,7 @@ from typing import Any, cast
 
 import httpx
 import openai
-from abba import Ratio, timed_rounds
+from abba import Ratio, median, timed_rounds
 from omegaconf import OmegaConf
 
 import rlaif
@@ -374,9 +374,9 @@ def main() -> None:
 
         per = answers_per_batch * len(rubric.criteria)
         print(
-            f"3. per criterion (medians): log-prob {1000 * statistics.median(logprob) / per:.0f} ms; "
-            f"JSON verdict {1000 * statistics.median(verdict) / per:.0f} ms; "
-            f"rlaif JSON mode {1000 * statistics.median(json_mode) / per:.0f} ms (1 request per answer)\n"
+            f"3. per criterion (medians): log-prob {1000 * median(logprob) / per:.0f} ms; "
+            f"JSON verdict {1000 * median(verdict) / per:.0f} ms; "
+            f"rlaif JSON mode {1000 * median(json_mode) / per:.0f} ms (1 request per answer)\n"
             f"   JSON verdict: {decoded(verdict_replies, verdict_usable, VERDICT_MAX_TOKENS)}\n"
             f"   rlaif JSON mode: {decoded(json_replies, lambda r: json_mode_usable(r, rubric), JSON_MODE_MAX_TOKENS)}",
             flush=True,

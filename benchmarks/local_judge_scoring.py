@@ -9,10 +9,10 @@ interleaved in one run, and their ratio. The packaged model must be installed (m
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
+from abba import median
 
 from rlaif.judges.backends.local import LocalTransport
 from rlaif.judges.protocol import JudgeRequest
@@ -38,7 +38,7 @@ def main() -> None:
                 start = time.perf_counter()
                 transport._model(**inputs, logits_to_keep=keep)
                 timings[keep].append(time.perf_counter() - start)
-    full, last = statistics.median(timings[0]), statistics.median(timings[1])
+    full, last = median(timings[0]), median(timings[1])
     print(f"batch of {len(requests)} x {inputs['input_ids'].shape[1]} tokens on {torch.get_num_threads()} threads")
     print(f"all positions : {full:.2f} s (median of {args.repeats})")
     print(f"last position : {last:.2f} s")

@@ -1,7 +1,8 @@
 """Statistics for proving a judge against labelled data: agreement, κ, AUC, intervals, swap consistency.
 
-Pure Python (math, random, statistics) so the numbers can be checked by hand and the module imports in
-milliseconds. Labels are booleans (True = pass / preferred as expected); scores are P(pass) in [0, 1].
+Plain formulas (math, random, statistics) so the numbers can be checked by hand; percentiles (bootstrap
+intervals too) are rlaif's one definition, :mod:`rlaif.judges.quantiles`. Labels are booleans (True = pass /
+preferred as expected); scores are P(pass) in [0, 1].
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from statistics import NormalDist
+
+# Re-exported: the statistics report percentiles by rlaif's one definition (judge latency p50/p95 use it too).
+from rlaif.judges.quantiles import percentile
 
 __all__ = [
     "agreement",
@@ -116,16 +120,6 @@ def calibration(labels: Sequence[bool], scores: Sequence[float], bins: int = 10)
         sums[k][1] += 1.0 if y else 0.0
         sums[k][2] += 1
     return [(total / count, passes / count, int(count)) for total, passes, count in sums if count]
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-quantile (q in [0, 1]); None when empty. numpy's default (linear between order statistics, position
-    (n - 1)·q), the one definition rlaif reports with (judge latency percentiles too)."""
-    import numpy as np
-
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"q must be in [0, 1], got {q}")
-    return float(np.quantile([float(v) for v in values], q)) if len(values) else None
 
 
 def bootstrap_ci(

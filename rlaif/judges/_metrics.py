@@ -11,15 +11,15 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+from rlaif.judges.quantiles import percentile
+
 DEFAULT_MAX_SAMPLES = 10_000
 
 
 def _percentile(values: list[float], q: float) -> float:
-    """numpy's default quantile (linear between order statistics), the one definition rlaif reports with
-    (``rlaif.evaluation.stats.percentile`` too); NaN for no values."""
-    import numpy as np
-
-    return float(np.quantile(values, q)) if values else float("nan")
+    # NaN, not None, for no values: the window's other entries are numbers, and a logger takes NaN.
+    value = percentile(values, q)
+    return float("nan") if value is None else value
 
 
 class Reservoir:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rlaif.judges.quantiles import median
 from rlaif.rewards.checks import LanguageMatch, takes_reference
 from rlaif.rewards.fencing import normalize
 from rlaif.rewards.on_topic import MentionsQuestion
@@ -69,7 +70,7 @@ def step_signals(rollouts: Sequence[Rollout]) -> dict[str, float | None]:
     scores = [r.score for r in rollouts if _scored(r.score)]
     return {
         "reward": sum(s for s in scores if s is not None) / len(scores) if scores else None,
-        "answer_words": statistics.median(len(a.split()) for a in answers) if answers else None,
+        "answer_words": median(len(a.split()) for a in answers),
         "on_topic": _share(rollouts, lambda r: _passes(_ON_TOPIC, r)),
         "language_match": _share(rollouts, lambda r: _passes(_LANGUAGE, r)),
         "repetition": statistics.fmean(repetition(a) for a in answers) if answers else None,

@@ -15,12 +15,13 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+
+from rlaif.judges.quantiles import median
 
 log = logging.getLogger("rlaif.train")
 
@@ -116,7 +117,8 @@ class StepTimer(TrainerCallback):
         rows = self.rows[1:] if len(self.rows) > 1 else self.rows
         if not rows:
             return {}
-        out = {key: statistics.median(r.get(key, 0.0) for r in rows) for key in (*FIELDS, *RATES)}
+        # rlaif's one median (rlaif.judges.quantiles); never None here (rows is not empty), `or 0.0` tells mypy.
+        out = {key: median(r.get(key, 0.0) for r in rows) or 0.0 for key in (*FIELDS, *RATES)}
         total = sum(r["step_s"] for r in rows)
         out["judge_share"] = sum(r["judge_s"] for r in rows) / total if total > 0 else 0.0
         out["guard_share"] = sum(r.get("guard_s", 0.0) for r in rows) / total if total > 0 else 0.0

@@ -13,12 +13,12 @@ answer, never a guess. Otherwise the members' P(pass) (or P(A)) are combined by 
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rlaif.errors import ConfigError
+from rlaif.judges.quantiles import median
 from rlaif.rewards.verdicts.choices import choice_distribution
 from rlaif.rewards.verdicts.parsing import VerdictError, parse_json_verdict
 
@@ -79,7 +79,9 @@ def combine(members: Mapping[str, float | None], aggregate: str, quorum: int, er
     if aggregate == "mean":
         return sum(given) / len(given)
     if aggregate == "median":
-        return float(statistics.median(given))
+        value = median(given)  # rlaif's one median (rlaif.judges.quantiles)
+        assert value is not None  # the quorum (>= 1) guarantees a verdict
+        return value
     if aggregate == "min":
         return min(given)
     if aggregate == "majority":
