@@ -20,6 +20,7 @@ from rlaif.evaluation.adapter_report import write_outputs
 from rlaif.evaluation.baseline import generate
 from rlaif.evaluation.stats import swap_consistency, wilson_interval
 from rlaif.rewards.conversation import question_text, reference_text
+from rlaif.rewards.orders import outcome
 from rlaif.rewards.report import Grade
 from rlaif.rewards.verdicts.parsing import VerdictError
 
@@ -54,11 +55,8 @@ async def decide(panel: Panel, question: str, answer: str, opponent: str, refere
         as_a, as_b = await panel.pairwise.judge_orders(question, answer, opponent, reference)
     except VerdictError as exc:
         return Verdict("failure", error=str(exc))
-    if as_a > 0.5 and as_b > 0.5:
-        return Verdict("win", (as_a, as_b))
-    if as_a < 0.5 and as_b < 0.5:
-        return Verdict("loss", (as_a, as_b))
-    return Verdict("tie", (as_a, as_b))  # the orders disagree: position, not quality, decided
+    # A win or a loss needs both orders to agree; otherwise position, not quality, decided: a tie.
+    return Verdict(outcome(as_a, as_b), (as_a, as_b))
 
 
 def decide_by_rubric(adapter: Grade, baseline: Grade, identical: bool) -> Verdict:

@@ -14,6 +14,7 @@ from statistics import NormalDist
 
 # Re-exported: the statistics report percentiles by rlaif's one definition (judge latency p50/p95 use it too).
 from rlaif.judges.quantiles import percentile
+from rlaif.rewards.orders import consistency
 
 __all__ = [
     "agreement",
@@ -183,9 +184,6 @@ def swap_consistency(orders: Sequence[tuple[float, float]]) -> float | None:
 
     Each item is (P(A better) with A shown first, P(A better) with A shown second), both already in A's
     terms. Consistent when both are > 0.5 or both are < 0.5; an exact 0.5 on either side is a non-verdict
-    and counts as inconsistent.
+    and counts as inconsistent (:func:`rlaif.rewards.orders.agree`).
     """
-    if not orders:
-        return None
-    consistent = sum((first > 0.5 and second > 0.5) or (first < 0.5 and second < 0.5) for first, second in orders)
-    return consistent / len(orders)
+    return consistency(orders)  # the rule the training reward and the adapter evaluation use (rewards.orders)

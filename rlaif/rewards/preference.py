@@ -13,7 +13,8 @@ computed as 1 - r(x, y) from the same two calls, so r(x, y) + r(y, x) = 1 exactl
 the judge's A/B log-probabilities where the backend gives them, else from an exact ``A`` / ``B``
 reply (1 or 0); anything else fails the comparison, and a failed comparison makes the answer's
 reward ``None`` (failure policy applies).
-A pair is position-consistent when both orders pick the same winner; the rate is logged each step.
+A pair is position-consistent when both orders pick the same winner (:mod:`rlaif.rewards.orders`, the rule the
+evaluations use too); the rate is logged each step.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Literal
 from rlaif.errors import ConfigError
 from rlaif.judges.base import Judge
 from rlaif.judges.protocol import JudgeResponse
+from rlaif.rewards import orders
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
@@ -48,16 +50,9 @@ class _Match:
     second: str
     reference: str | None
     p_first: float | None = None  # P(first is better) averaged over both orders
-    orders: tuple[float, float] | None = None  # P(A) with first as A, P(A) with second as A
+    orders: tuple[float, float] | None = None  # P(first is better) with first shown as A, and shown as B
     error: str | None = None
     members: dict[str, float | None] = field(default_factory=dict)  # a jury: each member's P(first is better)
-
-    @property
-    def consistent(self) -> bool | None:
-        if self.orders is None:
-            return None
-        p1, p2 = self.orders
-        return (p1 > 0.5 and p2 < 0.5) or (p1 < 0.5 and p2 > 0.5)
 
     def win(self, text: str) -> float:
         assert self.p_first is not None
@@ -207,7 +202,7 @@ class PreferenceReward:
             except VerdictError as exc:
                 m.error = str(exc)
                 continue
-            m.orders = (v1.p, v2.p)
+            m.orders = (v1.p, 1.0 - v2.p)  # both in first's terms, as rlaif.rewards.orders reads them
             m.p_first = (v1.p + (1.0 - v2.p)) / 2.0
             for name in v1.members:
                 p1, p2 = v1.members[name], v2.members.get(name)
@@ -255,10 +250,10 @@ def _grade_one(
 
 
 def _match_metrics(matches: Sequence[_Match], grades: Sequence[Grade]) -> dict[str, float]:
-    judged = [m.consistent for m in matches if m.consistent is not None]
     metrics = {"pairs": float(len(matches))}
-    if judged:
-        metrics["position_consistency"] = sum(judged) / len(judged)
+    consistent = orders.consistency([m.orders for m in matches if m.orders is not None])
+    if consistent is not None:
+        metrics["position_consistency"] = consistent
     unpaired = sum(1 for g in grades if not g.judged and g.score is None)
     metrics["unpaired_rate"] = unpaired / len(grades) if grades else 0.0
     return metrics
