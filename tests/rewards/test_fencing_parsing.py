@@ -8,6 +8,7 @@ import pytest
 
 from rlaif.judges.protocol import TransportResult
 from rlaif.rewards.fencing import defuse, fence, ignore_instructions, normalize
+from rlaif.rewards.prompts.rubric import verdict_schema_for
 from rlaif.rewards.verdicts.choices import choice_distribution
 from rlaif.rewards.verdicts.parsing import VerdictError, parse_json_verdict
 
@@ -71,3 +72,19 @@ def test_json_verdict_needs_exactly_the_criteria() -> None:
         parse_json_verdict('{"a": {"reason": "r", "pass": true, "score": 11}}', ["a"])
     with pytest.raises(VerdictError, match="empty"):
         parse_json_verdict("  ", ["a"])
+
+
+def test_json_verdict_is_read_against_the_requested_schema_and_errors_name_the_field() -> None:
+    # The schema the judge is asked for, and the reader's one: the same keys, only the reason is free.
+    strict, read = verdict_schema_for(["a", "b"]), verdict_schema_for(["a", "b"], strict=False)
+    assert strict["required"] == read["required"] == ["a", "b"] and not read["additionalProperties"]
+    assert read["properties"]["a"]["required"] == ["pass"] and read["properties"]["a"]["properties"]["reason"] == {}
+    with pytest.raises(VerdictError, match=r"criterion 'a', field 'pass': 'yes' is not of type 'boolean'"):
+        parse_json_verdict('{"a": {"reason": "r", "pass": "yes"}}', ["a"])
+    with pytest.raises(VerdictError, match=r"criterion 'b': 'pass' is a required property"):  # the rubric's order
+        parse_json_verdict('{"a": {"pass": true}, "b": {}}', ["a", "b"])
+    # A judge that no backend constrains may leave the reason out, or write a long one: pass alone decides.
+    long_reason = '{"a": {"pass": true}, "b": {"reason": "' + "x" * 600 + '", "pass": false}}'
+    verdict = parse_json_verdict(long_reason, ["a", "b"])
+    assert (verdict["a"].passed, verdict["a"].reason) == (True, "")
+    assert (verdict["b"].passed, len(verdict["b"].reason)) == (False, 500)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rlaif.judges.protocol import JudgeRequest
@@ -60,17 +61,29 @@ def _compact_request(criterion: Criterion, question: str, answer: str, reference
 
 def verdict_schema(rubric: Rubric) -> dict[str, Any]:
     """JSON schema of a verdict: for every criterion id a one-sentence reason and a Boolean pass."""
+    return verdict_schema_for([c.id for c in rubric.criteria])
+
+
+def verdict_schema_for(ids: Sequence[str], strict: bool = True) -> dict[str, Any]:
+    """The verdict schema over criterion ``ids``: the one the judge is asked for and the one its reply is read
+    against (:func:`rlaif.rewards.verdicts.parsing.parse_json_verdict`).
+
+    ``strict=False`` is the reader's: ``reason`` may be missing, or of any length or type, because a backend
+    that does not constrain its output (the local judge, Bedrock without structured output) lets a judge write
+    what it likes there, and only ``pass`` decides. Exactly the criteria, a Boolean ``pass`` and no other
+    field are required either way.
+    """
+    reason: dict[str, Any] = {"type": "string", "maxLength": 300} if strict else {}
     item = {
         "type": "object",
-        "properties": {"reason": {"type": "string", "maxLength": 300}, "pass": {"type": "boolean"}},
-        "required": ["reason", "pass"],
+        "properties": {"reason": reason, "pass": {"type": "boolean"}},
+        "required": ["reason", "pass"] if strict else ["pass"],
         "additionalProperties": False,
     }
-    ids = [c.id for c in rubric.criteria]
     return {
         "type": "object",
         "properties": {i: item for i in ids},
-        "required": ids,
+        "required": list(ids),
         "additionalProperties": False,
     }
 

@@ -1,19 +1,22 @@
 """JSON verdict extraction from the judge's own output. Strict: anything off the menu is a failure.
 
 Only the judge's reply is parsed, never the answer under judgement, and only a complete verdict
-counts: a missing criterion, a non-Boolean ``pass`` or extra keys make the whole verdict invalid.
+counts: it is validated (jsonschema) against the verdict schema the judge is asked for
+(:func:`rlaif.rewards.prompts.rubric.verdict_schema_for`), so a missing criterion, a non-Boolean ``pass`` or
+extra keys make the whole verdict invalid.
 When a reply holds several JSON objects (a model that "thinks out loud"), the last complete one wins.
 Choice verdicts (yes/no, A/B) are read by :mod:`rlaif.rewards.verdicts.choices`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-_ITEM_KEYS = frozenset({"reason", "pass"})
+from rlaif.rewards.prompts.rubric import verdict_schema_for
 
 
 class VerdictError(ValueError):
@@ -54,15 +57,30 @@ def _json_objects(text: str) -> list[Any]:
 
 
 def _verdict(data: Any, criterion_ids: Sequence[str]) -> dict[str, CriterionVerdict]:
-    if not isinstance(data, Mapping):
-        raise VerdictError("verdict is not a JSON object")
-    if set(data) != set(criterion_ids):
+    errors = list(_validator(tuple(criterion_ids)).iter_errors(data))
+    if any(not e.absolute_path for e in errors):  # the object itself: not an object, or the wrong keys
+        if not isinstance(data, Mapping):
+            raise VerdictError("verdict is not a JSON object")
         raise VerdictError(f"verdict keys {sorted(data)} do not match the criteria {sorted(criterion_ids)}")
-    verdicts = {}
-    for cid in criterion_ids:
-        item = data[cid]
-        # The schema allows exactly these fields: anything else is a judge off its format, not a verdict.
-        if not isinstance(item, Mapping) or not isinstance(item.get("pass"), bool) or set(item) - _ITEM_KEYS:
-            raise VerdictError(f"criterion {cid!r}: expected {{'reason': str, 'pass': true|false}}, got {item!r}")
-        verdicts[cid] = CriterionVerdict(passed=item["pass"], reason=str(item.get("reason", ""))[:500])
-    return verdicts
+    if errors:  # the first criterion (in the rubric's order) off the schema, named with its field
+        first = {str(e.absolute_path[0]): e for e in reversed(errors)}
+        cid = next(c for c in criterion_ids if c in first)
+        error = first[cid]
+        field = "".join(f", field {part!r}" for part in list(error.absolute_path)[1:])
+        raise VerdictError(
+            f"criterion {cid!r}{field}: {error.message}; expected {{'reason': str, 'pass': true|false}}, "
+            f"got {data[cid]!r}"
+        )
+    # reason: whatever the judge wrote there (the reader's schema allows any), as text and kept short.
+    return {
+        cid: CriterionVerdict(passed=data[cid]["pass"], reason=str(data[cid].get("reason", ""))[:500])
+        for cid in criterion_ids
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(criterion_ids: tuple[str, ...]) -> Any:
+    """A validator of the reader's verdict schema over these criteria (built once per rubric)."""
+    from jsonschema import Draft202012Validator  # imported here: only JSON-verdict judging pays for it
+
+    return Draft202012Validator(verdict_schema_for(criterion_ids, strict=False))
