@@ -33,7 +33,7 @@ from rlaif.rewards import language
 from rlaif.rewards.conversation import answer_text, question_text, reference_text
 from rlaif.rewards.fencing import normalize
 from rlaif.rewards.rubric_spec import json_schema
-from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.run_log import RewardLine, RewardLog
 
 # The languages py3langid may answer with; a short list makes short texts far more reliable.
 DEFAULT_LANGUAGES = tuple("en fr de es it pt nl pl ru uk tr sv da no fi cs ro hu el zh ja ko ar he hi id vi th".split())  # noqa: SIM905
@@ -272,20 +272,21 @@ class CheckReward:
                 log_metric(f"{self.__name__}/check/{check}/pass_rate", rate)
         step = getattr(kwargs.get("trainer_state"), "global_step", None)
         ids = kwargs.get("id") or [None] * len(answers)
-        self.log.write(
+        self.log.write_step(
+            step,
+            self.__name__,
             [
-                {
-                    "step": step,
-                    "reward": self.__name__,
-                    "prompt_id": ids[i],
-                    "prompt": questions[i],
-                    "reference": references[i],
-                    "completion": answers[i],
-                    "score": scores[i],
-                    "checks": {n: r.score for n, r in g.results.items()},
-                    "rationale": g.reason,
-                }
+                RewardLine(
+                    prompt_id=ids[i],
+                    prompt=questions[i],
+                    reference=references[i],
+                    completion=answers[i],
+                    score=scores[i],
+                    judged=False,  # checks only: no judge is asked
+                    rationale={"gate": g.reason} if g.reason else {},  # as the judge rewards log a gated answer
+                    details={"checks": {n: r.score for n, r in g.results.items()}},
+                )
                 for i, g in enumerate(gated)
-            ]
+            ],
         )
         return scores

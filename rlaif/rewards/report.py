@@ -20,7 +20,7 @@ from typing import Any
 
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
-from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.run_log import RewardLine, RewardLog
 from rlaif.rewards.verdicts.jury_votes import jury_metrics
 
 
@@ -138,24 +138,24 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
     global_step = getattr(kwargs.get("trainer_state"), "global_step", None)
     ids = kwargs.get("id") or [None] * len(step.grades)
     refs = kwargs.get("reference_answer") or [None] * len(step.grades)
-    log.write(
+    log.write_step(
+        global_step,
+        step.name,
         [
-            {
-                "step": global_step,
-                "reward": step.name,
-                "prompt_id": ids[i],
-                "prompt": question_text(step.prompts[i]),
-                "reference": reference_text(refs[i]),  # what the gate and a replay of the monitor compare with
-                "completion": step.answers[i],
-                "score": step.scores[i],
-                "judged": g.judged,
-                "verdicts": g.passes,
-                "rationale": g.reasons,
-                "error": g.error,
-                **g.details,
-            }
+            RewardLine(
+                prompt_id=ids[i],
+                prompt=question_text(step.prompts[i]),
+                reference=reference_text(refs[i]),  # what the gate and a replay of the monitor compare with
+                completion=step.answers[i],
+                score=step.scores[i],
+                judged=g.judged,
+                verdicts=g.passes,
+                rationale=g.reasons,
+                error=g.error,
+                details=g.details,
+            )
             for i, g in enumerate(step.grades)
-        ]
+        ],
     )
 
 

@@ -1,6 +1,12 @@
 """What a reward writes as the run goes: ``rewards.jsonl`` (one line per judged completion) and its judge
 errors on the console (logger ``rlaif.rewards``, WARNING: the first :data:`ERRORS_IN_FULL` of the run in
 full, then one line per step with that step's count and its latest error).
+
+Every reward (rubric, preference, checks, the Nova Lambda's) writes its lines through
+:meth:`RewardLog.write_step`, so every line has the keys of :data:`LINE_KEYS`, in that order (see
+:class:`RewardLine`), then the reward's own details (``checks``, ``win_probabilities``, ``jury``,
+``item_scores``, ...). ``rlaif.monitor`` replays a run from them (``step``, ``prompt_id``, ``prompt``,
+``reference``, ``completion``, ``score``: :mod:`rlaif.monitoring.replay`).
 """
 
 from __future__ import annotations
@@ -10,11 +16,50 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ERRORS_IN_FULL = 5
 _console = logging.getLogger("rlaif.rewards")
+
+LINE_KEYS = (
+    "step",
+    "reward",
+    "prompt_id",
+    "prompt",
+    "reference",
+    "completion",
+    "score",
+    "judged",
+    "verdicts",
+    "rationale",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class RewardLine:
+    """One completion's line, less ``step`` and ``reward`` (the step's own, given to :meth:`RewardLog.write_step`).
+
+    ``prompt_id``: the row's ``id`` (None without one); ``prompt``: the question as text; ``reference``: the
+    reference answer as text, or None; ``completion``: the answer as text; ``score``: what TRL got (None: no
+    score); ``judged``: whether a judge was asked (False when an edge rule or a check decided, and always for
+    the check-only reward); ``verdicts``: criterion id -> pass (0/1) or P(pass); ``rationale``: label -> text
+    (a criterion's reason, ``gate`` for why the checks decided, ``vs <opponent>`` for a comparison);
+    ``error``: why there is no verdict, or None; ``details``: the reward's own extra keys, written last.
+    """
+
+    prompt_id: Any
+    prompt: str
+    reference: str | None
+    completion: str
+    score: float | None
+    judged: bool
+    verdicts: dict[str, float] = field(default_factory=dict)
+    rationale: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class RewardLog:
@@ -34,14 +79,32 @@ class RewardLog:
         self._lock = threading.Lock()
         self.console = ErrorConsole()
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        if self.path is None or not rows:
+    def write_step(self, step: int | None, reward: str, lines: Sequence[RewardLine]) -> None:
+        """Append one step's lines of ``reward``: the keys of :data:`LINE_KEYS`, then each line's details."""
+        if self.path is None or not lines:
             return
-        lines = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+        rows = [
+            {
+                "step": step,
+                "reward": reward,
+                "prompt_id": line.prompt_id,
+                "prompt": line.prompt,
+                "reference": line.reference,
+                "completion": line.completion,
+                "score": line.score,
+                "judged": line.judged,
+                "verdicts": line.verdicts,
+                "rationale": line.rationale,
+                "error": line.error,
+                **line.details,
+            }
+            for line in lines
+        ]
+        text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(lines)
+                handle.write(text)
 
 
 class ErrorConsole:

@@ -24,6 +24,7 @@ from rlaif.rewards.checks import (
 )
 from rlaif.rewards.language import dominant_script
 from rlaif.rewards.on_topic import MentionsQuestion
+from rlaif.rewards.run_log import LINE_KEYS
 
 try:
     from tests.rewards.scripted import Recorder
@@ -259,6 +260,9 @@ def test_check_reward_is_a_trl_reward_function(tmp_path: Path) -> None:
     assert recorder.metrics["rules/check/safety/pass_rate"] == [0.5]
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert [r["score"] for r in rows] == [1.0, 0.0, 0.0] and rows[1]["checks"] == {"non_empty": 1.0, "safety": 0.0}
+    # The judge rewards' line schema (run_log.LINE_KEYS), no judge asked; a gated answer's reason under "gate".
+    assert all(tuple(r) == (*LINE_KEYS, "checks") and r["judged"] is False and r["error"] is None for r in rows)
+    assert rows[0]["rationale"] == {} and rows[2]["rationale"] == {"gate": "edge rule: empty answer"}
     assert pickle.loads(pickle.dumps(reward))(prompts=["q"], completions=["ok"]) == [1.0]
     with pytest.raises(ValueError, match="at least one check"):
         CheckReward([])

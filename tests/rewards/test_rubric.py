@@ -14,6 +14,7 @@ import pytest
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.rewards.rubric import RubricReward
+from rlaif.rewards.run_log import LINE_KEYS
 
 try:
     from tests.rewards.scripted import Recorder, criterion_of, fail, fenced, scripted_judge, text_reply, yes_no
@@ -247,6 +248,7 @@ def test_rewards_jsonl_log_metric_and_log_extra(tmp_path: Path) -> None:
     assert rows[0]["score"] == 0.75 and rows[0]["verdicts"] == {"relevant": 1.0, "short": 0.0}
     assert rows[0]["judged"] is True and rows[1]["judged"] is False
     assert rows[1]["rationale"] == {"gate": "edge rule: empty answer"}
+    assert all(tuple(r)[: len(LINE_KEYS)] == LINE_KEYS for r in rows)  # the one line schema (run_log.RewardLine)
     assert recorder.metrics["helpful/relevant/pass_rate"] == [1.0]
     assert recorder.metrics["helpful/short/pass_rate"] == [0.0]
     assert recorder.metrics["helpful/judge_failure_rate"] == [0.0]
