@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 TOP_LOGPROBS = [("yes", -0.2), (" yes", -2.0), ("no", -1.9), ("Yes", -3.0), ("maybe", -4.5)]
 
 
@@ -214,11 +216,11 @@ SERVE = """
 
 
 def pid_alive(pid: int) -> bool:
+    """A live process (not a zombie), asked of psutil as rlaif's process handling is."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
         return False
-    return state not in ("Z", "X")
 
 
 if __name__ == "__main__":
