@@ -14,6 +14,7 @@ The lowest layer of rlaif: it imports nothing from the package, so every layer c
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -105,17 +106,24 @@ def _keys_in(values: Any, loc: tuple[Any, ...]) -> list[Any]:
     return keys
 
 
+# What Python says when call arguments do not bind to a signature (the config named a key the target lacks).
+_SIGNATURE_MISMATCH = re.compile(r"unexpected keyword argument|missing \d+ required (positional|keyword-only) argument")
+
+
 def is_input_error(exc: BaseException) -> bool:
     """Bad input rather than a bug or a broken environment.
 
     Hydra reports a bad config through its own exceptions, and wraps a constructor's exception in an
-    ``InstantiationException``: that one is bad input only when the cause is an :class:`InputError`.
+    ``InstantiationException``: that one is bad input when the cause is an :class:`InputError`, or when the
+    config's keys do not fit the ``_target_``'s signature (``+reward.foo=1``: a key the class does not take).
     """
     from hydra.errors import HydraException, InstantiationException
     from omegaconf.errors import OmegaConfBaseException
 
     if isinstance(exc, InstantiationException):
         cause = exc.__cause__
+        if isinstance(cause, TypeError) and _SIGNATURE_MISMATCH.search(str(cause)):
+            return True
         return cause is not None and is_input_error(cause)
     return isinstance(exc, (InputError, OmegaConfBaseException, HydraException))
 

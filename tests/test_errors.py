@@ -47,6 +47,9 @@ def test_hydra_wrapping_keeps_the_cause_deciding(tmp_path: Path) -> None:
     wrapped_input = InstantiationException("Error in call to target")
     wrapped_input.__cause__ = ConfigError("judge.members: a jury needs at least one member")
     assert run(wrapped_input, tmp_path)[0] == EXIT_BAD_INPUT
+    wrapped_key = InstantiationException("Error in call to target")
+    wrapped_key.__cause__ = TypeError("RubricReward.__init__() got an unexpected keyword argument 'foo'")
+    assert run(wrapped_key, tmp_path)[0] == EXIT_BAD_INPUT  # +reward.foo=1: a key the target does not take
     wrapped_bug = InstantiationException("Error in call to target")
     wrapped_bug.__cause__ = TypeError("unsupported operand")
     assert run(wrapped_bug, tmp_path)[0] == EXIT_ERROR
