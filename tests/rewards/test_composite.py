@@ -18,13 +18,14 @@ from rlaif.rewards.checks import CheckReward, LengthPenalty, NonEmpty, RegexFilt
 from rlaif.rewards.rubric import RubricReward
 
 try:
+    from tests._tiny_trl import tiny_trainer
     from tests.rewards.scripted import Recorder, fail, fenced, scripted_judge, yes_no
 except ImportError:
+    from _tiny_trl import tiny_trainer  # type: ignore[no-redef]
     from scripted import Recorder, fail, fenced, scripted_judge, yes_no  # type: ignore[no-redef]
 
 RUBRIC = {"name": "t", "criteria": [{"id": "good", "question": "It is good."}]}
 PROMPT = [{"role": "user", "content": "How do I boil an egg?"}]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def call(reward: Any, completions: list[Any], **kwargs: Any) -> list[float | None]:
@@ -55,38 +56,8 @@ def test_judge_failure_inside_the_composite_is_none_not_zero() -> None:
 
 
 def _one_trl_step(tmp_path: Path, reward_funcs: list[Any], weights: list[float]) -> dict[str, Any]:
-    """One real GRPOTrainer step (a tiny random model built here, CPU, 4 completions of 4 tokens): TRL's log."""
-    import importlib.util
-
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
-
-    spec = importlib.util.spec_from_file_location("make_tiny_model", ROOT / "scripts" / "make_tiny_model.py")
-    assert spec is not None and spec.loader is not None
-    maker = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(maker)
-    folder = maker.build(tmp_path / "tiny")
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": f"Question {i}?"}]} for i in range(4)])
-    args = GRPOConfig(
-        output_dir=str(tmp_path / "out"),
-        max_steps=1,
-        per_device_train_batch_size=4,
-        num_generations=4,
-        max_completion_length=4,
-        reward_weights=weights,
-        beta=0.0,
-        report_to=[],
-        logging_steps=1,
-        save_strategy="no",
-        bf16=False,
-        use_cpu=True,
-    )
-    model = AutoModelForCausalLM.from_pretrained(folder)
-    trainer = GRPOTrainer(
-        model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset, processing_class=tokenizer
-    )
+    """One real GRPOTrainer step (a tiny random model, CPU, 4 completions of 4 tokens): what TRL logged."""
+    trainer, _ = tiny_trainer(tmp_path, reward_funcs, reward_weights=weights)
     trainer.train()
     return next(h for h in trainer.state.log_history if "reward" in h)
 
@@ -108,9 +79,11 @@ def test_trl_leaves_an_unscored_answer_out_and_a_second_function_fills_it_in(tmp
     alone = _one_trl_step(tmp_path / "alone", [_judge_failing_on_even], [1.0])
     assert alone["rewards/_judge_failing_on_even/mean"] == pytest.approx(1.0)  # the Nones are not zeros
     assert alone["reward"] == pytest.approx(1.0)  # totals [nan, 1, nan, 1]: the unscored rows left out
+    assert alone["reward_std"] == pytest.approx(0.0)  # of [1, 1]: no zero stood in for a failure
 
     beside = _one_trl_step(tmp_path / "beside", [_judge_failing_on_even, _check_passing], [1.0, 0.5])
     assert beside["rewards/_judge_failing_on_even/mean"] == pytest.approx(1.0)
+    assert beside["rewards/_check_passing/mean"] == pytest.approx(1.0)
     # totals [0.5, 1.5, 0.5, 1.5]: each failed verdict became the check's weighted 0.5
     assert beside["reward"] == pytest.approx(1.0) and beside["reward_std"] == pytest.approx(math.sqrt(1 / 3))
 
