@@ -90,6 +90,8 @@ def test_judge_outage_stops_with_a_checkpoint_and_resume_finishes(tmp_path: Path
     assert not (run_dir / "run_summary.json").exists() and (run_dir / "FAILED").is_file()
     saved = sorted(int(p.name.split("-")[1]) for p in run_dir.glob("checkpoint-*"))
     assert saved and saved[-1] >= 3, saved  # the steps done before the outage are kept
+    # The newest checkpoint is the stopping step's, saved by the Trainer at its end (StopOnRequest), and named.
+    assert f"checkpoint saved: {run_dir / f'checkpoint-{saved[-1]}'}" in text
     assert any(r["error"] and "HTTP 500" in r["error"] for r in _rewards(run_dir))
 
     judge_server.default = "ok"  # the judge is back

@@ -1,6 +1,8 @@
 """What an alarm is and where it goes: a WARNING naming the signal, the steps and the numbers, one line in
-``alarms.jsonl``, and with ``on_alarm=stop`` an :class:`AlarmStopError` that ``rlaif.train`` handles exactly
-like a judge failure past its threshold (a checkpoint of the last completed step, exit 1, the resume command).
+``alarms.jsonl``, and with ``on_alarm=stop`` an :class:`AlarmStopError` that the reward wrapper
+(``monitoring.guard``) turns into a stop request, as a judge failure past its threshold: the step in which the
+alarm fired completes on its real scores, the Trainer saves its checkpoint and stops (``rlaif.runs.stopping``),
+and ``rlaif.train`` exits 1 with the resume command.
 """
 
 from __future__ import annotations

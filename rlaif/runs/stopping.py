@@ -9,7 +9,9 @@
 - ``rlaif.train`` then raises ``RunStoppedError`` with :func:`stopped_message` (exit 1, ``FAILED``).
 
 Unlike an exception, the stopping step completes (its checkpoint is the one saved), and with several
-processes every rank stops at the same step: the request is shared across them before anyone acts on it.
+processes every rank stops at the same step: the request is shared across them before anyone acts on it, and a
+process whose own reward saw nothing wrong reports the reason of the one that did (so no rank saves the adapter
+and a summary as if the run had finished).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class StopOnRequest(TrainerCallback):
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> TrainerControl:
         if _anyone(self.stop.reason is not None):
+            self.stop.reason = _first_reason(self.stop.reason)
             control.should_save = True
             control.should_training_stop = True
         return control
@@ -69,6 +72,30 @@ def _anyone(flag: bool) -> bool:
     from accelerate.utils import reduce
 
     return bool(reduce(torch.tensor([float(flag)], device=state.device), reduction="sum").item() > 0)
+
+
+class StoppedElsewhereError(RuntimeError):
+    """Another training process requested the stop; the message is its reason, with its rank."""
+
+
+def _first_reason(reason: BaseException | None) -> BaseException:
+    """``reason`` when this process has one, else the first other process's (a collective: every rank calls it)."""
+    texts = _gathered(None if reason is None else str(reason))
+    if reason is not None:
+        return reason
+    rank, text = next((rank, text) for rank, text in enumerate(texts) if text is not None)
+    return StoppedElsewhereError(f"training process {rank}: {text}")
+
+
+def _gathered(text: str | None) -> list[str | None]:
+    """``text`` of every training process, in rank order."""
+    from accelerate import PartialState
+
+    if PartialState().num_processes == 1:
+        return [text]
+    from accelerate.utils import gather_object
+
+    return list(gather_object([text]))
 
 
 def saved_checkpoint(output_dir: str | Path, step: int) -> Path | None:
