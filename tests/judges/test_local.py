@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,10 @@ def test_shared_prefixes_give_the_same_probabilities_with_fewer_tokens_computed(
         assert p_have["yes"] == pytest.approx(p_want["yes"], abs=1e-4)
         assert want.tokens_in == have.tokens_in
     assert shared.computed_tokens < 0.8 * plain.computed_tokens
+
+    # The prefix's KV cache goes back in under transformers' current name (past_key_values warns on every call).
+    passed: list[set[str]] = []
+    shared._model.register_forward_pre_hook(lambda module, args, kwargs: passed.append(set(kwargs)), with_kwargs=True)
+    shared._run(requests[: len(rubric.criteria)])  # one question and answer: its criteria share a prefix
+    if "cache" in inspect.signature(shared._model.forward).parameters:
+        assert any("cache" in names for names in passed) and not any("past_key_values" in names for names in passed)
