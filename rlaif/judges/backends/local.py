@@ -53,6 +53,7 @@ class LocalTransport:
     def _init_runtime(self) -> None:
         self._model: Any = None
         self._tokenizer: Any = None
+        self._cache_kwarg = "cache"  # the forward's name for the KV cache, read from the model when it loads
         self._pending: list[_Pending] = []
         self._worker: asyncio.Task[None] | None = None
         self.computed_tokens = 0  # prompt tokens actually run through the model (shared prefixes once)
@@ -134,6 +135,10 @@ class LocalTransport:
                 device = resolve_device(self.device, torch.cuda.is_available(), torch.cuda.device_count())
                 self._tokenizer = load_tokenizer(self.model_name)
                 self._model = load_causal_lm(self.model_name, self.dtype).to(device).eval()
+                # transformers renamed past_key_values to cache (5.2x: the old name warns on every call); the
+                # vLLM extra pins an older 5.x, so the name comes from the model's own signature, once.
+                takes_cache = "cache" in inspect.signature(self._model.forward).parameters
+                self._cache_kwarg = "cache" if takes_cache else "past_key_values"
 
     def _run(self, requests: list[JudgeRequest]) -> list[TransportResult]:
         self._ensure_loaded()
@@ -205,9 +210,7 @@ class LocalTransport:
                 prefixes.append(sequences[indices[0]][:length])
         prefix_ids, prefix_mask = self._padded(prefixes)
         prefix_pos = (prefix_mask.cumsum(dim=1) - 1).clamp(min=0)
-        # transformers renamed past_key_values to cache (5.2x: the old name warns on every call); the vLLM extra
-        # pins an older 5.x, so the name is read from the model's own signature.
-        name = "cache" if "cache" in inspect.signature(self._model.forward).parameters else "past_key_values"
+        name = self._cache_kwarg
         prefix_out = self._model(
             input_ids=prefix_ids, attention_mask=prefix_mask, position_ids=prefix_pos, use_cache=True, logits_to_keep=1
         )
