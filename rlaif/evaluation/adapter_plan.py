@@ -149,7 +149,7 @@ def training_mismatches(cfg: DictConfig, adapter: Path) -> list[str]:
 
 def check_settings(cfg: DictConfig) -> None:
     """Settings a user may mistype, all named at once before any model is loaded or judge asked."""
-    parse_settings(_Keys, plain(cfg), "")
+    parse_settings(_Keys, cfg, "")
 
 
 class _Block(BaseModel):

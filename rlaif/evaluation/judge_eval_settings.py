@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from rlaif.errors import parse_settings
@@ -62,9 +61,7 @@ class EvalSettings:
     def from_config(cls, cfg: Mapping[str, Any], key: str = "") -> EvalSettings:
         """Read and check the keys (a ``DictConfig`` or a plain mapping; missing keys take the defaults);
         ``key`` is where they sit in the config (``judge_eval`` in ``rlaif.train``), for the messages."""
-        plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-        assert isinstance(plain, dict)
-        keys = parse_settings(_Keys, plain, key)
+        keys = parse_settings(_Keys, cfg, key)  # it reads Hydra's nodes as plain values
         return cls(
             labelled=keys.labelled,
             split=keys.split,
