@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from rlaif.data.packaged import is_packaged, packaged_file, resolve
 from rlaif.data.records import row_from_record
+from rlaif.data.sources import read_source
 from rlaif.errors import DataError, parse_settings
 
 MIN_ROWS = 100  # AWS: "A minimum of 100 records in training dataset" for Nova RFT on Bedrock
@@ -136,8 +137,6 @@ def load_rows(
     mapped = any(v is not None for v in (columns or {}).values())
     if not mapped and (is_packaged(path) or path.endswith(".jsonl")):
         return read_rows(path)
-    from rlaif.data.sources import read_source
-
     return read_source(path, columns, split, subset)
 
 
