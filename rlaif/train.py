@@ -34,7 +34,7 @@ from rlaif.runs.judge_and_reward import open_judge_and_reward
 from rlaif.runs.processes import is_main_process, main_process_first
 from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
 from rlaif.runs.step_timing import StepTimer
-from rlaif.runs.stopping import StopOnRequest, StopRequest, saved_checkpoint, stop_reason, stopped_message
+from rlaif.runs.stopping import StopOnRequest, saved_checkpoint, stop_reason, stopped_message
 
 log = logging.getLogger("rlaif.train")
 
@@ -76,7 +76,7 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
 
     # 5. Plain TRL: guards watch each step's rollouts (an alarm can stop the run); the timer splits each step.
     timer = StepTimer(judge, run_dir / "step_timing.jsonl")
-    guarded = GuardedReward(reward, [g for g in (canaries, monitor) if g is not None], StopRequest())
+    guarded = GuardedReward(reward, [g for g in (canaries, monitor) if g is not None])
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[timer.timed(guarded)],

@@ -8,7 +8,7 @@ must not pay again for the answers already judged); without ``cache_home`` the p
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ def open_judge_and_reward(
 ) -> Iterator[tuple[Any, Any]]:
     """:func:`build_judge_and_reward` as a context: the judge is closed on the way out, whatever happens."""
     judge, reward = build_judge_and_reward(judge_cfg, reward_cfg, cache_home, **reward_kwargs)
-    with ExitStack() as stack:
-        stack.callback(judge.close)
+    try:
         yield judge, reward
+    finally:
+        judge.close()
