@@ -35,9 +35,13 @@ DEFAULT_TIMEOUT_S = 1.0
 DEFAULT_REOPEN_AFTER_S = 30.0
 
 
+_ROUTING_ONLY = frozenset({"affinity"})  # JudgeRequest fields that change no reply
+
+
 def request_key(identity: str, request: Any) -> str:
-    """Stable hash of the transport identity and every field of the request."""
-    payload = json.dumps({"identity": identity, "request": asdict(request)}, sort_keys=True, default=str)
+    """Stable hash of the transport identity and every field of the request that shapes the reply."""
+    fields = {k: v for k, v in asdict(request).items() if k not in _ROUTING_ONLY}
+    payload = json.dumps({"identity": identity, "request": fields}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -143,7 +143,7 @@ class Judge:
         if start_error is not None:
             for _ in requests:
                 self.metrics.record(ok=False, latency_s=0.0)
-            return [JudgeResponse(error=start_error) for _ in requests]
+            return [JudgeResponse(error=start_error, retryable=True) for _ in requests]
         return list(await asyncio.gather(*(self._run_shared(r, deadline) for r in requests)))
 
     async def _start_transport(self, deadline: float) -> str | None:
@@ -196,7 +196,9 @@ class Judge:
                         result = await self._attempt(request, deadline)
                 response = JudgeResponse.answered(result, attempts)
             except Exception as exc:  # a judge failure is a response with an error, never a crash
-                response = JudgeResponse(error=f"{type(exc).__name__}: {exc}", attempts=attempts)
+                response = JudgeResponse(
+                    error=f"{type(exc).__name__}: {exc}", attempts=attempts, retryable=_endpoint_at_fault(exc)
+                )
             response.latency_s = time.perf_counter() - started
         if response.ok and cache is not None:
             cache.put(key, _cacheable(response))
@@ -282,9 +284,14 @@ class Judge:
         return JudgeResponse(error=error, attempts=attempts, latency_s=time.perf_counter() - started)
 
 
+def _endpoint_at_fault(exc: Exception) -> bool:
+    """Another endpoint may answer what this one could not: it was down, slow, throttled or tripped."""
+    return isinstance(exc, TransientJudgeError | CircuitOpenError)
+
+
 def _cacheable(response: JudgeResponse) -> dict[str, Any]:
     data = asdict(response)
-    for transient in ("latency_s", "attempts", "cached", "error", "votes"):
+    for transient in ("latency_s", "attempts", "cached", "error", "retryable", "votes"):
         data.pop(transient)
     return data
 
@@ -303,4 +310,4 @@ def _response_from(data: Mapping[str, Any], cached: bool) -> JudgeResponse:
     return JudgeResponse(**values, cached=cached)
 
 
-_CACHED_FIELDS = frozenset(f.name for f in fields(JudgeResponse)) - {"cached", "votes"}
+_CACHED_FIELDS = frozenset(f.name for f in fields(JudgeResponse)) - {"cached", "retryable", "votes"}

@@ -26,6 +26,10 @@ class JudgeRequest:
     choices: tuple[str, ...] | None = None
     logprobs: bool = False
     top_logprobs: int = 0
+    # Requests with the same affinity (one question's answers) share a prompt prefix: a pool of endpoints
+    # sends them to the same one while it is healthy, so its prefix cache stays warm. Routing only: it
+    # changes no reply, so it is not part of the cache key and no backend sends it.
+    affinity: str | None = field(default=None, compare=False)
 
     @classmethod
     def chat(cls, messages: Sequence[Mapping[str, str]], **options: Any) -> JudgeRequest:
@@ -64,6 +68,9 @@ class JudgeResponse:
     attempts: int = 0
     cached: bool = False
     error: str | None = None
+    # With ``error``: the endpoint was at fault (unreachable, timed out, 429/5xx, breaker open), so another
+    # endpoint may well answer; False: the request itself was refused (4xx, malformed reply).
+    retryable: bool = False
     votes: Votes | None = None  # a jury's reply: every member's own response (rlaif.judges.jury)
 
     @property
