@@ -60,16 +60,19 @@ def completion(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class FlakyServer:
-    """Threaded HTTP server on 127.0.0.1:0 that follows a script; records what it received."""
+    """Threaded HTTP server on 127.0.0.1 (a free port unless ``port``: a restart on the same address) that
+    follows a script; records what it received."""
 
-    def __init__(self, script: Sequence[str] = (), default: str = "ok", retry_after: str = "0") -> None:
+    def __init__(
+        self, script: Sequence[str] = (), default: str = "ok", retry_after: str = "0", port: int = 0
+    ) -> None:
         self.script, self.default, self.retry_after = list(script), default, retry_after
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.in_flight = self.max_in_flight = 0
         self.released = threading.Event()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
