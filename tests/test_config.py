@@ -17,6 +17,7 @@ import rlaif
 from rlaif.errors import ConfigError
 from rlaif.judges.base import Judge
 from rlaif.judges.jury import Jury
+from rlaif.judges.pool import JudgePool
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.runs.config_checks import check_grpo_keys, check_one_judge_server, check_references
@@ -44,7 +45,9 @@ def _compose(*overrides: str) -> Any:
 
 def _instantiate_all(cfg: Any, tmp_path: Path) -> dict[str, Any]:
     judge = instantiate(cfg.judge, _convert_="all")
-    judges = list(judge.members.values()) if isinstance(judge, Jury) else [judge]  # a jury: each member
+    # A jury: each member; a pool: each endpoint.
+    parts = judge.members if isinstance(judge, Jury) else judge.endpoints if isinstance(judge, JudgePool) else None
+    judges = list(parts.values()) if parts is not None else [judge]
     assert judge.identity and all(isinstance(j, Judge) and j.identity for j in judges)
     reward = instantiate(cfg.reward, judge=Judge(_NoCallTransport()), log_path=str(tmp_path / "r.jsonl"))
     assert callable(reward) and reward.__name__

@@ -24,9 +24,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
-
 from rlaif.errors import ConfigError
+from rlaif.judges._members import member_policy, plain
 from rlaif.judges._metrics import JudgeMetrics
 from rlaif.judges.base import Judge
 from rlaif.judges.limits import JudgePolicy
@@ -202,10 +201,10 @@ def jury_judge(
     """
     from hydra.utils import instantiate
 
-    configs = _plain(members)
+    configs = plain(members)
     if not isinstance(configs, list):
         raise ConfigError(f"judge.members: expected a list of judge configs, got {type(configs).__name__}")
-    jury_policy = dict(_plain(policy) or {})
+    jury_policy = dict(plain(policy) or {})
     built: dict[str, Judge] = {}
     try:
         for k, raw in enumerate(configs):
@@ -217,7 +216,7 @@ def jury_judge(
             name = str(raw.get("name") or f"m{k + 1}")
             if name in built:
                 raise ConfigError(f"judge.members[{k}]: the name {name!r} is used twice")
-            config["policy"] = _member_policy(config.get("policy"), jury_policy, name)
+            config["policy"] = member_policy(config.get("policy"), jury_policy, name)
             member = instantiate(config, _convert_="all")
             built[name] = with_system(member, str(raw["system"])) if raw.get("system") else member
         return Jury(built, aggregate=aggregate, quorum=quorum)
@@ -225,21 +224,6 @@ def jury_judge(
         for judge in built.values():
             judge.close()
         raise
-
-
-def _member_policy(own: Any, jury: Mapping[str, Any], name: str) -> dict[str, Any]:
-    policy = dict(own or {})
-    if jury.get("cache") is False:
-        policy["cache"] = False
-    elif policy.get("cache", True) and not policy.get("cache_path") and jury.get("cache_path"):
-        policy["cache_path"] = f"{jury['cache_path']}/{name}"
-    return policy
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, DictConfig | ListConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
 
 
 def with_system(judge: Judge, system: str) -> Judge:

@@ -23,7 +23,9 @@ writes a ``vllm.entrypoints.openai.api_server`` module that does that, for the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import socket
 import textwrap
 import threading
 from collections.abc import Sequence
@@ -63,14 +65,13 @@ class FlakyServer:
     """Threaded HTTP server on 127.0.0.1 (a free port unless ``port``: a restart on the same address) that
     follows a script; records what it received."""
 
-    def __init__(
-        self, script: Sequence[str] = (), default: str = "ok", retry_after: str = "0", port: int = 0
-    ) -> None:
+    def __init__(self, script: Sequence[str] = (), default: str = "ok", retry_after: str = "0", port: int = 0) -> None:
         self.script, self.default, self.retry_after = list(script), default, retry_after
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.in_flight = self.max_in_flight = 0
         self.released = threading.Event()
+        self.connections: set[socket.socket] = set()  # open keep-alive connections, cut by stop()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -103,9 +104,15 @@ class FlakyServer:
         return self
 
     def stop(self) -> None:
+        """Stop as a killed server does: the listening socket and every open connection are closed."""
         self.released.set()  # let hanging handlers finish
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._lock:
+            connections, self.connections = set(self.connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> FlakyServer:
         return self.start()
@@ -120,6 +127,17 @@ def _handler_for(server: FlakyServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet test output
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            with server._lock:
+                server.connections.add(self.connection)
+
+        def finish(self) -> None:
+            with server._lock:
+                server.connections.discard(self.connection)
+            with contextlib.suppress(OSError):
+                super().finish()
 
         def _reply(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)

@@ -90,4 +90,4 @@ def pair_request(
         "Which answer is better? Reply with A or B only."
     )
     messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
-    return JudgeRequest.chat(messages, choices=CHOICES, max_tokens=1, logprobs=True, top_logprobs=20)
+    return JudgeRequest.chat(messages, choices=CHOICES, max_tokens=1, logprobs=True, top_logprobs=20, affinity=question)

@@ -41,7 +41,9 @@ def criterion_request(
         f"Criterion: {criterion.question}\nDoes the answer meet the criterion? Reply with {YES} or {NO} only."
     )
     messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
-    return JudgeRequest.chat(messages, choices=(YES, NO), max_tokens=1, logprobs=True, top_logprobs=20)
+    return JudgeRequest.chat(
+        messages, choices=(YES, NO), max_tokens=1, logprobs=True, top_logprobs=20, affinity=question
+    )
 
 
 def _compact_request(criterion: Criterion, question: str, answer: str, reference: str | None) -> JudgeRequest:
@@ -55,7 +57,12 @@ def _compact_request(criterion: Criterion, question: str, answer: str, reference
         f"Answer:\n{fence(answer)}"
     )
     return JudgeRequest.chat(
-        [{"role": "user", "content": user}], choices=(YES, NO), max_tokens=1, logprobs=True, top_logprobs=20
+        [{"role": "user", "content": user}],
+        choices=(YES, NO),
+        max_tokens=1,
+        logprobs=True,
+        top_logprobs=20,
+        affinity=question,
     )
 
 
@@ -103,4 +110,4 @@ def json_request(
         "with every criterion id. Give the reason before deciding."
     )
     messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
-    return JudgeRequest.chat(messages, json_schema=verdict_schema(rubric), max_tokens=max_tokens)
+    return JudgeRequest.chat(messages, json_schema=verdict_schema(rubric), max_tokens=max_tokens, affinity=question)

@@ -1,0 +1,400 @@
+"""A pool of judge endpoints behind one judge (``judge=pool``): routing, health and failover.
+
+Past one machine the judge is where runs break: one endpoint saturates, dies or throttles, and every request
+it held becomes a missing reward. A pool spreads requests over endpoints serving the same judge (vLLM
+replicas, Bedrock in several regions), each a full judge with its own limits, retries, breaker and cache:
+
+- **Routing with affinity.** Requests that share a prompt prefix (one question's answers: the rewards set
+  :attr:`JudgeRequest.affinity`) go to the same endpoint, so its prefix cache stays warm: rendezvous hashing
+  picks it, and a bound on load (consistent hashing with bounded loads, Mirrokni et al. 2018) moves a request
+  to the next endpoint in its hash order when the first holds more than ``load_factor`` x the mean load.
+- **Failover.** An endpoint whose request fails for a reason of its own (unreachable, timed out, 429/5xx,
+  breaker open: :attr:`JudgeResponse.retryable`), after its own retries, is taken out, and that request goes
+  to the next endpoint at once, until each was tried or ``policy.batch_deadline_s`` has passed. A refused
+  request (4xx, a malformed reply) is not sent elsewhere: every endpoint would refuse it.
+- **Health.** An endpoint taken out is probed (the pre-flight request) every ``probe_interval_s`` in the
+  background and takes traffic again once it answers. With none healthy, the pool still tries the ones
+  that are out rather than fail a batch without asking.
+
+Like every judge it moves text and never reads a verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from rlaif.errors import ConfigError
+from rlaif.judges._metrics import JudgeMetrics
+from rlaif.judges.base import Judge
+from rlaif.judges.limits import JudgePolicy
+from rlaif.judges.preflight import PROBE
+from rlaif.judges.protocol import JudgeRequest, JudgeResponse
+
+log = logging.getLogger(__name__)
+
+# Without an explicit affinity, requests that open alike (the system turn, the criterion, the question)
+# are routed alike: the opening of the last message is where the rewards' prompts put what they share.
+_AFFINITY_CHARS = 200
+
+
+@dataclass
+class _Health:
+    healthy: bool = True
+    next_probe: float = 0.0
+    probing: bool = False
+    last_error: str | None = None
+    in_flight: int = 0
+
+
+class JudgePool:
+    """Judge endpoints behind one judge. Quacks like a :class:`~rlaif.judges.base.Judge` (``agenerate``,
+    ``generate``, ``probe``, ``uncached``, ``close``, ``metrics``, ``identity``, ``policy``), so every
+    reward takes it unchanged."""
+
+    def __init__(
+        self,
+        endpoints: Mapping[str, Judge],
+        *,
+        min_healthy: int = 1,
+        probe_interval_s: float = 10.0,
+        load_factor: float = 1.25,
+        batch_deadline_s: float | None = None,
+    ) -> None:
+        if not endpoints:
+            raise ConfigError("judge.endpoints: a pool needs at least one endpoint, got none")
+        if isinstance(min_healthy, bool) or not isinstance(min_healthy, int) or not 1 <= min_healthy <= len(endpoints):
+            raise ConfigError(
+                f"judge.min_healthy: expected 1 to {len(endpoints)} (the number of endpoints), got {min_healthy!r}"
+            )
+        if not isinstance(probe_interval_s, int | float) or probe_interval_s <= 0:
+            raise ConfigError(f"judge.probe_interval_s: expected seconds > 0, got {probe_interval_s!r}")
+        if not isinstance(load_factor, int | float) or load_factor < 1:
+            raise ConfigError(f"judge.load_factor: expected a number >= 1 (1: strictly balanced), got {load_factor!r}")
+        self.endpoints = dict(endpoints)
+        self.min_healthy = min_healthy
+        self.probe_interval_s = float(probe_interval_s)
+        self.load_factor = float(load_factor)
+        self.batch_deadline_s = batch_deadline_s
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._lock = threading.Lock()
+        self._health = {name: _Health() for name in self.endpoints}
+        self._own = JudgeMetrics()
+        self.metrics = PoolMetrics(self._own, self.endpoints, self)
+        self._failovers = {"window": 0, "total": 0}  # requests sent again to another endpoint
+
+    def __getstate__(self) -> dict[str, Any]:
+        keys = ("endpoints", "min_healthy", "probe_interval_s", "load_factor", "batch_deadline_s")
+        return {key: self.__dict__[key] for key in keys}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
+
+    @property
+    def identity(self) -> str:
+        return "pool(" + ", ".join(f"{name}={e.identity}" for name, e in self.endpoints.items()) + ")"
+
+    @property
+    def policy(self) -> JudgePolicy:
+        """The limits a caller reads of one judge: the slowest endpoint's timeout; cached if any endpoint caches."""
+        policies = [e.policy for e in self.endpoints.values()]
+        return JudgePolicy(
+            timeout_s=max(p.timeout_s for p in policies),
+            batch_deadline_s=self._deadline_s(),
+            cache=any(p.cache for p in policies),
+        )
+
+    @property
+    def unavailable_hint(self) -> str:
+        return (
+            "check each endpoint of judge.endpoints (a server listening there?); judge.min_healthy of them must "
+            "answer for the run to start"
+        )
+
+    def healthy(self) -> list[str]:
+        """The endpoints taking traffic now."""
+        with self._lock:
+            return [name for name, h in self._health.items() if h.healthy]
+
+    # -- the Judge surface -------------------------------------------------------------------------
+
+    async def agenerate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
+        """Answer every request (in order) on some endpoint; failures come back as responses with ``error``."""
+        self._probe_due()
+        started = time.perf_counter()
+        out: list[JudgeResponse | None] = [None] * len(requests)
+        tried: list[set[str]] = [set() for _ in requests]
+        deadline = time.monotonic() + self._deadline_s()
+        await self._dispatch(list(requests), list(range(len(requests))), tried, out, deadline)
+        responses = [r if r is not None else JudgeResponse(error="no endpoint was tried") for r in out]
+        for r in responses:
+            self._own.record(
+                ok=r.ok,
+                latency_s=r.latency_s or time.perf_counter() - started,
+                cached=r.cached,
+                tokens_in=r.tokens_in,
+                tokens_out=r.tokens_out,
+            )
+        return responses
+
+    def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
+        """Blocking form of :meth:`agenerate`, on a loop of its own (the endpoints run on theirs)."""
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            return worker.submit(asyncio.run, self.agenerate(requests)).result()
+
+    def probe(self, request: JudgeRequest, timeout_s: float, attempts: int = 2) -> JudgeResponse:
+        """Probe every endpoint at once. Each that does not answer is named in a WARNING, taken out and probed
+        again during the run; fewer than ``min_healthy`` answering is the pool's failure."""
+        with ThreadPoolExecutor(max_workers=len(self.endpoints)) as workers:
+            futures = {n: workers.submit(e.probe, request, timeout_s, attempts) for n, e in self.endpoints.items()}
+            responses = {name: future.result() for name, future in futures.items()}
+        for name, response in responses.items():
+            if response.ok:
+                self._mark_up(name)
+            else:
+                identity = self.endpoints[name].identity
+                log.warning("judge endpoint %s (%s) did not answer: %s", name, identity, response.error)
+                self._mark_down(name, str(response.error))
+        answered = [r for r in responses.values() if r.ok]
+        if len(answered) >= self.min_healthy:
+            return answered[0]
+        errors = "; ".join(f"{name}: {r.error}" for name, r in responses.items() if not r.ok)
+        return JudgeResponse(
+            error=f"{len(answered)} of {len(responses)} judge endpoints answered (judge.min_healthy "
+            f"{self.min_healthy}); {errors}"
+        )
+
+    @contextmanager
+    def uncached(self) -> Iterator[None]:
+        """Every endpoint answers from its backend, not its cache (see :meth:`Judge.uncached`)."""
+        with ExitStack() as stack:
+            for endpoint in self.endpoints.values():
+                stack.enter_context(endpoint.uncached())
+            yield
+
+    def close(self) -> None:
+        for endpoint in self.endpoints.values():
+            endpoint.close()
+
+    # -- routing and failover ----------------------------------------------------------------------
+
+    async def _dispatch(
+        self,
+        requests: list[JudgeRequest],
+        indices: list[int],
+        tried: list[set[str]],
+        out: list[JudgeResponse | None],
+        deadline: float,
+    ) -> None:
+        plan: dict[str, list[int]] = {}
+        with self._lock:
+            for i in indices:
+                name = self._route(requests[i], tried[i], plan)
+                plan.setdefault(name, []).append(i)
+                self._health[name].in_flight += 1
+        await asyncio.gather(*(self._send(name, batch, requests, tried, out, deadline) for name, batch in plan.items()))
+
+    def _route(self, request: JudgeRequest, tried: set[str], plan: Mapping[str, list[int]]) -> str:
+        """The endpoint for one request (called under the lock): the first in the request's hash order, among
+        the healthy untried ones, whose load stays within ``load_factor`` of the mean."""
+        untried = [name for name in self.endpoints if name not in tried]
+        candidates = [name for name in untried if self._health[name].healthy] or untried
+        key = _affinity(request)
+        order = sorted(candidates, key=lambda name: _rendezvous(name, key), reverse=True)
+        load = {name: self._health[name].in_flight for name in order}
+        cap = math.ceil(self.load_factor * (sum(load.values()) + 1) / len(order))
+        return next((name for name in order if load[name] + 1 <= cap), min(order, key=load.__getitem__))
+
+    async def _send(
+        self,
+        name: str,
+        batch: list[int],
+        requests: list[JudgeRequest],
+        tried: list[set[str]],
+        out: list[JudgeResponse | None],
+        deadline: float,
+    ) -> None:
+        try:
+            responses = await self.endpoints[name].agenerate([requests[i] for i in batch])
+        finally:
+            with self._lock:
+                self._health[name].in_flight -= len(batch)
+        again = []
+        for i, response in zip(batch, responses, strict=True):
+            tried[i].add(name)
+            out[i] = response
+            if response.ok or not response.retryable:
+                continue
+            self._mark_down(name, str(response.error))
+            if time.monotonic() < deadline and len(tried[i]) < len(self.endpoints):
+                again.append(i)
+        if again:
+            with self._lock:
+                self._failovers = {k: v + len(again) for k, v in self._failovers.items()}
+            await self._dispatch(requests, again, tried, out, deadline)
+
+    # -- health ------------------------------------------------------------------------------------
+
+    def _mark_down(self, name: str, error: str) -> None:
+        with self._lock:
+            health = self._health[name]
+            if health.healthy:
+                log.warning("judge endpoint %s (%s) taken out: %s", name, self.endpoints[name].identity, error)
+            health.healthy, health.last_error = False, error
+            health.next_probe = max(health.next_probe, time.monotonic() + self.probe_interval_s)
+
+    def _mark_up(self, name: str) -> None:
+        with self._lock:
+            health = self._health[name]
+            if not health.healthy:
+                log.info("judge endpoint %s (%s) answers again: back in the pool", name, self.endpoints[name].identity)
+            health.healthy, health.last_error = True, None
+
+    def _probe_due(self) -> None:
+        """Probe, each in a thread of its own, the endpoints out of the pool whose time has come (the batch
+        does not wait: an endpoint that answers takes traffic from the next batch on)."""
+        now = time.monotonic()
+        with self._lock:
+            due = [n for n, h in self._health.items() if not h.healthy and not h.probing and h.next_probe <= now]
+            for name in due:
+                self._health[name].probing = True
+        for name in due:
+            threading.Thread(target=self._probe_one, args=(name,), name=f"rlaif-probe-{name}", daemon=True).start()
+
+    def _probe_one(self, name: str) -> None:
+        endpoint = self.endpoints[name]
+        try:
+            response = endpoint.probe(PROBE, timeout_s=min(endpoint.policy.timeout_s, 30.0), attempts=1)
+        except Exception as exc:  # a probe must never kill its thread silently with the endpoint marked probing
+            response = JudgeResponse(error=f"{type(exc).__name__}: {exc}")
+        if response.ok:
+            self._mark_up(name)
+        else:
+            self._mark_down(name, str(response.error))
+        with self._lock:
+            self._health[name].probing = False
+
+    def _deadline_s(self) -> float:
+        if self.batch_deadline_s is not None:
+            return self.batch_deadline_s
+        return max(e.policy.batch_deadline_s for e in self.endpoints.values())
+
+    def state(self, drain: bool) -> dict[str, float]:
+        """Failovers (since the last drain, or in total) and the endpoints healthy now."""
+        with self._lock:
+            failovers = self._failovers["window" if drain else "total"]
+            if drain:
+                self._failovers["window"] = 0
+            healthy = sum(h.healthy for h in self._health.values())
+        return {"failovers": float(failovers), "healthy_endpoints": float(healthy)}
+
+
+def _affinity(request: JudgeRequest) -> str:
+    if request.affinity is not None:
+        return request.affinity
+    *head, last = request.messages or ({"content": ""},)
+    return "\x00".join([*(m.get("content", "") for m in head), last.get("content", "")[:_AFFINITY_CHARS]])
+
+
+def _rendezvous(name: str, key: str) -> int:
+    """Highest-random-weight hashing: each key ranks the endpoints the same way every time, and an endpoint
+    that leaves moves only the keys it was first for."""
+    return int.from_bytes(hashlib.blake2b(f"{name}\x00{key}".encode(), digest_size=8).digest(), "big")
+
+
+class PoolMetrics:
+    """The pool's own counters (one request per pool request, failovers, healthy endpoints) plus each
+    endpoint's, prefixed ``<name>/``, with its ``share`` of the window's traffic: per step they reach
+    TensorBoard as ``judge/<name>/...`` and ``judge_metrics.json``."""
+
+    def __init__(self, own: JudgeMetrics, endpoints: Mapping[str, Judge], pool: JudgePool) -> None:
+        self._own, self._endpoints, self._pool = own, endpoints, pool
+
+    def drain(self) -> dict[str, float]:
+        own = {**self._own.drain(), **self._pool.state(drain=True)}
+        return _with_endpoints(own, {n: e.metrics.drain() for n, e in self._endpoints.items()})
+
+    def totals(self) -> dict[str, float]:
+        own = {**self._own.totals(), **self._pool.state(drain=False)}
+        return _with_endpoints(own, {n: e.metrics.totals() for n, e in self._endpoints.items()})
+
+
+def _with_endpoints(own: dict[str, float], each: Mapping[str, dict[str, float]]) -> dict[str, float]:
+    out = dict(own)
+    sent = sum(m["requests"] - m["cache_hits"] for m in each.values())
+    for name, metrics in each.items():
+        share = (metrics["requests"] - metrics["cache_hits"]) / sent if sent else 0.0
+        out.update({f"{name}/{k}": v for k, v in {**metrics, "share": share}.items()})
+    return out
+
+
+def pool_judge(
+    endpoints: Sequence[Any],
+    endpoint: Mapping[str, Any] | None = None,
+    min_healthy: int = 1,
+    probe_interval_s: float = 10.0,
+    load_factor: float = 1.25,
+    policy: Mapping[str, Any] | None = None,
+) -> JudgePool:
+    """Build a pool from ``judge.endpoints`` (``judge=pool``; the config sets ``_recursive_: false``).
+
+    An endpoint is a base URL (it gets the ``endpoint`` judge config, the URL as its ``base_url``) or a
+    full judge config with a ``_target_`` (Bedrock in another region, ...) and an optional ``name``
+    (its label in metrics; default ``e1``, ``e2``, ...). The pool's own ``policy`` says where the
+    endpoints' caches go (``<cache_path>/<name>``; ``cache: false`` turns every cache off) and may set a
+    ``batch_deadline_s`` for a whole batch with its failovers (default: the longest of the endpoints').
+    """
+    from hydra.utils import instantiate
+
+    from rlaif.judges._members import member_policy, plain
+
+    configs = plain(endpoints)
+    if not isinstance(configs, list) or not configs:
+        raise ConfigError(f"judge.endpoints: expected a non-empty list of base URLs or judge configs, got {configs!r}")
+    template = dict(plain(endpoint) or {})
+    pool_policy = dict(plain(policy) or {})
+    built: dict[str, Judge] = {}
+    try:
+        for k, raw in enumerate(configs):
+            config = _endpoint_config(k, raw, template)
+            name = str(config.pop("name", None) or f"e{k + 1}")
+            if name in built:
+                raise ConfigError(f"judge.endpoints[{k}]: the name {name!r} is used twice")
+            config["policy"] = member_policy(config.get("policy"), pool_policy, name)
+            built[name] = instantiate(config, _convert_="all")
+        deadline = pool_policy.get("batch_deadline_s")
+        return JudgePool(
+            built,
+            min_healthy=min_healthy,
+            probe_interval_s=probe_interval_s,
+            load_factor=load_factor,
+            batch_deadline_s=float(deadline) if deadline is not None else None,
+        )
+    except BaseException:
+        for judge in built.values():
+            judge.close()
+        raise
+
+
+def _endpoint_config(k: int, raw: Any, template: Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(raw, str):
+        if "_target_" not in template:
+            raise ConfigError(f"judge.endpoints[{k}] is a URL: judge.endpoint must be a judge config with a _target_")
+        return {**template, "base_url": raw}
+    if isinstance(raw, dict) and "_target_" in raw:
+        if raw["_target_"].endswith((".pool_judge", ".jury_judge")):
+            raise ConfigError(f"judge.endpoints[{k}]: an endpoint is one judge, not a pool or a jury")
+        return dict(raw)
+    raise ConfigError(f"judge.endpoints[{k}]: expected a base URL or a judge config with a _target_, got {raw!r}")
