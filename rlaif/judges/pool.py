@@ -5,9 +5,8 @@ it held becomes a missing reward. A pool spreads requests over endpoints serving
 replicas, Bedrock in several regions), each a full judge with its own limits, retries, breaker and cache:
 
 - **Routing with affinity.** Requests that share a prompt prefix (one question's answers: the rewards set
-  :attr:`JudgeRequest.affinity`) go to the same endpoint, so its prefix cache stays warm: rendezvous hashing
-  picks it, and a bound on load (consistent hashing with bounded loads, Mirrokni et al. 2018) moves a request
-  to the next endpoint in its hash order when the first holds more than ``load_factor`` x the mean load.
+  :attr:`JudgeRequest.affinity`) go to the same endpoint, so its prefix cache stays warm, while its load
+  stays within ``load_factor`` x the mean (:mod:`rlaif.judges._routing`).
 - **Failover.** An endpoint whose request fails for a reason of its own (unreachable, timed out, 429/5xx,
   breaker open: :attr:`JudgeResponse.retryable`), after its own retries, is taken out, and that request goes
   to the next endpoint at once, until each was tried or ``policy.batch_deadline_s`` has passed. A refused
@@ -22,19 +21,20 @@ Like every judge it moves text and never reads a verdict.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import math
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from rlaif.errors import ConfigError
+from pydantic import ConfigDict, Field
+
+from rlaif.errors import ConfigError, parse_settings
 from rlaif.judges._metrics import JudgeMetrics
+from rlaif.judges._routing import affinity, pick
 from rlaif.judges.base import Judge
 from rlaif.judges.limits import JudgePolicy
 from rlaif.judges.preflight import PROBE
@@ -42,9 +42,15 @@ from rlaif.judges.protocol import JudgeRequest, JudgeResponse
 
 log = logging.getLogger(__name__)
 
-# Without an explicit affinity, requests that open alike (the system turn, the criterion, the question)
-# are routed alike: the opening of the last message is where the rewards' prompts put what they share.
-_AFFINITY_CHARS = 200
+
+@dataclass
+class _Settings:
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+    min_healthy: Annotated[int, Field(ge=1, strict=True)] = 1
+    probe_interval_s: Annotated[float, Field(gt=0)] = 10.0
+    load_factor: Annotated[float, Field(ge=1.0)] = 1.25  # 1: strict balance
+    batch_deadline_s: Annotated[float, Field(gt=0)] | None = None
 
 
 @dataclass
@@ -72,19 +78,15 @@ class JudgePool:
     ) -> None:
         if not endpoints:
             raise ConfigError("judge.endpoints: a pool needs at least one endpoint, got none")
-        if isinstance(min_healthy, bool) or not isinstance(min_healthy, int) or not 1 <= min_healthy <= len(endpoints):
-            raise ConfigError(
-                f"judge.min_healthy: expected 1 to {len(endpoints)} (the number of endpoints), got {min_healthy!r}"
-            )
-        if not isinstance(probe_interval_s, int | float) or probe_interval_s <= 0:
-            raise ConfigError(f"judge.probe_interval_s: expected seconds > 0, got {probe_interval_s!r}")
-        if not isinstance(load_factor, int | float) or load_factor < 1:
-            raise ConfigError(f"judge.load_factor: expected a number >= 1 (1: strictly balanced), got {load_factor!r}")
+        given = {"min_healthy": min_healthy, "probe_interval_s": probe_interval_s, "load_factor": load_factor}
+        settings = parse_settings(_Settings, {**given, "batch_deadline_s": batch_deadline_s}, "judge")
+        if settings.min_healthy > len(endpoints):
+            raise ConfigError(f"judge.min_healthy: {min_healthy} of {len(endpoints)} endpoints can never be healthy")
         self.endpoints = dict(endpoints)
-        self.min_healthy = min_healthy
-        self.probe_interval_s = float(probe_interval_s)
-        self.load_factor = float(load_factor)
-        self.batch_deadline_s = batch_deadline_s
+        self.min_healthy = settings.min_healthy
+        self.probe_interval_s = settings.probe_interval_s
+        self.load_factor = settings.load_factor
+        self.batch_deadline_s = settings.batch_deadline_s
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -201,21 +203,18 @@ class JudgePool:
         plan: dict[str, list[int]] = {}
         with self._lock:
             for i in indices:
-                name = self._route(requests[i], tried[i], plan)
+                name = self._route(requests[i], tried[i])
                 plan.setdefault(name, []).append(i)
                 self._health[name].in_flight += 1
         await asyncio.gather(*(self._send(name, batch, requests, tried, out, deadline) for name, batch in plan.items()))
 
-    def _route(self, request: JudgeRequest, tried: set[str], plan: Mapping[str, list[int]]) -> str:
-        """The endpoint for one request (called under the lock): the first in the request's hash order, among
-        the healthy untried ones, whose load stays within ``load_factor`` of the mean."""
+    def _route(self, request: JudgeRequest, tried: set[str]) -> str:
+        """The endpoint for one request (called under the lock), among the healthy untried ones (any untried
+        one when none is healthy): :func:`rlaif.judges._routing.pick`."""
         untried = [name for name in self.endpoints if name not in tried]
         candidates = [name for name in untried if self._health[name].healthy] or untried
-        key = _affinity(request)
-        order = sorted(candidates, key=lambda name: _rendezvous(name, key), reverse=True)
-        load = {name: self._health[name].in_flight for name in order}
-        cap = math.ceil(self.load_factor * (sum(load.values()) + 1) / len(order))
-        return next((name for name in order if load[name] + 1 <= cap), min(order, key=load.__getitem__))
+        load = {name: self._health[name].in_flight for name in candidates}
+        return pick(candidates, affinity(request), load, self.load_factor)
 
     async def _send(
         self,
@@ -301,19 +300,6 @@ class JudgePool:
         return {"failovers": float(failovers), "healthy_endpoints": float(healthy)}
 
 
-def _affinity(request: JudgeRequest) -> str:
-    if request.affinity is not None:
-        return request.affinity
-    *head, last = request.messages or ({"content": ""},)
-    return "\x00".join([*(m.get("content", "") for m in head), last.get("content", "")[:_AFFINITY_CHARS]])
-
-
-def _rendezvous(name: str, key: str) -> int:
-    """Highest-random-weight hashing: each key ranks the endpoints the same way every time, and an endpoint
-    that leaves moves only the keys it was first for."""
-    return int.from_bytes(hashlib.blake2b(f"{name}\x00{key}".encode(), digest_size=8).digest(), "big")
-
-
 class PoolMetrics:
     """The pool's own counters (one request per pool request, failovers, healthy endpoints) plus each
     endpoint's, prefixed ``<name>/``, with its ``share`` of the window's traffic: per step they reach
@@ -350,17 +336,19 @@ def pool_judge(
 ) -> JudgePool:
     """Build a pool from ``judge.endpoints`` (``judge=pool``; the config sets ``_recursive_: false``).
 
-    An endpoint is a base URL (it gets the ``endpoint`` judge config, the URL as its ``base_url``) or a
-    full judge config with a ``_target_`` (Bedrock in another region, ...) and an optional ``name``
-    (its label in metrics; default ``e1``, ``e2``, ...). The pool's own ``policy`` says where the
-    endpoints' caches go (``<cache_path>/<name>``; ``cache: false`` turns every cache off) and may set a
-    ``batch_deadline_s`` for a whole batch with its failovers (default: the longest of the endpoints').
+    ``endpoints``: a list, or one string of comma-separated URLs. An endpoint is a base URL (it gets the
+    ``endpoint`` judge config, the URL as its ``base_url``) or a full judge config with a ``_target_`` and an
+    optional ``name`` (its label in metrics; default ``e1``, ``e2``, ...). The pool's ``policy`` says where
+    the endpoints' caches go (``<cache_path>/<name>``; ``cache: false``: none) and may set a
+    ``batch_deadline_s`` for a batch with its failovers (default: the longest of the endpoints').
     """
     from hydra.utils import instantiate
 
     from rlaif.judges._members import member_policy, plain
 
     configs = plain(endpoints)
+    if isinstance(configs, str):  # "URL,URL": what the launch scripts export as RLAIF_JUDGE_ENDPOINTS
+        configs = [url.strip() for url in configs.split(",") if url.strip()]
     if not isinstance(configs, list) or not configs:
         raise ConfigError(f"judge.endpoints: expected a non-empty list of base URLs or judge configs, got {configs!r}")
     template = dict(plain(endpoint) or {})
@@ -374,13 +362,12 @@ def pool_judge(
                 raise ConfigError(f"judge.endpoints[{k}]: the name {name!r} is used twice")
             config["policy"] = member_policy(config.get("policy"), pool_policy, name)
             built[name] = instantiate(config, _convert_="all")
-        deadline = pool_policy.get("batch_deadline_s")
         return JudgePool(
             built,
             min_healthy=min_healthy,
             probe_interval_s=probe_interval_s,
             load_factor=load_factor,
-            batch_deadline_s=float(deadline) if deadline is not None else None,
+            batch_deadline_s=pool_policy.get("batch_deadline_s"),
         )
     except BaseException:
         for judge in built.values():

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from rlaif.errors import ConfigError
+from rlaif.judges._routing import pick
 from rlaif.judges.pool import JudgePool, pool_judge
 from rlaif.judges.preflight import PROBE, JudgeUnavailableError, check_judge
 from rlaif.judges.protocol import JudgeRequest
@@ -59,6 +60,14 @@ def test_one_questions_requests_stay_on_one_endpoint(flaky: Callable[..., FlakyS
     assert not set(seen_a) & set(seen_b), "a question's answers were split over the endpoints"
     assert sum(seen_a.values()) + sum(seen_b.values()) == 24
     assert seen_a and seen_b, "six questions all hashed to one endpoint"
+
+
+def test_an_endpoint_that_leaves_moves_only_the_keys_it_was_first_for() -> None:
+    keys, idle = [f"question {k}" for k in range(300)], dict.fromkeys("abc", 0)
+    before = {key: pick(["a", "b", "c"], key, idle, 100.0) for key in keys}
+    after = {key: pick(["a", "b"], key, idle, 100.0) for key in keys}
+    assert set(before.values()) == {"a", "b", "c"}
+    assert all(after[key] == first for key, first in before.items() if first != "c")
 
 
 def test_the_load_bound_spreads_a_single_question(flaky: Callable[..., FlakyServer]) -> None:
