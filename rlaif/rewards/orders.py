@@ -36,3 +36,33 @@ def consistency(orders: Sequence[tuple[float, float]]) -> float | None:
     if not orders:
         return None
     return sum(agree(as_a, as_b) for as_a, as_b in orders) / len(orders)
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Kendall's tau-b between two scorings of the same items (ties on either side handled as scipy's
+    ``kendalltau`` does); None when either side is constant or there are fewer than two items.
+
+    The group reward (:mod:`rlaif.rewards.group`) reads its two orders' agreement with it, and the judge
+    evaluation a judged group's agreement with its known order.
+    """
+    if len(x) != len(y):
+        raise ValueError(f"kendall_tau: {len(x)} and {len(y)} values")
+    concordant = discordant = tied_x = tied_y = 0
+    n = len(x)
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx == 0 and dy == 0:
+                tied_x += 1
+                tied_y += 1
+            elif dx == 0:
+                tied_x += 1
+            elif dy == 0:
+                tied_y += 1
+            elif (dx > 0) == (dy > 0):
+                concordant += 1
+            else:
+                discordant += 1
+    pairs = n * (n - 1) // 2
+    denominator = ((pairs - tied_x) * (pairs - tied_y)) ** 0.5
+    return (concordant - discordant) / denominator if denominator > 0 else None

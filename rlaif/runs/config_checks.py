@@ -28,6 +28,7 @@ def check_train_config(cfg: DictConfig) -> None:
     import torch
 
     check_grpo_keys(cfg.grpo)
+    check_group_size(cfg.grpo, cfg.get("reward"))
     check_one_judge_server(cfg.judge, int(os.environ.get("WORLD_SIZE", "1") or 1))
     check_vllm_rollouts(cfg.grpo, bool(torch.cuda.is_available()))
 
@@ -50,6 +51,38 @@ def check_grpo_keys(grpo: DictConfig) -> None:
         if allowed and value is not None and not _is_one_of(value, allowed):
             names = " or ".join(t.__name__ for t in allowed)
             raise ConfigError(f"grpo.{key}: expected {names}, got {value!r}")
+
+
+def check_group_size(grpo: DictConfig, reward: Any = None) -> None:
+    """GRPO compares the ``num_generations`` answers of each prompt with each other, and ``reward=group`` sends
+    them to the judge together: fewer than two is refused by name here (TRL's own ValueError would come later,
+    as a traceback). A reward class may ask for more with a ``min_group_size`` attribute."""
+    value = grpo.get("num_generations")
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        return  # unset: TRL's default (8); a wrong type is check_grpo_keys' to name
+    need = max(2, _min_group_size(reward))
+    if value < need:
+        name = reward.get("name", "") if reward is not None else ""
+        raise ConfigError(
+            f"grpo.num_generations: {value} answer(s) per prompt; GRPO needs at least {need} to compare them "
+            f"(reward {name!r} judges each prompt's answers as a group). Set grpo.num_generations={need} or more"
+        )
+
+
+def _min_group_size(reward: Any) -> int:
+    """The reward class's ``min_group_size`` (1 when it has none or its ``_target_`` cannot be imported yet:
+    instantiating it will say why)."""
+    target = reward.get("_target_") if reward is not None else None
+    if not isinstance(target, str):
+        return 1
+    from hydra.utils import get_class
+
+    try:
+        cls = get_class(target)
+    except Exception:  # any import failure is reported when the reward is built
+        return 1
+    size = getattr(cls, "min_group_size", 1)
+    return size if isinstance(size, int) else 1
 
 
 def check_one_judge_server(judge: DictConfig, world_size: int) -> None:

@@ -1,0 +1,253 @@
+"""reward=group: a GRPO group judged in one request (both orders), retry then None, dedup, shared prefixes.
+
+A scripted judge answers from the request it is sent (it reads the ids and answers the way a model would read
+them), so these tests check what the reward asks and how it reads the reply; the real judges run in
+tests/integration/test_group_vllm.py and tests/test_group_train.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pickle
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rlaif.errors import ConfigError
+from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransportResult
+from rlaif.rewards.group import GroupReward
+from rlaif.rewards.orders import kendall_tau
+from rlaif.rewards.prompts.group import draw_ids, shared_prefix
+from rlaif.rewards.verdicts.group import parse_group_verdict
+from rlaif.rewards.verdicts.parsing import VerdictError
+
+try:  # tests/ as a package or as rootdir-relative modules
+    from tests.rewards.scripted import scripted_judge, user_text
+except ImportError:
+    from rewards.scripted import scripted_judge, user_text  # type: ignore[no-redef]
+
+RUBRIC = {
+    "name": "t",
+    "criteria": [{"id": "polite", "question": "Is it polite?"}, {"id": "concise", "question": "Is it long?"}],
+}
+_ANSWER = re.compile(r'Answer "([a-z]{3})":\n<answer>\n(.*?)\n</answer>', re.DOTALL)
+
+
+def listed(request: JudgeRequest) -> list[tuple[str, str]]:
+    """(id, shown text) of every answer in the request, in the order shown."""
+    return _ANSWER.findall(user_text(request))
+
+
+def reply(scores: dict[str, Any]) -> TransportResult:
+    body = {i: {"rationale": f"because {s}", "score": s} for i, s in scores.items()}
+    return TransportResult(text=json.dumps(body))
+
+
+def by_text(score_of: Callable[[str], int], first_bonus: int = 0) -> Callable[[JudgeRequest], TransportResult]:
+    """A judge scoring each answer by its text, plus ``first_bonus`` for whichever is listed first."""
+
+    def script(request: JudgeRequest) -> TransportResult:
+        shown = listed(request)
+        return reply({i: min(10, score_of(t) + (first_bonus if k == 0 else 0)) for k, (i, t) in enumerate(shown)})
+
+    return script
+
+
+def call(reward: GroupReward, prompts: list[str], answers: list[str], **kwargs: Any) -> list[float | None]:
+    return asyncio.run(reward(prompts, answers, **kwargs))
+
+
+def test_each_prompt_group_is_one_request_per_order_with_shuffled_ids_and_a_strict_schema() -> None:
+    judge, transport = scripted_judge(by_text(len))
+    reward = GroupReward(judge, rubric=RUBRIC)
+    prompts = ["What is 2+2?"] * 3 + ["Name a colour."] * 3
+    answers = ["four", "4", "it is 4", "red", "blue", "green!"]
+    scores = call(reward, prompts, answers)
+    assert scores == pytest.approx([0.4, 0.1, 0.7, 0.3, 0.4, 0.6])
+    assert len(transport.requests) == 4  # 2 groups x 2 orders, not 6 answers x 2 criteria
+    for request in transport.requests:
+        ids = [i for i, _ in listed(request)]
+        assert request.affinity in ("What is 2+2?", "Name a colour.")
+        assert request.json_schema is not None and request.json_schema["required"] == ids
+        assert request.json_schema["additionalProperties"] is False and len(set(ids)) == 3
+        assert set(request.json_schema["properties"][ids[0]]["required"]) == {"rationale", "score"}
+        assert "polite: Is it polite?" in user_text(request)
+    first, second = (r for r in transport.requests if r.affinity == "What is 2+2?")
+    assert [t for _, t in listed(first)] == answers[:3] and [t for _, t in listed(second)] == answers[2::-1]
+    assert {i for i, _ in listed(first)} != {i for i, _ in listed(second)}  # fresh ids per request
+
+
+def test_both_orders_cancel_a_first_position_bias_and_their_agreement_is_logged() -> None:
+    judge, transport = scripted_judge(by_text(len, first_bonus=3))
+    metrics: dict[str, float] = {}
+    reward = GroupReward(judge, rubric=RUBRIC)
+    scores = call(reward, ["q"] * 3, ["aa", "bbbb", "c"], log_metric=metrics.__setitem__)
+    # Listed first: "aa" as listed (2 + 3), "c" reversed (1 + 3); each answer's two scores are averaged.
+    assert scores == pytest.approx([(5 + 2) / 20, (4 + 4) / 20, (1 + 4) / 20])
+    assert metrics["group/order_agreement"] == pytest.approx(kendall_tau([5, 4, 1], [2, 4, 4]))
+    assert metrics["group/groups"] == 1 and metrics["group/retried_requests"] == 0
+
+    judge, transport = scripted_judge(by_text(len, first_bonus=3))
+    one = GroupReward(judge, rubric=RUBRIC, orders="as_listed")
+    assert call(one, ["q"] * 3, ["aa", "bbbb", "c"]) == pytest.approx([0.5, 0.4, 0.1])
+    assert len(transport.requests) == 1
+
+
+def test_rank_mode_gives_best_one_worst_zero_and_ties_share() -> None:
+    judge, _ = scripted_judge(by_text(len))
+    reward = GroupReward(judge, instruction="Longer is better.", score="rank")
+    assert call(reward, ["q"] * 4, ["aaa", "b", "cc", "ddd"]) == pytest.approx([5 / 6, 0.0, 1 / 3, 5 / 6])
+
+
+def test_identical_answers_are_judged_once_and_share_their_score() -> None:
+    judge, transport = scripted_judge(by_text(len))
+    metrics: dict[str, float] = {}
+    reward = GroupReward(judge, rubric=RUBRIC)
+    scores = call(reward, ["q"] * 4, ["same", "other!", "same", "same"], log_metric=metrics.__setitem__)
+    assert scores == pytest.approx([0.4, 0.6, 0.4, 0.4])
+    assert all(len(listed(r)) == 2 for r in transport.requests)
+    assert metrics["group/duplicate_answers"] == 2
+    # Only identical answers: one distinct answer, one request (nothing to reverse).
+    judge, transport = scripted_judge(by_text(len))
+    assert call(GroupReward(judge, rubric=RUBRIC), ["q"] * 2, ["same", "same"]) == [0.4, 0.4]
+    assert len(transport.requests) == 1
+
+
+def test_a_long_shared_beginning_is_shown_once() -> None:
+    opening = "Here is a careful answer to your question, step by step. " * 5  # ~290 characters
+    answers = [opening + "Boil it for nine minutes.", opening + "Fry it.", opening + "Ask a chef, really."]
+    judge, transport = scripted_judge(by_text(len))
+    call(GroupReward(judge, rubric=RUBRIC), ["q"] * 3, answers)
+    for request in transport.requests:
+        text = user_text(request)
+        assert text.count("careful answer") == 5 and "Every answer begins with the same text" in text
+        assert sorted(t for _, t in listed(request)) == ["Ask a chef, really.", "Boil it for nine minutes.", "Fry it."]
+    # Short shared beginnings are shown in full.
+    assert shared_prefix(["The answer is 4.", "The answer is 5."], 200) == 0
+    assert shared_prefix([opening + "a b", opening + "a c"], 200) == len(opening) + 2  # cut at a word boundary
+    assert shared_prefix([opening + "x", opening + "xylophone"], 200) == len(opening)
+
+
+def test_a_reply_missing_an_id_is_retried_as_a_new_request_then_every_answer_fails() -> None:
+    sent: list[JudgeRequest] = []
+
+    def drops_one(request: JudgeRequest) -> TransportResult:
+        sent.append(request)
+        shown = listed(request)
+        if len(sent) <= 2:  # the first reply of each order leaves the last id out
+            shown = shown[:-1]
+        return reply({i: 5 for i, _ in shown})
+
+    judge, _ = scripted_judge(drops_one)
+    metrics: dict[str, float] = {}
+    scores = call(GroupReward(judge, rubric=RUBRIC), ["q"] * 3, ["a", "b", "c"], log_metric=metrics.__setitem__)
+    assert scores == [0.5, 0.5, 0.5] and len(sent) == 4 and metrics["group/retried_requests"] == 2
+    assert {user_text(r) for r in sent[:2]}.isdisjoint({user_text(r) for r in sent[2:]})  # new ids: a new request
+
+    def never_valid(request: JudgeRequest) -> TransportResult:
+        sent.append(request)
+        return reply({i: 5 for i, _ in listed(request)[1:]})
+
+    sent.clear()
+    judge, _ = scripted_judge(never_valid)
+    metrics.clear()
+    scores = call(GroupReward(judge, rubric=RUBRIC), ["q"] * 3, ["a", "b", "c"], log_metric=metrics.__setitem__)
+    assert scores == [None, None, None] and len(sent) == 4
+    assert metrics["group/judge_failures"] == 3 and metrics["group/failed_groups"] == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"ID0": {"rationale": "x", "score": 3}, "ID0": {"rationale": "y", "score": 4}}',  # named twice
+        '{"ID0": {"rationale": "x", "score": 3}, "zzz": {"rationale": "y", "score": 4}}',  # an id shifted away
+        '{"ID0": {"rationale": "x", "score": 11}, "ID1": {"rationale": "y", "score": 4}}',  # out of range
+        '{"ID0": {"rationale": "x", "score": true}, "ID1": {"rationale": "y", "score": 4}}',  # not a number
+        "The first answer is better.",
+    ],
+)
+def test_an_invalid_reply_is_never_assigned_in_part(body: str) -> None:
+    def script(request: JudgeRequest) -> TransportResult:
+        ids = [i for i, _ in listed(request)]
+        return TransportResult(text=body.replace("ID0", ids[0]).replace("ID1", ids[1]))
+
+    judge, transport = scripted_judge(script)
+    assert call(GroupReward(judge, rubric=RUBRIC), ["q", "q"], ["a", "b"]) == [None, None]
+    assert len(transport.requests) == 4  # each order retried once
+
+
+def test_a_judge_error_is_not_asked_again_and_counts_as_a_failure(tmp_path: Path) -> None:
+    def down(request: JudgeRequest) -> TransportResult:
+        raise PermanentJudgeError("HTTP 400")
+
+    judge, transport = scripted_judge(down)
+    reward = GroupReward(judge, rubric=RUBRIC, log_path=str(tmp_path / "rewards.jsonl"))
+    assert call(reward, ["q"] * 2, ["a", "b"]) == [None, None] and len(transport.requests) == 2
+    lines = [json.loads(line) for line in (tmp_path / "rewards.jsonl").read_text().splitlines()]
+    assert all(line["score"] is None and "HTTP 400" in line["error"] and line["judged"] for line in lines)
+
+
+def test_a_lone_answer_is_scored_alone_and_the_run_log_keeps_each_rationale(tmp_path: Path) -> None:
+    judge, transport = scripted_judge(by_text(len))
+    reward = GroupReward(judge, rubric=RUBRIC, score="rank", log_path=str(tmp_path / "rewards.jsonl"))
+    scores = call(reward, ["q1", "q2", "q2"], ["alone", "aa", "bbb"], id=["r1", "r2", "r2"])
+    assert scores == pytest.approx([0.5, 0.0, 1.0])  # rank mode: a lone answer has its normalised score
+    assert len(transport.requests) == 3  # one for the lone answer, both orders for the pair
+    lines = [json.loads(line) for line in (tmp_path / "rewards.jsonl").read_text().splitlines()]
+    assert lines[0]["rationale"] == {"as_listed": "because 5"} and lines[0]["group"]["answers"] == 1
+    assert lines[2]["rationale"] == {"as_listed": "because 3", "reversed": "because 3"}
+    assert lines[2]["group_scores"] == {"as_listed": 3.0, "reversed": 3.0} and lines[2]["prompt_id"] == "r2"
+    assert set(lines[2]["group"]["ids"]) == {"as_listed", "reversed"}
+
+
+def test_gated_answers_stay_out_of_the_group() -> None:
+    judge, transport = scripted_judge(by_text(len))
+    assert call(GroupReward(judge, rubric=RUBRIC), ["q"] * 3, ["aa", "  ", "bbbb"]) == pytest.approx([0.2, 0.0, 0.4])
+    assert all(len(listed(r)) == 2 for r in transport.requests)
+
+
+def test_judge_orders_and_judge_group_for_the_evaluations() -> None:
+    judge, _ = scripted_judge(by_text(len, first_bonus=2))
+    reward = GroupReward(judge, rubric=RUBRIC, orders="as_listed")  # the evaluations always judge both orders
+    as_first, as_second = asyncio.run(reward.judge_orders("q", "longer", "ab"))
+    assert (as_first, as_second) == pytest.approx((0.5 + 6 / 20, 0.5 + 2 / 20))
+    assert asyncio.run(reward.judge_orders("q", "same", "same")) == (0.5, 0.5)
+    per_answer = asyncio.run(reward.judge_group("q", ["a", "bbb", "a"]))
+    assert per_answer == [pytest.approx((0.3, 0.1))] * 1 + [pytest.approx((0.3, 0.5)), pytest.approx((0.3, 0.1))]
+
+
+def test_config_errors_name_the_key() -> None:
+    judge, _ = scripted_judge(by_text(len))
+    with pytest.raises(ConfigError, match=r"reward\.score"):
+        GroupReward(judge, rubric=RUBRIC, score="best")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"reward\.orders"):
+        GroupReward(judge, rubric=RUBRIC, orders="twice")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"reward\.rubric"):
+        GroupReward(judge)
+    reward = GroupReward(judge, rubric=RUBRIC)
+    reward.judge = None  # type: ignore[assignment]  # the scripted judge's script is a local function
+    assert pickle.loads(pickle.dumps(reward)).__name__ == "group"
+
+
+def test_the_reader_takes_the_last_complete_verdict_and_ids_are_reproducible() -> None:
+    ids = ["bcd", "fgh"]
+    text = 'draft {"bcd": {"score": 1}} final {"bcd": {"rationale": "r", "score": 7}, "fgh": {"score": 2.5}}'
+    verdict = parse_group_verdict(TransportResult(text=text), ids, 10)
+    assert verdict["bcd"].score == 7 and verdict["fgh"].score == 2.5 and verdict["fgh"].rationale == ""
+    with pytest.raises(VerdictError, match="missing"):
+        parse_group_verdict(TransportResult(text='{"bcd": {"score": 1}}'), ids, 10)
+    assert draw_ids(4, "s") == draw_ids(4, "s") and len(set(draw_ids(8, "t"))) == 8
+    assert draw_ids(4, "s") != draw_ids(4, "u")
+
+
+def test_kendall_tau_matches_scipy() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    cases = [([1, 2, 3, 4], [1, 3, 2, 4]), ([1, 1, 2, 3], [2, 1, 1, 3]), ([4, 3, 2, 1], [1, 2, 3, 4]), ([1, 2], [5, 5])]
+    for x, y in cases:
+        ours = kendall_tau(x, y)
+        theirs = stats.kendalltau(x, y).statistic
+        assert (ours is None and theirs != theirs) or ours == pytest.approx(theirs)
