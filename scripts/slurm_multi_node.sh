@@ -8,15 +8,16 @@
 # Several nodes under SLURM: a judge node, a rollout node, and training nodes.
 #
 # Usage: sbatch scripts/slurm_multi_node.sh [rlaif.train overrides...]     (from the project folder,
-#        on a filesystem every node sees; --nodes=K gives K-2 training nodes)
-#   node 0:       the judge, a vLLM OpenAI server, tensor-parallel over the node's GPUs, port JUDGE_PORT
-#   node 1:       the rollouts, `trl vllm-serve` (ROLLOUT_TP x ROLLOUT_DP = the node's GPUs), port ROLLOUT_PORT
-#   nodes 2..K-1: training, accelerate + DeepSpeed ZeRO-3, one process per GPU; runs
+#        on a filesystem every node sees; --nodes=K gives K-1-JUDGE_NODES training nodes)
+#   nodes 0..J-1: the judge (J = JUDGE_NODES), one vLLM OpenAI server per node, tensor-parallel over its GPUs,
+#                 port JUDGE_PORT; the training processes see them as a pool of judge endpoints (judge=pool)
+#   node J:       the rollouts, `trl vllm-serve` (ROLLOUT_TP x ROLLOUT_DP = the node's GPUs), port ROLLOUT_PORT
+#   the rest:     training, accelerate + DeepSpeed ZeRO-3, one process per GPU; runs
 #                 python -m rlaif.train experiment=multi_node hydra.run.dir=$RUN_DIR [overrides...]
-# The training processes find the servers through RLAIF_JUDGE_HOST/PORT and RLAIF_ROLLOUT_HOST/PORT,
+# The training processes find the servers through RLAIF_JUDGE_ENDPOINTS and RLAIF_ROLLOUT_HOST/PORT,
 # which this script exports (conf/experiment/multi_node.yaml refuses to resolve without them).
 # Environment (defaults):
-#   POLICY=Qwen/Qwen2.5-7B-Instruct  JUDGE_MODEL=Qwen/Qwen2.5-72B-Instruct  GPUS_PER_NODE=8
+#   JUDGE_NODES=1  POLICY=Qwen/Qwen2.5-7B-Instruct  JUDGE_MODEL=Qwen/Qwen2.5-72B-Instruct  GPUS_PER_NODE=8
 #   ROLLOUT_TP=2  ROLLOUT_DP=4  JUDGE_PORT=8000  ROLLOUT_PORT=8001  MAIN_PROCESS_PORT=29500
 #   ACCELERATE_CONFIG=zero3 (scripts/accelerate/*.yaml)  PYTHON=.venv/bin/python  RUN_DIR=outputs/slurm-$SLURM_JOB_ID
 #   Open ports between nodes: JUDGE_PORT, ROLLOUT_PORT, MAIN_PROCESS_PORT, and TRL's weight-sync port
@@ -28,6 +29,7 @@ ROOT="${SLURM_SUBMIT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 POLICY="${POLICY:-Qwen/Qwen2.5-7B-Instruct}"
 JUDGE_MODEL="${JUDGE_MODEL:-Qwen/Qwen2.5-72B-Instruct}"
 GPUS_PER_NODE="${GPUS_PER_NODE:-8}"
+JUDGE_NODES="${JUDGE_NODES:-1}"
 ROLLOUT_TP="${ROLLOUT_TP:-2}"
 ROLLOUT_DP="${ROLLOUT_DP:-4}"
 JUDGE_PORT="${JUDGE_PORT:-8000}"
@@ -45,15 +47,20 @@ if [ -n "${RLAIF_NODES:-}" ]; then
 else
   mapfile -t nodes < <(scontrol show hostnames "${SLURM_JOB_NODELIST:?not inside a SLURM job: use sbatch}")
 fi
-[ "${#nodes[@]}" -ge 3 ] || fail "${#nodes[@]} node(s): needs at least 3 (judge, rollouts, training)"
+[[ "$JUDGE_NODES" =~ ^[1-9][0-9]*$ ]] || fail "JUDGE_NODES=$JUDGE_NODES: expected a whole number >= 1"
+[ "${#nodes[@]}" -ge $((JUDGE_NODES + 2)) ] \
+  || fail "${#nodes[@]} node(s): needs at least $((JUDGE_NODES + 2)) ($JUDGE_NODES judge, rollouts, training)"
 [ $((ROLLOUT_TP * ROLLOUT_DP)) -eq "$GPUS_PER_NODE" ] \
   || fail "ROLLOUT_TP x ROLLOUT_DP = $((ROLLOUT_TP * ROLLOUT_DP)), not the $GPUS_PER_NODE GPUs of the rollout node"
 [ -f "$ROOT/scripts/accelerate/$ACCELERATE_CONFIG.yaml" ] || fail "ACCELERATE_CONFIG=$ACCELERATE_CONFIG: no such file"
-judge_node="${nodes[0]}"
-rollout_node="${nodes[1]}"
-train_nodes=("${nodes[@]:2}")
+judge_nodes=("${nodes[@]:0:JUDGE_NODES}")
+rollout_node="${nodes[JUDGE_NODES]}"
+train_nodes=("${nodes[@]:JUDGE_NODES+1}")
 n_train=${#train_nodes[@]}
-export RLAIF_JUDGE_HOST="$judge_node" RLAIF_JUDGE_PORT="$JUDGE_PORT"
+endpoints=()
+for node in "${judge_nodes[@]}"; do endpoints+=("http://$node:$JUDGE_PORT/v1"); done
+RLAIF_JUDGE_ENDPOINTS="$(IFS=,; echo "${endpoints[*]}")"
+export RLAIF_JUDGE_ENDPOINTS
 export RLAIF_ROLLOUT_HOST="$rollout_node" RLAIF_ROLLOUT_PORT="$ROLLOUT_PORT"
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-0}" TOKENIZERS_PARALLELISM=false
 
@@ -70,29 +77,34 @@ train_args=(-m rlaif.train experiment=multi_node "policy.name_or_path=$POLICY" "
 train_nodelist="$(IFS=,; echo "${train_nodes[*]}")"
 
 if [ "${DRY_RUN:-0}" = 1 ]; then
-  printf 'judge    on %s: %s\n' "$judge_node" "${judge_cmd[*]}"
+  printf 'judge    on %s: %s\n' "$(IFS=,; echo "${judge_nodes[*]}")" "${judge_cmd[*]}"
   printf 'rollouts on %s: %s\n' "$rollout_node" "${rollout_cmd[*]}"
   # shellcheck disable=SC2016  # $SLURM_PROCID is printed as is: each node reads its own
   printf 'train    on %s: %s --machine_rank $SLURM_PROCID %s\n' "$train_nodelist" "${train_launch[*]}" \
     "${train_args[*]}"
-  printf 'env: RLAIF_JUDGE_HOST=%s RLAIF_JUDGE_PORT=%s RLAIF_ROLLOUT_HOST=%s RLAIF_ROLLOUT_PORT=%s\n' \
-    "$RLAIF_JUDGE_HOST" "$RLAIF_JUDGE_PORT" "$RLAIF_ROLLOUT_HOST" "$RLAIF_ROLLOUT_PORT"
+  printf 'env: RLAIF_JUDGE_ENDPOINTS=%s RLAIF_ROLLOUT_HOST=%s RLAIF_ROLLOUT_PORT=%s\n' \
+    "$RLAIF_JUDGE_ENDPOINTS" "$RLAIF_ROLLOUT_HOST" "$RLAIF_ROLLOUT_PORT"
   exit 0
 fi
 
 cd "$ROOT"
 mkdir -p "$RUN_DIR/servers"
-srun --nodes=1 --ntasks=1 -w "$judge_node" "${judge_cmd[@]}" >"$RUN_DIR/servers/judge.log" 2>&1 &
-judge_step=$!
+steps=()   # the servers' srun steps: one per judge node, then the rollouts
+for node in "${judge_nodes[@]}"; do
+  srun --nodes=1 --ntasks=1 -w "$node" "${judge_cmd[@]}" >"$RUN_DIR/servers/judge-$node.log" 2>&1 &
+  steps+=($!)
+done
 srun --nodes=1 --ntasks=1 -w "$rollout_node" "${rollout_cmd[@]}" >"$RUN_DIR/servers/rollout.log" 2>&1 &
-rollout_step=$!
-trap 'kill "$judge_step" "$rollout_step" 2>/dev/null || true' EXIT
+steps+=($!)
+trap 'kill "${steps[@]}" 2>/dev/null || true' EXIT
 
-for url in "http://$judge_node:$JUDGE_PORT/health" "http://$rollout_node:$ROLLOUT_PORT/health"; do
+health=()
+for node in "${judge_nodes[@]}"; do health+=("http://$node:$JUDGE_PORT/health"); done
+for url in "${health[@]}" "http://$rollout_node:$ROLLOUT_PORT/health"; do
   echo "waiting for $url"
   for _ in $(seq 1 1800); do
     curl -sf "$url" >/dev/null && break
-    kill -0 "$judge_step" "$rollout_step" 2>/dev/null || fail "a server exited: see $RUN_DIR/servers/*.log"
+    kill -0 "${steps[@]}" 2>/dev/null || fail "a server exited: see $RUN_DIR/servers/*.log"
     sleep 1
   done
   curl -sf "$url" >/dev/null || fail "$url did not answer within 30 minutes"

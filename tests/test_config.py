@@ -63,8 +63,7 @@ def test_there_are_options_in_every_expected_group() -> None:
 
 # What scripts/slurm_multi_node.sh exports; experiment=multi_node refuses to resolve without it.
 MULTI_NODE_ENV = {
-    "RLAIF_JUDGE_HOST": "judge-node",
-    "RLAIF_JUDGE_PORT": "8000",
+    "RLAIF_JUDGE_ENDPOINTS": "http://judge-1:8000/v1,http://judge-2:8000/v1",
     "RLAIF_ROLLOUT_HOST": "rollout-node",
     "RLAIF_ROLLOUT_PORT": "8001",
 }
@@ -108,7 +107,11 @@ def test_multi_gpu_experiments_use_shared_servers_from_the_environment(
     cfg = _compose(f"experiment={experiment}")
     OmegaConf.resolve(cfg)
     assert cfg.grpo.use_vllm and cfg.grpo.vllm_mode == "server" and cfg.judge.get("launch") is None
-    assert cfg.judge.base_url == "http://judge-node:8000/v1"
+    judge = instantiate(cfg.judge, _convert_="all")  # a pool of the judge servers the launch script started
+    assert [e.transport.base_url for e in judge.endpoints.values()] == [
+        "http://judge-1:8000/v1",
+        "http://judge-2:8000/v1",
+    ]
     assert cfg.grpo.vllm_server_host == "rollout-node" and cfg.grpo.vllm_server_port == 8001
     check_grpo_keys(cfg.grpo)  # the port arrives as an int, as GRPOConfig's type check wants
 
@@ -117,7 +120,7 @@ def test_multi_node_without_its_environment_names_the_missing_variable(monkeypat
     for key in MULTI_NODE_ENV:
         monkeypatch.delenv(key, raising=False)
     cfg = _compose("experiment=multi_node")
-    with pytest.raises(Exception, match=r"RLAIF_JUDGE_HOST|RLAIF_ROLLOUT_HOST"):
+    with pytest.raises(Exception, match=r"RLAIF_JUDGE_ENDPOINTS|RLAIF_ROLLOUT_HOST"):
         OmegaConf.resolve(cfg)
 
 

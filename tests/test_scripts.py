@@ -65,7 +65,7 @@ def test_gpu_multi_launcher_gives_each_gpu_one_role() -> None:
     env = {"TRAIN_GPUS": "0,1,2", "ROLLOUT_GPUS": "3", "JUDGE_GPUS": "4,5", "ACCELERATE_CONFIG": "fsdp2"}
     result = _dry_run("launch_gpu_multi.sh", env, "grpo.max_steps=3")
     assert result.returncode == 0, result.stderr
-    rollouts, judge, train = (_line(result.stdout, p) for p in ("rollouts:", "judge:", "train:"))
+    rollouts, judge, train = (_line(result.stdout, p) for p in ("rollouts:", "judge 0:", "train:"))
     assert (
         "CUDA_VISIBLE_DEVICES=3 " in rollouts and "trl vllm-serve" in rollouts and "--data_parallel_size 1" in rollouts
     )
@@ -74,11 +74,32 @@ def test_gpu_multi_launcher_gives_each_gpu_one_role() -> None:
     assert "CUDA_VISIBLE_DEVICES=0,1,2 " in train and "--num_processes 3" in train
     assert "scripts/accelerate/fsdp2.yaml" in train and "experiment=gpu_multi" in train
     assert "hydra.run.dir=" in train and train.endswith("grpo.max_steps=3")
+    assert "RLAIF_JUDGE_ENDPOINTS=http://127.0.0.1:8000/v1 " in train and "judge 1:" not in result.stdout
+
+
+def test_gpu_multi_launcher_starts_judge_replicas_behind_a_pool() -> None:
+    env = {
+        "TRAIN_GPUS": "0,1,2",
+        "ROLLOUT_GPUS": "3",
+        "JUDGE_GPUS": "4,5,6,7",
+        "JUDGE_REPLICAS": "2",
+        "ROLLOUT_PORT": "8100",
+    }
+    result = _dry_run("launch_gpu_multi.sh", env)
+    assert result.returncode == 0, result.stderr
+    first, second, train = (_line(result.stdout, p) for p in ("judge 0:", "judge 1:", "train:"))
+    assert "CUDA_VISIBLE_DEVICES=4,5 " in first and "PORT=8000 " in first and "judge-0.pid" in first
+    assert "CUDA_VISIBLE_DEVICES=6,7 " in second and "PORT=8001 " in second and "judge-1.pid" in second
+    assert all("--tensor-parallel-size 2" in line for line in (first, second))
+    assert "RLAIF_JUDGE_ENDPOINTS=http://127.0.0.1:8000/v1,http://127.0.0.1:8001/v1 " in train
 
 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        ({"JUDGE_REPLICAS": "3"}, "JUDGE_REPLICAS=3 does not divide the 2 JUDGE_GPUS"),
+        ({"JUDGE_REPLICAS": "0"}, "JUDGE_REPLICAS=0: expected a whole number"),
+        ({"JUDGE_REPLICAS": "2"}, "port 8001 is also a judge port (8000-8001)"),
         ({"TRAIN_GPUS": "0,1", "ROLLOUT_GPUS": "1"}, "GPU(s) 1 in more than one"),
         ({"ACCELERATE_CONFIG": "zero9"}, "ACCELERATE_CONFIG=zero9"),
         ({"JUDGE_GPUS": "six"}, "JUDGE_GPUS=six: expected GPU indices"),
@@ -94,7 +115,7 @@ def test_slurm_launcher_assigns_judge_rollout_and_training_nodes() -> None:
     assert result.returncode == 0, result.stderr
     judge, rollouts, train = (_line(result.stdout, p) for p in ("judge ", "rollouts ", "train "))
     assert (
-        judge.startswith("judge    on n1:")
+        judge.startswith("judge    on n1: ")
         and "--tensor-parallel-size 8" in judge
         and "--served-model-name judge" in judge
     )
@@ -102,13 +123,23 @@ def test_slurm_launcher_assigns_judge_rollout_and_training_nodes() -> None:
     assert train.startswith("train    on n3,n4,n5:") and "--num_machines 3 --num_processes 24" in train
     assert "--main_process_ip n3" in train and "--machine_rank $SLURM_PROCID" in train
     assert "experiment=multi_node" in train and train.endswith("grpo.max_steps=5")
-    assert "RLAIF_JUDGE_HOST=n1 RLAIF_JUDGE_PORT=8000 RLAIF_ROLLOUT_HOST=n2 RLAIF_ROLLOUT_PORT=8001" in result.stdout
+    assert "RLAIF_JUDGE_ENDPOINTS=http://n1:8000/v1 RLAIF_ROLLOUT_HOST=n2 RLAIF_ROLLOUT_PORT=8001" in result.stdout
+
+
+def test_slurm_launcher_serves_the_judge_on_several_nodes_as_a_pool() -> None:
+    result = _dry_run("slurm_multi_node.sh", {"RLAIF_NODES": "n1 n2 n3 n4 n5", "JUDGE_NODES": "2"})
+    assert result.returncode == 0, result.stderr
+    judge, rollouts, train = (_line(result.stdout, p) for p in ("judge ", "rollouts ", "train "))
+    assert judge.startswith("judge    on n1,n2: ") and rollouts.startswith("rollouts on n3: ")
+    assert train.startswith("train    on n4,n5: ") and "--num_machines 2 --num_processes 16" in train
+    assert "RLAIF_JUDGE_ENDPOINTS=http://n1:8000/v1,http://n2:8000/v1 RLAIF_ROLLOUT_HOST=n3" in result.stdout
 
 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"RLAIF_NODES": "n1 n2"}, "needs at least 3"),
+        ({"RLAIF_NODES": "n1 n2 n3", "JUDGE_NODES": "2"}, "needs at least 4 (2 judge, rollouts, training)"),
         ({"RLAIF_NODES": "n1 n2 n3", "ROLLOUT_DP": "3"}, "ROLLOUT_TP x ROLLOUT_DP = 6"),
     ],
 )
