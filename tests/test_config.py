@@ -186,3 +186,17 @@ def _walk(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(data, dict):
         return [kv for k, v in data.items() for kv in _walk(v, f"{prefix}.{k}")]
     return [(prefix, data)]
+
+
+def test_the_readme_bedrock_pool_composes_and_builds_offline(tmp_path: Path) -> None:
+    readme = (Path(rlaif.__file__).parent.parent / "README.md").read_text()
+    marker = "# conf/judge/my_bedrock_pool.yaml"
+    block = readme.split(marker)[1].split("```")[0]
+    (tmp_path / "judge").mkdir()
+    (tmp_path / "judge" / "my_bedrock_pool.yaml").write_text(marker + block)
+    cfg = _compose("judge=my_bedrock_pool", f"hydra.searchpath=[file://{tmp_path}]")
+    pool = instantiate(cfg.judge, _convert_="all")
+    assert isinstance(pool, JudgePool) and list(pool.endpoints) == ["us_east_1", "eu_west_1"]
+    limits = [(e.policy.max_rpm, e.policy.max_tpm) for e in pool.endpoints.values()]
+    assert limits == [(200, 400000), (100, 200000)]
+    assert [e.transport.region for e in pool.endpoints.values()] == ["us-east-1", "eu-west-1"]

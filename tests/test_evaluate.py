@@ -173,6 +173,9 @@ def test_judges_on_the_same_model_are_told_apart_from_other_models() -> None:
     jury = SimpleNamespace(members={"a": bedrock, "b": local}, identity="jury")
     assert judge_models(local) == judge_models(launched) == {"smollm2-135m-instruct"}
     assert judge_models(jury) == {"smollm2-135m-instruct", "us.amazon.nova-lite-v1:0"}
+    pool = SimpleNamespace(endpoints={"us_east_1": bedrock, "us_west_2": bedrock}, identity="pool")
+    assert judge_models(pool) == {"us.amazon.nova-lite-v1:0"}
+    assert "not an independent judge" in (independence(pool, bedrock) or "")
     assert not judge_models(bedrock) & judge_models(local)
     assert "not an independent judge" in (independence(launched, local) or "")
     assert independence(bedrock, local) is None and independence(local, None) is None  # no training judge here

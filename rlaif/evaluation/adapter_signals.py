@@ -111,9 +111,9 @@ def summarise(signals: Sequence[Signal], level: float, resamples: int, seed: int
 
 
 def judge_models(judge: Any) -> set[str]:
-    """The model names behind a judge (every member's for a jury), without the ``packaged:`` prefix or a
-    path, so that two judges on one model can be told apart from two models."""
-    if members := getattr(judge, "members", None):
+    """The model names behind a judge (every member's for a jury, every endpoint's for a pool), without the
+    ``packaged:`` prefix or a path, so that two judges on one model can be told apart from two models."""
+    if members := getattr(judge, "members", None) or getattr(judge, "endpoints", None):
         return set().union(*(judge_models(m) for m in members.values()))
     transport = getattr(judge, "transport", judge)
     launch = getattr(transport, "launch", None)
