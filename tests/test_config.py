@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 import rlaif
 from rlaif.errors import ConfigError
@@ -96,6 +96,18 @@ def test_gpu_single_shares_one_gpu_between_judge_rollouts_and_training(tmp_path:
     with pytest.raises(ConfigError, match=r"judge\.launch: 4 training processes"):
         check_one_judge_server(cfg.judge, world_size=4)
     check_one_judge_server(cfg.judge, world_size=1)
+
+
+def test_a_launching_part_of_a_judge_is_refused_under_several_processes() -> None:
+    pool = _compose("judge=pool", "+judge/launch@judge.endpoint.launch=vllm").judge
+    jury = _compose("judge=jury").judge
+    with open_dict(jury):
+        jury.members[1].launch = {"model": "packaged:smollm2-135m-instruct"}
+    for judge, key in ((pool, r"judge\.endpoint\.launch"), (jury, r"judge\.members\[1\]\.launch")):
+        with pytest.raises(ConfigError, match=key + ": 2 training processes"):
+            check_one_judge_server(judge, world_size=2)
+        check_one_judge_server(judge, world_size=1)
+    check_one_judge_server(_compose("judge=pool").judge, world_size=2)  # URLs only: nothing is launched
 
 
 @pytest.mark.parametrize("experiment", ["gpu_multi", "multi_node"])

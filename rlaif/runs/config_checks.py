@@ -86,13 +86,21 @@ def _min_group_size(reward: Any) -> int:
 
 
 def check_one_judge_server(judge: DictConfig, world_size: int) -> None:
-    """With several training processes, ``judge.launch`` would start one judge server per process."""
-    if world_size > 1 and judge.get("launch") is not None:
-        raise ConfigError(
-            f"judge.launch: {world_size} training processes would each start a judge server of their own. "
-            "Start one before the run (make judge-start, or scripts/serve_judge_vllm.sh start), drop "
-            "+judge/launch and point every process at it: judge.base_url=http://HOST:PORT/v1"
-        )
+    """With several training processes, ``judge.launch`` would start one judge server per process (and so
+    would a launching jury member or pool endpoint)."""
+    if world_size <= 1:
+        return
+    parts = {"judge": judge, "judge.endpoint": judge.get("endpoint")}
+    for group in ("members", "endpoints"):
+        for k, part in enumerate(judge.get(group) or []):
+            parts[f"judge.{group}[{k}]"] = part
+    for key, part in parts.items():
+        if isinstance(part, DictConfig) and part.get("launch") is not None:
+            raise ConfigError(
+                f"{key}.launch: {world_size} training processes would each start a judge server of their own. "
+                "Start one before the run (make judge-start, or scripts/serve_judge_vllm.sh start), drop "
+                "+judge/launch and point every process at it: judge.base_url=http://HOST:PORT/v1"
+            )
 
 
 def check_vllm_rollouts(grpo: DictConfig, has_cuda: bool) -> None:
