@@ -63,6 +63,23 @@ def test_server_that_dies_reports_its_log(tmp_path: Path) -> None:
     assert server.pid is None
 
 
+def test_a_dead_servers_address_is_free_again_at_once() -> None:
+    """A server that closed its connections itself leaves them in TIME_WAIT; a restart there must work."""
+    from rlaif.judges.serving.process_group import port_free
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+            client.recv(1)
+        assert not port_free("127.0.0.1", port)  # still listening
+    assert port_free("127.0.0.1", port)
+
+
 def test_server_that_never_gets_ready_is_stopped(tmp_path: Path) -> None:
     env = fake_vllm(tmp_path, "import time; print('loading forever', flush=True); time.sleep(600)")
     log = str(tmp_path / "server.log")

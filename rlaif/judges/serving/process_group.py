@@ -26,7 +26,10 @@ def free_port(host: str) -> int:
 
 
 def port_free(host: str, port: int) -> bool:
+    """Nothing listens on ``host:port``. SO_REUSEADDR as servers bind (uvicorn does): connections of a server
+    that just died linger in TIME_WAIT for a minute, and must not stop its restart on the same address."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
