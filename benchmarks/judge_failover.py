@@ -30,7 +30,13 @@ PROBE_INTERVAL_S = 2.0
 ENDPOINT = {
     "_target_": "rlaif.judges.backends.openai_compat.openai_judge",
     "model": "judge",
-    "policy": {"timeout_s": 60.0, "max_retries": 1, "backoff_initial_s": 0.5, "max_concurrency": 32},
+    "policy": {
+        "timeout_s": 60.0,
+        "max_retries": 1,
+        "backoff_initial_s": 0.5,
+        "max_concurrency": 32,
+        "breaker_threshold": 64,
+    },
 }
 
 
@@ -59,6 +65,11 @@ def timed(pool: JudgePool, k: int) -> tuple[float, int, dict[str, float]]:
     return elapsed, sum(not r.ok for r in responses), pool.metrics.drain()
 
 
+def _core(k: int) -> dict[str, str]:
+    cores = sorted(os.sched_getaffinity(0))
+    return {"VLLM_CPU_OMP_THREADS_BIND": str(cores[k % len(cores)])}
+
+
 def kill(server: VLLMServer) -> None:
     assert server.pid is not None
     os.killpg(server.pid, signal.SIGKILL)  # a crash, not a clean stop: no connection is closed politely
@@ -75,11 +86,15 @@ def cycle(pool: JudgePool, servers: list[VLLMServer], k: int) -> tuple[dict[str,
     kill_batch, failed_total, metrics = timed(pool, k := k + 1)
     failovers = metrics["failovers"]
     killer.join()
-    replacement = VLLMServer(victim.model, python=victim.python, port=victim.port, cpu_threads=1)
+    replacement = VLLMServer(victim.model, python=victim.python, port=victim.port, cpu_threads=1, env=_core(1))
     ready: list[float] = []  # when the restarted server answered
 
     def restart() -> None:
-        replacement.start()
+        try:
+            replacement.start()
+        except Exception as exc:  # said, and the loop below ends, instead of batches on one endpoint forever
+            ready.append(float("nan"))
+            raise SystemExit(f"the killed server did not start again: {exc}") from exc
         ready.append(time.perf_counter())
 
     threading.Thread(target=restart, daemon=True).start()
@@ -90,6 +105,8 @@ def cycle(pool: JudgePool, servers: list[VLLMServer], k: int) -> tuple[dict[str,
         failovers += metrics["failovers"]
         if not ready:
             one_left.append(elapsed)
+        elif ready[0] != ready[0]:  # NaN: the restart failed
+            raise RuntimeError("the killed server did not start again (see above)")
         elif metrics["e2/requests"] > 0:  # probes are not counted: this is traffic
             back_in_s = time.perf_counter() - ready[0]  # to the end of its first batch of traffic
     result = {
@@ -108,7 +125,8 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=2)
     args = parser.parse_args()
     model = str(packaged_model_dir())
-    servers = [VLLMServer(model, cpu_threads=1).start() for _ in range(2)]
+    # One core each, as one GPU each would be: left to itself every server binds the first core.
+    servers = [VLLMServer(model, cpu_threads=1, env=_core(k)).start() for k in range(2)]
     pool = pool_judge(
         [s.base_url for s in servers],
         endpoint=ENDPOINT,
