@@ -18,9 +18,11 @@ from rlaif.judges.pool import JudgePool, pool_judge
 from rlaif.judges.preflight import PROBE, JudgeUnavailableError, check_judge
 from rlaif.judges.protocol import JudgeRequest
 
-try:
+try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
+    from tests._entry_point import run_train
     from tests.judges._flaky_server import FlakyServer
 except ImportError:
+    from _entry_point import run_train  # type: ignore[no-redef]
     from _flaky_server import FlakyServer  # type: ignore[no-redef]
 
 FAST = {"timeout_s": 5.0, "max_retries": 1, "backoff_initial_s": 0.05, "backoff_max_s": 0.1, "backoff_jitter_s": 0.0}
@@ -186,6 +188,13 @@ def test_bad_pool_settings_name_the_key(options: dict[str, Any], key: str) -> No
     settings: dict[str, Any] = {"endpoints": ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"], "endpoint": ENDPOINT}
     with pytest.raises(ConfigError, match=key):
         pool_judge(**{**settings, **options})
+
+
+def test_an_empty_pool_exits_2_naming_the_key_through_the_entry_point(tmp_path: Any) -> None:
+    result = run_train("judge=pool", "judge.endpoints=[]", f"hydra.run.dir={tmp_path / 'run'}", timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert "judge.endpoints: expected a non-empty list" in output and not (tmp_path / "run").exists()
 
 
 def test_endpoints_get_their_own_caches_and_a_pool_survives_pickling(tmp_path: Any) -> None:
