@@ -52,6 +52,7 @@ class _Window:
     cache_hits: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    rate_limit_wait_s: float = 0.0  # summed over attempts: a quota that is the bottleneck shows here
     latencies: Reservoir = field(default_factory=Reservoir)
 
 
@@ -89,6 +90,12 @@ class JudgeMetrics:
                 if not cached:
                     w.latencies.add(latency_s)
 
+    def add_rate_limit_wait(self, seconds: float) -> None:
+        """Time one attempt waited for ``judge.policy.max_rpm`` / ``max_tpm`` before it was sent."""
+        with self._lock:
+            for w in (self._window, self._total):
+                w.rate_limit_wait_s += seconds
+
     @staticmethod
     def _summary(w: _Window) -> dict[str, float]:
         return {
@@ -101,6 +108,7 @@ class JudgeMetrics:
             "tokens_out": float(w.tokens_out),
             "latency_p50_s": _percentile(w.latencies.values, 0.5),
             "latency_p95_s": _percentile(w.latencies.values, 0.95),
+            "rate_limit_wait_s": w.rate_limit_wait_s,
         }
 
     def drain(self) -> dict[str, float]:

@@ -3,9 +3,9 @@
 A *transport* (vLLM/OpenAI-compatible, in-process transformers, Bedrock, ...) knows how to send one
 :class:`JudgeRequest` and classify what went wrong. The :class:`Judge` wraps any transport with what
 the open RL frameworks leave to their users: a per-request timeout and a per-batch deadline, retries
-with exponential backoff and jitter on transient errors only, a concurrency cap, a circuit breaker,
-a response cache and metrics. It never raises into the trainer: a request that cannot be answered
-comes back as a :class:`JudgeResponse` with ``error`` set.
+with exponential backoff and jitter on transient errors only, a concurrency cap, request and token rate
+limits (:mod:`rlaif.judges.rate_limits`), a circuit breaker, a response cache and metrics. It never raises
+into the trainer: a request that cannot be answered comes back as a :class:`JudgeResponse` with ``error`` set.
 
 Judges move text; grading (rubrics, preferences, parsing) lives in :mod:`rlaif.rewards`.
 """
@@ -44,12 +44,13 @@ from rlaif.judges.protocol import (
     Transport,
     TransportResult,
 )
+from rlaif.judges.rate_limits import RateLimitDeadlineError, RateLimits, estimate_tokens
 
 log = logging.getLogger(__name__)
 
 
 class Judge:
-    """Any :class:`Transport` plus timeouts, retries, a concurrency cap, a breaker, a cache and metrics.
+    """Any :class:`Transport` plus timeouts, retries, a concurrency cap, rate limits, a breaker, a cache and metrics.
 
     Requests run on the judge's own event-loop thread, so async clients always live on one loop
     whether the caller is TRL's async reward loop, a plain thread or a test.
@@ -64,6 +65,7 @@ class Judge:
         self.metrics = JudgeMetrics()
         self._cache = ResponseCache(self.policy.cache_path) if self.policy.cache else None
         self._breaker = Breaker(self.policy.breaker_threshold, self.policy.breaker_cooldown_s)
+        self._limits = RateLimits(self.policy.max_rpm, self.policy.max_tpm)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._semaphore: asyncio.Semaphore | None = None
@@ -238,6 +240,8 @@ class Judge:
                 f"{self._breaker.consecutive_failures} consecutive failures from {self.identity}; "
                 f"failing fast for {self.policy.breaker_cooldown_s:.0f} s"
             )
+        tokens = await self._wait_for_quota(request, deadline)
+        # Computed after the rate-limit wait: a queue for the quota is not the backend being slow.
         timeout = min(self.policy.timeout_s, deadline - time.monotonic())
         if timeout <= 0:
             raise PermanentJudgeError(f"batch deadline of {self.policy.batch_deadline_s} s exceeded")
@@ -250,7 +254,22 @@ class Judge:
             self._breaker.failure()
             raise
         self._breaker.success()
+        self._limits.settle(tokens, result)
         return result
+
+    async def _wait_for_quota(self, request: JudgeRequest, deadline: float) -> int:
+        """Take this attempt's request and estimated tokens from the rate limits (every attempt does, so a
+        429 storm's retries cannot raise the rate); the time waited goes to the metrics. Returns the estimate."""
+        if not self._limits.active:
+            return 0
+        tokens = estimate_tokens(request)
+        try:
+            waited = await self._limits.acquire(tokens, deadline)
+        except RateLimitDeadlineError as exc:
+            self.metrics.add_rate_limit_wait(exc.waited_s)
+            raise
+        self.metrics.add_rate_limit_wait(waited)
+        return tokens
 
     # -- pre-flight -------------------------------------------------------------------------------
 
@@ -268,8 +287,11 @@ class Judge:
         if start_error is not None:
             return JudgeResponse(error=start_error)
         started = time.perf_counter()
+        tokens = estimate_tokens(request)
         for attempt in range(1, attempts + 1):
             try:
+                if self._limits.active:  # a probe is a real request to the provider: it counts against the quota
+                    await self._limits.acquire(tokens, time.monotonic() + timeout_s)
                 result = await asyncio.wait_for(self.transport.send(request), timeout=timeout_s)
             except TimeoutError:
                 error = f"TransientJudgeError: no answer within {timeout_s:.1f} s"
@@ -278,6 +300,7 @@ class Judge:
             except Exception as exc:
                 return JudgeResponse(error=f"{type(exc).__name__}: {exc}", attempts=attempt)
             else:
+                self._limits.settle(tokens, result)
                 return JudgeResponse.answered(result, attempt, latency_s=time.perf_counter() - started)
             if attempt < attempts:
                 await asyncio.sleep(1.0)
@@ -285,8 +308,9 @@ class Judge:
 
 
 def _endpoint_at_fault(exc: Exception) -> bool:
-    """Another endpoint may answer what this one could not: it was down, slow, throttled or tripped."""
-    return isinstance(exc, TransientJudgeError | CircuitOpenError)
+    """Another endpoint may answer what this one could not: it was down, slow, throttled (by the provider or by
+    its own rate limit) or tripped."""
+    return isinstance(exc, TransientJudgeError | CircuitOpenError | RateLimitDeadlineError)
 
 
 def _cacheable(response: JudgeResponse) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from rlaif.errors import parse_settings
 _Seconds = Annotated[float, Field(ge=0.0, strict=True)]
 _Count = Annotated[int, Field(ge=0, strict=True)]
 _Flag = Annotated[bool, Field(strict=True)]
+# A quota of 0 would block every request forever: no limit is ``None``, so a limit must be positive.
+_PerMinute = Annotated[float, Field(gt=0.0, strict=True)]
 
 
 @dataclass
@@ -33,6 +35,10 @@ class JudgePolicy:
     backoff_max_s: _Seconds = 30.0
     backoff_jitter_s: _Seconds = 1.0
     max_concurrency: _Count = 32  # requests in flight at once
+    # Provider quotas, per judge (each pool endpoint has its own); every attempt counts, retries included.
+    # None: no limit. Tokens are estimated, then corrected by the reply's usage (rlaif.judges.rate_limits).
+    max_rpm: _PerMinute | None = None  # requests per minute
+    max_tpm: _PerMinute | None = None  # prompt + completion tokens per minute
     breaker_threshold: _Count = 20  # consecutive failed attempts that open the circuit
     breaker_cooldown_s: _Seconds = 30.0
     cache: _Flag = True

@@ -15,6 +15,10 @@ Each POST to ``/v1/chat/completions`` takes the next action of a script (then ``
 - ``reply:<text>``: ``ok`` with ``<text>`` as the content
 - ``top:<JSON object>``: ``ok`` whose first token's top-logprobs are that ``{token: logprob}`` object
   (``NaN`` allowed); its first entry is the reply's token and content
+- ``usage:<prompt>:<completion>``: ``ok`` reporting that usage (prompt and completion tokens)
+
+``times`` holds each request's receive time (``time.monotonic()``), in the order of ``bodies``: rate tests
+measure their windows on the server's own clock.
 
 Run as a script (``python _flaky_server.py --port N``) it serves ``ok`` forever: :func:`fake_vllm`
 writes a ``vllm.entrypoints.openai.api_server`` module that does that, for the server lifecycle tests.
@@ -28,6 +32,7 @@ import json
 import socket
 import textwrap
 import threading
+import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -69,11 +74,12 @@ class FlakyServer:
         self.script, self.default, self.retry_after = list(script), default, retry_after
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.times: list[float] = []
         self.in_flight = self.max_in_flight = 0
         self.released = threading.Event()
         self.connections: set[socket.socket] = set()  # open keep-alive connections, cut by stop()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._httpd = _Listener(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -91,6 +97,7 @@ class FlakyServer:
             index = len(self.bodies)
             self.bodies.append(body)
             self.headers.append(headers)
+            self.times.append(time.monotonic())
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             return self.script[index] if index < len(self.script) else self.default
@@ -119,6 +126,12 @@ class FlakyServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _Listener(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a burst of new connections past it has its SYNs dropped and
+    # retried a second later, which would show as a client-side delay in the rate tests' receive times.
+    request_queue_size = 128
 
 
 def _handler_for(server: FlakyServer) -> type[BaseHTTPRequestHandler]:
@@ -189,6 +202,15 @@ def _handler_for(server: FlakyServer) -> type[BaseHTTPRequestHandler]:
             elif action.startswith("reply:"):
                 reply = completion(body)
                 reply["choices"][0]["message"]["content"] = action.removeprefix("reply:")
+                self._reply(200, json.dumps(reply).encode())
+            elif action.startswith("usage:"):
+                prompt, completion_tokens = (int(n) for n in action.removeprefix("usage:").split(":"))
+                reply = completion(body)
+                reply["usage"] = {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt + completion_tokens,
+                }
                 self._reply(200, json.dumps(reply).encode())
             elif action.startswith("top:"):
                 self._reply(
