@@ -31,6 +31,12 @@ def write_outputs(
     threshold, pairwise = summary["threshold"], labelled.pairwise
     items = []
     for i, row in enumerate(labelled.rows):
+        if labelled.listwise:  # score: Kendall's tau with the known order; scores: each answer's, per order
+            line = int(labelled.where[i].rsplit(":", 1)[1])
+            items.append(
+                {**row, "line": line, "score": main.scores[i], "scores": main.groups[i], "error": main.errors[i]}
+            )
+            continue
         said = verdict(main.scores[i], pairwise, threshold)
         item = {**row, "line": int(labelled.where[i].rsplit(":", 1)[1]), "score": main.scores[i], "verdict": said}
         item.update(correct=None if said is None else said == labelled.truth(i), error=main.errors[i])
@@ -43,7 +49,7 @@ def write_outputs(
     if audit_rows:
         _jsonl(out_dir / "audit.jsonl", audit_rows)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    charts = _charts(out_dir, summary, labelled, main)
+    charts = {} if labelled.listwise else _charts(out_dir, summary, labelled, main)
     (out_dir / "report.md").write_text(_markdown(summary, charts), encoding="utf-8")
 
 
@@ -157,13 +163,13 @@ def _split_note(s: Mapping[str, Any]) -> str:
     return "every row (the file has no split)" if split == "none" else "every row, dev and test"
 
 
-def _markdown(s: Mapping[str, Any], charts: Mapping[str, str]) -> str:
-    judge, pairs = s["judge"], s["set_kind"] == "pairwise"
-    out = [
+def _head(s: Mapping[str, Any]) -> list[str]:
+    """The title, the verdict and the thresholds table."""
+    return [
         "# Judge evaluation",
         "",
-        f"Judge `{judge.get('identity', '?')}` on `{s['labelled']}`, {_split_note(s)} ({s['n']} {s['set_kind']} "
-        f"items, threshold {s['threshold']}). **{_verdict_line(s)}**",
+        f"Judge `{s['judge'].get('identity', '?')}` on `{s['labelled']}`, {_split_note(s)} ({s['n']} "
+        f"{s['set_kind']} items, threshold {s['threshold']}). **{_verdict_line(s)}**",
         "",
         "| threshold | limit | value | result |",
         "|---|---|---|---|",
@@ -172,6 +178,44 @@ def _markdown(s: Mapping[str, Any], charts: Mapping[str, str]) -> str:
             f"| {_outcome(v.get('status'))} |"
             for k, v in s.get("thresholds", {}).items()
         ),
+    ]
+
+
+def _listwise_markdown(s: Mapping[str, Any]) -> str:
+    """A listwise set: the judged order against the known one (each group judged in both orders)."""
+    out = [*_head(s), "", "## Ranking against the known order", "", "| | value |", "|---|---|"]
+    out += [
+        f"| Kendall's τ (mean over groups) | {_f(s['kendall_tau'])}{_ci(s['kendall_tau_ci'])} |",
+        f"| τ of a word count (shorter ranks higher) | {_f(s['word_count_tau'])} |",
+        f"| top-1 accuracy (the judge's best is the best) | {_f(s['top1_accuracy'])} |",
+        f"| the two orders' agreement (τ) | {_f(s['order_agreement'])} |",
+        f"| parse-failure rate | {_f(s['parse_failure_rate'])} |",
+    ]
+    if s.get("second_judge_kendall_tau") is not None:
+        out.append(f"| second judge's Kendall's τ | {_f(s['second_judge_kendall_tau'])} |")
+    for name, groups in s["breakdowns"].items():
+        out += [
+            "",
+            f"## By {name}",
+            "",
+            "| group | n | scored | Kendall's τ | top-1 | word-count τ |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {g} | {v['n']} | {v['n_scored']} | {_f(v['kendall_tau'])}{_ci(v['kendall_tau_ci'])} "
+            f"| {_f(v['top1_accuracy'])} | {_f(v['word_count_tau'])} |"
+            for g, v in groups.items()
+        ]
+    out += _sections(s, {})
+    return "\n".join(out) + "\n"
+
+
+def _markdown(s: Mapping[str, Any], charts: Mapping[str, str]) -> str:
+    if s["set_kind"] == "listwise":
+        return _listwise_markdown(s)
+    pairs = s["set_kind"] == "pairwise"
+    out = [
+        *_head(s),
         "",
         "## Agreement with the labels",
         "",
@@ -295,11 +339,21 @@ def terminal_summary(s: Mapping[str, Any], out_dir: Path) -> str:
     judge, pairs = s["judge"], s["set_kind"] == "pairwise"
     lines = [
         f"judge {judge.get('identity', '?')} on {s['labelled']}, {_split_note(s).replace('`', '')}: "
-        f"{s['n']} {s['set_kind']} items",
+        f"{s['n']} {s['set_kind']} items"
+    ]
+    if s["set_kind"] == "listwise":
+        lines.append(
+            f"  Kendall's tau {_f(s['kendall_tau'])}{_ci(s['kendall_tau_ci'])} (word count {_f(s['word_count_tau'])})"
+            f"   top-1 {_f(s['top1_accuracy'])}   orders agree (tau) {_f(s['order_agreement'])}   "
+            f"parse failures {_f(s['parse_failure_rate'])}"
+        )
+        lines += [f"  {_verdict_line(s)}", f"  report: {out_dir / 'report.md'}"]
+        return "\n".join(lines)
+    lines.append(
         f"  {'accuracy' if pairs else 'agreement'} {_f(s['agreement'])}{_ci(s['agreement_ci'])}   "
         f"kappa {_f(s['kappa'])}{_ci(s['kappa_ci'])}   AUC {_f(s['auc'])} (word count {_f(s.get('word_count_auc'))})   "
-        f"parse failures {_f(s['parse_failure_rate'])}",
-    ]
+        f"parse failures {_f(s['parse_failure_rate'])}"
+    )
     if best := s.get("best_threshold"):
         lines.append(
             f"  best threshold on this set {best['threshold']:.3f}: agreement {best['agreement']:.3f} (in-sample)"

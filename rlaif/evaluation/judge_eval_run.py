@@ -60,12 +60,14 @@ def run_judge_eval(
         if each is not None:
             check_compatible(labelled, each)
     reward.judge.metrics.drain()  # latency, tokens and cost describe the main pass only
-    main = asyncio.run(judge_items(reward, labelled.rows, labelled.pairwise, settings.batch_size))
+    main = asyncio.run(
+        judge_items(reward, labelled.rows, labelled.pairwise, settings.batch_size, listwise=labelled.listwise)
+    )
     summary = summarise(labelled, main, settings, reward.judge.metrics.drain())
     summary["judge"]["identity"] = reward.judge.identity
     summary["repeat_stability"] = _repeat_stability(reward, labelled, main, settings)
     audit_rows: list[dict[str, Any]] = []
-    if settings.audit and not labelled.pairwise:
+    if settings.audit and labelled.kind == "pointwise":
         audit_rows = adversarial_cases(
             labelled.rows, seed=settings.audit_seed, per_category=settings.audit_per_category
         )
@@ -78,13 +80,19 @@ def run_judge_eval(
     second = None
     if second_reward is not None:
         second = asyncio.run(
-            judge_items(second_reward, labelled.rows, labelled.pairwise, settings.batch_size, "second judge")
+            judge_items(
+                second_reward, labelled.rows, labelled.pairwise, settings.batch_size, "second judge", labelled.listwise
+            )
         )
-        summary["cross_judge"] = cross_judge(labelled, main, second, settings)
-        summary["cross_judge"]["identity"] = second_reward.judge.identity
+        if labelled.listwise:  # the second judge's own ranking quality, beside the first's
+            taus = [t for t in second.scores if t is not None]
+            summary["second_judge_kendall_tau"] = sum(taus) / len(taus) if taus else None
+        else:
+            summary["cross_judge"] = cross_judge(labelled, main, second, settings)
+            summary["cross_judge"]["identity"] = second_reward.judge.identity
     if members := getattr(reward.judge, "members", None):  # a jury: every member alone, side by side
         summary["jury_members"] = _members_side_by_side(settings, reward, members, labelled, out_dir / "members")
-    failures = apply_thresholds(summary, settings.thresholds, labelled.pairwise)
+    failures = apply_thresholds(summary, settings.thresholds, labelled.kind)
     write_outputs(out_dir, summary, labelled, main, audit_rows, second)
     return JudgeEvalResult(not failures, failures, summary, out_dir)
 
@@ -115,6 +123,8 @@ def _repeat_stability(reward: Any, labelled: LabelledSet, main: Verdicts, settin
     k = settings.repeats
     if k < 2:
         return {"k": k, "skipped": "repeats.k < 2"}
+    if labelled.listwise:
+        return {"k": k, "skipped": "not measured on listwise sets"}
     if reward.judge.policy.cache:
         return {"k": k, "skipped": "the judge caches answers (judge.policy.cache=true): every repeat would be a hit"}
     n = len(labelled.rows)

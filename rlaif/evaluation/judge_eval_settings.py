@@ -15,15 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 
 from rlaif.errors import parse_settings
 
-# Threshold -> (summary key, "min"/"max", set type it applies to: None = both).
-_THRESHOLDS: dict[str, tuple[str, str, str | None]] = {
-    "min_agreement": ("agreement", "min", None),
-    "min_kappa": ("kappa", "min", None),
-    "min_auc": ("auc", "min", None),
-    "max_parse_failure_rate": ("parse_failure_rate", "max", None),
-    "max_false_positive_rate": ("max_false_positive_rate", "max", "pointwise"),
-    "min_accuracy": ("accuracy", "min", "pairwise"),
-    "min_swap_consistency": ("swap_consistency", "min", "pairwise"),
+# Threshold -> (summary key, "min"/"max", the set kinds it applies to).
+_CLASSIC = ("pointwise", "pairwise")
+_THRESHOLDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "min_agreement": ("agreement", "min", _CLASSIC),
+    "min_kappa": ("kappa", "min", _CLASSIC),
+    "min_auc": ("auc", "min", _CLASSIC),
+    "max_parse_failure_rate": ("parse_failure_rate", "max", ("pointwise", "pairwise", "listwise")),
+    "max_false_positive_rate": ("max_false_positive_rate", "max", ("pointwise",)),
+    "min_accuracy": ("accuracy", "min", ("pairwise",)),
+    "min_swap_consistency": ("swap_consistency", "min", ("pairwise",)),
+    "min_kendall_tau": ("kendall_tau", "min", ("listwise",)),
 }
 # The limits every evaluation checks unless a key says otherwise: each fails a chance-level judge (AUC and
 # pairwise accuracy 0.5, swap consistency 0). A key set to null is off and listed as "not checked".
@@ -35,6 +37,7 @@ DEFAULT_THRESHOLDS: dict[str, float | None] = {
     "max_false_positive_rate": None,
     "min_accuracy": 0.6,
     "min_swap_consistency": 0.5,
+    "min_kendall_tau": 0.2,  # listwise sets: a chance-level ranking scores 0
 }
 
 
@@ -119,6 +122,7 @@ class _Thresholds(_Block):
     max_false_positive_rate: _Unit | None = None
     min_accuracy: _Unit | None = None
     min_swap_consistency: _Unit | None = None
+    min_kendall_tau: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
 
 
 class _Keys(BaseModel):
@@ -136,7 +140,9 @@ class _Keys(BaseModel):
     thresholds: _Thresholds = _Thresholds()
 
 
-def apply_thresholds(summary: dict[str, Any], thresholds: Mapping[str, float | None], pairwise: bool) -> list[str]:
+def apply_thresholds(
+    summary: dict[str, Any], thresholds: Mapping[str, float | None], pairwise: bool | str
+) -> list[str]:
     """Check every set threshold, record each outcome in ``summary["thresholds"]``, return the failures.
 
     Each outcome has a ``status``: ``pass``, ``fail``, ``off`` (limit null: listed as not checked) or
@@ -144,13 +150,13 @@ def apply_thresholds(summary: dict[str, Any], thresholds: Mapping[str, float | N
     on a set without one). A limit that applies but is undefined here (κ with one class, no scored item)
     fails: a gate that cannot be checked does not open.
     """
-    kind = "pairwise" if pairwise else "pointwise"
+    kind = pairwise if isinstance(pairwise, str) else "pairwise" if pairwise else "pointwise"  # or the set's kind
     outcomes: dict[str, Any] = {}
     failures = []
     for name, limit in thresholds.items():
         key, side, applies = _THRESHOLDS[name]
         value = summary.get(key)
-        if (applies not in (None, kind)) or (key == "max_false_positive_rate" and "audit" not in summary):
+        if (kind not in applies) or (key == "max_false_positive_rate" and "audit" not in summary):
             outcomes[name] = {"limit": limit, "value": None, "passed": None, "status": "n/a"}
             continue
         if limit is None:

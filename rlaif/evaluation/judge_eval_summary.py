@@ -18,6 +18,7 @@ from typing import Any
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.judge_eval_settings import EvalSettings
 from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts
+from rlaif.rewards.orders import kendall_tau
 
 _UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
 
@@ -79,6 +80,8 @@ def _stats(
 
 def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: Mapping[str, float]) -> dict[str, Any]:
     """``summary.json`` of the main pass: overall, per breakdown field, and the judge's cost."""
+    if labelled.listwise:
+        return _summarise_listwise(labelled, main, cfg, window)
     pairwise, n = labelled.pairwise, len(labelled.rows)
     truths = [labelled.truth(i) for i in range(n)]
     heuristic = word_count_scores(labelled.rows, pairwise)
@@ -111,6 +114,76 @@ def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: 
     summary["breakdowns"] = breakdowns
     summary["judge"] = _cost(window, n, main.seconds, cfg.prices)
     return summary
+
+
+def _summarise_listwise(
+    labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: Mapping[str, float]
+) -> dict[str, Any]:
+    """A listwise set: Kendall's tau between the judged and the known order, per group and averaged (with a
+    bootstrap interval over groups), how often the judge's top answer is the best one, the two orders'
+    agreement, and the tau of "the shorter answer is better" on the same groups."""
+    n = len(labelled.rows)
+    summary: dict[str, Any] = {
+        "labelled": str(labelled.path),
+        "split": labelled.split,
+        "set_kind": "listwise",
+        "threshold": cfg.threshold,
+        "soft_scores": True,
+        **_listwise_stats(labelled.rows, main, cfg),
+        "parse_failure_rate": sum(s is None for s in main.scores) / n,
+    }
+    breakdowns: dict[str, dict[str, Any]] = {}
+    for name in cfg.breakdown_by:
+        if any(row.get(name) is not None for row in labelled.rows):
+            groups: dict[str, list[int]] = {}
+            for i, row in enumerate(labelled.rows):
+                groups.setdefault(_group(row, name), []).append(i)
+            breakdowns[name] = {
+                g: _listwise_stats([labelled.rows[i] for i in idx], _subset(main, idx), cfg)
+                for g, idx in sorted(groups.items())
+            }
+    summary["breakdowns"] = breakdowns
+    summary["judge"] = _cost(window, n, main.seconds, cfg.prices)
+    return summary
+
+
+def _listwise_stats(rows: Sequence[Mapping[str, Any]], main: Verdicts, cfg: EvalSettings) -> dict[str, Any]:
+    scored = [i for i, s in enumerate(main.scores) if s is not None]
+    taus = [float(main.scores[i] or 0.0) for i in scored]
+    tops, agreements = [], []
+    for i in scored:
+        judged = main.groups[i] or []
+        means = [sum(s) / len(s) for s in judged]
+        best = [k for k, m in enumerate(means) if m == max(means)]
+        tops.append(sum(rows[i]["ranks"][k] == min(rows[i]["ranks"]) for k in best) / len(best))
+        if all(len(s) == 2 for s in judged):
+            agreement = kendall_tau([s[0] for s in judged], [s[1] for s in judged])
+            agreements.append(0.0 if agreement is None else agreement)
+    shorter = [
+        kendall_tau([-len(r) for r in map(str.split, row["responses"])], [-k for k in row["ranks"]]) for row in rows
+    ]
+
+    def mean_of(values: Sequence[float]) -> float | None:
+        return sum(values) / len(values) if values else None
+
+    def ci(idx: Sequence[int]) -> float | None:
+        return mean_of([taus[k] for k in idx])
+
+    return {
+        "n": len(rows),
+        "n_scored": len(scored),
+        "kendall_tau": mean_of(taus),
+        "kendall_tau_ci": st.bootstrap_ci(ci, len(taus), resamples=cfg.resamples, seed=cfg.seed),
+        "top1_accuracy": mean_of(tops),
+        "order_agreement": mean_of(agreements),
+        "word_count_tau": mean_of([0.0 if t is None else t for t in shorter]),
+    }
+
+
+def _subset(main: Verdicts, idx: Sequence[int]) -> Verdicts:
+    out = Verdicts([main.scores[i] for i in idx], [main.errors[i] for i in idx], [main.orders[i] for i in idx])
+    out.groups = [main.groups[i] for i in idx]
+    return out
 
 
 def _best_threshold(truths: Sequence[str], scores: Sequence[float | None]) -> dict[str, float] | None:

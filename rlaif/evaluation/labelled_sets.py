@@ -1,8 +1,9 @@
 """Labelled sets for judge evaluation: pointwise ``{prompt, response, label: pass|fail, criterion?,
-reference?, kind?, split?}`` or pairwise ``{prompt, response_a, response_b, preferred: a|b, reference?, kind?,
-split?}`` JSONL rows, read and checked with every problem named as ``file:line``, and graded by a reward
-(:func:`judge_items`: ``rlaif.judge_eval`` and the judge canaries score rows the same way). ``packaged:NAME``
-is a set shipped with rlaif (``rlaif/data/labelled/NAME.jsonl``).
+reference?, kind?, split?}``, pairwise ``{prompt, response_a, response_b, preferred: a|b, reference?, kind?,
+split?}`` or listwise ``{prompt, responses: [...], ranks: [1 = best, ...], reference?, kind?, split?}`` JSONL
+rows, read and checked with every problem named as ``file:line``, and graded by a reward (:func:`judge_items`:
+``rlaif.judge_eval`` and the judge canaries score rows the same way). ``packaged:NAME`` is a set shipped with
+rlaif (``rlaif/data/labelled/NAME.jsonl``).
 
 ``split`` keeps tuning apart from reporting: ``dev`` rows are for choosing prompts, wordings and rubrics,
 ``test`` rows for the figures a judge is reported and gated on (:func:`select_split`). A set either gives
@@ -16,20 +17,22 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rlaif.data.packaged import resolve
 from rlaif.errors import ConfigError, DataError
-from rlaif.rewards.capabilities import ComparesAnswers, HasRubric
+from rlaif.rewards.capabilities import ComparesAnswers, HasRubric, JudgesGroups
 from rlaif.rewards.conversation import reference_text
+from rlaif.rewards.orders import kendall_tau
 from rlaif.rewards.verdicts.parsing import VerdictError
 
 log = logging.getLogger(__name__)
 
 _POINTWISE = ("prompt", "response", "label")
 _PAIRWISE = ("prompt", "response_a", "response_b", "preferred")
+_LISTWISE = ("prompt", "responses", "ranks")
 SPLITS = ("dev", "test")
 
 
@@ -42,6 +45,11 @@ class LabelledSet:
     rows: list[dict[str, Any]]
     where: list[str]  # "file:line" per row
     split: str | None = None  # the rows' split after select_split; None: the file as written
+    listwise: bool = False  # rows of several answers with a known order (ranks), graded as a group
+
+    @property
+    def kind(self) -> str:
+        return "listwise" if self.listwise else "pairwise" if self.pairwise else "pointwise"
 
     def truth(self, i: int) -> str:
         return str(self.rows[i]["preferred" if self.pairwise else "label"])
@@ -57,7 +65,7 @@ def load_labelled(name: str) -> LabelledSet:
     path = labelled_path(name)
     if not path.is_file():
         raise DataError(f"{path}: labelled file not found (labelled)")
-    rows, where, pairwise = [], [], None
+    rows, where, kind = [], [], None
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -68,11 +76,14 @@ def load_labelled(name: str) -> LabelledSet:
             raise DataError(f"{at}: not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(row, dict):
             raise DataError(f"{at}: expected a JSON object, got {type(row).__name__}")
-        is_pair = "preferred" in row or "response_a" in row
-        if pairwise is not None and is_pair != pairwise:
-            raise DataError(f"{at}: a {'pairwise' if is_pair else 'pointwise'} row in a set whose first row is not")
-        pairwise = is_pair
-        _check_row(row, at, is_pair)
+        row_kind = _kind(row)
+        if kind is not None and row_kind != kind:
+            raise DataError(f"{at}: a {row_kind} row in a set whose first row is {kind}")
+        kind = row_kind
+        if kind == "listwise":
+            _check_listwise(row, at)
+        else:
+            _check_row(row, at, kind == "pairwise")
         row.setdefault("id", f"{path.stem}-{lineno}")
         rows.append(row)
         where.append(at)
@@ -87,7 +98,34 @@ def load_labelled(name: str) -> LabelledSet:
         if str(row["id"]) in seen:
             raise DataError(f"{at}: duplicate id {row['id']!r}")
         seen.add(str(row["id"]))
-    return LabelledSet(path, bool(pairwise), rows, where)
+    return LabelledSet(path, kind == "pairwise", rows, where, listwise=kind == "listwise")
+
+
+def _kind(row: Mapping[str, Any]) -> str:
+    if "responses" in row or "ranks" in row:
+        return "listwise"
+    return "pairwise" if "preferred" in row or "response_a" in row else "pointwise"
+
+
+def _check_listwise(row: dict[str, Any], at: str) -> None:
+    for key in _LISTWISE:
+        if key not in row:
+            raise DataError(f"{at}: missing required field {key!r} (a {{prompt, responses, ranks}} row)")
+    if not isinstance(row["prompt"], str) or not row["prompt"].strip():
+        raise DataError(f"{at}: 'prompt' must be a non-empty string")
+    responses, ranks = row["responses"], row["ranks"]
+    if not isinstance(responses, list) or len(responses) < 2 or not all(isinstance(r, str) for r in responses):
+        raise DataError(f"{at}: 'responses' must be a list of at least two strings")
+    if (
+        not isinstance(ranks, list)
+        or len(ranks) != len(responses)
+        or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in ranks)
+    ):
+        raise DataError(f"{at}: 'ranks' must be one integer >= 1 per response (1 = best), got {ranks!r}")
+    if len(set(ranks)) < 2:
+        raise DataError(f"{at}: 'ranks' must order the responses: all are ranked {ranks[0]}")
+    if "split" in row and row["split"] not in SPLITS:
+        raise DataError(f"{at}: 'split' must be {' or '.join(repr(s) for s in SPLITS)}, got {row['split']!r}")
 
 
 def _check_row(row: dict[str, Any], at: str, pairwise: bool) -> None:
@@ -128,9 +166,14 @@ def select_split(labelled: LabelledSet, split: str) -> LabelledSet:
 def check_compatible(labelled: LabelledSet, reward: Any) -> None:
     """The reward can grade this kind of set, and every ``criterion`` is one of its rubric's."""
     name = getattr(reward, "__name__", type(reward).__name__)
+    if labelled.listwise:
+        if not isinstance(reward, JudgesGroups):
+            raise ConfigError(f"{labelled.path} is a listwise set: use reward=group (reward {name!r} judges no group)")
+        return
     if labelled.pairwise and not isinstance(reward, ComparesAnswers):
         raise ConfigError(
-            f"{labelled.path} is a pairwise set: use reward=preference (reward {name!r} grades one answer)"
+            f"{labelled.path} is a pairwise set: use reward=preference or reward=group "
+            f"(reward {name!r} grades one answer)"
         )
     if not labelled.pairwise and not isinstance(reward, HasRubric):
         raise ConfigError(f"{labelled.path} is a pointwise set: use a rubric reward (reward {name!r} is not one)")
@@ -151,6 +194,9 @@ class Verdicts:
     orders: list[tuple[float, float] | None]
     soft: bool = False  # some probability strictly between 0 and 1: log-probability verdicts
     seconds: float = 0.0
+    # Listwise sets: each answer's score in each order judged (None: no verdict); ``scores`` then holds
+    # Kendall's tau between the judged and the known order.
+    groups: list[list[tuple[float, ...]] | None] = field(default_factory=list)
 
     def add(
         self, score: float | None, error: str | None, orders: tuple[float, float] | None = None, soft: bool = False
@@ -162,7 +208,12 @@ class Verdicts:
 
 
 async def judge_items(
-    reward: Any, rows: Sequence[Mapping[str, Any]], pairwise: bool, batch_size: int, what: str = "items"
+    reward: Any,
+    rows: Sequence[Mapping[str, Any]],
+    pairwise: bool,
+    batch_size: int,
+    what: str = "items",
+    listwise: bool = False,
 ) -> Verdicts:
     """Grade ``rows`` in batches of ``batch_size`` (each batch has its own judge deadline); never raises
     for a judge failure. Logs progress after each batch as ``what``."""
@@ -170,6 +221,18 @@ async def judge_items(
     started = time.perf_counter()
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
+        if listwise:
+            for row, judged in zip(chunk, await asyncio.gather(*(_group(reward, row) for row in chunk)), strict=True):
+                if isinstance(judged, str):
+                    out.add(None, judged)
+                    out.groups.append(None)
+                    continue
+                means = [sum(s) / len(s) for s in judged]
+                tau = kendall_tau(means, [-r for r in row["ranks"]])
+                out.add(0.0 if tau is None else tau, None)  # None: every answer scored the same, no order
+                out.groups.append(judged)
+            log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
+            continue
         if pairwise:
             for result in await asyncio.gather(*(_orders(reward, row) for row in chunk)):
                 if isinstance(result, str):
@@ -189,6 +252,13 @@ async def judge_items(
         log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
     out.seconds = time.perf_counter() - started
     return out
+
+
+async def _group(reward: Any, row: Mapping[str, Any]) -> list[tuple[float, ...]] | str:
+    try:
+        return await reward.judge_group(row["prompt"], list(row["responses"]), reference_text(row.get("reference")))
+    except VerdictError as exc:
+        return str(exc)
 
 
 async def _orders(reward: Any, row: Mapping[str, Any]) -> tuple[float, float] | str:

@@ -2,8 +2,8 @@
 
 ``rlaif.evaluate``, ``rlaif.judge_eval``, the baseline step, the canaries and the judged monitor each need
 a particular skill of the configured reward (``reward=...``, any ``_target_``): grading one answer alone,
-comparing two answers in both orders, or holding a rubric. A reward of the user's gains a skill by having
-the method or attribute; nothing is registered.
+comparing two answers in both orders, scoring a group of answers together, or holding a rubric. A reward of
+the user's gains a skill by having the method or attribute; nothing is registered.
 """
 
 from __future__ import annotations
@@ -31,6 +31,16 @@ class ComparesAnswers(Protocol):
     async def judge_orders(
         self, question: str, answer: str, opponent: str, reference: str | None = None
     ) -> tuple[float, float]: ...
+
+
+@runtime_checkable
+class JudgesGroups(Protocol):
+    """Scores a group of answers to one question together: each answer's score in [0, 1] in each order judged
+    (the group reward; a listwise labelled set checks the ranking against its known order)."""
+
+    async def judge_group(
+        self, question: str, answers: Sequence[str], reference: str | None = None
+    ) -> list[tuple[float, ...]]: ...
 
 
 @runtime_checkable
