@@ -78,7 +78,7 @@ def load_labelled(name: str) -> LabelledSet:
             raise DataError(f"{at}: expected a JSON object, got {type(row).__name__}")
         row_kind = _kind(row)
         if kind is not None and row_kind != kind:
-            raise DataError(f"{at}: a {row_kind} row in a set whose first row is {kind}")
+            raise DataError(f"{at}: a {row_kind} row in a set whose first row is not (it is {kind})")
         kind = row_kind
         if kind == "listwise":
             _check_listwise(row, at)
