@@ -1,0 +1,44 @@
+"""``python -m rlaif.train reward=group judge=vllm``: group judging through the real entry point against the real
+vLLM server, which enforces the group's JSON schema (structured outputs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlaif.judges.serving.vllm_server import VLLMServer
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+
+def test_a_group_run_scores_every_answer_with_two_requests_per_group(vllm_server: VLLMServer, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "rlaif.train",
+        "reward=group",
+        "judge=vllm",
+        f"judge.base_url={vllm_server.base_url}",
+        "debug=smoke",
+        "canaries=off",
+        f"hydra.run.dir={run_dir}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = [json.loads(line) for line in (run_dir / "rewards.jsonl").read_text().splitlines()]
+    assert len(lines) == 8 and {line["step"] for line in lines} == {0, 1}  # 2 steps x one group of 4
+    scored = [line for line in lines if line["score"] is not None]
+    assert scored, "the schema-constrained judge gave no group verdict at all"
+    assert all(0.0 <= line["score"] <= 1.0 and line["rationale"] for line in scored)
+    assert all(line["error"] for line in lines if line["score"] is None)  # a failure says why, never a 0
+    metrics = json.loads((run_dir / "judge_metrics.json").read_text())
+    failed_groups = len({line["step"] for line in lines if line["score"] is None})
+    # The baseline's 2 lone answers (one request each), then both orders per step's group, plus a retry per failure.
+    assert 2 + 2 * 2 <= metrics["requests"] <= 2 + 2 * 2 + 2 * failed_groups + 2
