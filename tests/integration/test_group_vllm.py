@@ -4,33 +4,32 @@ vLLM server, which enforces the group's JSON schema (structured outputs)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from rlaif.judges.serving.vllm_server import VLLMServer
 
+try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
+    from tests._entry_point import run_train
+except ImportError:
+    from _entry_point import run_train  # type: ignore[no-redef]
+
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 
 def test_a_group_run_scores_every_answer_with_two_requests_per_group(vllm_server: VLLMServer, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "rlaif.train",
+    result = run_train(
         "reward=group",
         "judge=vllm",
         f"judge.base_url={vllm_server.base_url}",
         "debug=smoke",
         "canaries=off",
         f"hydra.run.dir={run_dir}",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env)
+        timeout=1200,
+        env={"OMP_NUM_THREADS": "1"},  # two CPU-heavy processes on 2 cores: one OpenMP thread for the trainer
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = [json.loads(line) for line in (run_dir / "rewards.jsonl").read_text().splitlines()]
     assert len(lines) == 8 and {line["step"] for line in lines} == {0, 1}  # 2 steps x one group of 4

@@ -19,6 +19,7 @@ from typing import Any
 
 from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.fencing import IGNORE_INSTRUCTIONS, fence
+from rlaif.rewards.prompts.rubric import keyed_schema
 from rlaif.rewards.rubric_spec import Rubric
 
 # Consonants only: an id never spells a word or a grade ("ace", "bad"), nor reads as a position (a, b, 1, 2).
@@ -94,12 +95,7 @@ def group_schema(ids: Sequence[str], max_score: int, rationale_chars: int = 200,
         "required": ["rationale", "score"] if strict else ["score"],
         "additionalProperties": False,
     }
-    return {
-        "type": "object",
-        "properties": {i: item for i in ids},
-        "required": list(ids),
-        "additionalProperties": False,
-    }
+    return keyed_schema(ids, item)
 
 
 def group_request(

@@ -87,6 +87,12 @@ def verdict_schema_for(ids: Sequence[str], strict: bool = True) -> dict[str, Any
         "required": ["reason", "pass"] if strict else ["pass"],
         "additionalProperties": False,
     }
+    return keyed_schema(ids, item)
+
+
+def keyed_schema(ids: Sequence[str], item: dict[str, Any]) -> dict[str, Any]:
+    """A JSON object with exactly ``ids`` as its keys, each holding an ``item``: the shape of every verdict
+    over named things (a rubric's criteria, a group's answers)."""
     return {
         "type": "object",
         "properties": {i: item for i in ids},

@@ -11,13 +11,12 @@ objects, the last complete verdict wins (as :mod:`rlaif.rewards.verdicts.parsing
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rlaif.rewards.prompts.group import group_schema
-from rlaif.rewards.verdicts.parsing import VerdictError
+from rlaif.rewards.verdicts.parsing import VerdictError, json_objects
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,8 @@ def parse_group_verdict(reply: Any, ids: Sequence[str], max_score: int) -> dict[
     if not text or not text.strip():
         raise VerdictError("empty judge reply")
     last_error = "no JSON object in the judge reply"
-    for candidate in reversed(_json_objects(text)):
+    # An object naming a key twice comes back as its _DuplicateKey error: a dict would keep only the last.
+    for candidate in reversed(json_objects(text, _pairs, keep=(_DuplicateKey,))):
         if isinstance(candidate, _DuplicateKey):
             last_error = str(candidate)
             continue
@@ -50,26 +50,6 @@ def parse_group_verdict(reply: Any, ids: Sequence[str], max_score: int) -> dict[
         except VerdictError as exc:
             last_error = str(exc)
     raise VerdictError(last_error)
-
-
-def _json_objects(text: str) -> list[Any]:
-    """Every top-level JSON object in ``text``; one whose outer keys repeat is kept as a :class:`_DuplicateKey`."""
-    decoder = json.JSONDecoder(object_pairs_hook=_pairs)
-    found: list[Any] = []
-    index = 0
-    while (start := text.find("{", index)) != -1:
-        try:
-            value, end = decoder.raw_decode(text, start)
-        except _DuplicateKey as exc:
-            found.append(exc)
-            index = start + 1
-            continue
-        except json.JSONDecodeError:
-            index = start + 1
-            continue
-        found.append(value)
-        index = end
-    return found
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

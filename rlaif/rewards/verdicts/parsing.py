@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ def parse_json_verdict(text: str | None, criterion_ids: Sequence[str]) -> dict[s
     if not text or not text.strip():
         raise VerdictError("empty judge reply")
     last_error = "no JSON object in the judge reply"
-    for candidate in reversed(_json_objects(text)):
+    for candidate in reversed(json_objects(text)):
         try:
             return _verdict(candidate, criterion_ids)
         except VerdictError as exc:
@@ -42,12 +42,23 @@ def parse_json_verdict(text: str | None, criterion_ids: Sequence[str]) -> dict[s
     raise VerdictError(last_error)
 
 
-def _json_objects(text: str) -> list[Any]:
-    decoder = json.JSONDecoder()
-    found, index = [], 0
+def json_objects(
+    text: str,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+    keep: tuple[type[Exception], ...] = (),
+) -> list[Any]:
+    """Every top-level JSON object in ``text``, in order. ``object_pairs_hook`` goes to the decoder; an
+    exception of a ``keep`` type that it raises is kept in the list in place of its object."""
+    decoder = json.JSONDecoder(object_pairs_hook=object_pairs_hook)
+    found: list[Any] = []
+    index = 0
     while (start := text.find("{", index)) != -1:
         try:
             value, end = decoder.raw_decode(text, start)
+        except keep as exc:
+            found.append(exc)
+            index = start + 1
+            continue
         except json.JSONDecodeError:
             index = start + 1
             continue
