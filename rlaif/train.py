@@ -1,7 +1,7 @@
 """``python -m rlaif.train``: GRPO with a LoRA policy and an LLM-as-a-judge reward, wired by Hydra.
 
 Reads top to bottom: checks -> data -> judge (proven with one real request) -> reward -> policy + LoRA ->
-baseline (the base policy's reward) -> GRPOTrainer -> train -> save. Everything that varies is a config
+baseline (the base policy's reward) -> GRPOTrainer -> train -> save -> report.html. Everything that varies is a config
 group in ``rlaif/conf`` (``judge=vllm``, ``reward=...``). Exit codes (``rlaif.errors``): 0 done, 2 bad input
 (nothing of this invocation is left behind), 3 ``preflight=true`` and the judge failed its evaluation,
 1 anything else (the traceback is in the run folder's ``FAILED``).
@@ -29,10 +29,12 @@ from rlaif.judges.preflight import check_judge
 from rlaif.monitoring.canaries import build_canaries
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import build_monitor, build_second_reward
+from rlaif.reporting.run_report import report_at_end
 from rlaif.runs.config_checks import check_references, check_train_config, resolve_resume
 from rlaif.runs.judge_and_reward import open_judge_and_reward
 from rlaif.runs.processes import is_main_process, main_process_first
 from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
+from rlaif.runs.run_record import RunRecord
 from rlaif.runs.step_timing import StepTimer
 from rlaif.runs.stopping import StopOnRequest, saved_checkpoint, stop_reason, stopped_message
 
@@ -74,13 +76,14 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
     if is_main_process():
         run_baseline(cfg.baseline, model, tokenizer, reward, dataset, run_dir, args, cfg.seed)
 
-    # 5. Plain TRL: guards watch each step's rollouts (an alarm can stop the run); the timer splits each step.
+    # 5. Plain TRL: guards watch each step's rollouts (an alarm can stop the run); the timer splits each step;
+    # the run record keeps TRL's metrics for the report (metrics.jsonl, run_info.json).
     timer = StepTimer(judge, run_dir / "step_timing.jsonl")
     guarded = GuardedReward(reward, [g for g in (canaries, monitor) if g is not None])
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[timer.timed(guarded)],
-        callbacks=[timer, StopOnRequest(guarded.stop)],
+        callbacks=[timer, StopOnRequest(guarded.stop), RunRecord(run_dir, resume)],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
@@ -107,7 +110,8 @@ def main(cfg: DictConfig) -> None:
     with ExitStack() as stack:  # closes every judge (and a server one launched) however the run ends
         with entry_point(run_dir, log, remove_created):  # set-up: bad input leaves nothing behind
             trainer, timer, resume = build(cfg, run_dir, stack)
-        with entry_point(run_dir, log):  # training: checkpoints are the user's, never removed
+        # training: checkpoints are the user's, never removed; report.html however it ends (FAILED included)
+        with report_at_end(run_dir, cfg.get("report")), entry_point(run_dir, log):
             summary = train(trainer, timer, resume, run_dir)
     if summary:  # only the main process writes the summary
         log.info("run finished: %s", json.dumps(summary))

@@ -268,6 +268,8 @@ def check_outputs(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     items = [json.loads(line) for line in (run_dir / "items.jsonl").read_text().splitlines()]
     assert (run_dir / "win_loss.png").stat().st_size > 1000 and not (run_dir / "FAILED").exists()
     assert "win_loss.png" in (run_dir / "report.md").read_text()
+    page = (run_dir / "report.html").read_text()  # the same report in one file, the chart embedded
+    assert 'src="data:image/png;base64,' in page and 'src="win_loss.png"' not in page and "<table>" in page
     for role, t in [("judge", summary), *((f"judges.{n}", t) for n, t in summary["judges"].items())]:
         verdicts = [item[role]["verdict"] for item in items]
         assert t["n"] == len(items) == t["wins"] + t["ties"] + t["losses"] + t["failures"]

@@ -105,6 +105,10 @@ def test_pointwise_numbers_breakdowns_and_files(tmp_path: Path) -> None:
     for name in ("report.md", "summary.json", "roc.png", "calibration.png", "breakdown_kind.png"):
         assert (result.out_dir / name).stat().st_size > 100, name
     assert "roc.png" in (result.out_dir / "report.md").read_text()
+    # report.html: the same report in one file, each chart embedded, nothing loaded from beside it.
+    page = (result.out_dir / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') >= 3 and 'src="roc.png"' not in page
+    assert "<table>" in page and "<script" not in page
 
 
 def test_a_failed_threshold_names_itself(tmp_path: Path) -> None:

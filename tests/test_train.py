@@ -20,9 +20,11 @@ from rlaif.data.models import packaged_model_dir
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
     from tests._entry_point import run_train, train_command, train_env
+    from tests.browser import open_page
     from tests.judges._flaky_server import SERVE, fake_vllm
 except ImportError:
     from _entry_point import run_train, train_command, train_env  # type: ignore[no-redef]
+    from browser import open_page  # type: ignore[no-redef]
     from judges._flaky_server import SERVE, fake_vllm  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,22 +84,27 @@ def test_the_wheel_ships_every_file_the_package_reads(installed_wheel: tuple[Pat
     assert [pattern for pattern in patterns if not list(package.glob(pattern))] == []
 
 
-@pytest.mark.slow
-def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(
-    tmp_path: Path, installed_wheel: tuple[Path, Path]
-) -> None:
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, installed_wheel: tuple[Path, Path]) -> tuple[Path, str]:
+    """The default smoke run (2 steps), once for the tests below: (its folder, the base weights' sha256 before)."""
     # From the installed wheel, not the checkout: the default smoke run proves the package data is complete.
     _, target = installed_wheel
+    tmp_path = tmp_path_factory.mktemp("smoke")
     where = run_installed(target, "-c", "import rlaif; print(rlaif.__file__)", cwd=tmp_path)
     assert where.returncode == 0, where.stderr[-3000:]
     assert Path(where.stdout.strip()).is_relative_to(target), where.stdout
 
-    base_weights = packaged_model_dir() / "model.safetensors"
-    base_before = sha256(base_weights)
+    base_before = sha256(packaged_model_dir() / "model.safetensors")
     run_dir = tmp_path / "run"
-
     result = run_installed(target, *train_command("debug=smoke", f"hydra.run.dir={run_dir}")[1:], cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return run_dir, base_before
+
+
+@pytest.mark.slow
+def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(smoke_run: tuple[Path, str]) -> None:
+    run_dir, base_before = smoke_run
+    base_weights = packaged_model_dir() / "model.safetensors"
 
     # The adapter: LoRA tensors only, and they moved from their initial values (lora_B starts at 0).
     from safetensors.torch import load_file
@@ -150,6 +157,34 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(
     assert baseline["scored"] + baseline["failures"] == 2
     assert baseline["mean_reward"] is None or 0.0 <= baseline["mean_reward"] <= 1.0
     assert summary["baseline_reward"] == baseline["mean_reward"]
+
+    # What the report reads: TRL's metrics per step (the same reward as the summary) and where the run ran.
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rewards_logged = [m["reward"] for m in metrics if "reward" in m]
+    assert rewards_logged[0] == summary["first_reward"] and rewards_logged[-1] == summary["last_reward"]
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert info["versions"]["trl"].startswith("1.16") and info["machine"]["cpus"] >= 1
+
+
+@pytest.mark.slow
+def test_the_smoke_runs_report_opens_in_a_browser_and_shows_the_summarys_rewards(
+    smoke_run: tuple[Path, str], chromium: str, tmp_path: Path
+) -> None:
+    run_dir, _ = smoke_run
+    report = run_dir / "report.html"
+    assert 10_000 < report.stat().st_size <= 2_000_000  # written at the end of the run; the issue's bound: 2 MB
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    with open_page(chromium, report) as (page, problems):
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        first = float(page.inner_text("[data-testid=first-reward]"))
+        last = float(page.inner_text("[data-testid=last-reward]"))
+        status = page.inner_text("[data-testid=status]")
+        answers = page.locator("table.answers tbody tr").count()
+    assert problems == []
+    assert first == pytest.approx(summary["first_reward"], abs=5e-5)  # shown with 4 decimals
+    assert last == pytest.approx(summary["last_reward"], abs=5e-5)
+    assert status == "finished" and answers >= 2  # two steps: at least one answer each
+    assert (tmp_path / "report.png").stat().st_size > 20_000
 
 
 def write_jsonl(path: Path, lines: list[str]) -> Path:

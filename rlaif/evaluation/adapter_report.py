@@ -16,19 +16,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rlaif.reporting.html_page import markdown_page
+
 _OUTCOMES = ("wins", "ties", "losses", "failures")
 _COLOURS = {"wins": "tab:green", "ties": "tab:gray", "losses": "tab:red", "failures": "black"}
 _CELL_CHARS = 400  # a table cell longer than this is cut: the full text is in items.jsonl
 
 
 def write_outputs(run_dir: Path, summary: dict[str, Any], items: Sequence[dict[str, Any]], examples: int) -> None:
-    """Write ``items.jsonl``, ``win_loss.png``, ``report.md`` and, last, ``summary.json``."""
+    """Write ``items.jsonl``, ``win_loss.png``, ``report.md``, ``report.html`` and, last, ``summary.json``."""
     with (run_dir / "items.jsonl").open("w", encoding="utf-8") as handle:
         for item in items:
             handle.write(json.dumps(item, ensure_ascii=False) + "\n")
     tallies = panels(summary)
     plot(tallies, run_dir / "win_loss.png")
     (run_dir / "report.md").write_text(report(summary, items, examples), encoding="utf-8")
+    markdown_page(run_dir / "report.md", "rlaif adapter evaluation")  # report.html: one file, the chart embedded
     # Last, as run_summary.json in a training run: its presence means the evaluation finished.
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
 

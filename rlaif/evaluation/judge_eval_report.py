@@ -14,6 +14,7 @@ from typing import Any
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.judge_eval_summary import verdict
 from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts
+from rlaif.reporting.html_page import markdown_page
 
 # -- files ----------------------------------------------------------------------------------------
 
@@ -26,7 +27,8 @@ def write_outputs(
     audit_rows: Sequence[Mapping[str, Any]],
     second: Verdicts | None,
 ) -> None:
-    """``items.jsonl``, ``audit.jsonl`` (when audited), ``summary.json``, the charts and ``report.md``."""
+    """``items.jsonl``, ``audit.jsonl`` (when audited), ``summary.json``, the charts, ``report.md`` and
+    ``report.html`` (the same, its charts embedded: one file that opens offline)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold, pairwise = summary["threshold"], labelled.pairwise
     items = []
@@ -51,6 +53,7 @@ def write_outputs(
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     charts = {} if labelled.listwise else _charts(out_dir, summary, labelled, main)
     (out_dir / "report.md").write_text(_markdown(summary, charts), encoding="utf-8")
+    markdown_page(out_dir / "report.md", f"rlaif judge evaluation: {summary.get('labelled')}")  # report.html
 
 
 def _jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

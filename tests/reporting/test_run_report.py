@@ -1,0 +1,164 @@
+"""``python -m rlaif.report``: what the page shows, from run folders made up with every file a run writes."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from rlaif.report import main
+from rlaif.reporting.run_files import read_run
+from rlaif.reporting.run_report import report_at_end, write_report
+
+try:
+    from tests.reporting.synthetic_run import synthesise_run
+except ImportError:
+    from reporting.synthetic_run import synthesise_run  # type: ignore[no-redef]
+
+
+def shown(page: str, testid: str) -> list[str]:
+    """The text of every element with ``data-testid=testid``."""
+    return [html.unescape(m) for m in re.findall(rf'data-testid="{testid}">([^<]*)<', page)]
+
+
+def test_a_run_shows_the_summarys_rewards_every_step_and_the_best_and_worst_answers(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=30)
+    page = write_report([run]).read_text()
+    summary = json.loads((run / "run_summary.json").read_text())
+    assert float(shown(page, "first-reward")[0]) == pytest.approx(summary["first_reward"], abs=5e-5)
+    assert float(shown(page, "last-reward")[0]) == pytest.approx(summary["last_reward"], abs=5e-5)
+    assert shown(page, "status") == ["finished"] and shown(page, "steps") == ["30"]
+    # Per step one best and one worst answer, each the highest / lowest score of its step in rewards.jsonl.
+    lines = [json.loads(x) for x in (run / "rewards.jsonl").read_text().splitlines()]
+    best = re.findall(r'data-kind="best"', page)
+    worst = re.findall(r'data-kind="worst"', page)
+    assert len(best) == 30 and len(worst) == 30
+    top = max((x for x in lines if x["step"] == 0 and x["score"] is not None), key=lambda x: x["score"])
+    assert html.escape(top["completion"]) in page
+    failed = [x for x in lines if x["error"]]
+    assert len(re.findall(r'data-kind="failed"', page)) == len(failed) > 0
+    assert "answers grew 3.1 sd" in page and shown(page, "alarms") == ["1"]  # the alarm, in words
+    assert page.count("<svg") >= 6  # reward, pass rates, step split, latency, judge per step, monitor
+
+
+def test_answers_are_escaped_and_the_page_loads_nothing(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=3)
+    lines = (run / "rewards.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first.update(completion='<script>alert("x")</script><img src="http://example.com/a.png">', score=1.0, error=None)
+    (run / "rewards.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    page = write_report([run]).read_text()
+    assert "&lt;script&gt;alert(" in page and '<img src="http' not in page
+    # Self-contained: no external script, style, font or image (the one <script> is the inline filter).
+    assert re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="(?:https?:)?//', page) == []
+    assert page.count("<script") == 1
+
+
+def test_a_failed_run_is_reported_from_what_it_left(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=5, failed=True)
+    (run / "judge_metrics.json").unlink(missing_ok=True)
+    with (run / "rewards.jsonl").open("a") as handle:
+        handle.write('{"step": 5, "reward": "rubric_on_t')  # a line cut short by the crash
+    page = write_report([run]).read_text()
+    assert shown(page, "status") == ["failed"]
+    assert "RuntimeError: the judge went away" in shown(page, "failed")[0]
+    assert "1 line(s) of the run" in page
+    # No judge_metrics.json: the totals are the per-step counts summed (5 steps x 16 requests).
+    assert re.search(r"<td>requests</td><td class=\"num\">80</td>", page)
+
+
+def test_a_run_without_metrics_jsonl_takes_its_curve_from_the_newest_checkpoint(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=4)
+    history = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    (run / "metrics.jsonl").unlink()
+    for step in (2, 4):
+        (run / f"checkpoint-{step}").mkdir()
+        state = {"log_history": history[:step]}
+        (run / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps(state))
+    files = read_run(run)
+    assert [s for s, _, _ in files.reward_per_step()] == [1, 2, 3, 4]
+    assert files.reward_per_step()[-1][1] == history[-1]["reward"]
+
+
+def test_several_runs_are_compared_on_one_page(tmp_path: Path) -> None:
+    a = synthesise_run(tmp_path / "lr-1e-3", steps=6, seed=1)
+    b = synthesise_run(tmp_path / "lr-1e-4", steps=9, seed=2)
+    out = tmp_path / "sweep.html"
+    assert main([str(a), str(b), f"out={out}"]) == 0
+    page = out.read_text()
+    assert "Runs compared" in page and page.count('class="run"') == 2
+    # The sweep's axis: the config key whose values differ, each run's value in its column.
+    assert re.search(r"<code>grpo.max_steps</code></td><td>6</td><td>9</td>", page)
+    assert shown(page, "steps") == ["6", "9"]
+
+
+def test_the_judges_cost_shows_when_priced(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=2)
+    out = tmp_path / "priced.html"
+    assert main([str(run), f"out={out}", "price.input=3", "price.output=15"]) == 0
+    tokens_in = json.loads((run / "judge_metrics.json").read_text())["tokens_in"]
+    assert f"{tokens_in * 3 / 1e6:.4f}" in out.read_text()
+    unpriced = write_report([run], tmp_path / "unpriced.html").read_text()
+    assert "not priced" in unpriced
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["{empty}"], "not a run folder"),
+        (["{missing}"], "no such folder"),
+        (["{run}", "price.input=3"], "give both price.input and price.output"),
+        (["{run}", "price.input=cheap", "price.output=1"], "price.input: expected USD per million tokens"),
+        (["{run}", "colour=blue"], "'colour=blue': expected a run folder"),
+    ],
+)
+def test_bad_input_exits_2_naming_it_and_writes_nothing(
+    tmp_path: Path, args: list[str], expected: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "empty").mkdir()
+    run = synthesise_run(tmp_path / "run", steps=2)
+    paths = {"empty": tmp_path / "empty", "missing": tmp_path / "missing", "run": run}
+    out = tmp_path / "out.html"
+    assert main([a.format(**paths) for a in args] + [f"out={out}"]) == 2
+    assert expected in caplog.text
+    assert not out.exists() and not (run / "report.html").exists()
+
+
+def test_the_end_of_a_run_writes_its_report_however_the_run_ends(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=2, failed=True)
+    with pytest.raises(SystemExit), report_at_end(run, {"enabled": True}):
+        raise SystemExit(1)  # what entry_point does after writing FAILED
+    assert "the judge went away" in (run / "report.html").read_text()
+    off = synthesise_run(tmp_path / "off", steps=2)
+    with report_at_end(off, {"enabled": False}):
+        pass
+    assert not (off / "report.html").exists()
+
+
+def test_a_report_that_cannot_be_written_is_a_warning_not_the_runs_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with report_at_end(tmp_path / "nothing-here", None):
+        pass  # the run's own outcome stands
+    assert "the run report could not be written" in caplog.text
+
+
+def test_500_steps_fit_the_size_bound(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=500)
+    page = write_report([run])
+    assert page.stat().st_size <= 20_000_000  # the issue's bound for a 500-step run
+    text = page.read_text()
+    assert len(re.findall(r'data-kind="(?:best|worst)"', text)) == 1000
+    assert not math.isnan(float(shown(text, "last-reward")[0]))
+
+
+def test_trls_end_of_training_log_on_the_last_step_does_not_hide_its_reward(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=3)
+    with (run / "metrics.jsonl").open("a") as handle:  # what TRL logs after the last step, under its number
+        handle.write(json.dumps({"step": 3, "train_runtime": 40.2, "train_loss": 0.0}) + "\n")
+    summary = json.loads((run / "run_summary.json").read_text())
+    assert float(shown(write_report([run]).read_text(), "last-reward")[0]) == round(summary["last_reward"], 4)
