@@ -1,10 +1,10 @@
 """``python -m rlaif.train``: GRPO with a LoRA policy and an LLM-as-a-judge reward, wired by Hydra.
 
-Reads top to bottom: checks -> data -> judge (proven with one real request) -> reward -> policy + LoRA ->
-baseline (the base policy's reward) -> GRPOTrainer -> train -> save -> report.html. Everything that varies is a config
-group in ``rlaif/conf`` (``judge=vllm``, ``reward=...``). Exit codes (``rlaif.errors``): 0 done, 2 bad input
-(nothing of this invocation is left behind), 3 ``preflight=true`` and the judge failed its evaluation,
-1 anything else (the traceback is in the run folder's ``FAILED``).
+Reads top to bottom: checks -> data -> judge (proven with one real request) -> reward -> policy + LoRA -> baseline
+(the base policy's reward) -> GRPOTrainer -> train -> save -> report.html. What varies is a config group in
+``rlaif/conf`` (``judge=vllm``, ``reward=...``). Exit codes (``rlaif.errors``): 0 done, 2 bad input (nothing of
+this invocation is left behind), 3 ``preflight=true`` and the judge failed its evaluation, 1 anything else (the
+traceback is in the run folder's ``FAILED``).
 """
 
 from __future__ import annotations
@@ -76,8 +76,7 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
     if is_main_process():
         run_baseline(cfg.baseline, model, tokenizer, reward, dataset, run_dir, args, cfg.seed)
 
-    # 5. Plain TRL: guards watch each step's rollouts (an alarm can stop the run); the timer splits each step;
-    # the run record keeps TRL's metrics for the report (metrics.jsonl, run_info.json).
+    # 5. Plain TRL: guards watch rollouts (an alarm can stop the run), the timer splits steps, RunRecord keeps logs.
     timer = StepTimer(judge, run_dir / "step_timing.jsonl")
     guarded = GuardedReward(reward, [g for g in (canaries, monitor) if g is not None])
     trainer = GRPOTrainer(
@@ -95,8 +94,6 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
 def train(trainer: Any, timer: StepTimer, resume: str | None, run_dir: Path) -> dict[str, Any]:
     """Train (from ``resume`` if set), save the adapter, write metrics, the reward curve and the summary."""
     set_aside_failed_marker(run_dir)
-    if resume is not None:
-        log.info("resuming from %s", resume)
     trainer.train(resume_from_checkpoint=resume)
     if (reason := stop_reason(trainer)) is not None:  # a judge failure or an alarm: the checkpoint is saved
         raise RunStoppedError(stopped_message(reason, saved_checkpoint(run_dir, trainer.state.global_step), run_dir))
@@ -110,8 +107,7 @@ def main(cfg: DictConfig) -> None:
     with ExitStack() as stack:  # closes every judge (and a server one launched) however the run ends
         with entry_point(run_dir, log, remove_created):  # set-up: bad input leaves nothing behind
             trainer, timer, resume = build(cfg, run_dir, stack)
-        # training: checkpoints are the user's, never removed; report.html however it ends (FAILED included)
-        with report_at_end(run_dir, cfg.get("report")), entry_point(run_dir, log):
+        with report_at_end(run_dir, cfg.get("report")), entry_point(run_dir, log):  # checkpoints stay; FAILED shown
             summary = train(trainer, timer, resume, run_dir)
     if summary:  # only the main process writes the summary
         log.info("run finished: %s", json.dumps(summary))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,13 @@ def write_page(path: Path, html: str) -> Path:
     """Write ``html`` to ``path`` through a temporary file in the same folder: a reader sees the old page or the
     new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Named by process, opened as any file (mkstemp's would be private, 0600): the page gets the user's umask.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(html)
+        tmp.write_text(html, encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

@@ -45,6 +45,8 @@ def lines_chart(series: Mapping[str, Series], ylabel: str, ylim: tuple[float, fl
             ax.plot([s for s, _ in points], [v for _, v in points], color=colour, label=name, linewidth=1.2)
     if ylim is not None:
         ax.set_ylim(*ylim)
+    if len(series) == 1:  # no legend for one line: its name goes on the axis
+        ylabel = f"{ylabel}: {next(iter(series))}"
     return _finish(fig, ax, ylabel, legend=len(series) > 1)
 
 

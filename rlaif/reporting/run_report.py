@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from rlaif.reporting.html_page import render, write_page
 from rlaif.reporting.run_answers import pick_answers
 from rlaif.reporting.run_charts import lines_chart, reward_chart, step_split_chart
-from rlaif.reporting.run_files import RunFiles, read_run
+from rlaif.reporting.run_files import NotARunError, RunFiles, read_run
 from rlaif.runs.processes import is_main_process
 
 log = logging.getLogger("rlaif.report")
@@ -55,6 +57,36 @@ def report_at_end(run_dir: Path, settings: Mapping[str, Any] | None) -> Iterator
                 log.warning("rlaif: the run report could not be written: %s: %s", type(exc).__name__, exc)
 
 
+class SweepReport(Callback):
+    """Hydra callback (``hydra.callbacks`` in train.yaml): after a multirun, ``report.html`` in the sweep folder
+    comparing its jobs (each job's own report is in its folder). Never fails the sweep: a warning instead."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep = Path(str(config.hydra.sweep.dir))
+        jobs = (
+            [d for d in sorted(sweep.iterdir(), key=_job_order) if d.is_dir() and _is_run(d)] if sweep.is_dir() else []
+        )
+        if len(jobs) < 2:
+            return
+        try:
+            log.info("sweep report: %s", write_report(jobs, sweep / REPORT_NAME))
+        except Exception as exc:
+            log.warning("rlaif: the sweep report could not be written: %s: %s", type(exc).__name__, exc)
+
+
+def _is_run(folder: Path) -> bool:
+    try:
+        read_run(folder)
+    except NotARunError:
+        return False
+    return True
+
+
+def _job_order(folder: Path) -> tuple[int, str]:
+    """Hydra numbers its jobs 0, 1, ..., 10: in that order, not as text."""
+    return (int(folder.name), "") if folder.name.isdigit() else (1 << 30, folder.name)
+
+
 def render_report(runs: Sequence[RunFiles], price: Mapping[str, float] | None = None) -> str:
     details = [run_details(run, price) for run in runs]
     title = runs[0].name if len(runs) == 1 else f"{len(runs)} runs"
@@ -77,6 +109,10 @@ def run_details(run: RunFiles, price: Mapping[str, float] | None) -> dict[str, A
     answers = pick_answers(run.answers)
     judge = judge_totals(run)
     price = price or _price_of(run.config)
+    # Rates (on-topic, repetition, ...) on a 0-1 scale; counts (answer words) apart, or they flatten the rates.
+    monitor = _prefixed(run, "monitor/", skip=("monitor/alarm",))
+    monitor_rates = {k: v for k, v in monitor.items() if all(0.0 <= x <= 1.0 for _, x in v)}
+    monitor_counts = {k: v for k, v in monitor.items() if k not in monitor_rates}
     return {
         "name": run.name,
         "path": str(run.path),
@@ -95,7 +131,8 @@ def run_details(run: RunFiles, price: Mapping[str, float] | None) -> dict[str, A
             {k: run.series(f"judge/{k}") for k in ("requests", "failures", "retries", "cache_hits")},
             "judge requests per step",
         ),
-        "monitor_chart": lines_chart(_prefixed(run, "monitor/", skip=("monitor/alarm",)), "monitor signal"),
+        "monitor_chart": lines_chart(monitor_rates, "monitor signal (share of answers)", ylim=(-0.02, 1.02)),
+        "monitor_counts_chart": lines_chart(monitor_counts, "monitor signal"),
         "canary_chart": lines_chart(_prefixed(run, "canary/"), "canary check"),
         "alarms": run.alarms,
         "answers": answers,

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import platform
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+
+log = logging.getLogger("rlaif.train")
 
 # What decides a run's numbers; a package that is not installed is left out.
 PACKAGES = ("rlaif", "torch", "transformers", "trl", "peft", "accelerate", "vllm", "boto3", "hydra-core")
@@ -36,6 +39,8 @@ class RunRecord(TrainerCallback):
         self.started_at = time.time()
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.resumed_from is not None:
+            log.info("resuming from %s", self.resumed_from)
         if state.is_world_process_zero:
             write_run_info(self.run_dir, self.resumed_from, self.started_at)
 

@@ -162,3 +162,18 @@ def test_trls_end_of_training_log_on_the_last_step_does_not_hide_its_reward(tmp_
         handle.write(json.dumps({"step": 3, "train_runtime": 40.2, "train_loss": 0.0}) + "\n")
     summary = json.loads((run / "run_summary.json").read_text())
     assert float(shown(write_report([run]).read_text(), "last-reward")[0]) == round(summary["last_reward"], 4)
+
+
+def test_a_multirun_gets_one_page_comparing_its_jobs_in_job_order(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from rlaif.reporting.run_report import SweepReport
+
+    sweep = tmp_path / "multirun"
+    for job in (0, 1, 10, 2):
+        synthesise_run(sweep / str(job), steps=3 + job, seed=job)
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")  # Hydra's own file beside the jobs
+    (sweep / ".submitit").mkdir()  # not a run: left out
+    SweepReport().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}}))
+    page = (sweep / "report.html").read_text()
+    assert shown(page, "steps") == ["3", "4", "5", "13"]  # jobs 0, 1, 2, 10: Hydra's order, not the text order
