@@ -56,11 +56,17 @@ def step_split_chart(rows: Sequence[Mapping[str, float]]) -> str:
         return ""
     fig, ax = _figure()
     steps = [int(r.get("step", i + 1)) for i, r in enumerate(rows)]
-    bottom = [0.0] * len(rows)
-    for key, colour in zip(("generation_s", "judge_s", "guard_s", "optimisation_s"), _colours(), strict=False):
-        values = [float(r.get(key, 0.0)) for r in rows]
-        ax.bar(steps, values, bottom=bottom, color=colour, width=1.0 if len(rows) > 60 else 0.8, label=key[:-2])
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    parts = ("generation_s", "judge_s", "guard_s", "optimisation_s")
+    values = [[float(r.get(key, 0.0)) for r in rows] for key in parts]
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"]
+    labels = [key[:-2] for key in parts]
+    if len(rows) > 60:  # areas, not bars: thousands of bars make a slow, heavy SVG and show nothing more
+        ax.stackplot(steps, values, colors=colours, labels=labels, linewidth=0)
+    else:
+        bottom = [0.0] * len(rows)
+        for part, colour, label in zip(values, colours, labels, strict=True):
+            ax.bar(steps, part, bottom=bottom, color=colour, width=0.8, label=label)
+            bottom = [b + v for b, v in zip(bottom, part, strict=True)]
     return _finish(fig, ax, "seconds per step", legend=True)
 
 
