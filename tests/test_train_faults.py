@@ -93,6 +93,10 @@ def test_judge_outage_stops_with_a_checkpoint_and_resume_finishes(tmp_path: Path
     # The newest checkpoint is the stopping step's, saved by the Trainer at its end (StopOnRequest), and named.
     assert f"checkpoint saved: {run_dir / f'checkpoint-{saved[-1]}'}" in text
     assert any(r["error"] and "HTTP 500" in r["error"] for r in _rewards(run_dir))
+    # The stopped run's report.html, from what it left: its status, why it stopped, the answers the judge failed.
+    page = (run_dir / "report.html").read_text()
+    assert 'data-testid="status">stopped<' in page and "run stopped: judge failure rate" in page
+    assert 'data-kind="failed"' in page and "HTTP 500" in page
 
     judge_server.default = "ok"  # the judge is back
     result = run_train(*args, "resume=auto", timeout=400)
@@ -100,6 +104,9 @@ def test_judge_outage_stops_with_a_checkpoint_and_resume_finishes(tmp_path: Path
     assert f"resuming from {run_dir}/checkpoint-{saved[-1]}" in result.stdout + result.stderr
     assert summary(run_dir)["steps"] == 6
     assert (run_dir / "FAILED.1").is_file() and not (run_dir / "FAILED").exists()
+    assert 'data-testid="status">finished<' in (run_dir / "report.html").read_text()  # written again at the end
+    resumes = json.loads((run_dir / "run_info.json").read_text())["resumes"]
+    assert [r["from"] for r in resumes] == [f"{run_dir}/checkpoint-{saved[-1]}"]
 
 
 @pytest.mark.timeout(300)
