@@ -29,6 +29,7 @@ from rlaif.judges.preflight import check_judge
 from rlaif.monitoring.canaries import build_canaries
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import build_monitor, build_second_reward
+from rlaif.reporting.model_card import write_model_card
 from rlaif.reporting.run_report import report_at_end
 from rlaif.runs.config_checks import check_references, check_train_config, resolve_resume
 from rlaif.runs.judge_and_reward import open_judge_and_reward
@@ -92,13 +93,15 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
 
 
 def train(trainer: Any, timer: StepTimer, resume: str | None, run_dir: Path) -> dict[str, Any]:
-    """Train (from ``resume`` if set), save the adapter, write metrics, the reward curve and the summary."""
+    """Train (from ``resume`` if set), save the adapter, write metrics, the reward curve, the summary, the card."""
     set_aside_failed_marker(run_dir)
     trainer.train(resume_from_checkpoint=resume)
     if (reason := stop_reason(trainer)) is not None:  # a judge failure or an alarm: the checkpoint is saved
         raise RunStoppedError(stopped_message(reason, saved_checkpoint(run_dir, trainer.state.global_step), run_dir))
     trainer.save_model(str(run_dir / "adapter"))
-    return finish_run(run_dir, trainer, timer.judge, timer.summary())
+    summary = finish_run(run_dir, trainer, timer.judge, timer.summary())
+    write_model_card(run_dir)  # the adapter's card: the base model by its hub id, how it was trained (main process)
+    return summary
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

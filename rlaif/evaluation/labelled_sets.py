@@ -27,6 +27,7 @@ from rlaif.rewards.capabilities import ComparesAnswers, HasRubric, JudgesGroups
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.orders import kendall_tau
 from rlaif.rewards.verdicts.parsing import VerdictError
+from rlaif.runs.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -216,42 +217,46 @@ async def judge_items(
     listwise: bool = False,
 ) -> Verdicts:
     """Grade ``rows`` in batches of ``batch_size`` (each batch has its own judge deadline); never raises
-    for a judge failure. Logs progress after each batch as ``what``."""
+    for a judge failure. Shows a progress bar (rlaif.runs.progress) and logs each batch as ``what``."""
     out = Verdicts([], [], [])
     started = time.perf_counter()
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        if listwise:
-            for row, judged in zip(chunk, await asyncio.gather(*(_group(reward, row) for row in chunk)), strict=True):
-                if isinstance(judged, str):
-                    out.add(None, judged)
-                    out.groups.append(None)
-                    continue
-                means = [sum(s) / len(s) for s in judged]
-                tau = kendall_tau(means, [-r for r in row["ranks"]])
-                out.add(0.0 if tau is None else tau, None)  # None: every answer scored the same, no order
-                out.groups.append(judged)
+    with progress(len(rows), f"judging {what}") as bar:
+        for start in range(0, len(rows), batch_size):
+            await _judge_batch(reward, rows[start : start + batch_size], pairwise, listwise, out)
+            bar.update(len(rows[start : start + batch_size]))
             log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
-            continue
-        if pairwise:
-            for result in await asyncio.gather(*(_orders(reward, row) for row in chunk)):
-                if isinstance(result, str):
-                    out.add(None, result)
-                else:
-                    out.add(sum(result) / 2, None, result, soft=any(0.0 < p < 1.0 for p in result))
-            log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
-            continue
-        refs = [reference_text(row.get("reference")) for row in chunk]
-        grades = await reward.grade([r["prompt"] for r in chunk], [r["response"] for r in chunk], refs)
-        for row, grade in zip(chunk, grades, strict=True):
-            criterion = row.get("criterion")
-            score = (
-                grade.score if criterion is None or grade.score is None else grade.passes.get(criterion, grade.score)
-            )
-            out.add(score, grade.error, soft=any(0.0 < p < 1.0 for p in grade.passes.values()))
-        log.info("%s: %d/%d judged", what, len(out.scores), len(rows))
     out.seconds = time.perf_counter() - started
     return out
+
+
+async def _judge_batch(
+    reward: Any, chunk: Sequence[Mapping[str, Any]], pairwise: bool, listwise: bool, out: Verdicts
+) -> None:
+    """One batch's verdicts appended to ``out``."""
+    if listwise:
+        for row, judged in zip(chunk, await asyncio.gather(*(_group(reward, row) for row in chunk)), strict=True):
+            if isinstance(judged, str):
+                out.add(None, judged)
+                out.groups.append(None)
+                continue
+            means = [sum(s) / len(s) for s in judged]
+            tau = kendall_tau(means, [-r for r in row["ranks"]])
+            out.add(0.0 if tau is None else tau, None)  # None: every answer scored the same, no order
+            out.groups.append(judged)
+        return
+    if pairwise:
+        for result in await asyncio.gather(*(_orders(reward, row) for row in chunk)):
+            if isinstance(result, str):
+                out.add(None, result)
+            else:
+                out.add(sum(result) / 2, None, result, soft=any(0.0 < p < 1.0 for p in result))
+        return
+    refs = [reference_text(row.get("reference")) for row in chunk]
+    grades = await reward.grade([r["prompt"] for r in chunk], [r["response"] for r in chunk], refs)
+    for row, grade in zip(chunk, grades, strict=True):
+        criterion = row.get("criterion")
+        score = grade.score if criterion is None or grade.score is None else grade.passes.get(criterion, grade.score)
+        out.add(score, grade.error, soft=any(0.0 < p < 1.0 for p in grade.passes.values()))
 
 
 async def _group(reward: Any, row: Mapping[str, Any]) -> list[tuple[float, ...]] | str:

@@ -19,14 +19,14 @@ def render(template: str, **context: Any) -> str:
     return _environment().get_template(template).render(**context)
 
 
-def write_page(path: Path, html: str) -> Path:
-    """Write ``html`` to ``path`` through a temporary file in the same folder: a reader sees the old page or the
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder: a reader sees the old file or the
     new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Named by process, opened as any file (mkstemp's would be private, 0600): the page gets the user's umask.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(html, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -41,7 +41,7 @@ def markdown_page(markdown_path: Path, title: str) -> Path:
     body = markdown.markdown(markdown_path.read_text(encoding="utf-8"), extensions=["tables", "fenced_code"])
     body = _IMAGE.sub(lambda m: f'<img{m.group(1)} src="{_data_uri(markdown_path.parent / m.group(2))}"', body)
     html = render("markdown_page.html.j2", title=title, body=body)
-    return write_page(markdown_path.with_suffix(".html"), html)
+    return write_atomic(markdown_path.with_suffix(".html"), html)
 
 
 def _data_uri(png: Path) -> str:

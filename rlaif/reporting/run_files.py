@@ -153,12 +153,13 @@ def _json(path: Path) -> dict[str, Any]:
 def _yaml_any(path: Path) -> Any:
     if not path.is_file():
         return None
+    import yaml
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     try:
         return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-    except (OmegaConfBaseException, ValueError):
+    except (OmegaConfBaseException, yaml.YAMLError, ValueError):  # a damaged file: the report shows no config
         return None
 
 

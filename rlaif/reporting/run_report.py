@@ -19,7 +19,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from rlaif.reporting.html_page import render, write_page
+from rlaif.reporting.html_page import render, write_atomic
 from rlaif.reporting.run_answers import pick_answers
 from rlaif.reporting.run_charts import lines_chart, reward_chart, step_split_chart
 from rlaif.reporting.run_files import NotARunError, RunFiles, read_run
@@ -38,7 +38,7 @@ def write_report(run_dirs: Sequence[Path], out: Path | None = None, price: Mappi
     own ``report.price_usd_per_mtok``. A folder that is not a run raises NotARunError before anything is written."""
     runs = [read_run(Path(d)) for d in run_dirs]
     target = out if out is not None else (runs[0].path / REPORT_NAME if len(runs) == 1 else Path(REPORT_NAME))
-    return write_page(target, render_report(runs, price))
+    return write_atomic(target, render_report(runs, price))
 
 
 @contextmanager

@@ -177,3 +177,10 @@ def test_a_multirun_gets_one_page_comparing_its_jobs_in_job_order(tmp_path: Path
     SweepReport().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}}))
     page = (sweep / "report.html").read_text()
     assert shown(page, "steps") == ["3", "4", "5", "13"]  # jobs 0, 1, 2, 10: Hydra's order, not the text order
+
+
+def test_a_damaged_saved_config_leaves_the_config_section_empty_not_the_report_unwritten(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=2)
+    (run / ".hydra" / "config.yaml").write_text("grpo: {max_steps: 2, note: why?}\n  bad: [")
+    page = write_report([run]).read_text()
+    assert "no saved config" in page and shown(page, "status") == ["finished"]
