@@ -35,7 +35,7 @@ from rlaif.runs.config_checks import check_references, check_train_config, resol
 from rlaif.runs.judge_and_reward import open_judge_and_reward
 from rlaif.runs.processes import is_main_process, main_process_first
 from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
-from rlaif.runs.run_record import RunRecord
+from rlaif.runs.run_record import CompletionsTable, RunRecord
 from rlaif.runs.step_timing import StepTimer
 from rlaif.runs.stopping import StopOnRequest, saved_checkpoint, stop_reason, stopped_message
 
@@ -83,7 +83,7 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[timer.timed(guarded)],
-        callbacks=[timer, StopOnRequest(guarded.stop), RunRecord(run_dir, resume)],
+        callbacks=[timer, StopOnRequest(guarded.stop), RunRecord(run_dir, resume), CompletionsTable(run_dir)],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,

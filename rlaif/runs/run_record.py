@@ -5,6 +5,9 @@
   ``trainer.state.log_history`` only in memory and in checkpoints, so a crash between checkpoints lost them.
 - ``run_info.json``: when the run started (and each resume), the library versions and the machine, written once
   at the start; a resume adds its own start.
+
+:class:`CompletionsTable` puts each logged step's answers, scores and the judge's rationales into TensorBoard as
+a text table (TRL's ``log_completions`` reaches only W&B and Trackio, and there, with rlaif's rationale column).
 """
 
 from __future__ import annotations
@@ -100,3 +103,69 @@ def _machine() -> dict[str, Any]:
     except Exception:  # a broken CUDA set-up must not stop the run from recording where it ran
         machine["gpus"] = None
     return machine
+
+
+class CompletionsTable(TrainerCallback):
+    """Main process, when ``report_to`` names tensorboard: on each log, the answers written to ``rewards.jsonl``
+    since the last one, as a markdown table (step, question, answer, score, verdicts and rationale) under the
+    text tag ``completions`` in ``<run>/runs/completions`` (or ``$TENSORBOARD_LOGGING_DIR``): TensorBoard shows it
+    as a run of its own. At most ``grpo.num_completions_to_print`` rows a step (all when unset, as in TRL)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.rewards = run_dir / "rewards.jsonl"
+        self.log_dir = os.environ.get("TENSORBOARD_LOGGING_DIR") or str(run_dir / "runs" / "completions")
+        self.offset = 0
+        self.writer: Any = None
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or "tensorboard" not in (args.report_to or []):
+            return
+        rows = self._new_rows()
+        if not rows:
+            return
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=self.log_dir)
+        limit = args.num_completions_to_print
+        self.writer.add_text("completions", completions_markdown(rows[:limit] if limit else rows), state.global_step)
+        self.writer.flush()
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def _new_rows(self) -> list[dict[str, Any]]:
+        if not self.rewards.is_file():
+            return []
+        with self.rewards.open("rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits for the next log
+        self.offset += len(complete)
+        rows = []
+        for line in complete.decode("utf-8", errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+        return rows
+
+
+def completions_markdown(rows: list[dict[str, Any]]) -> str:
+    """Rows of ``rewards.jsonl`` as a markdown table (TensorBoard's text plugin renders markdown)."""
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| step | question | answer | score | verdicts | rationale / error |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        score = row.get("score")
+        verdicts = ", ".join(f"{k} {v:.2f}" for k, v in (row.get("verdicts") or {}).items())
+        why = "; ".join(f"{k}: {v}" for k, v in (row.get("rationale") or {}).items()) or row.get("error") or ""
+        shown = "none" if score is None else f"{score:.3f}"
+        lines.append(
+            f"| {row.get('step')} | {cell(row.get('prompt'))} | {cell(row.get('completion'))} | {shown} "
+            f"| {cell(verdicts)} | {cell(why)} |"
+        )
+    return "\n".join(lines)
