@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from rlaif.runs.run_record import CompletionsTable
+
+try:
+    from tests._entry_point import SMALL, run_train
+except ImportError:
+    from _entry_point import SMALL, run_train  # type: ignore[no-redef]
 
 
 def line(step: int, k: int, **extra: object) -> str:
@@ -54,3 +61,21 @@ def test_rows_are_capped_and_nothing_is_written_without_tensorboard(tmp_path: Pa
     capped.on_train_end(None, None, None)
     text = texts(tmp_path / "runs" / "completions")[1]
     assert "Question 1" in text and "Question 2" not in text and text.count("\n") == 3  # header, rule, 2 rows
+
+
+@pytest.mark.slow
+def test_trls_completions_table_for_wandb_carries_the_rationale_through_the_real_entry_point(tmp_path: Path) -> None:
+    # TRL logs to W&B / Trackio exactly the table it saves as parquet: the rationale column must be in it.
+    import pandas as pd
+
+    run_dir = tmp_path / "run"
+    args = (*SMALL, "grpo.max_steps=1", "grpo.log_completions=true", f"hydra.run.dir={run_dir}")
+    result = run_train(*args, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    (parquet,) = (run_dir / "completions").glob("*.parquet")
+    table = pd.read_parquet(parquet)
+    assert "rubric_on_topic_rationale" in table.columns and len(table) == 4  # every answer of the step
+    lines = [json.loads(x) for x in (run_dir / "rewards.jsonl").read_text().splitlines()]
+    assert all(any(k in why for k in ("P(", "gate", "error", "judge")) for why in table["rubric_on_topic_rationale"])
+    scores = sorted(-1 if x["score"] is None else x["score"] for x in lines)
+    assert sorted(table["rubric_on_topic"].fillna(-1)) == pytest.approx(scores, abs=1e-6)  # TRL keeps float32
