@@ -34,8 +34,8 @@ JUDGE_TABLE = ("requests", "failures", "retries", "cache_hits", "latency_p50_s",
 
 def write_report(run_dirs: Sequence[Path], out: Path | None = None, price: Mapping[str, float] | None = None) -> Path:
     """Write the report of ``run_dirs`` to ``out`` (default: ``report.html`` in the one run folder, or in the
-    current folder for several). ``price``: USD per million judge tokens (``input``, ``output``), else the run's
-    own ``report.price_usd_per_mtok``. A folder that is not a run raises NotARunError before anything is written."""
+    current folder for several). ``price``: the judge's price per million tokens (``input``, ``output``), else the
+    run's own ``report.prices``. A folder that is not a run raises NotARunError before anything is written."""
     runs = [read_run(Path(d)) for d in run_dirs]
     target = out if out is not None else (runs[0].path / REPORT_NAME if len(runs) == 1 else Path(REPORT_NAME))
     return write_atomic(target, render_report(runs, price))
@@ -123,7 +123,7 @@ def run_details(run: RunFiles, price: Mapping[str, float] | None) -> dict[str, A
         "split_chart": step_split_chart(run.timing),
         "step_time": run.summary.get("step_time") or {},
         "judge": judge,
-        "cost_usd": _cost(judge, price),
+        "cost": _cost(judge, price),
         "latency_chart": lines_chart(
             {"p50": run.series("judge/latency_p50_s"), "p95": run.series("judge/latency_p95_s")}, "judge latency s"
         ),
@@ -201,8 +201,9 @@ def _baseline(run: RunFiles) -> float | None:
 
 
 def _price_of(config: Mapping[str, Any]) -> Mapping[str, float] | None:
-    price = (config.get("report") or {}).get("price_usd_per_mtok") or {}
-    return price if all(isinstance(price.get(k), int | float) for k in ("input", "output")) else None
+    prices = (config.get("report") or {}).get("prices") or {}
+    price = {k: prices.get(f"{k}_per_million") for k in ("input", "output")}
+    return price if all(isinstance(v, int | float) for v in price.values()) else None
 
 
 def _cost(judge: Mapping[str, float], price: Mapping[str, float] | None) -> float | None:

@@ -99,11 +99,15 @@ def test_several_runs_are_compared_on_one_page(tmp_path: Path) -> None:
 def test_the_judges_cost_shows_when_priced(tmp_path: Path) -> None:
     run = synthesise_run(tmp_path / "run", steps=2)
     out = tmp_path / "priced.html"
-    assert main([str(run), f"out={out}", "price.input=3", "price.output=15"]) == 0
+    assert main([str(run), f"out={out}", "prices.input_per_million=3", "prices.output_per_million=15"]) == 0
     tokens_in = json.loads((run / "judge_metrics.json").read_text())["tokens_in"]
     assert f"{tokens_in * 3 / 1e6:.4f}" in out.read_text()
     unpriced = write_report([run], tmp_path / "unpriced.html").read_text()
     assert "not priced" in unpriced
+    # The run's own config (report.prices in .hydra/config.yaml) prices it too.
+    with (run / ".hydra" / "config.yaml").open("a") as handle:
+        handle.write("report:\n  prices: {input_per_million: 1.0, output_per_million: 2.0}\n")
+    assert f"{tokens_in * 1 / 1e6:.4f}" in write_report([run], tmp_path / "own.html").read_text()
 
 
 @pytest.mark.parametrize(
@@ -111,8 +115,11 @@ def test_the_judges_cost_shows_when_priced(tmp_path: Path) -> None:
     [
         (["{empty}"], "not a run folder"),
         (["{missing}"], "no such folder"),
-        (["{run}", "price.input=3"], "give both price.input and price.output"),
-        (["{run}", "price.input=cheap", "price.output=1"], "price.input: expected USD per million tokens"),
+        (["{run}", "prices.input_per_million=3"], "give both prices.input_per_million and prices.output"),
+        (
+            ["{run}", "prices.input_per_million=cheap", "prices.output_per_million=1"],
+            "prices.input_per_million: expected a price per million tokens",
+        ),
         (["{run}", "colour=blue"], "'colour=blue': expected a run folder"),
     ],
 )
