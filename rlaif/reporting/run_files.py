@@ -74,13 +74,20 @@ class RunFiles:
         return [(s, _mean(v), _std(v)) for s, v in sorted(by_step.items())]
 
 
+_MARKERS = ("rewards.jsonl", "metrics.jsonl", ".hydra/config.yaml")
+
+
+def is_run_folder(path: Path) -> bool:
+    """Whether ``path`` holds something only a training run writes."""
+    return path.is_dir() and (any((path / m).is_file() for m in _MARKERS) or any(path.glob("checkpoint-*")))
+
+
 def read_run(path: Path) -> RunFiles:
     """Read ``path``; a folder with none of a run's files is a :class:`NotARunError` naming it."""
     if not path.is_dir():
         raise NotARunError(f"{path}: no such folder")
-    markers = ("rewards.jsonl", "metrics.jsonl", ".hydra/config.yaml")
-    if not any((path / m).is_file() for m in markers) and not list(path.glob("checkpoint-*")):
-        raise NotARunError(f"{path}: not a run folder (none of {', '.join(markers)} or a checkpoint-N in it)")
+    if not is_run_folder(path):
+        raise NotARunError(f"{path}: not a run folder (none of {', '.join(_MARKERS)} or a checkpoint-N in it)")
     run = RunFiles(path=path)
     run.config = _yaml(path / ".hydra" / "config.yaml")
     overrides = _yaml_any(path / ".hydra" / "overrides.yaml")

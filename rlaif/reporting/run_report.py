@@ -22,14 +22,11 @@ from omegaconf import DictConfig
 from rlaif.reporting.html_page import render, write_atomic
 from rlaif.reporting.run_answers import pick_answers
 from rlaif.reporting.run_charts import lines_chart, reward_chart, step_split_chart
-from rlaif.reporting.run_files import NotARunError, RunFiles, read_run
+from rlaif.reporting.run_files import RunFiles, is_run_folder, read_run
 from rlaif.runs.processes import is_main_process
 
 log = logging.getLogger("rlaif.report")
 REPORT_NAME = "report.html"
-# Judge metrics shown per step (TRL logs them as judge/<key>); a pool's or jury's members add judge/<name>/<key>.
-JUDGE_TABLE = ("requests", "failures", "retries", "cache_hits", "latency_p50_s", "latency_p95_s", "tokens_in",
-               "tokens_out", "rate_limit_wait_s")  # fmt: skip
 
 
 def write_report(run_dirs: Sequence[Path], out: Path | None = None, price: Mapping[str, float] | None = None) -> Path:
@@ -63,23 +60,13 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(str(config.hydra.sweep.dir))
-        jobs = (
-            [d for d in sorted(sweep.iterdir(), key=_job_order) if d.is_dir() and _is_run(d)] if sweep.is_dir() else []
-        )
+        jobs = [d for d in sorted(sweep.iterdir(), key=_job_order) if is_run_folder(d)] if sweep.is_dir() else []
         if len(jobs) < 2:
             return
         try:
             log.info("sweep report: %s", write_report(jobs, sweep / REPORT_NAME))
         except Exception as exc:
             log.warning("rlaif: the sweep report could not be written: %s: %s", type(exc).__name__, exc)
-
-
-def _is_run(folder: Path) -> bool:
-    try:
-        read_run(folder)
-    except NotARunError:
-        return False
-    return True
 
 
 def _job_order(folder: Path) -> tuple[int, str]:
@@ -202,8 +189,8 @@ def _baseline(run: RunFiles) -> float | None:
 
 def _price_of(config: Mapping[str, Any]) -> Mapping[str, float] | None:
     prices = (config.get("report") or {}).get("prices") or {}
-    price = {k: prices.get(f"{k}_per_million") for k in ("input", "output")}
-    return price if all(isinstance(v, int | float) for v in price.values()) else None
+    price = {k: v for k in ("input", "output") if isinstance(v := prices.get(f"{k}_per_million"), int | float)}
+    return {k: float(v) for k, v in price.items()} if len(price) == 2 else None
 
 
 def _cost(judge: Mapping[str, float], price: Mapping[str, float] | None) -> float | None:
