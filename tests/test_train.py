@@ -273,6 +273,15 @@ def test_bad_reward_setting_names_the_key(tmp_path: Path) -> None:
     assert not run_dir.exists()
 
 
+def test_a_bad_report_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
+    # The report is written at the run's end; its settings are checked before anything is built.
+    run_dir = tmp_path / "run"
+    result = run_train("report.prices.input_per_million=-1", "debug=smoke", f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and "report.prices.input_per_million" in output, output[-2000:]
+    assert not run_dir.exists()
+
+
 SECRETS = {
     "OPENAI_API_KEY": "sk-test-Op3nAiKey000111",
     "AWS_ACCESS_KEY_ID": "AKIATESTSECRETID0001",

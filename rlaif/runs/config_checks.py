@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
+from pydantic import BaseModel, ConfigDict, NonNegativeFloat
 
-from rlaif.errors import ConfigError
+from rlaif.errors import ConfigError, parse_settings
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.runs.run_folder import latest_checkpoint
@@ -28,9 +29,24 @@ def check_train_config(cfg: DictConfig) -> None:
     import torch
 
     check_grpo_keys(cfg.grpo)
+    parse_settings(ReportSettings, cfg.get("report") or {}, "report")  # read at the run's end: checked now
     check_group_size(cfg.grpo, cfg.get("reward"))
     check_one_judge_server(cfg.judge, int(os.environ.get("WORLD_SIZE", "1") or 1))
     check_vllm_rollouts(cfg.grpo, bool(torch.cuda.is_available()))
+
+
+class _ReportPrices(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input_per_million: NonNegativeFloat | None = None
+    output_per_million: NonNegativeFloat | None = None
+
+
+class ReportSettings(BaseModel):
+    """``report`` in train.yaml: the run report written at the end (rlaif.reporting reads these keys)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    prices: _ReportPrices = _ReportPrices()
 
 
 def check_grpo_keys(grpo: DictConfig) -> None:
