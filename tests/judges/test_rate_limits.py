@@ -5,6 +5,7 @@ itself: a quota is an upper bound, and the lower bound says the limiter does not
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -69,13 +70,15 @@ def worst_excess(times: Sequence[float], each: float, rate_per_s: float) -> floa
     )
 
 
-def assert_within_limit(server: FlakyServer, steady: Sequence[float], each: float, rate_per_s: float) -> None:
+def assert_within_limit(
+    server: FlakyServer, steady: Sequence[float], each: float, rate_per_s: float, times: Sequence[float] | None = None
+) -> None:
     """The limit held, as the server saw it: no window of the settled run over the rate (+5 %) by more than two
     requests (a window's two ends both count, and one request may reach the server late, after a stall), and
     the whole run within the rate plus one second's burst (its first receive may lag its admission by the
     client's start-up: the 5 % covers that too)."""
     assert worst_excess(steady, each, rate_per_s) <= 2 * each
-    times = received(server)
+    times = times if times is not None else received(server)
     assert each * len(times) <= (1 + TOLERANCE) * rate_per_s * (times[-1] - times[0]) + rate_per_s * BURST_S + each
 
 
@@ -226,14 +229,20 @@ def test_tokens_per_minute_hold_over_the_window_as_the_replies_report_them(flaky
 
 
 def test_a_429_storm_does_not_raise_the_request_rate(flaky: Callable[..., FlakyServer]) -> None:
-    server = flaky(["429", "429", "429", "ok"] * 12)  # three of every four attempts are throttled
+    server = flaky(["ok"] + ["429", "429", "429", "ok"] * 12)  # three of every four attempts are throttled
     judge = openai_judge(server.url, policy={**QUICK, "max_rpm": 600, "max_retries": 50})
+    # The client's start-up (its first connection) is paid before the clock starts: on a loaded 2-core CI machine
+    # it once delayed the burst's receives by ~0.4 s, squeezing them into a shorter window than they were admitted
+    # in. Then the bucket refills, and the storm starts from a full one-second burst as a cold start would.
+    assert judge.generate([req("warm-up")])[0].ok
+    time.sleep(1.2)
     responses = judge.generate([req(f"{i:03d}") for i in range(12)])
-    assert all(r.ok for r in responses) and server.hits == 48  # every retry reached the server...
+    assert all(r.ok for r in responses) and server.hits == 1 + 48  # every retry reached the server...
     assert judge.metrics.totals()["retries"] == 36
-    steady = settled(server)  # retries are not numbered: the receives after the first second
+    times = received(server)[1:]
+    steady = [t for t in times if t >= times[0] + 1.0]  # retries are not numbered: the receives after 1 s
     assert steady_rate(steady, 1) <= 10.0 * (1 + TOLERANCE)  # ...no faster than the quota allows
-    assert_within_limit(server, steady, 1, 10.0)
+    assert_within_limit(server, steady, 1, 10.0, times)
     judge.close()
 
 
