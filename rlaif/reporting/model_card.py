@@ -15,7 +15,7 @@ from typing import Any
 
 from rlaif.data.models import hub_id
 from rlaif.reporting.html_page import write_atomic
-from rlaif.reporting.run_files import read_run
+from rlaif.reporting.run_files import json_object, read_run
 from rlaif.runs.processes import is_main_process
 
 EVALUATION = "evaluation.json"
@@ -35,7 +35,7 @@ def write_model_card(run_dir: Path) -> Path | None:
     base = hub_id(policy) if policy else hub_id(str(adapter_config.get("base_model_name_or_path") or ""))
     adapter_config["base_model_name_or_path"] = base
     write_atomic(config_path, json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
-    evaluation = _json(adapter / EVALUATION)
+    evaluation = json_object(adapter / EVALUATION)
     card = model_card(base, run.config, run.summary, evaluation, run_dir.name)
     write_atomic(run_dir / "README.md", card.replace("PATH", "adapter"))  # loaded from the run folder
     return write_atomic(adapter / "README.md", card.replace("PATH", "."))
@@ -142,11 +142,3 @@ def _target(block: Any) -> str:
 
 def _f(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, int | float) and not isinstance(value, bool) else "-"
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}

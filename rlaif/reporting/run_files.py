@@ -103,10 +103,10 @@ def read_run(path: Path) -> RunFiles:
     run.monitor = _shifted(_jsonl(run, path / "monitor.jsonl"))
     run.canaries = _shifted(_jsonl(run, path / "canaries.jsonl"))
     run.alarms = _shifted(_jsonl(run, path / "alarms.jsonl"))
-    run.baseline = _json(path / "baseline.json")
-    run.summary = _json(path / "run_summary.json")
-    run.judge_totals = _json(path / "judge_metrics.json")
-    run.info = _json(path / "run_info.json")
+    run.baseline = json_object(path / "baseline.json")
+    run.summary = json_object(path / "run_summary.json")
+    run.judge_totals = json_object(path / "judge_metrics.json")
+    run.info = json_object(path / "run_info.json")
     failed = path / "FAILED"
     run.failed = failed.read_text(encoding="utf-8", errors="replace") if failed.is_file() else None
     return run
@@ -115,7 +115,7 @@ def read_run(path: Path) -> RunFiles:
 def _checkpoint_history(path: Path) -> list[dict[str, Any]]:
     """TRL's log in the newest checkpoint: a run from before ``metrics.jsonl`` existed still has its curve."""
     states = sorted(path.glob("checkpoint-*/trainer_state.json"), key=lambda p: _step_of(p.parent.name))
-    history = _json(states[-1]).get("log_history") if states else None
+    history = json_object(states[-1]).get("log_history") if states else None
     return [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
 
 
@@ -149,7 +149,8 @@ def _jsonl(run: RunFiles, path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _json(path: Path) -> dict[str, Any]:
+def json_object(path: Path) -> dict[str, Any]:
+    """A JSON file holding an object, or ``{}`` when it is missing, damaged or not an object."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
