@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,6 +149,7 @@ def test_sigkill_then_resume_completes_and_replays_from_the_cache(tmp_path: Path
     process.wait(timeout=30)
     judged_before = _steps_judged(run_dir)
     assert 4 <= judged_before < 6 and not (run_dir / "run_summary.json").exists()
+    killed = {name: _jsonl(run_dir / name) for name in _PER_STEP}
 
     result = run_train(*args, "resume=auto", timeout=600)
     output = result.stdout + result.stderr
@@ -158,6 +160,86 @@ def test_sigkill_then_resume_completes_and_replays_from_the_cache(tmp_path: Path
     assert summary(run_dir)["steps"] == 6
     # The steps replayed since the checkpoint asked the judge the same questions: answered from the cache.
     assert summary(run_dir)["judge_cache_hits"] > 0
+    # The killed run had logged steps after the checkpoint (else there is nothing to replay here)...
+    assert max(r["step"] for r in killed["step_timing.jsonl"]) > resumed_from or judged_before > resumed_from
+    _assert_one_set_per_step(run_dir, killed, resumed_from, steps=6, answers_per_step=4)
+
+
+# Per-step logs, and the step number each writes: "after" = TRL's global_step once the step is done (1 = the first),
+# "during" = the steps done before it (0 = the first), as rlaif/reporting/run_files.py reads them.
+_PER_STEP = {
+    "rewards.jsonl": "during",
+    "monitor.jsonl": "during",
+    "step_timing.jsonl": "after",
+    "metrics.jsonl": "after",
+}
+
+
+def _assert_one_set_per_step(
+    run_dir: Path,
+    killed: dict[str, list[dict]],
+    resumed_from: int,
+    steps: int,
+    answers_per_step: int,  # type: ignore[type-arg]
+) -> None:
+    """Every per-step log holds one set of rows per step after a resume; the rows of the steps before the checkpoint
+    are the killed run's own, untouched; the report's reader, the monitor and TensorBoard see one set."""
+    from collections import Counter
+
+    from rlaif.monitor import settings_for
+    from rlaif.monitoring.replay import replay
+    from rlaif.reporting.run_files import read_run
+
+    rows = {name: _jsonl(run_dir / name) for name in _PER_STEP}
+    answers = Counter(r["step"] for r in rows["rewards.jsonl"])
+    assert answers == dict.fromkeys(range(steps), answers_per_step), answers
+    assert [r["step"] for r in rows["monitor.jsonl"]] == list(range(steps))
+    assert [r["step"] for r in rows["step_timing.jsonl"]] == list(range(1, steps + 1))
+    assert [r["step"] for r in rows["metrics.jsonl"] if "reward" in r] == list(range(1, steps + 1))
+    for name, numbering in _PER_STEP.items():  # nothing of the steps kept by the checkpoint was lost or changed
+        last_kept = resumed_from - 1 if numbering == "during" else resumed_from
+        assert [r for r in rows[name] if r["step"] <= last_kept] == [r for r in killed[name] if r["step"] <= last_kept]
+    # The report's reader (python -m rlaif.report) and the monitor's replay (python -m rlaif.monitor).
+    run = read_run(run_dir)
+    assert Counter(a["step"] for a in run.answers) == dict.fromkeys(range(1, steps + 1), answers_per_step)
+    assert [t["step"] for t in run.timing] == list(range(1, steps + 1))
+    assert [m["step"] for m in run.monitor] == list(range(1, steps + 1)) and run.skipped_lines == 0
+    lines, _ = replay(run_dir, settings_for(run_dir, None, [])[0], {})  # what python -m rlaif.monitor RUN_DIR reads
+    assert [(line["step"], line["rollouts"]) for line in lines] == [(s, answers_per_step) for s in range(steps)]
+    # TensorBoard: rlaif's completions table and TRL's scalars, read back as TensorBoard reads them.
+    tables = _tensorboard(run_dir / "runs" / "completions")["tensors"]
+    assert [step for step, _ in tables] == list(range(1, steps + 1)), [step for step, _ in tables]
+    for step, text in tables:  # each step's table holds that step's answers (the file's step is one less)
+        assert {row.split(" | ")[0] for row in text.splitlines()[2:]} == {f"| {step - 1}"}, text
+    (scalars_dir,) = [p for p in (run_dir / "runs").iterdir() if p.name != "completions"]  # the resume continued it
+    assert _tensorboard(scalars_dir)["scalars"] == list(range(1, steps + 1))
+
+
+def _tensorboard(log_dir: Path) -> dict[str, Any]:
+    """The ``completions`` texts (step, text) and the steps of TRL's ``train/reward``, read back by the accumulator
+    TensorBoard's server uses (it honours ``purge_step``; the older ``event_accumulator`` purges no text)."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir), size_guidance={"tensors": 0})
+    events.Reload()
+    tags = events.Tags()["tensors"]
+    found: dict[str, Any] = {"tensors": [], "scalars": []}
+    for tag in (t for t in tags if t.startswith("completions")):
+        found["tensors"] = [(e.step, e.tensor_proto.string_val[0].decode()) for e in events.Tensors(tag)]
+    if "train/reward" in tags:
+        found["scalars"] = [e.step for e in events.Tensors("train/reward")]
+    return found
+
+
+def _jsonl(path: Path) -> list[dict]:  # type: ignore[type-arg]
+    """The rows of a JSONL log; a line the kill cut short is left out."""
+    rows = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
 def _rewards(run_dir: Path) -> list[dict]:  # type: ignore[type-arg]

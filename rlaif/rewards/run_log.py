@@ -66,7 +66,7 @@ class RewardLog:
     """Appends JSON lines to a file; each process of a multi-process run writes its own file."""
 
     def __init__(self, path: str | Path | None) -> None:
-        self.path = _per_rank(Path(path)) if path else None
+        self.path = per_rank(Path(path)) if path else None
         self._lock = threading.Lock()
         self.console = ErrorConsole()
 
@@ -145,6 +145,6 @@ class ErrorConsole:
             )
 
 
-def _per_rank(path: Path) -> Path:
+def per_rank(path: Path) -> Path:
     rank = int(os.environ.get("RANK", "0") or 0)
     return path if rank == 0 else path.with_name(f"{path.stem}.rank{rank}{path.suffix}")
