@@ -31,10 +31,9 @@ from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import build_monitor, build_second_reward
 from rlaif.reporting.model_card import write_model_card
 from rlaif.reporting.run_report import report_at_end
-from rlaif.runs.config_checks import check_references, check_train_config
+from rlaif.runs.config_checks import check_references, check_train_config, resolve_resume
 from rlaif.runs.judge_and_reward import open_judge_and_reward
 from rlaif.runs.processes import is_main_process, main_process_first
-from rlaif.runs.resume_logs import continue_tensorboard, start_resume
 from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
 from rlaif.runs.run_record import CompletionsTable, RunRecord
 from rlaif.runs.step_timing import StepTimer
@@ -51,7 +50,7 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
     check_train_config(cfg)
     dataset = load_prompts(**cfg.data)
     args = instantiate(cfg.grpo, output_dir=str(run_dir), _convert_="all")  # sets up the process group
-    resume = start_resume(cfg.resume, run_dir)  # a resume cuts the per-step logs back to its checkpoint first
+    resume = resolve_resume(cfg.resume, run_dir)  # a resume cuts the run's per-step logs back to its checkpoint
     monitor = build_monitor(cfg.monitor, cfg.get("rubric"), run_dir)  # the hacking alarm (docs/monitoring.md)
 
     # 2. The judge and its reward, proven with one real request before the policy is loaded; canaries.
@@ -90,7 +89,7 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
         processing_class=tokenizer,
         peft_config=instantiate(cfg.peft, _convert_="all"),
     )
-    return continue_tensorboard(trainer, resume, run_dir), timer, resume  # TensorBoard: replayed steps hidden
+    return trainer, timer, resume
 
 
 def train(trainer: Any, timer: StepTimer, resume: str | None, run_dir: Path) -> dict[str, Any]:

@@ -158,8 +158,11 @@ def test_sigkill_then_resume_completes_and_replays_from_the_cache(tmp_path: Path
     save_steps = 2
     assert resumed_from >= judged_before - save_steps  # lost at most one save interval
     assert summary(run_dir)["steps"] == 6
-    # The steps replayed since the checkpoint asked the judge the same questions: answered from the cache.
+    # The steps replayed since the checkpoint asked the judge the same questions: answered from the cache, none paid
+    # twice (step_timing's judge_requests are the requests the cache did not answer).
     assert summary(run_dir)["judge_cache_hits"] > 0
+    timing = {row["step"]: row["judge_requests"] for row in _jsonl(run_dir / "step_timing.jsonl")}
+    assert [timing[step] for step in range(resumed_from + 1, judged_before + 1)] == [0] * (judged_before - resumed_from)
     # The killed run had logged steps after the checkpoint (else there is nothing to replay here)...
     assert max(r["step"] for r in killed["step_timing.jsonl"]) > resumed_from or judged_before > resumed_from
     _assert_one_set_per_step(run_dir, killed, resumed_from, steps=6, answers_per_step=4)
@@ -199,6 +202,10 @@ def _assert_one_set_per_step(
     for name, numbering in _PER_STEP.items():  # nothing of the steps kept by the checkpoint was lost or changed
         last_kept = resumed_from - 1 if numbering == "during" else resumed_from
         assert [r for r in rows[name] if r["step"] <= last_kept] == [r for r in killed[name] if r["step"] <= last_kept]
+    # On CPU the replay is bit-identical (TRL restores the RNG): the replayed steps' answers and scores are the killed
+    # run's (docs/failures.md says what differs on GPU and with vLLM).
+    replayed = [(r["step"], r["completion"], r["score"]) for r in killed["rewards.jsonl"] if r["step"] >= resumed_from]
+    assert replayed and set(replayed) <= {(r["step"], r["completion"], r["score"]) for r in rows["rewards.jsonl"]}
     # The report's reader (python -m rlaif.report) and the monitor's replay (python -m rlaif.monitor).
     run = read_run(run_dir)
     assert Counter(a["step"] for a in run.answers) == dict.fromkeys(range(1, steps + 1), answers_per_step)
@@ -211,8 +218,9 @@ def _assert_one_set_per_step(
     assert [step for step, _ in tables] == list(range(1, steps + 1)), [step for step, _ in tables]
     for step, text in tables:  # each step's table holds that step's answers (the file's step is one less)
         assert {row.split(" | ")[0] for row in text.splitlines()[2:]} == {f"| {step - 1}"}, text
-    (scalars_dir,) = [p for p in (run_dir / "runs").iterdir() if p.name != "completions"]  # the resume continued it
-    assert _tensorboard(scalars_dir)["scalars"] == list(range(1, steps + 1))
+    trl_runs = [p for p in sorted((run_dir / "runs").iterdir()) if p.name != "completions"]  # one per invocation
+    assert len(trl_runs) == 2
+    assert sorted(s for p in trl_runs for s in _tensorboard(p)["scalars"]) == list(range(1, steps + 1))
 
 
 def _tensorboard(log_dir: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, NonNegativeFloat
 from rlaif.errors import ConfigError, parse_settings
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.rubric_spec import Rubric
+from rlaif.runs.resume_logs import cut_to_checkpoint
 from rlaif.runs.run_folder import latest_checkpoint
 
 
@@ -200,7 +201,16 @@ def _reference_need(reward: Any) -> tuple[str, str] | None:
 
 def resolve_resume(resume: Any, run_dir: Path) -> str | None:
     """The checkpoint folder to resume from: ``null`` (start fresh), ``auto`` (the newest complete
-    checkpoint in the run folder, or a fresh start when there is none) or a checkpoint path."""
+    checkpoint in the run folder, or a fresh start when there is none) or a checkpoint path. Resuming from one
+    first cuts the run folder's per-step logs back to its step, so the replayed steps are logged once
+    (:func:`rlaif.runs.resume_logs.cut_to_checkpoint`); call it before anything reads them."""
+    checkpoint = _checkpoint(resume, run_dir)
+    if checkpoint is not None:
+        cut_to_checkpoint(run_dir, checkpoint)
+    return checkpoint
+
+
+def _checkpoint(resume: Any, run_dir: Path) -> str | None:
     if resume is None or resume is False:
         return None
     if str(resume) == "auto":

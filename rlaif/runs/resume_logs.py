@@ -1,16 +1,19 @@
 """A resumed run's logs hold one set of rows per step.
 
 A run killed between two checkpoints has logged steps that its newest checkpoint does not hold; the resume
-replays them from the checkpoint and logs them again. :func:`start_resume` cuts every per-step log that rlaif
-writes in the run folder back to the checkpoint's steps *before* anything of the resumed run reads or appends to
-them, so each step is there once, as the resumed run did it. Each file is rewritten whole into a temporary file
-and renamed over the old one: a crash during the cut leaves either the old file or the cut one, never half.
+replays them from the checkpoint and logs them again. :func:`cut_to_checkpoint` (called by ``resolve_resume``
+when a run resumes, before anything reads the logs) cuts every per-step log that rlaif writes in the run folder
+back to the checkpoint's step, so each step is there once, as the resumed run did it. Each file is written whole
+to a temporary file and renamed over the old one: a crash during the cut leaves the old file or the cut one.
 
-Step numbers: TRL's ``global_step``. ``metrics.jsonl`` and ``step_timing.jsonl`` are written when a step is done
-(the first step is 1); the files written while a step runs name the steps done before it (the first is 0), as
-``rlaif/reporting/run_files.py`` reads them. A checkpoint after step G keeps rows <= G of the first kind, < G of
-the second. TensorBoard keeps its event files; :func:`continue_tensorboard` makes the resumed run write into the
-same TensorBoard runs with ``purge_step``, which hides the events of the replayed steps from every reader.
+Step numbers are TRL's ``global_step``. ``metrics.jsonl`` and ``step_timing.jsonl`` are written when a step is
+done (the first step is 1); the files written while a step runs name the steps done before it (the first is 0),
+as ``rlaif/reporting/run_files.py`` reads them. A checkpoint after step G keeps rows <= G of the first kind and
+< G of the second.
+
+TensorBoard's event files are not rewritten: each TensorBoard run in ``<run>/runs/`` gets a small event file
+that tells readers to drop the events of steps after G written before it (what torch's ``purge_step`` writes),
+so the replayed steps show once, from the resumed run.
 """
 
 from __future__ import annotations
@@ -20,16 +23,13 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from rlaif.rewards.run_log import per_rank
-from rlaif.runs.config_checks import resolve_resume
 from rlaif.runs.processes import is_main_process
-from rlaif.runs.run_record import CompletionsTable, tensorboard_writer
 
 log = logging.getLogger("rlaif.train")
 
-# The main process's per-step logs: file -> True when its step is the one done *after* the row was written.
+# The main process's per-step logs: file -> True when a row's step is the one done when it was written.
 MAIN_LOGS = {
     "metrics.jsonl": True,
     "step_timing.jsonl": True,
@@ -37,23 +37,24 @@ MAIN_LOGS = {
     "canaries.jsonl": False,
     "alarms.jsonl": False,
 }
-# Every process writes its own answers' file (rewards.rank<N>.jsonl beside rank 0's rewards.jsonl).
+# Every process writes its own answers' files (rewards.rank<N>.jsonl beside rank 0's rewards.jsonl).
 RANK_LOGS = ("rewards.jsonl", "monitor_judge/rewards.jsonl")
 
 
-def start_resume(resume: Any, run_dir: Path) -> str | None:
-    """The checkpoint to resume from (``resume``: null, auto or a path; see ``resolve_resume``), with the run
-    folder's per-step logs cut back to its step; None for a fresh start (nothing is cut)."""
-    checkpoint = resolve_resume(resume, run_dir)
-    if checkpoint is not None:
-        step = checkpoint_step(checkpoint)
-        names = [str(per_rank(Path(name))) for name in RANK_LOGS]
-        if is_main_process():
-            names += list(MAIN_LOGS)
-        cut = cut_logs(run_dir, step, names)
-        if cut:
-            log.info("resuming after step %d: rows of later steps removed from %s", step, _listed(cut))
-    return checkpoint
+def cut_to_checkpoint(run_dir: Path, checkpoint: str | Path) -> dict[str, int]:
+    """Cut this process's per-step logs in ``run_dir`` (and, on the main process, hide the replayed steps in its
+    TensorBoard runs) back to ``checkpoint``'s step; file name -> rows removed."""
+    step = checkpoint_step(checkpoint)
+    names = [str(per_rank(Path(name))) for name in RANK_LOGS]
+    main = is_main_process()
+    cut = cut_logs(run_dir, step, names + (list(MAIN_LOGS) if main else []))
+    if cut:
+        listed = ", ".join(f"{name} ({count})" for name, count in cut.items())
+        log.info("resuming after step %d: rows of later steps removed from %s", step, listed)
+    if main:
+        for folder in tensorboard_runs(run_dir):
+            hide_steps_from(folder, step + 1)
+    return cut
 
 
 def checkpoint_step(checkpoint: str | Path) -> int:
@@ -64,7 +65,7 @@ def checkpoint_step(checkpoint: str | Path) -> int:
 
 def cut_logs(run_dir: Path, step: int, names: list[str]) -> dict[str, int]:
     """Cut each of ``names`` (paths in ``run_dir``) to the rows of steps up to ``step``; name -> rows removed
-    (files with none to remove are not rewritten)."""
+    (a file with none to remove is not rewritten)."""
     removed = {}
     for name in names:
         after = MAIN_LOGS.get(name, False)
@@ -75,14 +76,14 @@ def cut_logs(run_dir: Path, step: int, names: list[str]) -> dict[str, int]:
 
 
 def _cut(path: Path, last: int) -> int:
-    """Keep the rows of ``path`` whose step is <= ``last``; the number of rows (or damaged lines) removed.
+    """Keep the rows of ``path`` whose step is <= ``last``; the number of lines removed.
 
-    A row without a step number (none of rlaif's per-step rows) is kept. A last line without its newline was cut
-    short by the crash: it goes, or the resumed run's first row would be appended to it."""
+    A line without a step number (none of rlaif's per-step rows; a line that is not JSON) is kept, as a reader
+    would skip it. A last line without its newline was cut short by the crash: it goes, or the resumed run's
+    first row would be appended to it."""
     if not path.is_file():
         return 0
-    text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    lines = text.splitlines(keepends=True)
+    lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines(keepends=True)
     kept = [line for line in lines if line.endswith("\n") and _step(line) <= last]
     if len(kept) == len(lines):
         return 0
@@ -102,42 +103,31 @@ def _cut(path: Path, last: int) -> int:
 def _step(line: str) -> float:
     try:
         step = json.loads(line).get("step")
-    except (ValueError, AttributeError):  # not a JSON object: kept, as a reader would skip it
+    except (ValueError, AttributeError):
         return float("-inf")
     return float(step) if isinstance(step, int | float) and not isinstance(step, bool) else float("-inf")
 
 
-def _listed(cut: dict[str, int]) -> str:
-    return ", ".join(f"{name} ({count})" for name, count in cut.items())
+def tensorboard_runs(run_dir: Path) -> list[Path]:
+    """The TensorBoard runs in the run folder: each folder of ``<run>/runs/`` with an event file (TRL's, one per
+    invocation, and rlaif's ``completions``). A ``$TENSORBOARD_LOGGING_DIR`` elsewhere is left alone: other runs
+    may write there too."""
+    runs = run_dir / "runs"
+    found = sorted(f for f in runs.iterdir() if f.is_dir()) if runs.is_dir() else []
+    return [f for f in found if any(f.glob("events.out.tfevents.*"))]
 
 
-def continue_tensorboard(trainer: Any, resume: str | None, run_dir: Path) -> Any:
-    """``trainer``, set so that on a resume TRL's TensorBoard scalars go on in the run's newest TensorBoard run and
-    rlaif's completions table in its own, each hiding (``purge_step``) the events of the steps after the checkpoint.
-    Call before ``trainer.train``. Without an earlier TensorBoard run, TRL's writer is left as it is."""
-    from transformers.integrations import TensorBoardCallback
+def hide_steps_from(log_dir: Path, step: int) -> None:
+    """Add an event file to ``log_dir`` after which TensorBoard shows no event of ``step`` or later written before
+    it: the resumed run's own, in a later file, show instead.
 
-    if resume is None or not trainer.is_world_process_zero():
-        return trainer
-    purge = checkpoint_step(resume) + 1
-    callbacks = trainer.callback_handler.callbacks
-    tensorboard = next((c for c in callbacks if type(c) is TensorBoardCallback), None)
-    shared = os.environ.get("TENSORBOARD_LOGGING_DIR")  # TRL's and the table's one folder: one purge is enough
-    for table in (c for c in callbacks if isinstance(c, CompletionsTable)):
-        table.purge_step = None if shared else purge
-    scalars = os.path.expanduser(shared) if shared else _newest_tensorboard_run(run_dir / "runs")
-    if tensorboard is None or scalars is None:
-        return trainer
-    trainer.remove_callback(tensorboard)
-    trainer.add_callback(TensorBoardCallback(tb_writer=tensorboard_writer(scalars, purge)))
-    return trainer
+    torch's ``purge_step`` writes one ``SessionLog.START`` at ``step``. The older ``event_accumulator`` purges at
+    every START; TensorBoard's server (``plugin_event_accumulator``) takes a run's first START as its beginning
+    and purges only at a later one, and a run written without ``purge_step`` has none: a second START makes both
+    readers purge."""
+    from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+    from torch.utils.tensorboard import SummaryWriter
 
-
-def _newest_tensorboard_run(runs: Path) -> str | None:
-    """The TensorBoard run TRL wrote last in ``runs`` (its own are named by time and host), or None."""
-    found = [
-        (max(e.stat().st_mtime for e in events), folder)
-        for folder in (runs.iterdir() if runs.is_dir() else [])
-        if folder.is_dir() and folder.name != "completions" and (events := list(folder.glob("events.out.tfevents.*")))
-    ]
-    return str(max(found)[1]) if found else None
+    writer = SummaryWriter(log_dir=str(log_dir), purge_step=step)
+    writer.file_writer.add_event(Event(step=step, session_log=SessionLog(status=SessionLog.START)))
+    writer.close()

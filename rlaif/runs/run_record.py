@@ -109,19 +109,16 @@ class CompletionsTable(TrainerCallback):
     """Main process, when ``report_to`` names tensorboard: on each log, the answers written to ``rewards.jsonl``
     since the last one, as a markdown table (step, question, answer, score, verdicts and rationale) under the
     text tag ``completions`` in ``<run>/runs/completions`` (or ``$TENSORBOARD_LOGGING_DIR``): TensorBoard shows it
-    as a run of its own. At most ``grpo.num_completions_to_print`` rows a step (all when unset, as in TRL). Only
-    the lines written since training began are shown; a resumed run sets ``purge_step`` (the first replayed step:
-    TensorBoard then hides the killed run's tables of the steps replayed, ``rlaif.runs.resume_logs``)."""
+    as a run of its own. At most ``grpo.num_completions_to_print`` rows a step (all when unset, as in TRL); only the
+    lines written since training began (a resumed run's file holds the steps before its checkpoint, shown then)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.rewards = run_dir / "rewards.jsonl"
         self.log_dir = os.environ.get("TENSORBOARD_LOGGING_DIR") or str(run_dir / "runs" / "completions")
         self.offset = 0
         self.writer: Any = None
-        self.purge_step: int | None = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        # A resumed run's file holds the steps before its checkpoint: they were shown by the run that did them.
         self.offset = self.rewards.stat().st_size if self.rewards.is_file() else 0
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -131,7 +128,9 @@ class CompletionsTable(TrainerCallback):
         if not rows:
             return
         if self.writer is None:
-            self.writer = tensorboard_writer(self.log_dir, self.purge_step)
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=self.log_dir)
         limit = args.num_completions_to_print
         self.writer.add_text("completions", completions_markdown(rows[:limit] if limit else rows), state.global_step)
         self.writer.flush()
@@ -155,23 +154,6 @@ class CompletionsTable(TrainerCallback):
             except ValueError:
                 continue
         return rows
-
-
-def tensorboard_writer(log_dir: str, purge_step: int | None = None) -> Any:
-    """A ``SummaryWriter`` on ``log_dir``; with ``purge_step`` (a resumed run's first step), readers hide the events
-    of that step and later ones written there before (the killed run's steps that the resume replays).
-
-    torch's ``purge_step`` writes one ``SessionLog.START`` at that step. The older ``event_accumulator`` purges at
-    every START; TensorBoard's server (``plugin_event_accumulator``) takes a run's first START as its beginning and
-    purges only at a later one, and a run written without ``purge_step`` has none: a second START makes both purge.
-    """
-    from tensorboard.compat.proto.event_pb2 import Event, SessionLog
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(log_dir=log_dir, purge_step=purge_step)
-    if purge_step is not None:
-        writer.file_writer.add_event(Event(step=purge_step, session_log=SessionLog(status=SessionLog.START)))
-    return writer
 
 
 def completions_markdown(rows: list[dict[str, Any]]) -> str:
