@@ -12,8 +12,8 @@ as ``rlaif/reporting/run_files.py`` reads them. A checkpoint after step G keeps 
 < G of the second.
 
 TensorBoard's event files are not rewritten: each TensorBoard run in ``<run>/runs/`` gets a small event file
-that tells readers to drop the events of steps after G written before it (what torch's ``purge_step`` writes),
-so the replayed steps show once, from the resumed run.
+that tells readers to drop the events of steps after G written before it (as torch's ``purge_step`` does), so
+the replayed steps show once, from the resumed run.
 """
 
 from __future__ import annotations
@@ -119,15 +119,18 @@ def tensorboard_runs(run_dir: Path) -> list[Path]:
 
 def hide_steps_from(log_dir: Path, step: int) -> None:
     """Add an event file to ``log_dir`` after which TensorBoard shows no event of ``step`` or later written before
-    it: the resumed run's own, in a later file, show instead.
+    it: the resumed run's own, in later files, show instead.
 
-    torch's ``purge_step`` writes one ``SessionLog.START`` at ``step``. The older ``event_accumulator`` purges at
-    every START; TensorBoard's server (``plugin_event_accumulator``) takes a run's first START as its beginning
-    and purges only at a later one, and a run written without ``purge_step`` has none: a second START makes both
-    readers purge."""
+    This is what torch's ``SummaryWriter(purge_step=step)`` writes first, a ``SessionLog.START`` at ``step``, twice:
+    the older ``event_accumulator`` purges at every START, but TensorBoard's server (``plugin_event_accumulator``)
+    takes a run's first START as its beginning and purges only at a later one, and a run written without
+    ``purge_step`` (TRL's, the completions table) has none."""
+    import time
+
     from tensorboard.compat.proto.event_pb2 import Event, SessionLog
-    from torch.utils.tensorboard import SummaryWriter
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-    writer = SummaryWriter(log_dir=str(log_dir), purge_step=step)
-    writer.file_writer.add_event(Event(step=step, session_log=SessionLog(status=SessionLog.START)))
+    writer = EventFileWriter(str(log_dir))
+    for _ in range(2):
+        writer.add_event(Event(wall_time=time.time(), step=step, session_log=SessionLog(status=SessionLog.START)))
     writer.close()
