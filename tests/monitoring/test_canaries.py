@@ -187,7 +187,9 @@ def test_a_stop_writes_every_alarm_of_the_check_before_it_stops(tmp_path: Path) 
     with pytest.raises(AlarmStopError, match="1 more alarm"):
         _steps(canaries, range(2, 3))
     written = [json.loads(x) for x in (tmp_path / "alarms.jsonl").read_text().splitlines()]
-    assert sorted(a["signal"] for a in written) == ["parse_failure_rate", "shift"] and {a["step"] for a in written} == {2}
+    assert sorted(a["signal"] for a in written) == ["parse_failure_rate", "shift"] and {a["step"] for a in written} == {
+        2
+    }
     assert len((tmp_path / "canaries.jsonl").read_text().splitlines()) == 2
 
 
@@ -230,14 +232,18 @@ def _rubric_named(name: str) -> dict[str, Any]:
 def test_a_rubric_whose_criteria_have_labelled_rows_gets_them(tmp_path: Path) -> None:
     """rubric=helpfulness shares the criterion ``concise`` with the packaged set: the canaries use its rows
     (labels that apply), not the whole-answer rows written for rubric=everyday."""
-    reward = RubricReward(Judge(ScriptedTransport(lambda r: yes_no(0.5)), {"cache": False}), _rubric_named("helpfulness"))
+    reward = RubricReward(
+        Judge(ScriptedTransport(lambda r: yes_no(0.5)), {"cache": False}), _rubric_named("helpfulness")
+    )
     canaries = build_canaries(SETTINGS, reward, tmp_path, AlarmSink(None))
     assert canaries is not None and canaries.labels_apply
     assert {r["criterion"] for r in canaries.rows} == {"concise"}
 
 
 def test_a_rubric_without_labelled_rows_is_told_so_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    reward = RubricReward(Judge(ScriptedTransport(lambda r: yes_no(0.5)), {"cache": False}), _rubric_named("reference_qa"))
+    reward = RubricReward(
+        Judge(ScriptedTransport(lambda r: yes_no(0.5)), {"cache": False}), _rubric_named("reference_qa")
+    )
     canaries = build_canaries(SETTINGS, reward, tmp_path, AlarmSink(None))
     assert canaries is not None and not canaries.labels_apply
     assert "has no labelled rows for rubric reference_qa" in caplog.text and "no AUC or pass rate" in caplog.text
