@@ -131,9 +131,17 @@ def test_a_hanging_judge_cannot_hang_the_run(tmp_path: Path, judge_server: Flaky
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_sigkill_then_resume_completes_and_replays_from_the_cache(tmp_path: Path) -> None:
+def test_sigkill_then_resume_completes_replays_from_the_cache_and_keeps_the_watchers(
+    tmp_path: Path, judge_server: FlakyServer
+) -> None:
+    """kill -9 after checkpoint-4, the judge swapped while the run is down, resume=auto: the run completes from the
+    checkpoint, the replayed step is answered from the cache, the monitor's rule resumes with its window (no
+    ``min_steps`` wait again), and the canaries compare with the run's first check, so the swap alarms at the
+    resumed run's first step. The canaries' requests are counted apart from the reward's."""
     run_dir = tmp_path / "run"
-    args = (*SMALL, "grpo.max_steps=6", "grpo.save_steps=2", f"hydra.run.dir={run_dir}")
+    watchers = ("monitor.min_steps=4", "monitor.window=4", "canaries.every=2")
+    args = (*vllm_judge(judge_server.url), *SMALL, *watchers, "grpo.max_steps=6", "grpo.save_steps=2")
+    args = (*args, f"hydra.run.dir={run_dir}")
     process = subprocess.Popen(
         train_command(*args),
         env=train_env(),
@@ -142,22 +150,44 @@ def test_sigkill_then_resume_completes_and_replays_from_the_cache(tmp_path: Path
         start_new_session=True,
     )
     deadline = time.monotonic() + 600
-    while _steps_judged(run_dir) < 4 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while _steps_judged(run_dir) < 5 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)  # no clean-up of any kind: as a power cut or the OOM killer
     process.wait(timeout=30)
     judged_before = _steps_judged(run_dir)
-    assert 4 <= judged_before < 6 and not (run_dir / "run_summary.json").exists()
+    assert 5 <= judged_before < 6 and not (run_dir / "run_summary.json").exists()
+    monitored_before = len(_lines(run_dir / "monitor.jsonl"))
+    judge_server.default = 'top:{"no": -0.05, "yes": -3.0}'  # another judge behind the same address
 
     result = run_train(*args, "resume=auto", timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     resumed_from = int(output.split(f"resuming from {run_dir}/checkpoint-")[1].split()[0])
-    save_steps = 2
-    assert resumed_from >= judged_before - save_steps  # lost at most one save interval
+    assert resumed_from == 4
     assert summary(run_dir)["steps"] == 6
     # The steps replayed since the checkpoint asked the judge the same questions: answered from the cache.
     assert summary(run_dir)["judge_cache_hits"] > 0
+    # The monitor's rule resumed with the steps before the checkpoint: at its first step it has a window (5 steps
+    # >= min_steps 4) and a trend z; a rule that started over would have none until 4 new steps.
+    first_resumed = _lines(run_dir / "monitor.jsonl")[monitored_before]
+    assert first_resumed["step"] == 4 and first_resumed["reward_z"] is not None
+    # The canaries checked at the resumed run's first step against the first check of step 0: the swap alarms.
+    alarms = [a for a in _lines(run_dir / "alarms.jsonl") if a["source"] == "canaries"]
+    assert [(a["step"], a["signal"]) for a in alarms] == [(4, "shift")], alarms
+    # Their requests are theirs: the reward's judge/requests of a step with a check are the reward's own (one per
+    # criterion of each judged answer), the check's are in canaries.jsonl and step_timing.jsonl's guard_requests.
+    checks = {c["step"]: c for c in _lines(run_dir / "canaries.jsonl")}
+    timing = {int(r["step"]): r for r in _lines(run_dir / "step_timing.jsonl")}
+    history = json.loads((run_dir / "checkpoint-6" / "trainer_state.json").read_text())["log_history"]
+    logged = {h["step"]: h["judge/requests"] for h in history if "judge/requests" in h}
+    own = {s: sum(len(r["verdicts"]) for r in _rewards(run_dir) if r["step"] == s and r["judged"]) for s in (0, 2)}
+    assert checks[0]["judge_requests"] > 0 and checks[2]["judge_requests"] > 0
+    assert logged[1] == own[0] and logged[3] == own[2], (logged, own)
+    assert timing[3]["guard_requests"] == checks[2]["judge_requests"]
+
+
+def _lines(path: Path) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
 def _rewards(run_dir: Path) -> list[dict]:  # type: ignore[type-arg]

@@ -15,6 +15,7 @@ import pytest
 from rlaif.monitoring.alarms import AlarmStopError
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import Monitor, build_monitor
+from rlaif.monitoring.signals import Rollout
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.rewards.report import spearman
 from rlaif.runs.stopping import StopOnRequest, StopRequest
@@ -359,3 +360,56 @@ def test_on_alarm_stop_writes_every_alarm_of_the_step_and_logs_its_numbers_befor
     assert "more alarm(s) of this step in alarms.jsonl" in str(guarded.stop.reason)
     logged = next(h for h in trainer.state.log_history if h.get("step") == 4 and "monitor/alarm" in h)
     assert logged["monitor/alarm"] == 1.0 and logged["monitor/all_equal_groups"] == 1.0
+
+
+def _words(n: int) -> list[Rollout]:
+    return [
+        Rollout(group="g", question="Where is Tokyo?", answer=" ".join(["Tokyo"] * n), score=0.5 + 0.01 * k)
+        for k in range(4)
+    ]
+
+
+def test_a_resumed_monitor_measures_a_collapse_against_the_runs_real_start(tmp_path: Path) -> None:
+    """Answers of 20 words for 4 steps, then 3 words from step 4; the run dies after checkpoint-6 (steps 0-5 done;
+    a line of a later step is in monitor.jsonl too). The resumed monitor reads steps 0-5 back, so step 6 sees the
+    collapse against the start (20 words), not against the collapsed steps as a new normal; and the rule does
+    not wait min_steps again."""
+    concise = {"criteria": [{"id": "concise", "question": "Is the answer long?"}]}
+    settings = {"min_steps": 4, "window": 8, "collapse_ratio": 0.2}
+    before = build_monitor(settings, concise, tmp_path)
+    assert before is not None
+    for step in range(6):
+        before.observe(step, _words(20 if step < 4 else 3))
+    assert before.sink.raised == []  # the second half of the window is not all collapsed yet (steps 3-5)
+    checkpoint = tmp_path / "checkpoint-6"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 6}))
+    with (tmp_path / "monitor.jsonl").open("a") as f:  # a step after the checkpoint, lost with the crash
+        f.write(json.dumps({"step": 7, "reward": 9.0, "answer_words": 99.0}) + "\n")
+
+    resumed = build_monitor(settings, concise, tmp_path, str(checkpoint))
+    assert resumed is not None and sorted(resumed.watch.steps) == list(range(6))
+    line = resumed.observe(6, _words(3))
+    assert line["reward_z"] is not None  # the window is there at the first resumed step
+    assert [(a.step, a.signal) for a in resumed.sink.raised] == [(6, "answer_words")]
+    restarted = build_monitor(settings, concise, tmp_path / "fresh")
+    assert restarted is not None
+    for step in range(6, 12):  # what a monitor that started over at the resume sees: 3 words is its "start"
+        restarted.observe(step, _words(3))
+    assert restarted.sink.raised == []
+
+
+def test_a_resumed_monitor_does_not_alarm_again_for_a_drift_it_alarmed_on_before_the_crash(tmp_path: Path) -> None:
+    first = _monitor(tmp_path)
+    reward = GuardedReward(_Reward(), [first])
+    for step in range(5):
+        _call(reward, step, hacked=step / 4, metrics={})
+    assert {a.signal for a in first.sink.raised} == {"on_topic", "empty_or_refusal"}
+    checkpoint = tmp_path / "checkpoint-5"
+    checkpoint.mkdir()  # no trainer_state.json: the step is read from the name
+    resumed = build_monitor({"min_steps": 4, "window": 8}, RUBRIC, tmp_path, str(checkpoint))
+    assert resumed is not None
+    _call(GuardedReward(_Reward(), [resumed]), 5, hacked=1.0, metrics={})
+    last = json.loads((tmp_path / "monitor.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 5 and last["alarm"] == 1.0  # the restored rule still flags the drift at step 5 ...
+    assert resumed.sink.raised == []  # ... and does not alarm again: within the window of its alarm at step 3
