@@ -109,8 +109,8 @@ class Canaries:
                 check["auc"],
             )
         log_metric = kwargs.get("log_metric")
-        for key, value in check.items():
-            if log_metric is not None and key != "step" and value is not None:
+        for key, value in check.items():  # the request counts stay in canaries.jsonl (a count is no canary chart)
+            if log_metric is not None and key != "step" and not key.startswith("judge_") and value is not None:
                 log_metric(f"canary/{key}", float(value))
         if self.path is not None:
             with self.path.open("a", encoding="utf-8") as f:

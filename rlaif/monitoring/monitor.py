@@ -7,11 +7,13 @@ TRL's ``log_metric`` (TensorBoard and TRL's step log), and any new alarm to the 
 ``alarms.jsonl``, and with ``monitor.on_alarm=stop`` the run's stop). Steps are TRL's ``global_step``, as in
 ``rewards.jsonl``; when TRL calls the reward more than once for one step, the step's rollouts add up and its
 latest line is the whole step. Only the main process measures and writes: under several processes it sees its
-own share of each step's rollouts, a sample of the step.
+own share of each step's rollouts, a sample of the step. A resumed run's rule starts from ``monitor.jsonl``
+and ``alarms.jsonl`` up to the checkpoint's step (:meth:`Monitor.restore`).
 
 The judged monitor (``monitor.judge_sample`` > 0, with a second judge as ``monitor.judge``): a seeded sample of
-that many completions of each reward call is graded again, by the run's own reward class with the second judge,
-and ``judge_agreement`` is the step's rank correlation between the two (alarm under ``monitor.min_agreement``).
+that many completions of each reward call, drawn group by group, is graded again by the run's own reward class
+with the second judge, and ``judge_agreement`` is the rank correlation between the two within each prompt's
+group, averaged over the groups (alarm under ``monitor.min_agreement``).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class Monitor:
         line, alarms = self.measure(step, self._rollouts, extra)
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:  # before the alarms: a stop must not keep the step's numbers out of its log
-            for name in (*self.settings.rule.wrong_way, "alarm", *(k for k in extra if k.startswith("second_"))):
+            for name in (*self.settings.rule.wrong_way, "alarm"):
                 value = line.get(name)
                 if value is not None and not math.isnan(float(value)):
                     log_metric(f"monitor/{name}", float(value))
