@@ -96,13 +96,14 @@ class Canaries:
         self._resumed = False
         self._checked.add(step)
         scores = await self._scores()
-        if self._first is None:  # the first check twice: the judge's own noise from one check to the next
+        first = self._first is None
+        if first:  # the first check twice: the judge's own noise from one check to the next
             again = await self._scores()
             self._first, self._noise = scores, _mean_abs_change(scores, again) or 0.0
             self._save_first(step)
         check = {**self._summarise(step, scores), **self._own_requests()}
         self.checks.append(check)
-        if len(self.checks) == 1 and check["auc"] is not None and check["auc"] < 0.5:
+        if first and check["auc"] is not None and check["auc"] < 0.5:
             log.warning(
                 "canaries: AUC %.3f at the first check: this judge ranks the canaries' passes under their fails "
                 "(python -m rlaif.judge_eval measures it on more rows)",
