@@ -261,10 +261,15 @@ def test_the_judged_monitor_with_the_packaged_judge_as_second_judge(tmp_path: Pa
         monitor.second = build_second_reward(cfg.monitor, cfg.reward, tmp_path, stack)
         assert monitor.second is not None and monitor.second.judge.identity.startswith("local:")
         metrics: dict[str, list[float]] = {}
-        _call(GuardedReward(_Reward(), [monitor]), 0, hacked=0.5, metrics=metrics)
+        guarded = GuardedReward(_Reward(), [monitor])
+        _call(guarded, 0, hacked=0.5, metrics=metrics)
         line = json.loads((tmp_path / "monitor.jsonl").read_text())
         assert line["judge_agreement"] is None or -1.0 <= line["judge_agreement"] <= 1.0  # None: one side constant
-        assert monitor.second.judge.metrics.totals()["requests"] > 0  # the second judge was asked
+        totals = monitor.second.judge.metrics.totals()
+        assert totals["requests"] > 0  # the second judge was asked, and its requests are the monitor's own figures
+        assert line["second_judge_requests"] == totals["requests"]
+        sent = totals["requests"] - totals["cache_hits"]  # the step timer's count: those that reached the judge
+        assert guarded.take_guard_requests() == (0.0, sent)
     assert (tmp_path / "monitor_judge" / "judge_cache").exists()  # its own cache, apart from the training judge's
 
 
