@@ -137,9 +137,11 @@ def test_sigkill_then_resume_completes_replays_from_the_cache_and_keeps_the_watc
     """kill -9 after checkpoint-4, the judge swapped while the run is down, resume=auto: the run completes from the
     checkpoint, the replayed step is answered from the cache, the monitor's rule resumes with its window (no
     ``min_steps`` wait again), and the canaries compare with the run's first check, so the swap alarms at the
-    resumed run's first step. The canaries' requests are counted apart from the reward's."""
+    resumed run's first step. The canaries' requests are counted apart from the reward's. The rubric is
+    reference_qa, which has no rows in the canaries' shipped set: the run says so at its start, and its canaries
+    still catch the swap."""
     run_dir = tmp_path / "run"
-    watchers = ("monitor.min_steps=4", "monitor.window=4", "canaries.every=2")
+    watchers = ("rubric=reference_qa", "monitor.min_steps=4", "monitor.window=4", "canaries.every=2")
     args = (*vllm_judge(judge_server.url), *SMALL, *watchers, "grpo.max_steps=6", "grpo.save_steps=2")
     args = (*args, f"hydra.run.dir={run_dir}")
     process = subprocess.Popen(
@@ -164,13 +166,17 @@ def test_sigkill_then_resume_completes_replays_from_the_cache_and_keeps_the_watc
     assert result.returncode == 0, output[-3000:]
     resumed_from = int(output.split(f"resuming from {run_dir}/checkpoint-")[1].split()[0])
     assert resumed_from == 4
+    told = [line for line in output.splitlines() if "canaries:" in line and "no labelled rows" in line]
+    assert told and "rubric reference_qa (criteria: matches_reference, no_contradiction, direct)" in told[0]
+    assert "no AUC or pass rate is measured" in told[0] and "canaries.labelled" in told[0]
     assert summary(run_dir)["steps"] == 6
     # The steps replayed since the checkpoint asked the judge the same questions: answered from the cache.
     assert summary(run_dir)["judge_cache_hits"] > 0
     # The monitor's rule resumed with the steps before the checkpoint: at its first step it has a window (5 steps
     # >= min_steps 4) and a trend z; a rule that started over would have none until 4 new steps.
-    first_resumed = _lines(run_dir / "monitor.jsonl")[monitored_before]
-    assert first_resumed["step"] == 4 and first_resumed["reward_z"] is not None
+    monitored = _lines(run_dir / "monitor.jsonl")
+    first_resumed = [line for line in monitored if line["step"] == 4][-1]  # the killed run's own step 4 comes first
+    assert len(monitored) > monitored_before and first_resumed["reward_z"] is not None
     # The canaries checked at the resumed run's first step against the first check of step 0: the swap alarms.
     alarms = [a for a in _lines(run_dir / "alarms.jsonl") if a["source"] == "canaries"]
     assert [(a["step"], a["signal"]) for a in alarms] == [(4, "shift")], alarms
