@@ -51,14 +51,14 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
     dataset = load_prompts(**cfg.data)
     args = instantiate(cfg.grpo, output_dir=str(run_dir), _convert_="all")  # sets up the process group
     resume = resolve_resume(cfg.resume, run_dir)  # a resume cuts the run's per-step logs back to its checkpoint
-    monitor = build_monitor(cfg.monitor, cfg.get("rubric"), run_dir)  # the hacking alarm (docs/monitoring.md)
+    monitor = build_monitor(cfg.monitor, cfg.get("rubric"), run_dir, resume, args.num_generations)  # the hacking alarm
 
     # 2. The judge and its reward, proven with one real request before the policy is loaded; canaries.
     judge, reward = stack.enter_context(
         open_judge_and_reward(cfg.judge, cfg.reward, run_dir, log_path=str(run_dir / "rewards.jsonl"))
     )
     check_references(reward, dataset, cfg.data.path)
-    canaries = build_canaries(cfg.canaries, reward, run_dir) if is_main_process() else None
+    canaries = build_canaries(cfg.canaries, reward, run_dir, resume=resume) if is_main_process() else None
     if monitor is not None:  # the judged monitor: a second judge on a sample of each step (off by default)
         monitor.second = build_second_reward(cfg.monitor, cfg.reward, run_dir, stack)
     if cfg.check_judge:

@@ -132,9 +132,19 @@ def test_a_hanging_judge_cannot_hang_the_run(tmp_path: Path, judge_server: Flaky
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_sigkill_then_resume_completes_and_replays_from_the_cache(tmp_path: Path) -> None:
+def test_sigkill_then_resume_completes_replays_from_the_cache_and_keeps_the_watchers(
+    tmp_path: Path, judge_server: FlakyServer
+) -> None:
+    """kill -9 after checkpoint-4, the judge swapped while the run is down, resume=auto: the run completes from the
+    checkpoint, the replayed step is answered from the cache, the monitor's rule resumes with its window (no
+    ``min_steps`` wait again), and the canaries compare with the run's first check, so the swap alarms at the
+    resumed run's first step. The canaries' requests are counted apart from the reward's. The rubric is
+    reference_qa, which has no rows in the canaries' shipped set: the run says so at its start, and its canaries
+    still catch the swap."""
     run_dir = tmp_path / "run"
-    args = (*SMALL, "grpo.max_steps=6", "grpo.save_steps=2", f"hydra.run.dir={run_dir}")
+    watchers = ("rubric=reference_qa", "monitor.min_steps=4", "monitor.window=4", "canaries.every=2")
+    args = (*vllm_judge(judge_server.url), *SMALL, *watchers, "grpo.max_steps=6", "grpo.save_steps=2")
+    args = (*args, f"hydra.run.dir={run_dir}")
     process = subprocess.Popen(
         train_command(*args),
         env=train_env(),
@@ -143,26 +153,48 @@ def test_sigkill_then_resume_completes_and_replays_from_the_cache(tmp_path: Path
         start_new_session=True,
     )
     deadline = time.monotonic() + 600
-    while _steps_judged(run_dir) < 4 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while _steps_judged(run_dir) < 5 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)  # no clean-up of any kind: as a power cut or the OOM killer
     process.wait(timeout=30)
     judged_before = _steps_judged(run_dir)
-    assert 4 <= judged_before < 6 and not (run_dir / "run_summary.json").exists()
+    assert 5 <= judged_before < 6 and not (run_dir / "run_summary.json").exists()
     killed = {name: _jsonl(run_dir / name) for name in _PER_STEP}
+    monitored_before = len(_jsonl(run_dir / "monitor.jsonl"))
+    judge_server.default = 'top:{"no": -0.05, "yes": -3.0}'  # another judge behind the same address
 
     result = run_train(*args, "resume=auto", timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     resumed_from = int(output.split(f"resuming from {run_dir}/checkpoint-")[1].split()[0])
-    save_steps = 2
-    assert resumed_from >= judged_before - save_steps  # lost at most one save interval
+    assert resumed_from == 4
+    told = [line for line in output.splitlines() if "canaries:" in line and "no labelled rows" in line]
+    assert told and "rubric reference_qa (criteria: matches_reference, no_contradiction, direct)" in told[0]
+    assert "no AUC or pass rate is measured" in told[0] and "canaries.labelled" in told[0]
     assert summary(run_dir)["steps"] == 6
     # The steps replayed since the checkpoint asked the judge the same questions: answered from the cache, none paid
     # twice (step_timing's judge_requests are the requests the cache did not answer).
     assert summary(run_dir)["judge_cache_hits"] > 0
-    timing = {row["step"]: row["judge_requests"] for row in _jsonl(run_dir / "step_timing.jsonl")}
-    assert [timing[step] for step in range(resumed_from + 1, judged_before + 1)] == [0] * (judged_before - resumed_from)
+    # The monitor's rule resumed with the steps before the checkpoint: at its first step it has a window (5 steps
+    # >= min_steps 4) and a trend z; a rule that started over would have none until 4 new steps.
+    monitored = _jsonl(run_dir / "monitor.jsonl")
+    first_resumed = [line for line in monitored if line["step"] == 4][-1]  # the resumed run's own
+    assert len(monitored) > monitored_before and first_resumed["reward_z"] is not None
+    # The canaries checked at the resumed run's first step against the first check of step 0: the swap alarms.
+    alarms = [a for a in _jsonl(run_dir / "alarms.jsonl") if a["source"] == "canaries"]
+    assert [(a["step"], a["signal"]) for a in alarms] == [(4, "shift")], alarms
+    # Their requests are theirs: the reward's judge/requests of a step with a check are the reward's own (one per
+    # criterion of each judged answer), the check's are in canaries.jsonl and step_timing.jsonl's guard_requests.
+    checks = {c["step"]: c for c in _jsonl(run_dir / "canaries.jsonl")}
+    timing = {int(r["step"]): r for r in _jsonl(run_dir / "step_timing.jsonl")}
+    history = json.loads((run_dir / "checkpoint-6" / "trainer_state.json").read_text())["log_history"]
+    logged = {h["step"]: h["judge/requests"] for h in history if "judge/requests" in h}
+    own = {s: sum(len(r["verdicts"]) for r in _rewards(run_dir) if r["step"] == s and r["judged"]) for s in (0, 2)}
+    assert checks[0]["judge_requests"] > 0 and checks[2]["judge_requests"] > 0
+    assert logged[1] == own[0] and logged[3] == own[2], (logged, own)
+    assert timing[3]["guard_requests"] == checks[2]["judge_requests"]
+    paid = {row["step"]: row["judge_requests"] for row in _jsonl(run_dir / "step_timing.jsonl")}
+    assert [paid[step] for step in range(resumed_from + 1, judged_before + 1)] == [0] * (judged_before - resumed_from)
     # The killed run had logged steps after the checkpoint (else there is nothing to replay here)...
     assert max(r["step"] for r in killed["step_timing.jsonl"]) > resumed_from or judged_before > resumed_from
     _assert_one_set_per_step(run_dir, killed, resumed_from, steps=6, answers_per_step=4)

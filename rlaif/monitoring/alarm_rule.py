@@ -196,3 +196,8 @@ class Watch:
         ]
         self._alarmed.update({f.signal: step for f in new})
         return evaluation, new
+
+    def restore(self, steps: Mapping[int, Mapping[str, Any]], alarmed: Mapping[str, int]) -> None:
+        """Start from earlier steps' numbers and last alarms (a resumed run's, read back from its files)."""
+        self.steps = {step: {"step": step, **signals} for step, signals in sorted(steps.items())}
+        self._alarmed = dict(alarmed)

@@ -59,12 +59,21 @@ class AlarmSink:
 
     def report(self, alarm: Alarm) -> None:
         """Log and record ``alarm``; raise :class:`AlarmStopError` when alarms stop the run."""
+        self.report_all([alarm])
+
+    def report_all(self, alarms: list[Alarm]) -> None:
+        """Log and record every alarm of one check (a step's findings), then raise :class:`AlarmStopError` once
+        when alarms stop the run: a stop must not keep the step's other alarms out of ``alarms.jsonl``."""
+        if not alarms:
+            return
         with self._lock:
-            self.raised.append(alarm)
-            log.warning("%s", alarm.line())
+            for alarm in alarms:
+                self.raised.append(alarm)
+                log.warning("%s", alarm.line())
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with self.path.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(asdict(alarm)) + "\n")
+                    f.writelines(json.dumps(asdict(alarm)) + "\n" for alarm in alarms)
         if self.on_alarm == "stop":
-            raise AlarmStopError(alarm.line())
+            more = f" (and {len(alarms) - 1} more alarm(s) of this step in alarms.jsonl)" if len(alarms) > 1 else ""
+            raise AlarmStopError(alarms[0].line() + more)

@@ -3,15 +3,17 @@ bypassed, so a judge that changed under a running job is caught: a server restar
 quantised swap, an API model version change, a degraded server returning garbage.
 
 Each check grades the same rows (default: 16 rows of the shipped pointwise set, half of them passes) with
-the run's own reward and judge, and records the AUC, the pass rate on the passes and on the fails, and the
-parse failures (``canaries.jsonl``, ``canary/*`` in TensorBoard). The first check is run twice: how much a
-row's score moves between those two is the judge's own noise (0 for a deterministic judge). A later check
-raises an alarm when
+the run's own reward and judge, and records the AUC, the pass rate on the passes and on the fails, the parse
+failures and the check's own judge requests (``canaries.jsonl``, ``canary/*`` in TensorBoard). The first
+check is run twice: how much a row's score moves between those two is the judge's own noise (0 for a
+deterministic judge). A later check raises an alarm when
 
 - its rows moved from the first check by more than that noise allows: the mean absolute change of a row's
   score exceeds ``max(min_shift, 3 x noise)``;
-- its AUC fell under ``min_auc`` (from at or above it at the first check) while the scores moved;
 - more than ``max_parse_failure_rate`` of its rows got no verdict.
+
+The first check (its scores and noise) is kept in ``canaries_first.json``: a resumed run compares with it,
+and checks at its first step, so a judge swapped while the run was down alarms there.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from rlaif.rewards.capabilities import ComparesAnswers, HasRubric
 
 log = logging.getLogger("rlaif.monitor")
 
-# The packaged sets were written for rubric=everyday (pointwise) and its preference spec (pairwise).
+# The packaged sets were written for rubric=everyday (pointwise: its criteria's rows and whole-answer rows).
 PACKAGED_RUBRIC = "everyday"
 
 
@@ -49,9 +51,9 @@ class Canaries:
         sink: AlarmSink,
         path: Path | None,
         every: int = 8,
-        min_auc: float | None = 0.5,
         min_shift: float = 0.05,
         max_parse_failure_rate: float = 0.25,
+        labels_apply: bool = True,
     ) -> None:
         self.reward = reward
         self.rows = list(rows)
@@ -59,33 +61,82 @@ class Canaries:
         self.sink = sink
         self.path = path
         self.every = every
-        self.min_auc = min_auc
         self.min_shift = min_shift
         self.max_parse_failure_rate = max_parse_failure_rate
+        self.labels_apply = labels_apply  # False: the rows' labels were written for another rubric
         self.checks: list[dict[str, Any]] = []
         self._first: list[float | None] | None = None
         self._noise = 0.0
         self._checked: set[int] = set()
+        self._resumed = False
+        self._requests = 0.0  # the checks' judge requests since the step timer last took them
+
+    @property
+    def first_path(self) -> Path | None:
+        return None if self.path is None else self.path.with_name("canaries_first.json")
+
+    def resume(self) -> bool:
+        """A resumed run: compare with the first check its earlier part saved, and check at the first step
+        (the judge may have been swapped while the run was down). False when no first check was saved."""
+        self._resumed = True
+        path = self.first_path
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8")) if path is not None else None
+        except (OSError, ValueError):
+            saved = None
+        if not isinstance(saved, dict) or saved.get("rows") != [_row_id(r) for r in self.rows]:
+            log.warning("canaries: no first check of these rows to resume from (%s): the next check is the first", path)
+            return False
+        self._first, self._noise = list(saved["scores"]), float(saved["noise"])
+        return True
 
     async def before_reward(self, step: int, kwargs: Mapping[str, Any]) -> None:
-        if step % self.every != 0 or step in self._checked:
+        if (step % self.every != 0 and not self._resumed) or step in self._checked:
             return
+        self._resumed = False
         self._checked.add(step)
         scores = await self._scores()
-        if self._first is None:  # the first check twice: the judge's own noise from one check to the next
+        first = self._first is None
+        if first:  # the first check twice: the judge's own noise from one check to the next
             again = await self._scores()
             self._first, self._noise = scores, _mean_abs_change(scores, again) or 0.0
-        check = self._summarise(step, scores)
+            self._save_first(step)
+        check = {**self._summarise(step, scores), **self._own_requests()}
         self.checks.append(check)
+        if first and check["auc"] is not None and check["auc"] < 0.5:
+            log.warning(
+                "canaries: AUC %.3f at the first check: this judge ranks the canaries' passes under their fails "
+                "(python -m rlaif.judge_eval measures it on more rows)",
+                check["auc"],
+            )
         log_metric = kwargs.get("log_metric")
-        for key, value in check.items():
-            if log_metric is not None and key != "step" and value is not None:
+        for key, value in check.items():  # the request counts stay in canaries.jsonl (a count is no canary chart)
+            if log_metric is not None and key != "step" and not key.startswith("judge_") and value is not None:
                 log_metric(f"canary/{key}", float(value))
         if self.path is not None:
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(check) + "\n")
-        for alarm in self._alarms(check):
-            self.sink.report(alarm)
+        self.sink.report_all(self._alarms(check))
+
+    def _save_first(self, step: int) -> None:
+        if self.first_path is not None:
+            first = {"step": step, "rows": [_row_id(r) for r in self.rows], "scores": self._first, "noise": self._noise}
+            self.first_path.write_text(json.dumps(first), encoding="utf-8")
+
+    def _own_requests(self) -> dict[str, float]:
+        """The check's judge requests, taken out of the judge's per-step counts: the reward's ``judge/*`` of the
+        step count the reward's own requests only (the reward drains them at the end of each call, so what the
+        judge counted since is the check's)."""
+        drain = getattr(getattr(self.reward.judge, "metrics", None), "drain", None)
+        counts = drain() if drain is not None else {}
+        own = {f"judge_{k}": float(counts.get(k, 0.0)) for k in ("requests", "failures", "retries")}
+        self._requests += own["judge_requests"] - float(counts.get("cache_hits", 0.0))
+        return own
+
+    def take_requests(self) -> tuple[float, float]:
+        """(requests to the training judge, all requests) of the checks since the last call (the step timer's)."""
+        taken, self._requests = self._requests, 0.0
+        return taken, taken
 
     async def after_reward(self, *args: Any) -> None:
         return None
@@ -103,6 +154,8 @@ class Canaries:
         passes = [s for y, s in scored if y]
         fails = [s for y, s in scored if not y]
         assert self._first is not None
+        if not self.labels_apply:  # labels written for another rubric: no AUC or pass rate to read from them
+            passes, fails = [], []
         return {
             "step": step,
             "auc": st.roc_auc([y for y, _ in scored], [s for _, s in scored]) if passes and fails else None,
@@ -117,28 +170,6 @@ class Canaries:
         """The scores moved beyond the judge's own noise since the first check."""
         return check["shift"] is not None and check["shift"] > max(self.min_shift, 3 * self._noise)
 
-    def _fell_under_min_auc(self, check: Mapping[str, Any]) -> bool:
-        """Under ``min_auc`` now, at or above it at the first check, and the scores moved beyond their noise.
-
-        The AUC of a few rows moves with the scores' noise alone (measured on a real vLLM server: 8 rows, noise
-        0.015, the AUC went from at least 0.5 to 0.375 with no change of judge): a fall without a move of the
-        scores is that noise. A judge already under the limit at the start gets one WARNING instead: an alarm
-        there would only repeat what ``judge_eval`` should have said before the run."""
-        if self.min_auc is None or check["auc"] is None:
-            return False
-        first = self.checks[0]["auc"]
-        if len(self.checks) == 1:
-            if first is not None and first < self.min_auc:
-                log.warning(
-                    "canaries: AUC %.3f at the first check, under canaries.min_auc %s: this judge barely tells "
-                    "the canaries' passes from their fails (python -m rlaif.judge_eval measures it on more rows); "
-                    "the AUC limit is not applied in this run",
-                    first,
-                    self.min_auc,
-                )
-            return False
-        return first is not None and first >= self.min_auc > check["auc"] and self._moved(check)
-
     def _alarms(self, check: Mapping[str, Any]) -> list[Alarm]:
         step, alarms = int(check["step"]), []
         limit = max(self.min_shift, 3 * self._noise)
@@ -152,8 +183,6 @@ class Canaries:
                     check,
                 )
             )
-        if self._fell_under_min_auc(check):
-            alarms.append(_alarm(step, "auc", f"AUC {check['auc']:.3f} < canaries.min_auc {self.min_auc}", check))
         if check["parse_failure_rate"] > self.max_parse_failure_rate:
             alarms.append(
                 _alarm(
@@ -168,11 +197,12 @@ class Canaries:
 
 
 def build_canaries(
-    settings: Mapping[str, Any], reward: Any, run_dir: Path, sink: AlarmSink | None = None
+    settings: Mapping[str, Any], reward: Any, run_dir: Path, sink: AlarmSink | None = None, resume: str | None = None
 ) -> Canaries | None:
     """The canaries of ``settings`` (the ``canaries`` config) for ``reward``; None when off or when the reward
     has no judge to watch (``reward=checks``). Alarms go to ``sink``, by default ``<run_dir>/alarms.jsonl``
-    under ``canaries.on_alarm``. Bad values raise :class:`ConfigError` (bad input: exit 2) naming ``canaries.<key>``."""
+    under ``canaries.on_alarm``; ``resume``: the checkpoint a resumed run starts from. Bad values raise
+    :class:`ConfigError` (bad input: exit 2) naming ``canaries.<key>``."""
     keys = parse_settings(_Keys, settings, "canaries")
     if not keys.enabled or getattr(reward, "judge", None) is None:
         return None
@@ -187,29 +217,36 @@ def build_canaries(
         labelled = load_labelled(name)
     except DataError as exc:
         raise DataError(f"canaries.{key}: {exc}") from None
-    min_auc = keys.min_auc
     rubric = getattr(getattr(reward, "rubric", None), "name", PACKAGED_RUBRIC)
-    if name.startswith("packaged:") and rubric != PACKAGED_RUBRIC:
+    for_this_rubric = not name.startswith("packaged:") or rubric == PACKAGED_RUBRIC
+    rows, labels_apply = _sample(labelled, reward, keys.rows, keys.seed, for_this_rubric)
+    if not labels_apply:
+        ids = ", ".join(c.id for c in reward.rubric.criteria)
         log.warning(
-            "canaries: %s was written for rubric=%s, not %s: drift and parse failures are watched, the AUC limit "
-            "is not; set canaries.labelled to a set labelled for your rubric",
+            "canaries: %s has no labelled rows for rubric %s (criteria: %s); its whole-answer rows were labelled "
+            "for rubric %s. The canaries grade %d of them with your rubric and alarm only when the judge's scores "
+            "move or fail to parse; no AUC or pass rate is measured. Set canaries.labelled to a set with rows "
+            "for your rubric's criteria.",
             name,
-            PACKAGED_RUBRIC,
             rubric,
+            ids,
+            PACKAGED_RUBRIC,
+            len(rows),
         )
-        min_auc = None
-    rows = _sample(labelled, reward, keys.rows, keys.seed)
-    return Canaries(
+    canaries = Canaries(
         reward,
         rows,
         pairwise,
         sink,
         run_dir / "canaries.jsonl",
         every=keys.every,
-        min_auc=min_auc,
         min_shift=keys.min_shift,
         max_parse_failure_rate=keys.max_parse_failure_rate,
+        labels_apply=labels_apply,
     )
+    if resume is not None:
+        canaries.resume()
+    return canaries
 
 
 _Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -226,23 +263,37 @@ class _Keys(BaseModel):
     rows: Annotated[int, Field(ge=4)] = 16  # half passes, half fails
     seed: int = 0
     every: PositiveInt = 8  # steps
-    min_auc: _Unit | None = 0.5
     min_shift: _Unit = 0.05
     max_parse_failure_rate: _Unit = 0.25
     on_alarm: Literal["warn", "stop"] = "warn"
 
 
-def _sample(labelled: LabelledSet, reward: Any, size: int, seed: int) -> list[dict[str, Any]]:
-    """``size`` rows, half labelled positive, seeded; pointwise rows only for this rubric's criteria."""
-    ids = {c.id for c in reward.rubric.criteria} if not labelled.pairwise else set()
-    usable = [r for r in labelled.rows if labelled.pairwise or r.get("criterion") in ids | {None}]
+def _sample(
+    labelled: LabelledSet, reward: Any, size: int, seed: int, for_this_rubric: bool
+) -> tuple[list[dict[str, Any]], bool]:
+    """``size`` rows, half labelled positive, seeded, and whether their labels apply to the run's rubric.
+
+    Pointwise: the rows about one of the rubric's criteria (scored by that criterion), and whole-answer rows
+    when the set was written for this rubric. When these are too few, the whole-answer rows of another rubric:
+    their scores still show a judge that changes, their labels say nothing about it."""
     positive = "a" if labelled.pairwise else "pass"
     key = "preferred" if labelled.pairwise else "label"
+    if labelled.pairwise:
+        usable, fallback = list(labelled.rows), []
+    else:
+        ids = {c.id for c in reward.rubric.criteria}
+        usable = [r for r in labelled.rows if r.get("criterion") in ids or (for_this_rubric and not r.get("criterion"))]
+        fallback = [r for r in labelled.rows if not r.get("criterion")]
     rng = random.Random(seed)
-    halves = [[r for r in usable if (r[key] == positive) == want] for want in (True, False)]
-    if any(len(h) < size // 2 for h in halves):
-        raise ConfigError(f"canaries.rows: {labelled.path} has fewer than {size // 2} usable rows of each label")
-    return [row for half in halves for row in rng.sample(half, size // 2)]
+    for rows, labels_apply in ((usable, True), (fallback, False)):
+        halves = [[r for r in rows if (r[key] == positive) == want] for want in (True, False)]
+        if all(len(h) >= size // 2 for h in halves):
+            return [row for half in halves for row in rng.sample(half, size // 2)], labels_apply
+    raise ConfigError(f"canaries.rows: {labelled.path} has fewer than {size // 2} usable rows of each label")
+
+
+def _row_id(row: Mapping[str, Any]) -> str:
+    return str(row.get("id") or row.get("prompt") or "")
 
 
 def _mean_abs_change(before: Sequence[float | None], after: Sequence[float | None]) -> float | None:

@@ -37,7 +37,8 @@ class Guard(Protocol):
 
 
 class GuardedReward:
-    """``reward`` with ``guards`` run around every call; ``guard_seconds`` is their time since the last read."""
+    """``reward`` with ``guards`` run around every call; ``guard_seconds`` is their time since the last read, and a
+    guard with ``take_requests`` (the canaries, the judged monitor) reports its judge requests the same way."""
 
     def __init__(self, reward: Any, guards: Sequence[Guard], stop: StopRequest | None = None) -> None:
         self.reward = reward
@@ -73,6 +74,17 @@ class GuardedReward:
         """The guards' seconds since the last call (the step timer reads this once per step)."""
         seconds, self.guard_seconds = self.guard_seconds, 0.0
         return seconds
+
+    def take_guard_requests(self) -> tuple[float, float]:
+        """The guards' judge requests since the last call, not answered from a cache: (those sent to the training
+        judge, all of them). The step timer counts them apart from the reward's, as it does their time."""
+        on_training = every = 0.0
+        for guard in self.guards:
+            take = getattr(guard, "take_requests", None)
+            if callable(take):
+                mine, theirs = take()
+                on_training, every = on_training + mine, every + theirs
+        return on_training, every
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reward, name)

@@ -7,16 +7,19 @@ TRL's ``log_metric`` (TensorBoard and TRL's step log), and any new alarm to the 
 ``alarms.jsonl``, and with ``monitor.on_alarm=stop`` the run's stop). Steps are TRL's ``global_step``, as in
 ``rewards.jsonl``; when TRL calls the reward more than once for one step, the step's rollouts add up and its
 latest line is the whole step. Only the main process measures and writes: under several processes it sees its
-own share of each step's rollouts, a sample of the step.
+own share of each step's rollouts, a sample of the step. A resumed run's rule starts from ``monitor.jsonl``
+and ``alarms.jsonl`` up to the checkpoint's step (:meth:`Monitor.restore`).
 
 The judged monitor (``monitor.judge_sample`` > 0, with a second judge as ``monitor.judge``): a seeded sample of
-that many completions of each reward call is graded again, by the run's own reward class with the second judge,
-and ``judge_agreement`` is the step's rank correlation between the two (alarm under ``monitor.min_agreement``).
+that many completions of each reward call, drawn group by group, is graded again by the run's own reward class
+with the second judge, and ``judge_agreement`` is the rank correlation between the two within each prompt's
+group, averaged over the groups (alarm under ``monitor.min_agreement``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -27,8 +30,10 @@ from typing import Any
 from rlaif.monitoring.alarm_rule import Watch
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.monitoring.settings import MonitorSettings, monitor_settings
-from rlaif.monitoring.signals import Rollout, agreement, step_signals
+from rlaif.monitoring.signals import Rollout, group_agreement, step_signals
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
+
+log = logging.getLogger("rlaif.monitor")
 
 
 class Monitor:
@@ -42,7 +47,9 @@ class Monitor:
         self.second: Any | None = None  # the judged monitor's reward (its own judge); see build_second_reward
         self._step: int | None = None
         self._rollouts: list[Rollout] = []
-        self._judged: list[tuple[float | None, float | None]] = []  # (reward, second judge) of the step's sample
+        self._judged: dict[str, list[tuple[float | None, float | None]]] = {}  # group -> (reward, second judge)
+        self._second_requests: dict[str, float] = {}  # the second judge's requests of the step
+        self._requests = 0.0  # the second judge's uncached requests since the step timer last took them
         self._rng = random.Random(0)
 
     async def before_reward(self, step: int, kwargs: Mapping[str, Any]) -> None:
@@ -59,38 +66,75 @@ class Monitor:
         if not getattr(kwargs.get("trainer_state"), "is_world_process_zero", True):
             return
         if step != self._step:  # a new step: the previous one is complete
-            self._step, self._rollouts, self._judged = step, [], []
-        self._rollouts.extend(rollouts_from_call(prompts, completions, scores, kwargs))
-        extra = {}
+            self._step, self._rollouts, self._judged, self._second_requests = step, [], {}, {}
+        rollouts = rollouts_from_call(prompts, completions, scores, kwargs)
+        self._rollouts.extend(rollouts)
+        extra: dict[str, Any] = {}
         if self.second is not None and self.settings.judge_sample > 0:
-            self._judged.extend(await self._judge_sample(prompts, completions, scores, kwargs))
-            extra["judge_agreement"] = agreement([a for a, _ in self._judged], [b for _, b in self._judged])
-        line = self.observe(step, self._rollouts, extra)
+            await self._judge_sample(prompts, completions, scores, [r.group for r in rollouts], kwargs)
+            extra["judge_agreement"] = group_agreement(self._judged)
+            extra.update({f"second_judge_{k}": v for k, v in self._second_requests.items()})
+        line, alarms = self.measure(step, self._rollouts, extra)
         log_metric = kwargs.get("log_metric")
-        if log_metric is not None:
+        if log_metric is not None:  # before the alarms: a stop must not keep the step's numbers out of its log
             for name in (*self.settings.rule.wrong_way, "alarm"):
                 value = line.get(name)
                 if value is not None and not math.isnan(float(value)):
                     log_metric(f"monitor/{name}", float(value))
+        self.sink.report_all(alarms)
 
     async def _judge_sample(
         self,
         prompts: Sequence[Any],
         completions: Sequence[Any],
         scores: Sequence[float | None],
+        groups: Sequence[str],
         kwargs: Mapping[str, Any],
-    ) -> list[tuple[float | None, float | None]]:
-        """(training score, second judge's score) for a seeded sample of this call's completions."""
+    ) -> None:
+        """The second judge grades a seeded sample of this call's completions, group by group (GRPO compares the
+        answers of one prompt with each other, so that is where the two judges must agree): whole groups while
+        ``judge_sample`` allows, never one answer of a group alone. Adds (training score, second score) pairs to
+        the step's groups and the second judge's requests to the step's count."""
         assert self.second is not None
-        picked = sorted(self._rng.sample(range(len(prompts)), min(self.settings.judge_sample, len(prompts))))
+        members: dict[str, list[int]] = {}
+        for i, group in enumerate(groups):
+            members.setdefault(group, []).append(i)
+        picked: list[int] = []
+        left = self.settings.judge_sample
+        for group in self._rng.sample(sorted(members), len(members)):
+            if left < 2:
+                break
+            take = members[group] if len(members[group]) <= left else self._rng.sample(members[group], left)
+            if len(take) >= 2:
+                picked.extend(sorted(take))
+                left -= len(take)
         refs = list(kwargs.get("reference_answer") or [None] * len(prompts))
         grades = await self.second.grade(
             [prompts[i] for i in picked], [completions[i] for i in picked], [refs[i] for i in picked]
         )
-        return [(scores[i], g.score) for i, g in zip(picked, grades, strict=True)]
+        for i, grade in zip(picked, grades, strict=True):
+            self._judged.setdefault(groups[i], []).append((scores[i], grade.score))
+        drain = getattr(getattr(getattr(self.second, "judge", None), "metrics", None), "drain", None)
+        for key, value in (drain() if drain is not None else {}).items():  # the monitor's own, not the reward's
+            if key in ("requests", "failures", "cache_hits"):
+                self._second_requests[key] = self._second_requests.get(key, 0.0) + value
+            self._requests += value if key == "requests" else -value if key == "cache_hits" else 0.0
+
+    def take_requests(self) -> tuple[float, float]:
+        """(requests to the training judge: none, all requests: the second judge's) since the last call."""
+        taken, self._requests = self._requests, 0.0
+        return 0.0, taken
 
     def observe(self, step: int, rollouts: Sequence[Rollout], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Measure ``step``'s rollouts, write its line, report new alarms; the line (also used by the replay)."""
+        line, alarms = self.measure(step, rollouts, extra)
+        self.sink.report_all(alarms)
+        return line
+
+    def measure(
+        self, step: int, rollouts: Sequence[Rollout], extra: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, Any], list[Alarm]]:
+        """Measure ``step``'s rollouts and write its line; the line and the new alarms, not reported yet."""
         signals = {**step_signals(rollouts), **(extra or {})}
         evaluation, new = self.watch.update(step, signals)
         line = {
@@ -105,9 +149,43 @@ class Monitor:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(line) + "\n")
-        for finding in new:
-            self.sink.report(Alarm("monitor", finding.signal, step, finding.message, finding.numbers))
-        return line
+        return line, [Alarm("monitor", f.signal, step, f.message, f.numbers) for f in new]
+
+    def restore(self, upto: int) -> int:
+        """A resumed run's rule picks up where the checkpoint left it: the steps of ``monitor.jsonl`` up to
+        ``upto`` (the checkpoint's step; later lines are the lost steps'), so the window need not refill for
+        ``min_steps`` steps and a collapse before the crash is measured against the run's real start, and the
+        monitor's alarms of ``alarms.jsonl`` up to ``upto``, so one drift still alarms once. The steps restored."""
+        keys = ("reward", *self.settings.rule.wrong_way)
+        steps = {
+            int(row["step"]): {k: row.get(k) for k in keys}
+            for row in read_rows(self.path)
+            if isinstance(row.get("step"), int) and row["step"] <= upto  # a step's last line is the whole step
+        }
+        alarmed = {
+            str(row.get("signal")): int(row["step"])
+            for row in read_rows(self.sink.path)
+            if row.get("source") == "monitor" and isinstance(row.get("step"), int) and row["step"] <= upto
+        }
+        self.watch.restore(steps, alarmed)
+        if steps:
+            log.info("monitor: resumed with the rule's window of steps %d-%d (monitor.jsonl)", min(steps), max(steps))
+        return len(steps)
+
+
+def read_rows(path: Path | None) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file, in order; a line a crash cut short is skipped. ``[]`` without a file."""
+    if path is None or not path.is_file():
+        return []
+    rows = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
 
 
 def rollouts_from_call(
@@ -129,13 +207,36 @@ def rollouts_from_call(
     ]
 
 
-def build_monitor(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any] | None, run_dir: Path) -> Monitor | None:
-    """The monitor of ``monitor`` (the config group, checked: a bad value raises ConfigError), None when off."""
-    settings = monitor_settings(monitor, rubric)
+def build_monitor(
+    monitor: Mapping[str, Any] | None,
+    rubric: Mapping[str, Any] | None,
+    run_dir: Path,
+    resume: str | None = None,
+    group_size: int | None = None,
+) -> Monitor | None:
+    """The monitor of ``monitor`` (the config group, checked: a bad value raises ConfigError), None when off.
+    ``resume``: the checkpoint a resumed run starts from (its rule is restored up to that step); ``group_size``:
+    GRPO's ``num_generations``, which a judged sample is checked against."""
+    settings = monitor_settings(monitor, rubric, group_size)
     if not settings.enabled:
         return None
     sink = AlarmSink(run_dir / "alarms.jsonl", settings.on_alarm)
-    return Monitor(settings, sink, run_dir / "monitor.jsonl")
+    built = Monitor(settings, sink, run_dir / "monitor.jsonl")
+    if (step := checkpoint_step(resume)) is not None:
+        built.restore(step)
+    return built
+
+
+def checkpoint_step(checkpoint: str | Path | None) -> int | None:
+    """The global step a checkpoint was saved at (its ``trainer_state.json``, else its name); None: no checkpoint."""
+    if checkpoint is None:
+        return None
+    folder = Path(checkpoint)
+    try:
+        return int(json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))["global_step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        suffix = folder.name.rsplit("-", 1)[-1]
+        return int(suffix) if suffix.isdigit() else None
 
 
 def build_second_reward(

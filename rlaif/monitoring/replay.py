@@ -79,8 +79,8 @@ def references(data: Mapping[str, Any] | None) -> dict[str, str | None]:
 class _Collect(AlarmSink):
     """Keeps alarms for the caller to print (no log line, no file, never stops)."""
 
-    def report(self, alarm: Alarm) -> None:
-        self.raised.append(alarm)
+    def report_all(self, alarms: list[Alarm]) -> None:
+        self.raised.extend(alarms)
 
 
 def replay(

@@ -60,8 +60,11 @@ class _Keys(BaseModel):
     min_agreement: Annotated[float, Field(ge=-1.0, le=1.0)]
 
 
-def monitor_settings(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any] | None = None) -> MonitorSettings:
-    """``monitor`` (the config group; None: the defaults) checked; ``rubric`` decides ``length_in_rubric=auto``."""
+def monitor_settings(
+    monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any] | None = None, group_size: int | None = None
+) -> MonitorSettings:
+    """``monitor`` (the config group; None: the defaults) checked; ``rubric`` decides ``length_in_rubric=auto``;
+    ``group_size`` (GRPO's ``num_generations``, when known) is what ``judge_sample`` is cut into."""
     keys = parse_settings(_Keys, {**DEFAULTS, **dict(monitor or {})}, "monitor")
     if keys.min_steps > keys.window:
         raise ConfigError(f"monitor.min_steps: {keys.min_steps} is more than monitor.window ({keys.window})")
@@ -70,6 +73,7 @@ def monitor_settings(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any
             f"monitor.judge_sample: {keys.judge_sample} answers a step need a second judge, and monitor.judge is "
             "null: add one, e.g. +judge@monitor.judge=vllm monitor.judge.base_url=http://HOST:PORT/v1"
         )
+    _check_judge_sample(keys.judge_sample, group_size)
     wrong_way: dict[str, Wrong] = dict(WRONG_WAY)
     if rubric_asks_length(rubric) if keys.length_in_rubric == "auto" else keys.length_in_rubric:
         wrong_way["answer_words"] = "collapse"
@@ -86,6 +90,24 @@ def monitor_settings(monitor: Mapping[str, Any] | None, rubric: Mapping[str, Any
         wrong_way=wrong_way,
     )
     return MonitorSettings(enabled=keys.enabled, on_alarm=keys.on_alarm, rule=rule, judge_sample=keys.judge_sample)
+
+
+def _check_judge_sample(sample: int, group_size: int | None) -> None:
+    """The second judge's sample is ranked within each prompt's group: a sample that leaves one answer of a group
+    alone grades it for nothing (one answer has no rank), and a sample of 1 can never give a value."""
+    size = group_size if group_size is not None and group_size >= 2 else None
+    lone = sample == 1 or (size is not None and sample % size == 1)
+    if sample > 0 and lone:
+        cut = (
+            f"{sample // size} whole group(s) of {size} (grpo.num_generations) and 1 answer"
+            if size and sample > size
+            else "1 answer"
+        )
+        raise ConfigError(
+            f"monitor.judge_sample: {sample} answers a reward call are {cut} of a group, which has no other answer "
+            "to be ranked against (the agreement is measured within each prompt's group): use 2 or more per group, "
+            f"e.g. monitor.judge_sample={size or 2}"
+        )
 
 
 def rubric_asks_length(rubric: Mapping[str, Any] | None) -> bool:

@@ -14,7 +14,7 @@ import math
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -79,15 +79,18 @@ def step_signals(rollouts: Sequence[Rollout]) -> dict[str, float | None]:
     }
 
 
-def agreement(reward: Sequence[float | None], judged: Sequence[float | None]) -> float | None:
-    """Spearman's rank correlation between the training reward and a second judge's scores of the same answers
-    (pairs where both scored); None under 3 pairs or when either side is constant."""
-    pairs = [
-        (float(a or 0.0), float(b or 0.0)) for a, b in zip(reward, judged, strict=True) if _scored(a) and _scored(b)
-    ]
-    if len(pairs) < 3:
-        return None
-    return spearman([a for a, _ in pairs], [b for _, b in pairs])
+def group_agreement(groups: Mapping[str, Sequence[tuple[float | None, float | None]]]) -> float | None:
+    """How alike the training reward and a second judge rank the answers where GRPO uses the reward: within
+    each prompt's group (its advantages compare a group's answers with each other, never across groups).
+    Spearman's rank correlation of each group's (reward, second judge) pairs where both scored, averaged over
+    the groups that have one (2+ such pairs, neither side constant); None when no group has one."""
+    rhos = []
+    for pairs in groups.values():
+        scored = [(float(a or 0.0), float(b or 0.0)) for a, b in pairs if _scored(a) and _scored(b)]
+        rho = spearman([a for a, _ in scored], [b for _, b in scored]) if len(scored) >= 2 else None
+        if rho is not None:
+            rhos.append(rho)
+    return statistics.fmean(rhos) if rhos else None
 
 
 def repetition(answer: str, n: int = 3) -> float:

@@ -1,9 +1,10 @@
 """What a judge reward shows its user each step: metrics through TRL's ``log_metric``, rationales
 through ``log_extra`` and one ``rewards.jsonl`` line per completion.
 
-Among the metrics is a length-hacking alarm: the Spearman correlation, within each prompt's group,
-between answer length and reward (judges prefer longer answers 59-79% of the time; a policy learns
-that fast). Averaged over the groups of the step; near +1 for many steps means length is what pays.
+Among the metrics is one to watch for length hacking: the Spearman correlation, within each prompt's
+group, between answer length and reward (judges prefer longer answers 59-79% of the time; a policy learns
+that fast). Averaged over the groups of the step; near +1 for many steps means length is what pays. It
+is a metric, not an alarm: the hacking alarm's ``answer_words`` signal (rlaif.monitoring) is the alarm.
 
 Judge errors also reach the console (logger ``rlaif.rewards``, WARNING, through the reward's
 :class:`~rlaif.rewards.run_log.RewardLog`): the first few of the run in full, then one line per step with

@@ -42,6 +42,7 @@ class StepTimer(TrainerCallback):
         self._guard_s = 0.0
         self._tokens = 0
         self._requests_before = 0.0
+        self._guard_requests = (0.0, 0.0)  # (sent to the training judge, all): the guards', not the reward's
 
     def timed(self, reward: Any) -> Any:  # Any: TRL's reward_funcs type does not name async callables
         """``reward`` with its calls timed into this step's judge time (TRL sees the same name and result)."""
@@ -56,17 +57,21 @@ class StepTimer(TrainerCallback):
         self._tokens += rollout_tokens
         return start
 
-    def reward_finished(self, start: float, guard_s: float = 0.0) -> None:
-        """A reward call ends; ``guard_s`` of it were the guards' (counted apart from the judge)."""
+    def reward_finished(self, start: float, guard_s: float = 0.0, guard_requests: tuple[float, float] = (0, 0)) -> None:
+        """A reward call ends; ``guard_s`` of it were the guards' and ``guard_requests`` their judge requests (to
+        the training judge, in all), counted apart from the reward's."""
         _synchronize()
         self._judge_s += time.perf_counter() - start - guard_s
         self._guard_s += guard_s
+        on_training, every = self._guard_requests
+        self._guard_requests = (on_training + guard_requests[0], every + guard_requests[1])
 
     # -- TrainerCallback ---------------------------------------------------------------------------
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         _synchronize()
         self._begin = time.perf_counter()
         self._first_reward, self._judge_s, self._guard_s, self._tokens = None, 0.0, 0.0, 0
+        self._guard_requests = (0.0, 0.0)
         self._requests_before = self._judge_requests()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -75,7 +80,7 @@ class StepTimer(TrainerCallback):
         _synchronize()
         step_s = time.perf_counter() - self._begin
         generation_s = self._first_reward - self._begin if self._first_reward is not None else 0.0
-        requests = self._judge_requests() - self._requests_before
+        requests = self._judge_requests() - self._requests_before - self._guard_requests[0]  # the reward's own
         row = {
             "step": float(state.global_step),
             "step_s": step_s,
@@ -88,6 +93,7 @@ class StepTimer(TrainerCallback):
             "rollout_tokens_per_s": self._tokens / generation_s if generation_s > 0 else 0.0,
             "judge_requests": requests,
             "judge_requests_per_s": requests / self._judge_s if self._judge_s > 0 else 0.0,
+            "guard_requests": self._guard_requests[1],
         }
         self.rows.append(row)
         self._begin = None
@@ -155,7 +161,12 @@ class TimedReward:
             return list(await result if inspect.isawaitable(result) else result)
         finally:
             take_guard_seconds = getattr(self.reward, "take_guard_seconds", None)  # a GuardedReward's guards
-            self.timer.reward_finished(start, take_guard_seconds() if callable(take_guard_seconds) else 0.0)
+            take_guard_requests = getattr(self.reward, "take_guard_requests", None)
+            self.timer.reward_finished(
+                start,
+                take_guard_seconds() if callable(take_guard_seconds) else 0.0,
+                take_guard_requests() if callable(take_guard_requests) else (0.0, 0.0),
+            )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reward, name)

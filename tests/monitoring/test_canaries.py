@@ -39,9 +39,9 @@ def _rubric() -> dict[str, Any]:
 
 def _by_length(state: dict[str, Any], request: Any) -> Any:
     """P(yes) from the answer's length; ``state["flip"]`` inverts it (a judge swapped under the run)."""
-    if state.get("garbage"):
-        return text_reply("The weather is nice today.")
     p = min(0.95, max(0.05, len(fenced(request)) / 120))
+    if state.get("garbage") or (state.get("half_garbage") and p < 0.5):
+        return text_reply("The weather is nice today.")
     return yes_no(1 - p if state.get("flip") else p)
 
 
@@ -130,7 +130,7 @@ def test_pairwise_canaries_for_a_preference_reward(tmp_path: Path) -> None:
     [
         ("every", 0, "canaries.every"),
         ("rows", 3, "canaries.rows"),
-        ("min_auc", 2, "canaries.min_auc"),
+        ("min_auc", 0.5, "canaries.min_auc"),  # the AUC alarm is gone: its key is refused, not ignored
         ("min_shift", "big", "canaries.min_shift"),
         ("on_alarm", "panic", "canaries.on_alarm"),
     ],
@@ -161,17 +161,96 @@ def test_a_served_judge_whose_answers_change_mid_run_trips_the_canaries(tmp_path
     assert [a.step for a in sink.raised if a.signal == "shift"] == [6]
 
 
-def test_the_auc_alarm_needs_a_fall_under_min_auc(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    canaries = _canaries(tmp_path, {})  # min_auc 0.5; a check is in .checks when its alarms are decided
-    canaries.checks = [{"auc": 0.7}, {"auc": 0.4}]
-    assert canaries._fell_under_min_auc({"auc": 0.4, "shift": 0.2}) is True
-    assert canaries._fell_under_min_auc({"auc": 0.6, "shift": 0.2}) is False
-    assert canaries._fell_under_min_auc({"auc": 0.4, "shift": 0.01}) is False  # the scores' noise, not a change
-    canaries.checks = [{"auc": 0.375}]  # under the limit from the start: one warning, no alarm
-    assert canaries._fell_under_min_auc({"auc": 0.375, "shift": 0.0}) is False
-    assert "AUC 0.375 at the first check" in caplog.text
-    canaries.checks = [{"auc": 0.375}, {"auc": 0.2}]
-    assert canaries._fell_under_min_auc({"auc": 0.2, "shift": 0.2}) is False
+def test_an_auc_that_falls_comes_with_a_shift_so_the_shift_alarm_is_the_one_alarm(tmp_path: Path) -> None:
+    """Why there is no AUC alarm: the AUC of a few rows moves with the judge's noise alone (0.5 -> 0.375 on a real
+    vLLM server, same judge), so the AUC alarm had to wait for the scores to move beyond their noise too, which
+    is the shift alarm's own condition: it could never fire without it. A judge that turns against the labels
+    (its AUC falls from above 0.5 to under it) is caught by the shift alarm at that check."""
+    state: dict[str, Any] = {}
+    canaries = _canaries(tmp_path, state)
+    _steps(canaries, range(0, 1))
+    state["flip"] = True
+    _steps(canaries, range(2, 3))
+    first, fallen = canaries.checks
+    assert first["auc"] > 0.5 > fallen["auc"]
+    assert [(a.step, a.signal) for a in canaries.sink.raised] == [(2, "shift")]
+    assert not hasattr(canaries, "min_auc")
+
+
+def test_a_stop_writes_every_alarm_of_the_check_before_it_stops(tmp_path: Path) -> None:
+    """Half the answers get garbage, the others inverted scores: the shift and the parse alarm fire at one check,
+    and under on_alarm=stop both are written (and the check's line) before the stop."""
+    state: dict[str, Any] = {}
+    canaries = _canaries(tmp_path, state, on_alarm="stop")
+    _steps(canaries, range(0, 1))
+    state["flip"], state["half_garbage"] = True, True
+    with pytest.raises(AlarmStopError, match="1 more alarm"):
+        _steps(canaries, range(2, 3))
+    written = [json.loads(x) for x in (tmp_path / "alarms.jsonl").read_text().splitlines()]
+    assert sorted(a["signal"] for a in written) == ["parse_failure_rate", "shift"] and {a["step"] for a in written} == {
+        2
+    }
+    assert len((tmp_path / "canaries.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_resumed_run_keeps_the_first_check_and_checks_at_its_first_step(tmp_path: Path) -> None:
+    """The first check (scores and noise) is saved in the run folder; canaries built for a resumed run compare
+    with it, and check at the first step after the resume, whatever ``every`` says: a judge swapped while the
+    run was down alarms there, instead of becoming the new first check."""
+    state: dict[str, Any] = {}
+    _steps(_canaries(tmp_path, state), range(0, 3))  # checks at 0 and 2, then the run dies
+    saved = json.loads((tmp_path / "canaries_first.json").read_text())
+    assert saved["step"] == 0 and len(saved["scores"]) == 8
+    state["flip"] = True  # swapped during the outage
+    resumed = _canaries(tmp_path, state)
+    assert resumed.resume() is True
+    _steps(resumed, range(3, 4))  # the resumed run's first step (3 is no multiple of every=2)
+    assert [(a.step, a.signal) for a in resumed.sink.raised] == [(3, "shift")]
+    fresh = _canaries(tmp_path / "other", state)  # without the saved first check the flipped judge looks normal
+    (tmp_path / "other").mkdir()
+    assert fresh.resume() is False
+    _steps(fresh, range(3, 5))
+    assert fresh.sink.raised == []
+
+
+def test_a_check_counts_its_own_judge_requests_apart_from_the_rewards(tmp_path: Path) -> None:
+    canaries = _canaries(tmp_path, {})
+    judge = canaries.reward.judge
+    _steps(canaries, range(0, 1))
+    check = canaries.checks[0]
+    assert check["judge_requests"] == len(canaries.transport.requests) > 0  # type: ignore[attr-defined]
+    assert judge.metrics.drain()["requests"] == 0  # the reward's judge/* of the step will not count them
+    assert canaries.take_requests() == (check["judge_requests"], check["judge_requests"])
+    assert canaries.take_requests() == (0.0, 0.0)
+
+
+def _rubric_named(name: str) -> dict[str, Any]:
+    with initialize_config_module(config_module="rlaif.conf", version_base="1.3"):
+        return dict(compose(config_name="train", overrides=[f"rubric={name}"]).rubric)
+
+
+def test_a_rubric_whose_criteria_have_labelled_rows_gets_them(tmp_path: Path) -> None:
+    """rubric=helpfulness shares the criterion ``concise`` with the packaged set: the canaries use its rows
+    (labels that apply), not the whole-answer rows written for rubric=everyday."""
+    reward = RubricReward(
+        Judge(ScriptedTransport(lambda r: yes_no(0.5)), {"cache": False}), _rubric_named("helpfulness")
+    )
+    canaries = build_canaries(SETTINGS, reward, tmp_path, AlarmSink(None))
+    assert canaries is not None and canaries.labels_apply
+    assert {r["criterion"] for r in canaries.rows} == {"concise"}
+
+
+def test_a_rubric_without_labelled_rows_is_told_so_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """(Through the entry point: tests/test_train_faults.py's kill -9 run uses rubric=reference_qa.)"""
+    reward = RubricReward(
+        Judge(ScriptedTransport(lambda r: yes_no(0.5)), {"cache": False}), _rubric_named("reference_qa")
+    )
+    canaries = build_canaries(SETTINGS, reward, tmp_path, AlarmSink(None))
+    assert canaries is not None and not canaries.labels_apply
+    assert "has no labelled rows for rubric reference_qa" in caplog.text and "no AUC or pass rate" in caplog.text
+    _steps(canaries, range(0, 1))
+    assert canaries.checks[0]["auc"] is None and canaries.checks[0]["pass_rate_on_passes"] is None
+    assert canaries.checks[0]["parse_failure_rate"] == 0.0  # drift and parse failures are still watched
 
 
 def test_a_bad_canaries_setting_exits_2_before_the_policy_loads(tmp_path: Path) -> None:

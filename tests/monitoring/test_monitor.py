@@ -15,7 +15,9 @@ import pytest
 from rlaif.monitoring.alarms import AlarmStopError
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import Monitor, build_monitor
+from rlaif.monitoring.signals import Rollout
 from rlaif.rewards.failures import JudgeFailureError
+from rlaif.rewards.report import spearman
 from rlaif.runs.stopping import StopOnRequest, StopRequest
 
 try:
@@ -259,8 +261,160 @@ def test_the_judged_monitor_with_the_packaged_judge_as_second_judge(tmp_path: Pa
         monitor.second = build_second_reward(cfg.monitor, cfg.reward, tmp_path, stack)
         assert monitor.second is not None and monitor.second.judge.identity.startswith("local:")
         metrics: dict[str, list[float]] = {}
-        _call(GuardedReward(_Reward(), [monitor]), 0, hacked=0.5, metrics=metrics)
+        guarded = GuardedReward(_Reward(), [monitor])
+        _call(guarded, 0, hacked=0.5, metrics=metrics)
         line = json.loads((tmp_path / "monitor.jsonl").read_text())
         assert line["judge_agreement"] is None or -1.0 <= line["judge_agreement"] <= 1.0  # None: one side constant
-        assert monitor.second.judge.metrics.totals()["requests"] > 0  # the second judge was asked
+        totals = monitor.second.judge.metrics.totals()
+        assert totals["requests"] > 0  # the second judge was asked, and its requests are the monitor's own figures
+        assert line["second_judge_requests"] == totals["requests"]
+        sent = totals["requests"] - totals["cache_hits"]  # the step timer's count: those that reached the judge
+        assert guarded.take_guard_requests() == (0.0, sent)
     assert (tmp_path / "monitor_judge" / "judge_cache").exists()  # its own cache, apart from the training judge's
+
+
+# On a real GRPOTrainer (tests/_tiny_trl.py: 2 prompts x 4 answers a step): the judged monitor where GRPO uses the
+# reward, and a stop that leaves nothing of its step out.
+
+
+def _rank_in_group(prompts: Any, completions: Any) -> list[tuple[int, int]]:
+    """(the prompt's number, the answer's rank among its group's distinct texts) of each answer."""
+    texts: dict[str, list[str]] = {}
+    keys = [(str(p[-1]["content"]), str(c[-1]["content"])) for p, c in zip(prompts, completions, strict=True)]
+    for prompt, text in keys:
+        texts.setdefault(prompt, []).append(text)
+    return [(int(prompt.split()[1].rstrip("?")), sorted(set(texts[prompt])).index(text)) for prompt, text in keys]
+
+
+class _LevelledReward:
+    """Scores ``level`` x the prompt's number + 0.01 x the answer's rank in its group; from step ``flat`` on, 1.0
+    for every answer (the reward rises while every group's answers score alike)."""
+
+    __name__ = "levelled"
+
+    def __init__(self, level: float, flat: int = 99) -> None:
+        self.level, self.flat = level, flat
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+        if kwargs["trainer_state"].global_step >= self.flat:
+            return [1.0] * len(completions)
+        return [self.level * n + 0.01 * r for n, r in _rank_in_group(prompts, completions)]
+
+
+class _LevelledSecond:
+    """A second judge: the reversed level of each prompt (``level`` x (3 - its number)) and the answers' rank in
+    their group times ``sign``."""
+
+    def __init__(self, level: float, sign: float) -> None:
+        self.level, self.sign = level, sign
+
+    async def grade(self, prompts: Any, completions: Any, references: Any) -> list[Any]:
+        ranks = _rank_in_group(prompts, completions)
+        return [SimpleNamespace(score=self.level * (3 - n) + self.sign * 0.01 * r) for n, r in ranks]
+
+
+def _tiny(tmp_path: Path, monitor: Monitor, reward: Any, **config: Any) -> tuple[Any, Any]:
+    try:
+        from tests._tiny_trl import tiny_trainer
+    except ImportError:
+        from _tiny_trl import tiny_trainer  # type: ignore[no-redef]
+    guarded = GuardedReward(reward, [monitor])
+    trainer, _ = tiny_trainer(
+        tmp_path, [guarded], [StopOnRequest(guarded.stop)], per_device_train_batch_size=8, **config
+    )
+    return trainer, guarded
+
+
+@pytest.mark.timeout(300)
+def test_second_judge_agreement_is_measured_within_each_group_on_a_real_grpo_trainer(tmp_path: Path) -> None:
+    """Two prompts a step whose levels the judges see the other way round (the reward pays prompt 3 most, the
+    second judge prompt 0), while within each prompt both rank the answers alike. GRPO's advantages only compare a
+    group's answers, so the judges agree on everything training uses: agreement 1.0. The pooled rank correlation
+    the monitor used to take says they disagree, and would have alarmed under min_agreement 0."""
+    monitor = _monitor(tmp_path, judge={"_target_": "unused"}, judge_sample=8)
+    monitor.second = _LevelledSecond(level=0.25, sign=1.0)
+    trainer, _ = _tiny(tmp_path, monitor, _LevelledReward(level=0.25), max_steps=2)
+    trainer.train()
+    lines = [json.loads(x) for x in (tmp_path / "monitor.jsonl").read_text().splitlines()]
+    assert [line["judge_agreement"] for line in lines] == [1.0, 1.0]
+    pooled = [spearman([a for a, _ in pairs], [b for _, b in pairs]) for pairs in _pooled(monitor)]
+    assert pooled and all(rho is not None and rho < 0 for rho in pooled)
+    assert not (tmp_path / "alarms.jsonl").exists()
+
+
+def _pooled(monitor: Monitor) -> list[list[tuple[float, float]]]:
+    """The last step's (reward, second judge) pairs, all groups in one list."""
+    return [[(float(a or 0.0), float(b or 0.0)) for pairs in monitor._judged.values() for a, b in pairs]]
+
+
+@pytest.mark.timeout(300)
+def test_on_alarm_stop_writes_every_alarm_of_the_step_and_logs_its_numbers_before_stopping(tmp_path: Path) -> None:
+    """At step 3 the reward jumps to 1.0 for every answer (all_equal_groups rises with it: a trend alarm) while the
+    second judge ranked every group's answers the other way round (judge_agreement under 0: a floor alarm). Both
+    alarms of that step are in alarms.jsonl, and the step's monitor numbers are in the Trainer's log, though the
+    first alarm stopped the run."""
+    monitor = _monitor(tmp_path, window=4, judge={"_target_": "unused"}, judge_sample=8, on_alarm="stop")
+    monitor.second = _LevelledSecond(level=0.0, sign=-1.0)
+    trainer, guarded = _tiny(tmp_path, monitor, _LevelledReward(level=0.0, flat=2), max_steps=6)
+    trainer.train()
+    assert trainer.state.global_step == 4 and isinstance(guarded.stop.reason, AlarmStopError)
+    alarms = [json.loads(x) for x in (tmp_path / "alarms.jsonl").read_text().splitlines()]
+    assert {a["signal"] for a in alarms} >= {"all_equal_groups", "judge_agreement"} and {a["step"] for a in alarms} == {
+        3
+    }
+    assert "more alarm(s) of this step in alarms.jsonl" in str(guarded.stop.reason)
+    logged = next(h for h in trainer.state.log_history if h.get("step") == 4 and "monitor/alarm" in h)
+    assert logged["monitor/alarm"] == 1.0 and logged["monitor/all_equal_groups"] == 1.0
+
+
+def _words(n: int) -> list[Rollout]:
+    return [
+        Rollout(group="g", question="Where is Tokyo?", answer=" ".join(["Tokyo"] * n), score=0.5 + 0.01 * k)
+        for k in range(4)
+    ]
+
+
+def test_a_resumed_monitor_measures_a_collapse_against_the_runs_real_start(tmp_path: Path) -> None:
+    """Answers of 20 words for 4 steps, then 3 words from step 4; the run dies after checkpoint-6 (steps 0-5 done;
+    a line of a later step is in monitor.jsonl too). The resumed monitor reads steps 0-5 back, so step 6 sees the
+    collapse against the start (20 words), not against the collapsed steps as a new normal; and the rule does
+    not wait min_steps again."""
+    concise = {"criteria": [{"id": "concise", "question": "Is the answer long?"}]}
+    settings = {"min_steps": 4, "window": 8, "collapse_ratio": 0.2}
+    before = build_monitor(settings, concise, tmp_path)
+    assert before is not None
+    for step in range(6):
+        before.observe(step, _words(20 if step < 4 else 3))
+    assert before.sink.raised == []  # the second half of the window is not all collapsed yet (steps 3-5)
+    checkpoint = tmp_path / "checkpoint-6"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 6}))
+    with (tmp_path / "monitor.jsonl").open("a") as f:  # a step after the checkpoint, lost with the crash
+        f.write(json.dumps({"step": 7, "reward": 9.0, "answer_words": 99.0}) + "\n")
+
+    resumed = build_monitor(settings, concise, tmp_path, str(checkpoint))
+    assert resumed is not None and sorted(resumed.watch.steps) == list(range(6))
+    line = resumed.observe(6, _words(3))
+    assert line["reward_z"] is not None  # the window is there at the first resumed step
+    assert [(a.step, a.signal) for a in resumed.sink.raised] == [(6, "answer_words")]
+    restarted = build_monitor(settings, concise, tmp_path / "fresh")
+    assert restarted is not None
+    for step in range(6, 12):  # what a monitor that started over at the resume sees: 3 words is its "start"
+        restarted.observe(step, _words(3))
+    assert restarted.sink.raised == []
+
+
+def test_a_resumed_monitor_does_not_alarm_again_for_a_drift_it_alarmed_on_before_the_crash(tmp_path: Path) -> None:
+    first = _monitor(tmp_path)
+    reward = GuardedReward(_Reward(), [first])
+    for step in range(5):
+        _call(reward, step, hacked=step / 4, metrics={})
+    assert {a.signal for a in first.sink.raised} == {"on_topic", "empty_or_refusal"}
+    checkpoint = tmp_path / "checkpoint-5"
+    checkpoint.mkdir()  # no trainer_state.json: the step is read from the name
+    resumed = build_monitor({"min_steps": 4, "window": 8}, RUBRIC, tmp_path, str(checkpoint))
+    assert resumed is not None
+    _call(GuardedReward(_Reward(), [resumed]), 5, hacked=1.0, metrics={})
+    last = json.loads((tmp_path / "monitor.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 5 and last["alarm"] == 1.0  # the restored rule still flags the drift at step 5 ...
+    assert resumed.sink.raised == []  # ... and does not alarm again: within the window of its alarm at step 3
