@@ -109,6 +109,37 @@ def test_judge_outage_stops_with_a_checkpoint_and_resume_finishes(tmp_path: Path
     assert [r["from"] for r in resumes] == [f"{run_dir}/checkpoint-{saved[-1]}"]
 
 
+@pytest.mark.timeout(600)
+def test_an_unfinished_runs_report_has_every_judge_request_the_server_received(
+    tmp_path: Path, judge_server: FlakyServer
+) -> None:
+    """TRL averages a logged value over its logging window: with logging every 2 steps, summing the logged
+    ``judge/requests`` halves them. The report of a run that left no judge_metrics.json (a crash) must still say
+    what the judge was asked: each request the server received, and the tokens it reported (7 in, 1 out each)."""
+    run_dir = tmp_path / "run"
+    args = (*vllm_judge(judge_server.url), *SMALL, "canaries=off", "baseline.prompts=2", "grpo.max_steps=4")
+    result = run_train(*args, "grpo.logging_steps=2", "grpo.save_strategy=no", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    sent = judge_server.hits - 1  # the pre-flight probe is sent outside the judge's counters
+    finished = json.loads((run_dir / "judge_metrics.json").read_text())
+    for totals in (finished, _report_totals(run_dir, set_aside=("judge_metrics.json", "run_summary.json"))):
+        assert totals["requests"] - totals["cache_hits"] == sent > 16, (totals, sent)
+        assert (totals["tokens_in"], totals["tokens_out"], totals["failures"]) == (7 * sent, sent, 0)
+    page = (run_dir / "report.html").read_text()
+    assert f'<td>tokens_in</td><td class="num">{7 * sent}</td>' in page
+
+
+def _report_totals(run_dir: Path, set_aside: tuple[str, ...]) -> dict[str, float]:
+    """The report's judge totals (and its page, written again) once ``set_aside`` are gone, as a crash leaves it."""
+    from rlaif.reporting.run_files import read_run
+    from rlaif.reporting.run_report import judge_totals, write_report
+
+    for name in set_aside:
+        (run_dir / name).rename(run_dir / f"{name}.aside")
+    write_report([run_dir])
+    return judge_totals(read_run(run_dir))
+
+
 @pytest.mark.timeout(300)
 def test_a_hanging_judge_cannot_hang_the_run(tmp_path: Path, judge_server: FlakyServer) -> None:
     judge_server.script = ["ok"]  # the pre-flight request, then nothing ever answers
