@@ -97,6 +97,13 @@ def test_judge_outage_stops_with_a_checkpoint_and_resume_finishes(tmp_path: Path
     page = (run_dir / "report.html").read_text()
     assert 'data-testid="status">stopped<' in page and "run stopped: judge failure rate" in page
     assert 'data-kind="failed"' in page and "HTTP 500" in page
+    # The judge's totals as the stopped run left them: its failures counted, every request the server received
+    # (a request that failed made 1 + retries attempts, or fewer once the breaker opened).
+    stopped = _report_totals(run_dir, set_aside=())
+    hits_before = judge_server.hits
+    assert (
+        stopped["failures"] > 0 and hits_before - 1 <= stopped["requests"] - stopped["cache_hits"] + stopped["retries"]
+    )
 
     judge_server.default = "ok"  # the judge is back
     result = run_train(*args, "resume=auto", timeout=400)
@@ -107,6 +114,16 @@ def test_judge_outage_stops_with_a_checkpoint_and_resume_finishes(tmp_path: Path
     assert 'data-testid="status">finished<' in (run_dir / "report.html").read_text()  # written again at the end
     resumes = json.loads((run_dir / "run_info.json").read_text())["resumes"]
     assert [r["from"] for r in resumes] == [f"{run_dir}/checkpoint-{saved[-1]}"]
+    # The resumed run's totals are what both attempts paid: the stopped one's, and the resumed one's (each
+    # request the server received since, less the probe; the replayed steps' requests included).
+    finished = json.loads((run_dir / "judge_metrics.json").read_text())
+    resumed = json.loads((run_dir / "judge_totals" / "rank0.attempt2.json").read_text())["totals"]
+    assert resumed["requests"] - resumed["cache_hits"] == judge_server.hits - hits_before - 1 > 0
+    assert finished["requests"] == stopped["requests"] + resumed["requests"]
+    assert sorted(p.name for p in (run_dir / "judge_totals").iterdir()) == [
+        "rank0.attempt1.json",
+        "rank0.attempt2.json",
+    ]
 
 
 @pytest.mark.timeout(600)

@@ -117,7 +117,7 @@ def run_details(run: RunFiles, price: Mapping[str, float] | None) -> dict[str, A
         ),
         "judge_steps_chart": lines_chart(
             {k: run.series(f"judge/{k}") for k in ("requests", "failures", "retries", "cache_hits")},
-            "judge requests per step",
+            "judge requests per reward call (TRL's mean per logged step)",
         ),
         "monitor_chart": lines_chart(monitor_rates, "monitor signal (share of answers)", ylim=(-0.02, 1.02)),
         "monitor_counts_chart": lines_chart(monitor_counts, "monitor signal"),
