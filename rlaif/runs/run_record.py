@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import platform
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -75,10 +76,12 @@ class JudgeTotals(TrainerCallback):
         self.judge = judge
         self.path = attempt_path(run_dir, process_index())
         self.step = 0
+        self._lock = threading.Lock()  # the reward's thread (TRL's event loop) and the training thread both write
         self.write()
 
     def write(self) -> None:
-        write_totals(self.path, self.judge.metrics.totals(), self.step)
+        with self._lock:
+            write_totals(self.path, self.judge.metrics.totals(), self.step)
 
     def counted(self, reward: Any) -> Any:  # Any: TRL's reward_funcs type does not name async callables
         """``reward`` with the totals written after each of its calls (TRL sees the same name and result)."""
