@@ -135,7 +135,8 @@ def test_an_unfinished_runs_report_has_every_judge_request_the_server_received(
     what the judge was asked: each request the server received, and the tokens it reported (7 in, 1 out each)."""
     run_dir = tmp_path / "run"
     args = (*vllm_judge(judge_server.url), *SMALL, "canaries=off", "baseline.prompts=2", "grpo.max_steps=4")
-    result = run_train(*args, "grpo.logging_steps=2", "grpo.save_strategy=no", f"hydra.run.dir={run_dir}")
+    prices = ("report.prices.input_per_million=1000000", "report.prices.output_per_million=3000000")  # 1, 3 a token
+    result = run_train(*args, *prices, "grpo.logging_steps=2", "grpo.save_strategy=no", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     sent = judge_server.hits - 1  # the pre-flight probe is sent outside the judge's counters
     finished = json.loads((run_dir / "judge_metrics.json").read_text())
@@ -144,6 +145,7 @@ def test_an_unfinished_runs_report_has_every_judge_request_the_server_received(
         assert (totals["tokens_in"], totals["tokens_out"], totals["failures"]) == (7 * sent, sent, 0)
     page = (run_dir / "report.html").read_text()
     assert f'<td>tokens_in</td><td class="num">{7 * sent}</td>' in page
+    assert f'<td>cost</td><td class="num">{7 * sent + 3 * sent:.4f}</td>' in page  # what those tokens cost
 
 
 def _report_totals(run_dir: Path, set_aside: tuple[str, ...]) -> dict[str, float]:
