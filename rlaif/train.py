@@ -35,7 +35,7 @@ from rlaif.runs.config_checks import check_references, check_train_config, resol
 from rlaif.runs.judge_and_reward import open_judge_and_reward
 from rlaif.runs.processes import is_main_process, main_process_first
 from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
-from rlaif.runs.run_record import CompletionsTable, RunRecord
+from rlaif.runs.run_record import CompletionsTable, JudgeTotals, RunRecord
 from rlaif.runs.step_timing import StepTimer
 from rlaif.runs.stopping import StopOnRequest, saved_checkpoint, stop_reason, stopped_message
 
@@ -78,12 +78,12 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
         run_baseline(cfg.baseline, model, tokenizer, reward, dataset, run_dir, args, cfg.seed)
 
     # 5. Plain TRL: guards watch rollouts (an alarm can stop the run), the timer splits steps, RunRecord keeps logs.
-    timer = StepTimer(judge, run_dir / "step_timing.jsonl")
+    timer, totals = StepTimer(judge, run_dir / "step_timing.jsonl"), JudgeTotals(judge, run_dir)  # judge_totals/
     guarded = GuardedReward(reward, [g for g in (canaries, monitor) if g is not None])
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[timer.timed(guarded)],
-        callbacks=[timer, StopOnRequest(guarded.stop), RunRecord(run_dir, resume), CompletionsTable(run_dir)],
+        reward_funcs=[timer.timed(totals.counted(guarded))],
+        callbacks=[timer, totals, StopOnRequest(guarded.stop), RunRecord(run_dir, resume), CompletionsTable(run_dir)],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,

@@ -4,7 +4,8 @@
 # (made here by scripts/device_wheels.sh); everything lands in $OUT. Within BUDGET_S (8 minutes):
 #   0. install the bundle's wheels with pip --no-index into a target folder (nothing else is touched)
 #   1. pytest -m gpu tests/gpu           bf16 policy + one GRPO step with LoRA, the local judge on cuda:0
-#                                        against the CPU, the step timer's synchronised timings
+#                                        against the CPU, the step timer's synchronised timings (its own
+#                                        device named, also from the thread TRL runs the reward in)
 #   2. python -m rlaif.train grpo=gpu grpo.use_vllm=false judge=local, STEPS steps, with a tiny random model
 #      built at run time (scripts/make_tiny_model.py) as policy and judge
 #   3. python -m rlaif.step_timing of that run

@@ -23,8 +23,10 @@ from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
+    from tests.judges._flaky_server import FlakyServer
     from tests.rewards.scripted import a_or_b, fail, fenced, scripted_judge, yes_no
 except ImportError:
+    from judges._flaky_server import FlakyServer  # type: ignore[no-redef]
     from rewards.scripted import a_or_b, fail, fenced, scripted_judge, yes_no  # type: ignore[no-redef]
 
 RUBRIC = {
@@ -406,3 +408,53 @@ def test_a_jury_is_reported_beside_each_member_alone(tmp_path: Path) -> None:
     report = (result.out_dir / "report.md").read_text()
     assert "## Jury and its members" in report and "| right |" in report and "| **jury** |" in report
     assert (result.out_dir / "members" / "wrong" / "report.md").is_file()
+
+
+def test_a_jury_members_repeats_and_audit_are_its_replies_to_the_jury(tmp_path: Path) -> None:
+    import random
+
+    from rlaif.judges.jury import Jury
+
+    coin = random.Random(0)
+
+    def fickle_says(request: JudgeRequest) -> TransportResult:  # a coin toss: it changes its mind on repeats
+        return yes_no(0.9 if coin.random() < 0.5 else 0.2)
+
+    (steady, steady_sent), (fickle, fickle_sent) = scripted_judge(says_good), scripted_judge(fickle_says)
+    jury = Jury({"steady": steady, "fickle": fickle}, quorum=1)
+    settings = {"repeats": {"k": 3, "sample": 4}, "audit": {"enabled": True, "per_category": 1}}
+    result = evaluate(tmp_path, POINTS, RubricReward(jury, RUBRIC), **settings)
+    totals = jury.metrics.totals()
+    # Each member was asked what the jury was asked (main pass, repeats, audit), and nothing more.
+    assert totals["steady/requests"] == totals["fickle/requests"] == totals["requests"] > len(POINTS)
+    assert len(steady_sent.requests) == len(fickle_sent.requests) == totals["requests"] - totals["steady/cache_hits"]
+    alone = {n: json.loads((result.out_dir / "members" / n / "summary.json").read_text()) for n in ("steady", "fickle")}
+    assert alone["steady"]["repeat_stability"]["stability"] == 1.0  # its repeats are its replies to the jury's
+    assert alone["fickle"]["repeat_stability"]["stability"] < 1.0
+    assert alone["steady"]["audit"] and all(a["parse_failure_rate"] == 0 for a in alone.values())
+
+
+def test_a_jurys_members_are_reported_alone_without_being_asked_again(tmp_path: Path) -> None:
+    """judge=jury with two OpenAI-compatible servers as members: each member's verdicts (and its report in
+    members/<name>/) come from its replies to the jury, so each server receives the jury's requests once."""
+    data = write_jsonl(tmp_path / "set.jsonl", POINTS[:4])  # the shipped rubric's criteria: polite, concise
+    out = tmp_path / "out"
+    with FlakyServer() as first, FlakyServer() as second:
+        members = ", ".join(
+            f"{{name: {name}, _target_: rlaif.judges.backends.openai_compat.openai_judge, base_url: '{server.url}'}}"
+            for name, server in (("first", first), ("second", second))
+        )
+        result = judge_eval(
+            f"labelled={data}", "split=all", "judge=jury", f"judge.members=[{members}]", "repeats.k=1",
+            "audit.enabled=false", "thresholds.min_auc=null", f"hydra.run.dir={out}",
+        )  # fmt: skip
+        hits = (first.hits, second.hits)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    jury = json.loads((out / "summary.json").read_text())
+    asked = jury["judge"]["requests"]  # every labelled item's questions, once, to the jury
+    assert asked >= 4 and set(jury["jury_members"]) == {"first", "second"}
+    assert hits == (1 + asked, 1 + asked)  # the pre-flight probe, then the jury's requests: nothing asked again
+    for name in ("first", "second"):
+        alone = json.loads((out / "members" / name / "summary.json").read_text())
+        assert alone["judge"]["requests"] == asked and alone["judge"]["tokens_in"] == 7 * asked  # its own replies
+        assert alone["agreement"] == jury["jury_members"][name]["agreement"] is not None

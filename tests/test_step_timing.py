@@ -91,19 +91,38 @@ def test_a_plain_function_reward_is_timed_too(tmp_path: Path) -> None:
     assert timer.rows[0]["judge_s"] > 0 and timer.summary()["steps_timed"] == 1
 
 
-def test_every_clock_reading_waits_for_the_gpu_when_cuda_is_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_clock_reading_waits_for_the_processs_own_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rank 1 trains on cuda:1. The reward runs in TRL's event-loop thread (here: a thread of its own, with its own
+    loop), whose current CUDA device is 0: a bare ``torch.cuda.synchronize()`` there would wait on GPU 0."""
+    import threading
+
     import torch
 
-    calls: list[str] = []
+    calls: list[object] = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
-    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: calls.append("sync"))
-    timer = StepTimer(SimpleNamespace(metrics=_Metrics()), None)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(device))
+    metrics = _Metrics()
+    timer = StepTimer(SimpleNamespace(metrics=metrics), None)
+    reward = timer.timed(_SleepyReward(metrics))
     state = _state(1)
+    timer.on_train_begin(SimpleNamespace(device=torch.device("cuda", 1)), state, None)
     timer.on_step_begin(None, state, None)
-    timer.reward_finished(timer.reward_started(4))
+    loop_thread = threading.Thread(target=lambda: asyncio.run(reward(["p"], ["c"], completion_ids=[[1]])))
+    loop_thread.start()
+    loop_thread.join()
     timer.on_step_end(None, state, None)
-    assert calls == ["sync"] * 4  # step begin, reward start and end, step end
-    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # no CUDA context yet: nothing to wait for
+    assert calls == [torch.device("cuda", 1)] * 4  # step begin, reward start and end (in the loop's thread), step end
+
+    calls.clear()  # never told its device (no on_train_begin): the one accelerate gives rank LOCAL_RANK
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    fresh = StepTimer(SimpleNamespace(metrics=metrics), None)
+    fresh.on_step_begin(None, state, None)
+    assert calls == [torch.device("cuda", 3)]
+    calls.clear()  # a process training on the CPU waits for no GPU (a judge may use one: not the step's work)
+    timer.on_train_begin(SimpleNamespace(device=torch.device("cpu")), state, None)
     timer.on_step_begin(None, state, None)
-    assert len(calls) == 4
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # no CUDA context yet: nothing to wait for
+    fresh.on_step_begin(None, state, None)
+    assert calls == []

@@ -98,6 +98,13 @@ def test_judge_outage_stops_with_a_checkpoint_and_resume_finishes(tmp_path: Path
     page = (run_dir / "report.html").read_text()
     assert 'data-testid="status">stopped<' in page and "run stopped: judge failure rate" in page
     assert 'data-kind="failed"' in page and "HTTP 500" in page
+    # The judge's totals as the stopped run left them: its failures counted, every request the server received
+    # (a request that failed made 1 + retries attempts, or fewer once the breaker opened).
+    stopped = _report_totals(run_dir, set_aside=())
+    hits_before = judge_server.hits
+    assert (
+        stopped["failures"] > 0 and hits_before - 1 <= stopped["requests"] - stopped["cache_hits"] + stopped["retries"]
+    )
 
     judge_server.default = "ok"  # the judge is back
     result = run_train(*args, "resume=auto", timeout=400)
@@ -108,6 +115,49 @@ def test_judge_outage_stops_with_a_checkpoint_and_resume_finishes(tmp_path: Path
     assert 'data-testid="status">finished<' in (run_dir / "report.html").read_text()  # written again at the end
     resumes = json.loads((run_dir / "run_info.json").read_text())["resumes"]
     assert [r["from"] for r in resumes] == [f"{run_dir}/checkpoint-{saved[-1]}"]
+    # The resumed run's totals are what both attempts paid: the stopped one's, and the resumed one's (each
+    # request the server received since, less the probe; the replayed steps' requests included).
+    finished = json.loads((run_dir / "judge_metrics.json").read_text())
+    resumed = json.loads((run_dir / "judge_totals" / "rank0.attempt2.json").read_text())["totals"]
+    assert resumed["requests"] - resumed["cache_hits"] == judge_server.hits - hits_before - 1 > 0
+    assert finished["requests"] == stopped["requests"] + resumed["requests"]
+    assert sorted(p.name for p in (run_dir / "judge_totals").iterdir()) == [
+        "rank0.attempt1.json",
+        "rank0.attempt2.json",
+    ]
+
+
+@pytest.mark.timeout(600)
+def test_an_unfinished_runs_report_has_every_judge_request_the_server_received(
+    tmp_path: Path, judge_server: FlakyServer
+) -> None:
+    """TRL averages a logged value over its logging window: with logging every 2 steps, summing the logged
+    ``judge/requests`` halves them. The report of a run that left no judge_metrics.json (a crash) must still say
+    what the judge was asked: each request the server received, and the tokens it reported (7 in, 1 out each)."""
+    run_dir = tmp_path / "run"
+    args = (*vllm_judge(judge_server.url), *SMALL, "canaries=off", "baseline.prompts=2", "grpo.max_steps=4")
+    prices = ("report.prices.input_per_million=1000000", "report.prices.output_per_million=3000000")  # 1, 3 a token
+    result = run_train(*args, *prices, "grpo.logging_steps=2", "grpo.save_strategy=no", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    sent = judge_server.hits - 1  # the pre-flight probe is sent outside the judge's counters
+    finished = json.loads((run_dir / "judge_metrics.json").read_text())
+    for totals in (finished, _report_totals(run_dir, set_aside=("judge_metrics.json", "run_summary.json"))):
+        assert totals["requests"] - totals["cache_hits"] == sent > 16, (totals, sent)
+        assert (totals["tokens_in"], totals["tokens_out"], totals["failures"]) == (7 * sent, sent, 0)
+    page = (run_dir / "report.html").read_text()
+    assert f'<td>tokens_in</td><td class="num">{7 * sent}</td>' in page
+    assert f'<td>cost</td><td class="num">{7 * sent + 3 * sent:.4f}</td>' in page  # what those tokens cost
+
+
+def _report_totals(run_dir: Path, set_aside: tuple[str, ...]) -> dict[str, float]:
+    """The report's judge totals (and its page, written again) once ``set_aside`` are gone, as a crash leaves it."""
+    from rlaif.reporting.run_files import read_run
+    from rlaif.reporting.run_report import judge_totals, write_report
+
+    for name in set_aside:
+        (run_dir / name).rename(run_dir / f"{name}.aside")
+    write_report([run_dir])
+    return judge_totals(read_run(run_dir))
 
 
 @pytest.mark.timeout(300)

@@ -21,6 +21,7 @@ from rlaif.evaluation.adversarial import adversarial_cases
 from rlaif.evaluation.judge_eval_report import HEADLINE_NAMES, write_outputs
 from rlaif.evaluation.judge_eval_settings import EvalSettings, apply_thresholds
 from rlaif.evaluation.judge_eval_summary import audit_table, cross_judge, summarise, verdict
+from rlaif.evaluation.jury_replay import RecordingJury
 from rlaif.evaluation.labelled_sets import (
     LabelledSet,
     Verdicts,
@@ -59,10 +60,15 @@ def run_judge_eval(
     for each in (reward, second_reward):
         if each is not None:
             check_compatible(labelled, each)
+    if getattr(reward.judge, "members", None):  # a jury: its replies keep each member's, for the members alone
+        reward = copy.copy(reward)
+        reward.judge = RecordingJury(reward.judge)
     reward.judge.metrics.drain()  # latency, tokens and cost describe the main pass only
     main = asyncio.run(
         judge_items(reward, labelled.rows, labelled.pairwise, settings.batch_size, listwise=labelled.listwise)
     )
+    if getattr(reward.judge, "replayed", False):  # a jury member read from the jury's replies: no time of its own
+        main.seconds = 0.0
     summary = summarise(labelled, main, settings, reward.judge.metrics.drain())
     summary["judge"]["identity"] = reward.judge.identity
     summary["repeat_stability"] = _repeat_stability(reward, labelled, main, settings)
@@ -90,24 +96,25 @@ def run_judge_eval(
         else:
             summary["cross_judge"] = cross_judge(labelled, main, second, settings)
             summary["cross_judge"]["identity"] = second_reward.judge.identity
-    if members := getattr(reward.judge, "members", None):  # a jury: every member alone, side by side
-        summary["jury_members"] = _members_side_by_side(settings, reward, members, labelled, out_dir / "members")
+    if isinstance(reward.judge, RecordingJury):  # a jury: every member alone, side by side
+        summary["jury_members"] = _members_side_by_side(settings, reward, labelled, out_dir / "members")
     failures = apply_thresholds(summary, settings.thresholds, labelled.kind)
     write_outputs(out_dir, summary, labelled, main, audit_rows, second)
     return JudgeEvalResult(not failures, failures, summary, out_dir)
 
 
 def _members_side_by_side(
-    settings: EvalSettings, reward: Any, members: Mapping[str, Any], labelled: LabelledSet, out_dir: Path
+    settings: EvalSettings, reward: Any, labelled: LabelledSet, out_dir: Path
 ) -> dict[str, dict[str, Any]]:
     """Each jury member evaluated alone on the same items with the same reward (a full report of its own in
-    ``members/<name>/``), so the report shows what the jury buys over its best member. No thresholds: the
-    gate is the jury's."""
+    ``members/<name>/``), so the report shows what the jury buys over its best member. Its verdicts are read
+    from its replies to the jury (:mod:`~rlaif.evaluation.jury_replay`): no member is asked anything again. No
+    thresholds: the gate is the jury's."""
     alone = replace(settings, thresholds={})
     table = {}
-    for name, member in members.items():
+    for name in reward.judge.members:
         member_reward = copy.copy(reward)
-        member_reward.judge = member
+        member_reward.judge = reward.judge.member(name)
         result = run_judge_eval(alone, member_reward, out_dir / name, labelled=labelled)
         table[name] = {key: result.summary.get(key) for key in HEADLINE_NAMES}
     return table

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import InputError
+from rlaif.runs.judge_totals import read_files
 
 # The files written while a step runs name the steps done before it.
 _DURING_STEP = 1
@@ -40,7 +41,8 @@ class RunFiles:
     alarms: list[dict[str, Any]] = field(default_factory=list)
     baseline: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)  # run_summary.json: only a finished run has one
-    judge_totals: dict[str, Any] = field(default_factory=dict)
+    judge_totals: dict[str, Any] = field(default_factory=dict)  # judge_metrics.json: only a finished run has one
+    judge_running: list[dict[str, float]] = field(default_factory=list)  # judge_totals/*.json: each process, attempt
     info: dict[str, Any] = field(default_factory=dict)  # run_info.json: versions, machine, start
     failed: str | None = None  # FAILED: the error and traceback of a run that did not finish
     skipped_lines: int = 0  # lines that were not JSON (a crash mid-write): counted, shown, not fatal
@@ -106,6 +108,7 @@ def read_run(path: Path) -> RunFiles:
     run.baseline = json_object(path / "baseline.json")
     run.summary = json_object(path / "run_summary.json")
     run.judge_totals = json_object(path / "judge_metrics.json")
+    run.judge_running = read_files(path)
     run.info = json_object(path / "run_info.json")
     failed = path / "FAILED"
     run.failed = failed.read_text(encoding="utf-8", errors="replace") if failed.is_file() else None

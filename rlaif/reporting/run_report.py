@@ -23,6 +23,7 @@ from rlaif.reporting.html_page import render, write_atomic
 from rlaif.reporting.run_answers import pick_answers
 from rlaif.reporting.run_charts import lines_chart, reward_chart, step_split_chart
 from rlaif.reporting.run_files import RunFiles, is_run_folder, read_run
+from rlaif.runs.judge_totals import combined
 from rlaif.runs.processes import is_main_process
 
 log = logging.getLogger("rlaif.report")
@@ -116,7 +117,7 @@ def run_details(run: RunFiles, price: Mapping[str, float] | None) -> dict[str, A
         ),
         "judge_steps_chart": lines_chart(
             {k: run.series(f"judge/{k}") for k in ("requests", "failures", "retries", "cache_hits")},
-            "judge requests per step",
+            "judge requests per reward call (TRL's mean per logged step)",
         ),
         "monitor_chart": lines_chart(monitor_rates, "monitor signal (share of answers)", ylim=(-0.02, 1.02)),
         "monitor_counts_chart": lines_chart(monitor_counts, "monitor signal"),
@@ -153,14 +154,12 @@ def pass_rates(run: RunFiles) -> dict[str, list[tuple[int, float]]]:
 
 
 def judge_totals(run: RunFiles) -> dict[str, float]:
-    """The run's judge totals: ``judge_metrics.json`` when the run finished, else the per-step counts summed."""
+    """The run's judge totals: ``judge_metrics.json`` when the run finished, else the running totals every process
+    kept in ``judge_totals/`` (rlaif.runs.judge_totals), added up. Never TRL's logged ``judge/*`` summed: TRL
+    averages those over its logging window and across processes, and their sum undercounts."""
     if run.judge_totals:
         return {k: v for k, v in run.judge_totals.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    totals: dict[str, float] = {}
-    for key in ("requests", "failures", "retries", "cache_hits", "tokens_in", "tokens_out"):
-        if values := run.series(f"judge/{key}"):
-            totals[key] = sum(v for _, v in values)
-    return totals
+    return combined(run.judge_running)
 
 
 def config_differences(runs: Sequence[RunFiles]) -> list[tuple[str, list[str]]]:

@@ -13,6 +13,13 @@ def is_main_process() -> bool:
     return bool(PartialState().is_main_process)
 
 
+def process_index() -> int:
+    """This process's rank among all training processes (0 for a single one)."""
+    from accelerate import PartialState
+
+    return int(PartialState().process_index)
+
+
 def main_process_first() -> Any:
     """A context in which the main process runs first and the others wait for it."""
     from accelerate import PartialState

@@ -21,6 +21,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from rlaif.runs.judge_totals import folder_totals
 from rlaif.runs.secrets import install_log_redaction, redact_saved_config, secret_values
 
 log = logging.getLogger(__name__)
@@ -81,12 +82,16 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def finish_run(run_dir: Path, trainer: Any, judge: Any, step_time: dict[str, float] | None = None) -> dict[str, Any]:
-    """Write judge metrics, the reward plot and the summary (main process only; ``{}`` elsewhere)."""
+    """Write judge metrics, the reward plot and the summary (main process only; ``{}`` elsewhere).
+
+    ``judge_metrics.json`` is every process's judge totals added up, over every attempt of the run (resumes
+    included): the files of :mod:`~rlaif.runs.judge_totals`, final once every process is here."""
+    trainer.accelerator.wait_for_everyone()  # each process wrote its totals at the end of training
     if not trainer.accelerator.is_main_process:
         return {}
     history = [h for h in trainer.state.log_history if "reward" in h]
     rewards = [(h["step"], h["reward"], h.get("reward_std")) for h in history if _finite(h["reward"])]
-    totals = judge.metrics.totals()
+    totals = folder_totals(run_dir) or judge.metrics.totals()
     (run_dir / "judge_metrics.json").write_text(json.dumps(totals, indent=2))
     baseline = _baseline_reward(run_dir / "baseline.json")
     plot_rewards(rewards, run_dir / "reward_curve.png", baseline=baseline)

@@ -5,6 +5,9 @@
   ``trainer.state.log_history`` only in memory and in checkpoints, so a crash between checkpoints lost them.
 - ``run_info.json``: when the run started (and each resume), the library versions and the machine, written once
   at the start; a resume adds its own start.
+- ``judge_totals/rank<R>.attempt<N>.json`` (:class:`JudgeTotals`, every process): its judge's running totals,
+  replaced after every reward call and step (:mod:`~rlaif.runs.judge_totals`): TRL's averaged logs cannot be
+  summed into them.
 
 :class:`CompletionsTable` puts each logged step's answers, scores and the judge's rationales into TensorBoard as
 a text table (TRL's ``log_completions`` reaches only W&B and Trackio, and there, with rlaif's rationale column).
@@ -12,17 +15,22 @@ a text table (TRL's ``log_completions`` reaches only W&B and Trackio, and there,
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
 import os
 import platform
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+
+from rlaif.runs.judge_totals import attempt_path, write_totals
+from rlaif.runs.processes import process_index
 
 log = logging.getLogger("rlaif.train")
 
@@ -57,6 +65,53 @@ class RunRecord(TrainerCallback):
             row[key] = float(value) if math.isfinite(value) else None
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
+
+
+class JudgeTotals(TrainerCallback):
+    """Every process: its judge's totals (``judge.metrics.totals()``) in its own file of ``judge_totals/``, written
+    when built (the baseline's and the pre-flight's requests count too), after every reward call however it ends
+    (:meth:`counted`), and at every step's end: a crash loses at most the requests in flight."""
+
+    def __init__(self, judge: Any, run_dir: Path) -> None:
+        self.judge = judge
+        self.path = attempt_path(run_dir, process_index())
+        self.step = 0
+        self._lock = threading.Lock()  # the reward's thread (TRL's event loop) and the training thread both write
+        self.write()
+
+    def write(self) -> None:
+        with self._lock:
+            write_totals(self.path, self.judge.metrics.totals(), self.step)
+
+    def counted(self, reward: Any) -> Any:  # Any: TRL's reward_funcs type does not name async callables
+        """``reward`` with the totals written after each of its calls (TRL sees the same name and result)."""
+        return CountedReward(reward, self)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.step = int(state.global_step)
+        self.write()
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.write()
+
+
+class CountedReward:
+    """A reward after whose every call its process's judge totals are written; all else is the wrapped reward's."""
+
+    def __init__(self, reward: Any, totals: JudgeTotals) -> None:
+        self.reward = reward
+        self.totals = totals
+        self.__name__ = getattr(reward, "__name__", type(reward).__name__)
+
+    async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+        try:
+            result = self.reward(prompts, completions, **kwargs)
+            return list(await result if inspect.isawaitable(result) else result)
+        finally:
+            self.totals.write()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reward, name)
 
 
 def write_run_info(run_dir: Path, resumed_from: str | None, now: float) -> dict[str, Any]:

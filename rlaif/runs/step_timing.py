@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class StepTimer(TrainerCallback):
         self._tokens = 0
         self._requests_before = 0.0
         self._guard_requests = (0.0, 0.0)  # (sent to the training judge, all): the guards', not the reward's
+        self.device: Any = None  # the process's own GPU (TrainingArguments.device), told at on_train_begin
 
     def timed(self, reward: Any) -> Any:  # Any: TRL's reward_funcs type does not name async callables
         """``reward`` with its calls timed into this step's judge time (TRL sees the same name and result)."""
@@ -50,7 +52,7 @@ class StepTimer(TrainerCallback):
 
     def reward_started(self, rollout_tokens: int) -> float:
         """A reward call begins (its completions' token count); the clock value to pass to reward_finished."""
-        _synchronize()
+        _synchronize(self.device)
         start = time.perf_counter()
         if self._first_reward is None:
             self._first_reward = start
@@ -60,15 +62,18 @@ class StepTimer(TrainerCallback):
     def reward_finished(self, start: float, guard_s: float = 0.0, guard_requests: tuple[float, float] = (0, 0)) -> None:
         """A reward call ends; ``guard_s`` of it were the guards' and ``guard_requests`` their judge requests (to
         the training judge, in all), counted apart from the reward's."""
-        _synchronize()
+        _synchronize(self.device)
         self._judge_s += time.perf_counter() - start - guard_s
         self._guard_s += guard_s
         on_training, every = self._guard_requests
         self._guard_requests = (on_training + guard_requests[0], every + guard_requests[1])
 
     # -- TrainerCallback ---------------------------------------------------------------------------
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.device = getattr(args, "device", None)
+
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        _synchronize()
+        _synchronize(self.device)
         self._begin = time.perf_counter()
         self._first_reward, self._judge_s, self._guard_s, self._tokens = None, 0.0, 0.0, 0
         self._guard_requests = (0.0, 0.0)
@@ -77,7 +82,7 @@ class StepTimer(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._begin is None:
             return
-        _synchronize()
+        _synchronize(self.device)
         step_s = time.perf_counter() - self._begin
         generation_s = self._first_reward - self._begin if self._first_reward is not None else 0.0
         requests = self._judge_requests() - self._requests_before - self._guard_requests[0]  # the reward's own
@@ -136,14 +141,23 @@ class StepTimer(TrainerCallback):
         return float(totals["requests"] - totals["cache_hits"])
 
 
-def _synchronize() -> None:
-    """Wait for the GPU work queued so far, so a clock reading means that work is done (CUDA kernels run
-    asynchronously: without this a step's end could be read before its optimiser kernels ran, and their
-    time would land in the next step's generation). No-op without an initialised CUDA context."""
+def _synchronize(device: Any) -> None:
+    """Wait for the GPU work queued so far on this process's own GPU ``device``, so a clock reading means that
+    work is done (CUDA kernels run asynchronously: without this a step's end could be read before its optimiser
+    kernels ran, and their time would land in the next step's generation). No-op without an initialised CUDA
+    context, or when the process trains on the CPU.
+
+    Always a named device: the reward runs in TRL's event-loop thread, whose current CUDA device is 0 whatever
+    the process's is, so on rank k a bare ``torch.cuda.synchronize()`` would wait on GPU 0 (another process's
+    work) and create a CUDA context there. Not told (no ``on_train_begin``): ``cuda:$LOCAL_RANK``."""
     import torch
 
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        torch.cuda.synchronize()
+    if not (torch.cuda.is_available() and torch.cuda.is_initialized()):
+        return
+    if device is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0") or 0) % torch.cuda.device_count())
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 class TimedReward:

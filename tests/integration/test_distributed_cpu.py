@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from rlaif.judges.serving.process_group import free_port
@@ -49,8 +50,20 @@ def test_two_cpu_ranks_share_one_run_folder_and_one_judge_server(
     ]  # fmt: skip
     # Three CPU-heavy processes on 2 cores (two ranks, the server): one OpenMP thread per rank.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    served_before = _served(vllm_server)
     result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    # The judge totals are both ranks': every request the server completed (each rank's pre-flight probe is sent
+    # outside the counters), and its prompt tokens; each rank kept its own running totals as it went.
+    served = [after - before for after, before in zip(_served(vllm_server), served_before, strict=True)]
+    totals = json.loads((run_dir / "judge_metrics.json").read_text())
+    assert totals["failures"] == totals["retries"] == 0, totals
+    assert totals["requests"] - totals["cache_hits"] + 2 == served[0], (totals, served)
+    assert 0 < served[1] - totals["tokens_in"] < 200, (totals, served)  # the two probes' prompts
+    ranks = sorted(p.name for p in (run_dir / "judge_totals").iterdir())
+    assert ranks == ["rank0.attempt1.json", "rank1.attempt1.json"]
+    assert all(json.loads((run_dir / "judge_totals" / r).read_text())["totals"]["requests"] > 0 for r in ranks)
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labelled.jsonl", "run"]  # one run folder
     evaluated = (result.stdout + result.stderr).count("the judge passed its evaluation")
@@ -67,6 +80,17 @@ def test_two_cpu_ranks_share_one_run_folder_and_one_judge_server(
         assert sum(row["score"] is not None for row in rows) >= 4, (name, [row["error"] for row in rows])
     prompts = [{json.loads(line)["prompt_id"] for line in lines} for lines in per_rank.values()]
     assert not prompts[0] & prompts[1]  # the ranks trained on different prompts
+
+
+def _served(server: VLLMServer) -> tuple[float, float]:
+    """(requests completed, prompt tokens) so far, from the server's own Prometheus counters."""
+    text = httpx.get(server.base_url.removesuffix("/v1") + "/metrics", timeout=30).text
+    count = {"vllm:request_success_total": 0.0, "vllm:prompt_tokens_total": 0.0}
+    for line in text.splitlines():
+        name = line.split("{")[0].split(" ")[0]
+        if name in count:
+            count[name] += float(line.rsplit(" ", 1)[1])
+    return count["vllm:request_success_total"], count["vllm:prompt_tokens_total"]
 
 
 def _few_labelled_rows(per_label: int = 3) -> str:

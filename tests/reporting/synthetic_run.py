@@ -11,6 +11,8 @@ import json
 import random
 from pathlib import Path
 
+from rlaif.runs.judge_totals import attempt_path, write_totals
+
 WORDS = ["the", "water", "warm", "light", "small", "plant", "answer", "question", "simple", "clear", "kind", "short",
          "because", "people", "often", "coffee", "stain", "towel", "mammal", "milk", "leaf", "tea"]  # fmt: skip
 
@@ -55,7 +57,7 @@ def synthesise_run(folder: Path, steps: int, answers_per_step: int = 8, seed: in
         metrics.append({
             "step": step + 1, "time": 1.0e9 + 16 * step, "reward": mean, "reward_std": std, "loss": 0.0,
             "rubric_on_topic/polite/pass_rate": rng.random() * trend, "rubric_on_topic/concise/pass_rate": rng.random(),
-            "rubric_on_topic/check/on_topic/pass_rate": 1.0, "judge/requests": 16.0, "judge/failures": 0.0,
+            "rubric_on_topic/check/on_topic/pass_rate": 1.0, "judge/requests": 8.0, "judge/failures": 0.0,
             "judge/retries": 0.0, "judge/cache_hits": 0.0, "judge/latency_p50_s": 0.1 + rng.random() / 10,
             "judge/latency_p95_s": 0.3 + rng.random() / 5, "judge/tokens_in": 4000.0, "judge/tokens_out": 16.0,
             "monitor/on_topic": 1.0, "monitor/answer_words": 20.0 + rng.random() * 10, "monitor/alarm": 0.0,
@@ -75,6 +77,11 @@ def synthesise_run(folder: Path, steps: int, answers_per_step: int = 8, seed: in
     }) + "\n")  # fmt: skip
     (folder / "baseline.json").write_text(json.dumps({"prompts": 8, "mean_reward": 0.4, "scored": 8, "failures": 0}))
     (folder / "run_info.json").write_text(json.dumps({"started_at": 1.0e9 - 60, "versions": {"python": "3.11.7"}}))
+    # Two training processes, 8 judge requests a step each: what rlaif keeps in judge_totals/ as the run goes.
+    # (TRL's logged judge/requests is their mean, 8: summing it would undercount.)
+    for rank in (0, 1):
+        path = attempt_path(folder, rank)
+        write_totals(path, {"requests": 8.0 * steps, "failures": 0.0, "tokens_in": 2000.0 * steps}, steps)
     if failed:
         (folder / "FAILED").write_text("Traceback (most recent call last):\nRuntimeError: the judge went away\n")
     else:

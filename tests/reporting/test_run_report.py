@@ -67,7 +67,8 @@ def test_a_failed_run_is_reported_from_what_it_left(tmp_path: Path) -> None:
     assert shown(page, "status") == ["failed"]
     assert "RuntimeError: the judge went away" in shown(page, "failed")[0]
     assert "1 line(s) of the run" in page
-    # No judge_metrics.json: the totals are the per-step counts summed (5 steps x 16 requests).
+    # No judge_metrics.json: the totals are what each process kept in judge_totals/, added up (2 x 5 steps x 8
+    # requests), not TRL's logged judge/requests summed (its mean over the processes, 8 a step: 40).
     assert re.search(r"<td>requests</td><td class=\"num\">80</td>", page)
 
 
