@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import InputError
+from rlaif.errors import STOPPED, InputError
 
 # The files written while a step runs name the steps done before it.
 _DURING_STEP = 1
@@ -42,7 +42,7 @@ class RunFiles:
     summary: dict[str, Any] = field(default_factory=dict)  # run_summary.json: only a finished run has one
     judge_totals: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # run_info.json: versions, machine, start
-    failed: str | None = None  # FAILED: the error and traceback of a run that did not finish
+    failed: str | None = None  # FAILED: a crash's error and traceback, or a stop's reason and resume command
     skipped_lines: int = 0  # lines that were not JSON (a crash mid-write): counted, shown, not fatal
 
     @property
@@ -54,7 +54,8 @@ class RunFiles:
         if self.summary:
             return "finished"
         if self.failed is not None:
-            return "stopped" if "RunStoppedError" in self.failed else "failed"
+            stopped = self.failed.startswith(STOPPED) or "RunStoppedError" in self.failed  # the latter: older runs
+            return "stopped" if stopped else "failed"
         return "unfinished"
 
     def series(self, key: str) -> list[tuple[int, float]]:
