@@ -2,11 +2,15 @@
 
 - Exit 2: bad input, an :class:`InputError` (a dataset, config key or value, rubric, model path or run
   folder the user gave): one line naming the file, line or key, no traceback, and nothing this
-  invocation created is left behind.
+  invocation created is left behind. Raised inside a constructor Hydra called, it is shown alone, without
+  Hydra's ``Error in call to target`` wrapping.
 - Exit 3: the judge failed its evaluation (``judge_eval``, or ``train`` with ``preflight=true``).
+- Exit 4: ``python -m rlaif.monitor`` found an alarm (a finding, not a failure: distinct from 1, a crash).
 - Exit 1: anything else: a bug, a judge that does not answer, out of memory. One line on the console;
-  the traceback in the run folder's ``FAILED``. A ``ValueError`` from a bug is not bad input: only an
-  :class:`InputError` (or Hydra's own config errors) exits 2.
+  the traceback in the run folder's ``FAILED``. A ``ValueError`` or ``TypeError`` from a bug is not bad
+  input, inside a constructor Hydra called too: only an :class:`InputError`, Hydra's own config errors, or
+  config keys that do not fit the target's signature exit 2. A deliberate stop (:class:`RunStoppedError`)
+  exits 1 too; its ``FAILED`` holds the reason and the resume command, not a traceback.
 
 The lowest layer of rlaif: it imports nothing from the package, so every layer can raise these.
 """
@@ -27,6 +31,7 @@ Settings = TypeVar("Settings")
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_THRESHOLDS_FAILED = 3  # distinct from 1 and 2: a gate for scripts
+EXIT_ALARM_FOUND = 4  # python -m rlaif.monitor: the run has an alarm (1 stays a crash)
 
 
 class InputError(Exception):
@@ -54,7 +59,11 @@ class JudgeRejectedError(RuntimeError):
 
 
 class RunStoppedError(RuntimeError):
-    """A run stopped early on purpose (the judge failed too often, or an alarm under ``on_alarm=stop``)."""
+    """A run stopped early on purpose (the judge failed too often, or an alarm under ``on_alarm=stop``); its
+    message begins with :data:`STOPPED` and says why and how to resume. Not a crash: no traceback is kept."""
+
+
+STOPPED = "run stopped: "  # how a deliberate stop's message, and so its FAILED, begins (the report reads it)
 
 
 def parse_settings(model: type[Settings], values: Mapping[Any, Any], key: str) -> Settings:
@@ -116,6 +125,7 @@ def is_input_error(exc: BaseException) -> bool:
     Hydra reports a bad config through its own exceptions, and wraps a constructor's exception in an
     ``InstantiationException``: that one is bad input when the cause is an :class:`InputError`, or when the
     config's keys do not fit the ``_target_``'s signature (``+reward.foo=1``: a key the class does not take).
+    A ``TypeError`` raised by the constructor's own code is a bug, whatever its message.
     """
     from hydra.errors import HydraException, InstantiationException
     from omegaconf.errors import OmegaConfBaseException
@@ -123,16 +133,42 @@ def is_input_error(exc: BaseException) -> bool:
     if isinstance(exc, InstantiationException):
         cause = exc.__cause__
         if isinstance(cause, TypeError) and _SIGNATURE_MISMATCH.search(str(cause)):
-            return True
+            return _raised_at_the_call(cause)
         return cause is not None and is_input_error(cause)
     return isinstance(exc, (InputError, OmegaConfBaseException, HydraException))
 
 
+def _raised_at_the_call(exc: BaseException) -> bool:
+    """Python raised ``exc`` while binding a call's arguments: before the callee's code ran, so its traceback
+    (from the frame that caught it: Hydra's call of the target) has no deeper frame. One raised by code inside
+    the constructor has that code's frames."""
+    tb = exc.__traceback__
+    return tb is not None and tb.tb_next is None
+
+
+def one_line(exc: BaseException) -> str:
+    """What the console shows of ``exc``: an error raised inside a constructor Hydra called without Hydra's
+    multi-line ``Error in call to target`` wrapping: an :class:`InputError` alone (its message names the key),
+    anything else after the config key Hydra was building (``reward: TypeError: ...``)."""
+    from hydra.errors import InstantiationException
+
+    if isinstance(exc, InstantiationException) and exc.__cause__ is not None:
+        cause = exc.__cause__
+        if isinstance(cause, InputError | InstantiationException):
+            return one_line(cause)
+        key = re.search(r"^full_key: (\S+)$", str(exc), re.MULTILINE)
+        what = str(cause) if is_input_error(exc) else f"{type(cause).__name__}: {cause}"
+        return f"{key.group(1)}: {what}" if key else what
+    return str(exc) if is_input_error(exc) or isinstance(exc, RunStoppedError) else f"{type(exc).__name__}: {exc}"
+
+
 def mark_failed(run_dir: Path, exc: BaseException) -> Path:
-    """Leave ``FAILED`` with the error and traceback, so the folder cannot pass for a finished run."""
+    """Leave ``FAILED`` so the folder cannot pass for a finished run: a crash's error and traceback, or a
+    deliberate stop's reason and resume command (its traceback would only show rlaif's own raise)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     marker = run_dir / "FAILED"
-    marker.write_text("".join(traceback.format_exception(exc)))
+    stopped = isinstance(exc, RunStoppedError)
+    marker.write_text(f"{exc}\n" if stopped else "".join(traceback.format_exception(exc)))
     return marker
 
 
@@ -147,7 +183,7 @@ def exit_code(
         log.error("rlaif: %s", exc)
         return EXIT_THRESHOLDS_FAILED
     if is_input_error(exc):
-        log.error("rlaif: %s", exc)
+        log.error("rlaif: %s", one_line(exc))
         if remove_created is not None:
             remove_created(run_dir)  # only what this invocation created: never a folder that was there before
         return EXIT_BAD_INPUT
@@ -155,7 +191,7 @@ def exit_code(
     if isinstance(exc, RunStoppedError):
         log.error("rlaif: %s (details in %s)", exc, marker)
     else:
-        log.error("rlaif: %s: %s (traceback in %s)", type(exc).__name__, exc, marker)
+        log.error("rlaif: %s (traceback in %s)", one_line(exc), marker)
     return EXIT_ERROR
 
 

@@ -3,8 +3,10 @@
 Reads the run's ``rewards.jsonl``, measures every step with the monitor's signals and runs its alarm rule, the
 same code as during training (docs/monitoring.md). Settings: the run's own (``.hydra/config.yaml``), else the
 defaults; ``--config FILE`` (a monitor YAML such as rlaif/conf/monitor/default.yaml) and ``KEY=VALUE``
-overrides (``window=12``) replace them. Prints each alarm. Exit codes: 0 no alarm, 1 at least one alarm,
-2 bad input (a folder that is not a run, a bad setting).
+overrides (``window=12``) replace them. Prints each alarm.
+
+Exit codes (rlaif.errors): 0 no alarm, 4 at least one alarm, 2 bad input (a folder that is not a run, a bad
+setting), 1 a crash (its traceback on stderr; the command writes nothing).
 """
 
 from __future__ import annotations
@@ -15,14 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import ConfigError
-from rlaif.monitoring.replay import NotARunError, plain_dict, references, replay, saved_config
+from rlaif.errors import EXIT_ALARM_FOUND, EXIT_BAD_INPUT, ConfigError, InputError
+from rlaif.monitoring.replay import plain_dict, references, replay, saved_config
 from rlaif.monitoring.settings import MonitorSettings, monitor_settings
 
 log = logging.getLogger("rlaif.monitor")
-
-EXIT_ALARM = 1
-EXIT_BAD_INPUT = 2
 
 
 def settings_for(run_dir: Path, config: Path | None, overrides: list[str]) -> tuple[MonitorSettings, dict[str, Any]]:
@@ -48,7 +47,12 @@ def settings_for(run_dir: Path, config: Path | None, overrides: list[str]) -> tu
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rlaif.monitor", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(
+        prog="python -m rlaif.monitor",
+        description=__doc__.split("\n\n")[1],
+        epilog=__doc__.split("\n\n")[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("run_dir", type=Path, help="a run folder (with rewards.jsonl)")
     parser.add_argument("overrides", nargs="*", help="monitor settings, KEY=VALUE (window=12 z=2.5 ...)")
     parser.add_argument("--config", type=Path, help="a monitor YAML replacing the run's own settings")
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings, saved = settings_for(args.run_dir, args.config, args.overrides)
         lines, alarms = replay(args.run_dir, settings, references(plain_dict(saved.get("data"))))
-    except (NotARunError, ConfigError) as exc:
+    except InputError as exc:
         log.error("rlaif: %s", exc)
         return EXIT_BAD_INPUT
     rule = settings.rule
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for alarm in alarms:
         print(alarm.line())
     print(f"{len(alarms)} alarm(s)" if alarms else "no alarm")
-    return EXIT_ALARM if alarms else 0
+    return EXIT_ALARM_FOUND if alarms else 0
 
 
 def _num(value: Any) -> str:

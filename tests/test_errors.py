@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
 from rlaif.errors import (
@@ -20,6 +23,11 @@ from rlaif.errors import (
     parse_settings,
 )
 from rlaif.judges.limits import JudgePolicy
+
+try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
+    from tests._entry_point import run_train
+except ImportError:
+    from _entry_point import run_train  # type: ignore[no-redef]
 
 log = logging.getLogger("test")
 
@@ -43,16 +51,30 @@ def test_a_bug_exits_1_with_its_traceback_even_when_it_is_a_value_error(tmp_path
     assert "ValueError: list index out of range somewhere" in (tmp_path / "FAILED").read_text()
 
 
+def _instantiated(target: Any, **kwargs: Any) -> InstantiationException:
+    """What Hydra raises when building ``target`` with ``kwargs`` fails (the real wrapping, with its traceback)."""
+    with pytest.raises(InstantiationException) as info:
+        instantiate({"_target_": f"{__name__}.{target.__name__}", **kwargs})
+    return info.value
+
+
+class _Needs:
+    def __init__(self, size: int = 1) -> None:
+        if size < 1:
+            raise ConfigError("reward.size: expected at least 1, got 0")
+        self.size = _take(size=size, extra=True) if size > 5 else size  # type: ignore[call-arg]  # a bug past 5
+
+
+def _take(size: int) -> int:
+    return size
+
+
 def test_hydra_wrapping_keeps_the_cause_deciding(tmp_path: Path) -> None:
-    wrapped_input = InstantiationException("Error in call to target")
-    wrapped_input.__cause__ = ConfigError("judge.members: a jury needs at least one member")
-    assert run(wrapped_input, tmp_path)[0] == EXIT_BAD_INPUT
-    wrapped_key = InstantiationException("Error in call to target")
-    wrapped_key.__cause__ = TypeError("RubricReward.__init__() got an unexpected keyword argument 'foo'")
-    assert run(wrapped_key, tmp_path)[0] == EXIT_BAD_INPUT  # +reward.foo=1: a key the target does not take
-    wrapped_bug = InstantiationException("Error in call to target")
-    wrapped_bug.__cause__ = TypeError("unsupported operand")
-    assert run(wrapped_bug, tmp_path)[0] == EXIT_ERROR
+    assert run(_instantiated(_Needs, size=0), tmp_path)[0] == EXIT_BAD_INPUT  # the constructor's ConfigError
+    assert run(_instantiated(_Needs, foo=1), tmp_path)[0] == EXIT_BAD_INPUT  # +reward.foo=1: a key it does not take
+    bug = _instantiated(_Needs, size=6)  # the same words from a call inside the constructor: a bug
+    assert "unexpected keyword argument 'extra'" in str(bug)
+    assert run(bug, tmp_path)[0] == EXIT_ERROR and "in __init__" in (tmp_path / "FAILED").read_text()
 
 
 def test_a_rejected_judge_exits_3(tmp_path: Path) -> None:
@@ -97,3 +119,44 @@ def test_the_judge_policy_is_checked_the_same_way() -> None:
     assert "judge.policy.max_retries: input should be greater than or equal to 0, got -1" in message
     assert "judge.policy.retries:" in message
     assert JudgePolicy.parse({"timeout_s": 5}).timeout_s == 5.0 and JudgePolicy.parse(None) == JudgePolicy()
+
+
+# Through the real entry point: set-up errors, before any model loads (a few seconds each).
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (("judge=jury", "judge.quorum=0"), "rlaif: judge.quorum: expected 1 to 2 (the number of members), got 0"),
+        (("judge.policy.max_rpm=0",), "rlaif: judge.policy.max_rpm: input should be greater than 0, got 0"),
+        (("+reward.foo=1",), "rlaif: reward: RubricReward.__init__() got an unexpected keyword argument 'foo'"),
+    ],
+)
+def test_a_bad_key_met_inside_a_constructor_exits_2_in_one_line(
+    tmp_path: Path, overrides: tuple[str, ...], line: str
+) -> None:
+    run_dir = tmp_path / "run"
+    result = run_train(*overrides, f"hydra.run.dir={run_dir}", timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == EXIT_BAD_INPUT, output[-3000:]
+    assert output.rstrip().endswith(line), output[-3000:]  # the message alone, the last line
+    assert "Error in call to target" not in output and "full_key" not in output
+    assert not run_dir.exists()
+
+
+def test_a_type_error_from_a_bug_inside_a_constructor_exits_1_with_its_traceback(tmp_path: Path) -> None:
+    # A user's own reward class with a bug: a call inside its constructor passes a keyword the callee lacks. Python's
+    # words are those of a config key the class does not take, but this is no bad input: exit 1, traceback kept.
+    (tmp_path / "buggy_reward.py").write_text(
+        "def _helper(x):\n    return x\n\n\nclass BuggyReward:\n"
+        "    def __init__(self, **kwargs):\n        _helper(x=1, y=2)\n"
+    )
+    run_dir = tmp_path / "run"
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    result = run_train("reward._target_=buggy_reward.BuggyReward", f"hydra.run.dir={run_dir}", env={"PYTHONPATH": path})
+    output = result.stdout + result.stderr
+    assert result.returncode == EXIT_ERROR, output[-3000:]
+    said = "rlaif: reward: TypeError: _helper() got an unexpected keyword argument 'y'"
+    assert f"{said} (traceback in {run_dir}" in output
+    failed = (run_dir / "FAILED").read_text()
+    assert failed.startswith("Traceback") and f'{tmp_path / "buggy_reward.py"}", line 7, in __init__' in failed

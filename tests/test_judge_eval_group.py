@@ -74,12 +74,12 @@ def test_a_listwise_set_reports_kendall_tau_top1_and_the_orders_agreement(tmp_pa
     assert s["thresholds"]["min_kendall_tau"]["status"] == "pass"
     assert s["thresholds"]["max_parse_failure_rate"]["status"] == "fail" and not result.passed
     assert s["thresholds"]["min_auc"]["status"] == "n/a" and s["thresholds"]["min_accuracy"]["status"] == "n/a"
-    assert len(transport.requests) == 2 * 2 + 2 * 2  # two orders per group; the broken group's retried
+    assert len(transport.requests) == 4 + 4 + 2 * 2  # cyclic: one request per rotation; the broken pair's retried
     items = [json.loads(line) for line in (tmp_path / "out" / "items.jsonl").read_text().splitlines()]
-    assert items[0]["score"] == pytest.approx(1.0) and items[0]["scores"][0] == pytest.approx([0.9, 0.9])
+    assert items[0]["score"] == pytest.approx(1.0) and items[0]["scores"][0] == pytest.approx([0.9] * 4)
     assert items[2]["score"] is None and "exactly once" in items[2]["error"]
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "Kendall's τ (mean over groups) | 0.833" in report and "the two orders' agreement" in report
+    assert "Kendall's τ (mean over groups) | 0.833" in report and "the orders' agreement" in report
     assert "Kendall's tau 0.833" in terminal_summary(s, tmp_path / "out")
 
 

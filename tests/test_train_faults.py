@@ -178,6 +178,18 @@ def test_a_hanging_judge_cannot_hang_the_run(tmp_path: Path, judge_server: Flaky
     assert "run stopped: judge failure rate" in output
     errors = [r["error"] for r in _rewards(run_dir)]
     assert errors and all(e and ("no answer within" in e or "deadline" in e) for e in errors), errors
+    # A deliberate stop is no crash: FAILED and report.html give the reason and the command that resumes, and no
+    # traceback (which would only show rlaif's own raise).
+    failed = (run_dir / "FAILED").read_text()
+    assert failed.startswith("run stopped: judge failure rate") and "Traceback" not in failed, failed
+    resume = failed.splitlines()[-1].strip()
+    command = f"python -m rlaif.train reward=rubric judge=vllm judge.base_url={judge_server.url} "
+    assert resume.startswith(command), resume
+    assert resume.endswith(f"canaries=off grpo.max_steps=2 resume=auto hydra.run.dir={run_dir}"), resume
+    assert resume in output and "Traceback" not in output
+    page = (run_dir / "report.html").read_text()
+    assert 'data-testid="status">stopped<' in page and "The run stopped on purpose" in page, page[-3000:]
+    assert "Traceback" not in page and "resume=auto" in page
 
 
 @pytest.mark.slow

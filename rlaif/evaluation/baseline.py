@@ -80,6 +80,9 @@ def baseline_check(
     if not isinstance(reward, GradesAnswers):
         log.info("baseline check skipped: reward %s has no grade() method", type(reward).__name__)
         return None
+    if getattr(reward, "score_mode", None) == "rank":  # rlaif.rewards.group: a rank needs two answers to a prompt
+        log.info("baseline check skipped: reward.score=rank ranks answers within their group; one answer per prompt")
+        return None
     rows = dataset.shuffle(seed=seed).select(range(min(prompts, len(dataset))))
     with progress(2, "baseline check (answer, judge)", unit="stage") as bar:
         answers = generate(model, tokenizer, list(rows["prompt"]), max_new_tokens, temperature, seed)

@@ -185,13 +185,13 @@ def _head(s: Mapping[str, Any]) -> list[str]:
 
 
 def _listwise_markdown(s: Mapping[str, Any]) -> str:
-    """A listwise set: the judged order against the known one (each group judged in both orders)."""
+    """A listwise set: the judged order against the known one (each group judged in several orders)."""
     out = [*_head(s), "", "## Ranking against the known order", "", "| | value |", "|---|---|"]
     out += [
         f"| Kendall's τ (mean over groups) | {_f(s['kendall_tau'])}{_ci(s['kendall_tau_ci'])} |",
         f"| τ of a word count (shorter ranks higher) | {_f(s['word_count_tau'])} |",
         f"| top-1 accuracy (the judge's best is the best) | {_f(s['top1_accuracy'])} |",
-        f"| the two orders' agreement (τ) | {_f(s['order_agreement'])} |",
+        f"| the orders' agreement (mean τ over every two orders) | {_f(s['order_agreement'])} |",
         f"| parse-failure rate | {_f(s['parse_failure_rate'])} |",
     ]
     if s.get("second_judge_kendall_tau") is not None:

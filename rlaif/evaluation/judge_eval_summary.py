@@ -18,7 +18,7 @@ from typing import Any
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.judge_eval_settings import EvalSettings
 from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts
-from rlaif.rewards.orders import kendall_tau
+from rlaif.rewards.orders import agreement, kendall_tau
 
 _UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
 
@@ -120,7 +120,7 @@ def _summarise_listwise(
     labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: Mapping[str, float]
 ) -> dict[str, Any]:
     """A listwise set: Kendall's tau between the judged and the known order, per group and averaged (with a
-    bootstrap interval over groups), how often the judge's top answer is the best one, the two orders'
+    bootstrap interval over groups), how often the judge's top answer is the best one, the orders'
     agreement, and the tau of "the shorter answer is better" on the same groups."""
     n = len(labelled.rows)
     summary: dict[str, Any] = {
@@ -156,9 +156,9 @@ def _listwise_stats(rows: Sequence[Mapping[str, Any]], main: Verdicts, cfg: Eval
         means = [sum(s) / len(s) for s in judged]
         best = [k for k, m in enumerate(means) if m == max(means)]
         tops.append(sum(rows[i]["ranks"][k] == min(rows[i]["ranks"]) for k in best) / len(best))
-        if all(len(s) == 2 for s in judged):
-            agreement = kendall_tau([s[0] for s in judged], [s[1] for s in judged])
-            agreements.append(0.0 if agreement is None else agreement)
+        if judged and len(judged[0]) >= 2:  # every two orders' tau, averaged (rlaif.rewards.orders.agreement)
+            together = agreement([[s[o] for s in judged] for o in range(len(judged[0]))])
+            agreements.append(0.0 if together is None else together)
     shorter = [
         kendall_tau([-len(r) for r in map(str.split, row["responses"])], [-k for k in row["ranks"]]) for row in rows
     ]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rlaif.errors import InputError
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.monitoring.monitor import Monitor
 from rlaif.monitoring.settings import MonitorSettings
@@ -25,7 +26,7 @@ from rlaif.rewards.conversation import reference_text
 log = logging.getLogger("rlaif.monitor")
 
 
-class NotARunError(ValueError):
+class NotARunError(InputError, ValueError):
     """The folder has no ``rewards.jsonl``: it is not a training run (exit 2)."""
 
 

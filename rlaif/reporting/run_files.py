@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import InputError
+from rlaif.errors import STOPPED, InputError
 from rlaif.runs.judge_totals import read_files
 
 # The files written while a step runs name the steps done before it.
@@ -44,7 +44,7 @@ class RunFiles:
     judge_totals: dict[str, Any] = field(default_factory=dict)  # judge_metrics.json: only a finished run has one
     judge_running: list[dict[str, float]] = field(default_factory=list)  # judge_totals/*.json: each process, attempt
     info: dict[str, Any] = field(default_factory=dict)  # run_info.json: versions, machine, start
-    failed: str | None = None  # FAILED: the error and traceback of a run that did not finish
+    failed: str | None = None  # FAILED: a crash's error and traceback, or a stop's reason and resume command
     skipped_lines: int = 0  # lines that were not JSON (a crash mid-write): counted, shown, not fatal
 
     @property
@@ -56,7 +56,8 @@ class RunFiles:
         if self.summary:
             return "finished"
         if self.failed is not None:
-            return "stopped" if "RunStoppedError" in self.failed else "failed"
+            stopped = self.failed.startswith(STOPPED) or "RunStoppedError" in self.failed  # the latter: older runs
+            return "stopped" if stopped else "failed"
         return "unfinished"
 
     def series(self, key: str) -> list[tuple[int, float]]:

@@ -5,20 +5,25 @@ prompt (identical prompt), keeping the completion order; identical answers are j
 score; the judge sees the question and every distinct answer, labelled by short random ids
 (:mod:`rlaif.rewards.prompts.group`), and returns a JSON score per id (:mod:`rlaif.rewards.verdicts.group`).
 
-- **Both orders** (``orders: both``, the default): position bias is the strongest bias of judges comparing
-  answers, so each group is asked twice, listed as TRL gave it and reversed, and each answer's two scores are
-  averaged. The two orders' agreement (Kendall's tau between their scores, averaged over the step's groups) is
-  logged as ``<name>/order_agreement``.
+- **Orders** (``orders``): position bias is the strongest bias of judges comparing answers, so a group can be
+  asked in several orders and each answer's scores averaged (:func:`rlaif.rewards.orders.shown_orders` says what
+  each set cancels). ``cyclic`` (the default): the G rotations, every answer at every position once: any effect
+  of the position alone cancels, at G requests per group. ``both``: as listed and reversed, 2 requests: cancels
+  a position effect that changes linearly along the list, not one favouring the first place alone (for G >= 3).
+  ``as_listed``: 1 request. The orders' agreement (Kendall's tau between every two orders' scores, averaged
+  over the step's groups) is logged as ``<name>/order_agreement``.
 - **Score or rank** (``score: score | rank``): the reward is the answer's mean score over max_score, or its rank
-  in the group (best 1, worst 0, ties share their mean rank); both in [0, 1].
+  in the group (best 1, worst 0, ties share their mean rank); both in [0, 1]. ``rank`` never mixes in an
+  absolute score: a group with one distinct answer (alone on this process, or every answer the same) ties with
+  itself and gets the middle rank, 0.5, without a request.
 - **Failures**: a reply that does not name every id exactly once is retried once as a new request (fresh ids);
-  if the retry fails too, or either order fails, every answer of the group gets ``None`` (a counted judge
+  if the retry fails too, or any order fails, every answer of the group gets ``None`` (a counted judge
   failure), never a partial or shifted assignment. A judge error (the endpoint failed after the judge's own
   retries) is not asked again.
 - **Split groups**: a prompt's answers spread over several processes are judged with what this process holds;
-  an answer alone in its group is scored alone (one request: reversing one answer changes nothing), on the
-  absolute scale only: in ``rank`` mode a lone answer, having no rank, gets its normalised score. The baseline
-  step's answers (one per prompt) are scored the same way.
+  an answer alone in its group is scored alone (one request: reordering one answer changes nothing), or in
+  ``rank`` mode gets 0.5. The baseline step's answers (one per prompt) are scored the same way (rlaif.train
+  skips the baseline in ``rank`` mode: every answer would be 0.5).
 
 Before any judge call, an empty answer scores 0 and the configured ``checks`` gate or penalise, as in the rubric
 reward (:mod:`rlaif.rewards.checks`); gated answers are left out of the group the judge sees.
@@ -44,8 +49,7 @@ from rlaif.rewards.verdicts.group import parse_group_verdict
 from rlaif.rewards.verdicts.parsing import VerdictError
 
 ScoreMode = Literal["score", "rank"]
-Orders = Literal["both", "as_listed"]
-ORDER_NAMES = ("as_listed", "reversed")
+LONE_RANK = 0.5  # rank mode: a group's only distinct answer ties with itself, the middle of [0, 1]
 
 
 @dataclass
@@ -56,7 +60,7 @@ class _Group:
     reference: str | None
     texts: list[str]  # the distinct answers, in completion order
     members: list[int] = field(default_factory=list)  # the batch indices of every answer in the group
-    scores: dict[str, list[float]] = field(default_factory=dict)  # order -> raw score per text
+    scores: dict[str, list[float]] = field(default_factory=dict)  # order name -> raw score per text
     rationales: dict[str, list[str]] = field(default_factory=dict)
     ids: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
@@ -75,7 +79,7 @@ class GroupReward:
         instruction: str | None = None,
         task: str = "",
         score: ScoreMode = "score",
-        orders: Orders = "both",
+        orders: order_rules.OrderSet = "cyclic",
         max_score: int = 10,
         shared_prefix_chars: int = 200,
         rationale_chars: int = 200,
@@ -89,8 +93,8 @@ class GroupReward:
     ) -> None:
         if score not in ("score", "rank"):
             raise ConfigError(f"reward.score: expected score or rank, got {score!r}")
-        if orders not in ("both", "as_listed"):
-            raise ConfigError(f"reward.orders: expected both or as_listed, got {orders!r}")
+        if orders not in ("cyclic", "both", "as_listed"):
+            raise ConfigError(f"reward.orders: expected cyclic, both or as_listed, got {orders!r}")
         if not isinstance(max_score, int) or isinstance(max_score, bool) or max_score < 1:
             raise ConfigError(f"reward.max_score: expected a positive integer, got {max_score!r}")
         if getattr(judge, "members", None):
@@ -148,20 +152,22 @@ class GroupReward:
         if answer == opponent:
             return 0.5, 0.5
         group = _Group(question, reference, [answer, opponent])
-        await self._judge([group], ORDER_NAMES)
+        await self._judge([group], "both")
         if group.error is not None:
             raise VerdictError(group.error)
         top = 2.0 * self.prompt.max_score
-        return tuple(0.5 + (group.scores[o][0] - group.scores[o][1]) / top for o in ORDER_NAMES)  # type: ignore[return-value]
+        first, second = (0.5 + (s[0] - s[1]) / top for s in group.scores.values())
+        return first, second
 
     async def judge_group(
         self, question: str, answers: Sequence[str], reference: str | None = None
     ) -> list[tuple[float, ...]]:
-        """Each answer's score in [0, 1] in each order judged (both orders always): for evaluating the ranking
-        against a known one. Identical answers share a score. Raises :class:`VerdictError` on failure."""
+        """Each answer's score in [0, 1] in each order judged (``cyclic`` when the reward's ``orders`` is, else
+        ``both``: at least two, so the orders' agreement is measured): for evaluating the ranking against a known
+        one. Identical answers share a score. Raises :class:`VerdictError` on failure."""
         texts = list(dict.fromkeys(answers))
         group = _Group(question, reference, texts)
-        await self._judge([group], ORDER_NAMES if len(texts) > 1 else ORDER_NAMES[:1])
+        await self._judge([group], "cyclic" if self.orders == "cyclic" else "both")
         if group.error is not None:
             raise VerdictError(group.error)
         top = float(self.prompt.max_score)
@@ -186,30 +192,30 @@ class GroupReward:
             if answers[i] not in group.texts:
                 group.texts.append(answers[i])
         groups = list(by_prompt.values())
-        wanted = ORDER_NAMES if self.orders == "both" else ORDER_NAMES[:1]
-        await self._judge(groups, wanted)
+        # Rank mode: a group's only distinct answer has no rank to ask for (it ties with itself).
+        await self._judge([g for g in groups if self.score_mode == "score" or len(g.texts) > 1], self.orders)
         for number, group in enumerate(groups):
             for i in group.members:
                 grades[i] = self._grade_one(group, number, group.texts.index(answers[i]), gated[i])
         return grades, gated, groups
 
-    async def _judge(self, groups: Sequence[_Group], wanted: Sequence[str]) -> None:
-        """Every group in every wanted order in one batch, then one retry batch for the replies without a
-        valid verdict; fills each group's scores, or its error."""
-        plans = [(g, o) for g in groups for o in (wanted if len(g.texts) > 1 else wanted[:1])]
+    async def _judge(self, groups: Sequence[_Group], orders: order_rules.OrderSet) -> None:
+        """Every group in each of its ``orders`` (:func:`~rlaif.rewards.orders.shown_orders`) in one batch, then
+        one retry batch for the replies without a valid verdict; fills each group's scores, or its error."""
+        plans = [(g, o, shown) for g in groups for o, shown in order_rules.shown_orders(orders, len(g.texts)).items()]
         for attempt in (0, 1):
             if not plans:
                 return
-            requests = [self._request(g, o, attempt) for g, o in plans]
+            requests = [self._request(g, o, shown, attempt) for g, o, shown in plans]
             responses = await self.judge.agenerate(requests)
             again = []
-            for (group, order), response in zip(plans, responses, strict=True):
+            for (group, order, shown), response in zip(plans, responses, strict=True):
                 try:
                     verdicts = parse_group_verdict(response, group.ids[order], self.prompt.max_score)
                 except VerdictError as exc:
                     if attempt == 0 and response.error is None:  # the judge answered, badly: ask anew
                         group.retried += 1
-                        again.append((group, order))
+                        again.append((group, order, shown))
                     else:
                         group.error = group.error or f"{order} order: {exc}"
                     continue
@@ -217,10 +223,7 @@ class GroupReward:
                 group.rationales[order] = [verdicts[i].rationale for i in group.ids[order]]
             plans = again
 
-    def _request(self, group: _Group, order: str, attempt: int) -> Any:
-        listed = list(range(len(group.texts)))
-        if order == "reversed":
-            listed.reverse()
+    def _request(self, group: _Group, order: str, listed: Sequence[int], attempt: int) -> Any:
         shown = [group.texts[k] for k in listed]
         seed = "\x1f".join([str(self.seed), order, str(attempt), group.question, *shown])
         drawn = draw_ids(len(shown), seed)
@@ -238,6 +241,9 @@ class GroupReward:
         }
         if group.error is not None:
             return Grade(None, error=f"group of {len(group.texts)} answers: {group.error}", details=details)
+        if self.score_mode == "rank" and len(group.texts) == 1:
+            reason = "rank: the group's only distinct answer ties with itself (not judged)"
+            return Grade(LONE_RANK * gated.multiplier, reasons={"rank": reason}, details=details, judged=False)
         top = float(self.prompt.max_score)
         raw = {o: s[k] for o, s in group.scores.items()}
         details["group"]["ids"] = {o: ids[k] for o, ids in group.ids.items()}
@@ -253,8 +259,9 @@ class GroupReward:
 
 
 def group_metrics(groups: Sequence[_Group], max_score: int) -> dict[str, float]:
-    """Per step: groups judged, answers alone in theirs, duplicates judged once, retried requests, and the two
-    orders' agreement (mean Kendall's tau over groups with both orders and two or more distinct answers)."""
+    """Per step: groups judged, answers alone in theirs, duplicates judged once, retried requests, and the
+    orders' agreement (mean Kendall's tau over every two orders of each group judged in several, averaged over
+    those groups) and score gap (mean |score difference| / max_score of an answer between two orders)."""
     metrics = {
         "groups": float(len(groups)),
         "lone_answers": float(sum(len(g.members) == 1 for g in groups)),
@@ -265,10 +272,12 @@ def group_metrics(groups: Sequence[_Group], max_score: int) -> dict[str, float]:
     taus: list[float] = []
     gaps: list[float] = []
     for g in groups:
-        if g.error is None and len(g.scores) == 2:
-            listed, reversed_ = g.scores[ORDER_NAMES[0]], g.scores[ORDER_NAMES[1]]
-            gaps.extend(abs(a - b) / max_score for a, b in zip(listed, reversed_, strict=True))
-            if (tau := order_rules.kendall_tau(listed, reversed_)) is not None:
+        if g.error is None and len(g.scores) >= 2:
+            per_order = list(g.scores.values())
+            for i, first in enumerate(per_order):
+                for second in per_order[i + 1 :]:
+                    gaps.extend(abs(a - b) / max_score for a, b in zip(first, second, strict=True))
+            if (tau := order_rules.agreement(per_order)) is not None:
                 taus.append(tau)
     if taus:
         metrics["order_agreement"] = sum(taus) / len(taus)

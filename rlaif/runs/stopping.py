@@ -6,7 +6,8 @@
   answer advantage 0, so the step learns nothing from it), an alarm keeps the step's real scores;
 - at the end of that step :class:`StopOnRequest`, a ``TrainerCallback``, sets ``control.should_save`` and
   ``control.should_training_stop``: the Trainer saves ``checkpoint-N`` itself, as on its schedule, and stops;
-- ``rlaif.train`` then raises ``RunStoppedError`` with :func:`stopped_message` (exit 1, ``FAILED``).
+- ``rlaif.train`` then raises ``RunStoppedError`` with :func:`stopped_message` (exit 1; ``FAILED`` holds the
+  reason and the command that resumes, no traceback: a stop is no crash).
 
 Unlike an exception, the stopping step completes (its checkpoint is the one saved), and with several
 processes every rank stops at the same step: the request is shared across them before anyone acts on it, and a
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from rlaif.errors import STOPPED
 
 log = logging.getLogger("rlaif.train")
 
@@ -105,8 +108,24 @@ def saved_checkpoint(output_dir: str | Path, step: int) -> Path | None:
 
 
 def stopped_message(exc: BaseException, checkpoint: Path | None, run_dir: Path) -> str:
+    """Why the run stopped, the checkpoint it saved and the command that resumes it (:data:`STOPPED` first)."""
     saved = f"checkpoint saved: {checkpoint}" if checkpoint else "no step had completed: nothing to resume"
     return (
-        f"run stopped: {exc}\n{saved}. Once the judge is back (or the alarm is understood: {run_dir}/alarms.jsonl), "
-        f"resume with the same overrides plus resume=auto hydra.run.dir={run_dir}"
+        f"{STOPPED}{exc}\n{saved}.\nOnce the judge is back (or the alarm is understood: {run_dir}/alarms.jsonl), "
+        f"resume with:\n  {resume_command(run_dir)}"
     )
+
+
+def resume_command(run_dir: Path) -> str:
+    """``python -m rlaif.train`` with the run's own overrides (as saved, secrets masked) and ``resume=auto``."""
+    import shlex
+
+    import yaml
+
+    saved = run_dir / ".hydra" / "overrides.yaml"
+    try:
+        overrides = yaml.safe_load(saved.read_text(encoding="utf-8")) if saved.is_file() else []
+    except (OSError, yaml.YAMLError):
+        overrides = []
+    kept = [str(o) for o in overrides or [] if not str(o).startswith(("resume=", "hydra.run.dir="))]
+    return shlex.join(["python", "-m", "rlaif.train", *kept, "resume=auto", f"hydra.run.dir={run_dir}"])

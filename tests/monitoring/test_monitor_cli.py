@@ -1,5 +1,6 @@
-"""``python -m rlaif.monitor RUN_DIR`` on recorded run folders: exit 1 with the alarm printed on a hacked run, 0 on a
-healthy one, 2 on a folder that is not a run or a bad setting; old folders (rewards.jsonl only) work."""
+"""``python -m rlaif.monitor RUN_DIR`` on recorded run folders: exit 4 with the alarm printed on a hacked run, 0 on a
+healthy one, 2 on a folder that is not a run or a bad setting, 1 on a crash (told apart from an alarm); old folders
+(rewards.jsonl only) work."""
 
 from __future__ import annotations
 
@@ -23,13 +24,25 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rlaif.monitor", *args], capture_output=True, text=True, timeout=120)
 
 
-def test_a_hacked_run_exits_1_naming_the_signal_the_step_and_the_numbers(tmp_path: Path) -> None:
+def test_a_hacked_run_exits_4_naming_the_signal_the_step_and_the_numbers(tmp_path: Path) -> None:
     run = write_run(tmp_path / "e6_like", hacked=True)  # an old folder: no monitor.jsonl, no .hydra
     result = _cli(str(run))
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 4, result.stdout + result.stderr
     alarm = [line for line in result.stdout.splitlines() if line.startswith("monitor alarm at step 7: on_topic")]
     assert alarm and "the reward rose" in alarm[0] and "on_topic fell" in alarm[0] and "over steps 0-7" in alarm[0]
     assert "24 steps" in result.stdout and not (run / "alarms.jsonl").exists()  # a replay writes nothing
+
+
+def test_a_crash_exits_1_with_its_traceback_not_4_as_an_alarm_does(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "e6_like", hacked=True)  # it has an alarm; a line rlaif cannot read makes it crash
+    lines = (run / "rewards.jsonl").read_text().splitlines()
+    lines[3] = json.dumps({**json.loads(lines[3]), "score": "high"})
+    (run / "rewards.jsonl").write_text("\n".join(lines) + "\n")
+    result = _cli(str(run))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" in result.stderr and "TypeError" in result.stderr and "alarm" not in result.stdout
+    help_text = _cli("--help").stdout
+    assert "0 no alarm, 4 at least one alarm, 2 bad input" in help_text and "1 a crash" in help_text
 
 
 def test_a_healthy_run_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,7 +59,7 @@ def test_a_folder_that_is_not_a_run_exits_2_naming_it(tmp_path: Path) -> None:
 def test_the_runs_own_saved_settings_are_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     strict = write_run(tmp_path / "run", hacked=True, hydra={"monitor": {"z": 50.0, "signal_z": 50.0}})
     assert main([str(strict)]) == 0 and "reward z >= 50.0" in capsys.readouterr().out
-    assert main([str(strict), "z=2", "signal_z=2"]) == 1  # KEY=VALUE overrides the run's settings
+    assert main([str(strict), "z=2", "signal_z=2"]) == 4  # KEY=VALUE overrides the run's settings
 
 
 def test_a_rubric_asking_for_length_is_read_from_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,7 +81,7 @@ def test_a_crash_cut_last_line_is_skipped(tmp_path: Path, capsys: pytest.Capture
     run = write_run(tmp_path / "run", hacked=True)
     with (run / "rewards.jsonl").open("a") as f:
         f.write('{"step": 24, "prompt": "Why is')
-    assert main([str(run)]) == 1
+    assert main([str(run)]) == 4
 
 
 @pytest.mark.parametrize(

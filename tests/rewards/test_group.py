@@ -1,4 +1,4 @@
-"""reward=group: a GRPO group judged in one request (both orders), retry then None, dedup, shared prefixes.
+"""reward=group: a GRPO group judged in one request per order, retry then None, dedup, shared prefixes.
 
 A scripted judge answers from the request it is sent (it reads the ids and answers the way a model would read
 them), so these tests check what the reward asks and how it reads the reply; the real judges run in
@@ -68,7 +68,7 @@ def test_each_prompt_group_is_one_request_per_order_with_shuffled_ids_and_a_stri
     answers = ["four", "4", "it is 4", "red", "blue", "green!"]
     scores = call(reward, prompts, answers)
     assert scores == pytest.approx([0.4, 0.1, 0.7, 0.3, 0.4, 0.6])
-    assert len(transport.requests) == 4  # 2 groups x 2 orders, not 6 answers x 2 criteria
+    assert len(transport.requests) == 6  # 2 groups x 3 orders (cyclic, the default), not 6 answers x 2 criteria
     for request in transport.requests:
         ids = [i for i, _ in listed(request)]
         assert request.affinity in ("What is 2+2?", "Name a colour.")
@@ -76,24 +76,54 @@ def test_each_prompt_group_is_one_request_per_order_with_shuffled_ids_and_a_stri
         assert request.json_schema["additionalProperties"] is False and len(set(ids)) == 3
         assert set(request.json_schema["properties"][ids[0]]["required"]) == {"rationale", "score"}
         assert "polite: Is it polite?" in user_text(request)
-    first, second = (r for r in transport.requests if r.affinity == "What is 2+2?")
-    assert [t for _, t in listed(first)] == answers[:3] and [t for _, t in listed(second)] == answers[2::-1]
-    assert {i for i, _ in listed(first)} != {i for i, _ in listed(second)}  # fresh ids per request
+    shown = [[t for _, t in listed(r)] for r in transport.requests if r.affinity == "What is 2+2?"]
+    assert shown == [answers[0:3], [*answers[1:3], answers[0]], [answers[2], *answers[0:2]]]  # each at each place
+    assert len({frozenset(i for i, _ in listed(r)) for r in transport.requests}) == 6  # fresh ids per request
 
 
-def test_both_orders_cancel_a_first_position_bias_and_their_agreement_is_logged() -> None:
-    judge, transport = scripted_judge(by_text(len, first_bonus=3))
+def by_position(score_of: Callable[[str], int], bonus: list[int]) -> Callable[[JudgeRequest], TransportResult]:
+    """A judge scoring each answer by its text plus ``bonus[k]`` for whichever is listed at place k."""
+
+    def script(request: JudgeRequest) -> TransportResult:
+        return reply({i: score_of(t) + bonus[k] for k, (i, t) in enumerate(listed(request))})
+
+    return script
+
+
+ANSWERS = ["aa", "bbbb", "c"]  # true scores 2, 4, 1
+
+
+def test_cyclic_orders_cancel_any_position_effect_and_their_agreement_is_logged() -> None:
+    for bonus in ([3, 0, 0], [0, 0, 3], [3, 0, 3], [0, 3, 0], [2, 1, 0]):  # primacy, recency, both ends, middle, linear
+        judge, transport = scripted_judge(by_position(len, bonus))
+        metrics: dict[str, float] = {}
+        scores = call(GroupReward(judge, rubric=RUBRIC), ["q"] * 3, ANSWERS, log_metric=metrics.__setitem__)
+        shift = sum(bonus) / 3  # every answer sat at every place once: each gets the mean bonus
+        assert scores == pytest.approx([(len(a) + shift) / 10 for a in ANSWERS]), bonus
+        assert len(transport.requests) == 3 and metrics["group/groups"] == 1
+    judge, _ = scripted_judge(by_position(len, [3, 0, 0]))
+    metrics = {}
+    call(GroupReward(judge, rubric=RUBRIC), ["q"] * 3, ANSWERS, log_metric=metrics.__setitem__)
+    rotations = [[5, 4, 1], [2, 7, 1], [2, 4, 4]]  # the first-listed answer gets +3: aa, then bbbb, then c
+    taus = [kendall_tau(rotations[i], rotations[j]) for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert metrics["group/order_agreement"] == pytest.approx(sum(taus) / 3)  # type: ignore[arg-type]
+
+
+def test_two_orders_cancel_a_linear_position_effect_only() -> None:
+    judge, transport = scripted_judge(by_position(len, [2, 1, 0]))  # linear: reversed, each answer gets +1
+    scores = call(GroupReward(judge, rubric=RUBRIC, orders="both"), ["q"] * 3, ANSWERS)
+    assert scores == pytest.approx([(2 + 1) / 10, (4 + 1) / 10, (1 + 1) / 10]) and len(transport.requests) == 2
+    # A first-place bonus (primacy) does not cancel: "aa" and "c" each get it once, "bbbb" (in the middle) never.
+    judge, _ = scripted_judge(by_position(len, [3, 0, 0]))
     metrics: dict[str, float] = {}
-    reward = GroupReward(judge, rubric=RUBRIC)
-    scores = call(reward, ["q"] * 3, ["aa", "bbbb", "c"], log_metric=metrics.__setitem__)
-    # Listed first: "aa" as listed (2 + 3), "c" reversed (1 + 3); each answer's two scores are averaged.
+    scores = call(GroupReward(judge, rubric=RUBRIC, orders="both"), ["q"] * 3, ANSWERS, log_metric=metrics.__setitem__)
     assert scores == pytest.approx([(5 + 2) / 20, (4 + 4) / 20, (1 + 4) / 20])
     assert metrics["group/order_agreement"] == pytest.approx(kendall_tau([5, 4, 1], [2, 4, 4]))
     assert metrics["group/groups"] == 1 and metrics["group/retried_requests"] == 0
 
     judge, transport = scripted_judge(by_text(len, first_bonus=3))
     one = GroupReward(judge, rubric=RUBRIC, orders="as_listed")
-    assert call(one, ["q"] * 3, ["aa", "bbbb", "c"]) == pytest.approx([0.5, 0.4, 0.1])
+    assert call(one, ["q"] * 3, ANSWERS) == pytest.approx([0.5, 0.4, 0.1])
     assert len(transport.requests) == 1
 
 
@@ -101,6 +131,15 @@ def test_rank_mode_gives_best_one_worst_zero_and_ties_share() -> None:
     judge, _ = scripted_judge(by_text(len))
     reward = GroupReward(judge, instruction="Longer is better.", score="rank")
     assert call(reward, ["q"] * 4, ["aaa", "b", "cc", "ddd"]) == pytest.approx([5 / 6, 0.0, 1 / 3, 5 / 6])
+
+
+def test_rank_mode_never_mixes_in_an_absolute_score() -> None:
+    # One step: a pair, an answer alone (its group split over processes), a group of identical answers.
+    judge, transport = scripted_judge(by_text(len))
+    reward = GroupReward(judge, instruction="Longer is better.", score="rank")
+    scores = call(reward, ["q1", "q1", "q2", "q3", "q3"], ["a", "bbbbbbb", "a lone one", "same", "same"])
+    assert scores == pytest.approx([0.0, 1.0, 0.5, 0.5, 0.5])  # 0.5: ties with itself, never 9/10 or 4/10
+    assert len(transport.requests) == 2  # only the pair is asked (its two orders)
 
 
 def test_identical_answers_are_judged_once_and_share_their_score() -> None:
@@ -144,7 +183,8 @@ def test_a_reply_missing_an_id_is_retried_as_a_new_request_then_every_answer_fai
 
     judge, _ = scripted_judge(drops_one)
     metrics: dict[str, float] = {}
-    scores = call(GroupReward(judge, rubric=RUBRIC), ["q"] * 3, ["a", "b", "c"], log_metric=metrics.__setitem__)
+    reward = GroupReward(judge, rubric=RUBRIC, orders="both")
+    scores = call(reward, ["q"] * 3, ["a", "b", "c"], log_metric=metrics.__setitem__)
     assert scores == [0.5, 0.5, 0.5] and len(sent) == 4 and metrics["group/retried_requests"] == 2
     assert {user_text(r) for r in sent[:2]}.isdisjoint({user_text(r) for r in sent[2:]})  # new ids: a new request
 
@@ -156,7 +196,7 @@ def test_a_reply_missing_an_id_is_retried_as_a_new_request_then_every_answer_fai
     judge, _ = scripted_judge(never_valid)
     metrics.clear()
     scores = call(GroupReward(judge, rubric=RUBRIC), ["q"] * 3, ["a", "b", "c"], log_metric=metrics.__setitem__)
-    assert scores == [None, None, None] and len(sent) == 4
+    assert scores == [None, None, None] and len(sent) == 6  # three orders, each retried once
     assert metrics["group/judge_failures"] == 3 and metrics["group/failed_groups"] == 1
 
 
@@ -193,10 +233,10 @@ def test_a_judge_error_is_not_asked_again_and_counts_as_a_failure(tmp_path: Path
 
 def test_a_lone_answer_is_scored_alone_and_the_run_log_keeps_each_rationale(tmp_path: Path) -> None:
     judge, transport = scripted_judge(by_text(len))
-    reward = GroupReward(judge, rubric=RUBRIC, score="rank", log_path=str(tmp_path / "rewards.jsonl"))
+    reward = GroupReward(judge, rubric=RUBRIC, log_path=str(tmp_path / "rewards.jsonl"))
     scores = call(reward, ["q1", "q2", "q2"], ["alone", "aa", "bbb"], id=["r1", "r2", "r2"])
-    assert scores == pytest.approx([0.5, 0.0, 1.0])  # rank mode: a lone answer has its normalised score
-    assert len(transport.requests) == 3  # one for the lone answer, both orders for the pair
+    assert scores == pytest.approx([0.5, 0.2, 0.3])
+    assert len(transport.requests) == 3  # one for the lone answer, two orders for the pair
     lines = [json.loads(line) for line in (tmp_path / "rewards.jsonl").read_text().splitlines()]
     assert lines[0]["rationale"] == {"as_listed": "because 5"} and lines[0]["group"]["answers"] == 1
     assert lines[2]["rationale"] == {"as_listed": "because 3", "reversed": "because 3"}
@@ -251,3 +291,15 @@ def test_kendall_tau_matches_scipy() -> None:
         ours = kendall_tau(x, y)
         theirs = stats.kendalltau(x, y).statistic
         assert (ours is None and theirs != theirs) or ours == pytest.approx(theirs)
+
+
+def test_rank_mode_has_no_baseline(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The baseline has one answer per prompt: in rank mode each would be 0.5, and a 100% "pass rate" would warn
+    # that RFT cannot help. It is skipped before anything is generated (no model needed to show it).
+    from rlaif.evaluation.baseline import baseline_check
+
+    judge, transport = scripted_judge(by_text(len))
+    reward = GroupReward(judge, rubric=RUBRIC, score="rank")
+    with caplog.at_level("INFO"):
+        assert baseline_check(None, None, reward, None, tmp_path / "baseline.json") is None
+    assert "reward.score=rank" in caplog.text and not (tmp_path / "baseline.json").exists() and not transport.requests
