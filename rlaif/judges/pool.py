@@ -8,12 +8,15 @@ replicas, Bedrock in several regions), each a full judge with its own limits, re
   :attr:`JudgeRequest.affinity`) go to the same endpoint, so its prefix cache stays warm, while its load
   stays within ``load_factor`` x the mean (:mod:`rlaif.judges._routing`).
 - **Failover.** An endpoint whose request fails for a reason of its own (unreachable, timed out, 429/5xx,
-  breaker open: :attr:`JudgeResponse.retryable`), after its own retries, is taken out, and that request goes
-  to the next endpoint at once, until each was tried or ``policy.batch_deadline_s`` has passed. A refused
-  request (4xx, a malformed reply) is not sent elsewhere: every endpoint would refuse it.
-- **Health.** An endpoint taken out is probed (the pre-flight request) every ``probe_interval_s`` in the
-  background and takes traffic again once it answers. With none healthy, the pool still tries the ones
-  that are out rather than fail a batch without asking.
+  breaker open: :attr:`JudgeResponse.retryable`), after its own retries (none after a time-out while another
+  endpoint is left), is taken out, and that request goes to the next endpoint at once, on its own, until each
+  was tried or ``policy.batch_deadline_s`` has passed; every attempt ends by that deadline. A refused request
+  (4xx, a malformed reply) is not sent elsewhere: every endpoint would refuse it. One this client's own rate
+  limit could not serve in time goes elsewhere too, and the endpoint stays in.
+- **Health.** An endpoint taken out is probed (the pre-flight request, through its breaker) every
+  ``probe_interval_s`` in the background and takes traffic again once it answers. With none healthy, the
+  pool still tries the ones that are out rather than fail a batch without asking. The pre-flight does not
+  wait out a hung endpoint once ``min_healthy`` have answered.
 
 Like every judge it moves text and never reads a verdict.
 """
@@ -185,7 +188,7 @@ class JudgePool:
             if until is None and sum(r.ok for r in responses.values()) >= self.min_healthy:
                 until = time.monotonic() + max(PREFLIGHT_GRACE_S, time.monotonic() - started)
         waited = time.monotonic() - started
-        for name in self.endpoints.keys() - responses.keys():
+        for name in [name for name in self.endpoints if name not in responses]:
             error = f"no answer to the pre-flight request within {waited:.1f} s (still asked: back once it answers)"
             responses[name] = JudgeResponse(error=error)
             self._mark_down(name, error, unless_answered=True)
