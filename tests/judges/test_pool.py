@@ -167,7 +167,7 @@ def test_a_timed_out_request_is_tried_on_another_endpoint_not_again_on_the_same(
     flaky: Callable[..., FlakyServer],
 ) -> None:
     a, b = flaky(), flaky(default="hang")
-    pool = pool_judge(_endpoints(a, b, e1={"timeout_s": 1.0}, e2={"timeout_s": 1.0}), load_factor=1.0)
+    pool = pool_judge(_endpoints(a, b, e2={"timeout_s": 1.0}), load_factor=1.0)
     try:
         responses = pool.generate([_request("q", str(k)) for k in range(4)])  # strict balance: 2 on each
         metrics = pool.metrics.drain()
@@ -201,9 +201,9 @@ def test_a_failed_request_goes_elsewhere_at_once_not_after_the_others_on_its_end
 
 def test_the_pool_deadline_bounds_the_whole_batch_failovers_included(flaky: Callable[..., FlakyServer]) -> None:
     first, second = flaky(default="503"), flaky(default="hang")
-    # Each endpoint would give an attempt 30 s, and a batch 600 s: the pool's 1 s deadline bounds the failover.
+    # Each endpoint would give an attempt 30 s, and a batch 600 s: the pool's 3 s deadline bounds the failover.
     slow = {"timeout_s": 30.0, "max_retries": 0, "batch_deadline_s": 600.0}
-    pool = pool_judge(_endpoints(first, second, e1=slow, e2=slow), policy={"batch_deadline_s": 1.0})
+    pool = pool_judge(_endpoints(first, second, e1=slow, e2=slow), policy={"batch_deadline_s": 3.0})
     try:
         [response] = pool.generate([_request(_key_first_on("e1"), "x")])
     finally:
@@ -361,7 +361,7 @@ def test_a_hung_endpoint_loses_no_verdict_and_holds_up_nothing_through_the_entry
             "judge=pool",
             f"judge.endpoints=[{healthy.url},{hung.url}]",
             # Long: a run that waited on it would show in the order of events below. Nothing here waits on it.
-            "judge.endpoint.policy.timeout_s=60",
+            "judge.endpoint.policy.timeout_s=120",
             "judge.probe_interval_s=1",
             "debug=smoke",
             f"hydra.run.dir={run_dir}",
@@ -377,7 +377,7 @@ def test_a_hung_endpoint_loses_no_verdict_and_holds_up_nothing_through_the_entry
     assert metrics["failures"] == 0 and metrics["e1/failures"] == 0 and metrics["healthy_endpoints"] == 1
     # Taken out at the pre-flight: no judge request was ever sent to it, so none failed over.
     assert judge_requests == 0 and metrics["e2/requests"] == 0 and metrics["failovers"] == 0
-    # The run went on while the pre-flight probe still hung: its retry, 60 s later, had not come when the
+    # The run went on while the pre-flight probe still hung: its retry, 120 s later, had not come when the
     # healthy endpoint was sent the first judge request (the pre-flight used to wait for both attempts).
     first_judged = min(t for t, body in zip(healthy.times, healthy.bodies, strict=True) if not _is_probe(body))
     assert len([t for t in probe_times if t < first_judged]) == 1, probe_times
