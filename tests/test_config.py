@@ -75,6 +75,7 @@ def test_every_option_composes_and_instantiates_offline(
 ) -> None:
     for key, value in MULTI_NODE_ENV.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # judge=openai names it, and set-up refuses a variable not set
     overrides = [f"{group}={option}"]
     if _compose(*overrides).grpo.bf16 and not _has_cuda():
         # GRPOConfig itself refuses bf16 without a GPU; everything else in the file is still checked.

@@ -25,7 +25,9 @@ from typing import Any
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
+    retry_base,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential_jitter,
@@ -35,6 +37,7 @@ from rlaif.judges._cache import ResponseCache, request_key
 from rlaif.judges._metrics import JudgeMetrics
 from rlaif.judges.limits import Breaker, JudgePolicy
 from rlaif.judges.protocol import (
+    AttemptTimeoutError,
     CircuitOpenError,
     JudgeRequest,
     JudgeResponse,
@@ -87,9 +90,16 @@ class Judge:
 
     # -- public API -------------------------------------------------------------------------------
 
-    async def agenerate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
-        """Answer every request (in order); failures come back as responses with ``error`` set."""
-        return await asyncio.wrap_future(self._submit(requests))
+    async def agenerate(
+        self, requests: Sequence[JudgeRequest], *, deadline: float | None = None, retry_timeouts: bool = True
+    ) -> list[JudgeResponse]:
+        """Answer every request (in order); failures come back as responses with ``error`` set.
+
+        A caller that owns a larger deadline (a pool's batch, failovers included) passes it as ``deadline``
+        (a ``time.monotonic()`` value): the batch ends by it, or by ``policy.batch_deadline_s``, whichever
+        comes first. ``retry_timeouts=False``: an attempt that timed out is not tried again here (the caller
+        has another endpoint to send it to)."""
+        return await asyncio.wrap_future(self._submit(requests, deadline, retry_timeouts))
 
     def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
         """Blocking form of :meth:`agenerate`, for sync reward functions and scripts."""
@@ -122,8 +132,11 @@ class Judge:
 
     # -- machinery --------------------------------------------------------------------------------
 
-    def _submit(self, requests: Sequence[JudgeRequest]) -> Future[list[JudgeResponse]]:
-        return asyncio.run_coroutine_threadsafe(self._run_batch(list(requests)), self._ensure_loop())
+    def _submit(
+        self, requests: Sequence[JudgeRequest], deadline: float | None = None, retry_timeouts: bool = True
+    ) -> Future[list[JudgeResponse]]:
+        batch = self._run_batch(list(requests), deadline, retry_timeouts)
+        return asyncio.run_coroutine_threadsafe(batch, self._ensure_loop())
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._start_lock:
@@ -134,19 +147,23 @@ class Judge:
                 self._loop = loop
             return self._loop
 
-    async def _run_batch(self, requests: list[JudgeRequest]) -> list[JudgeResponse]:
+    async def _run_batch(
+        self, requests: list[JudgeRequest], outer_deadline: float | None, retry_timeouts: bool
+    ) -> list[JudgeResponse]:
         if self._semaphore is None:
             # A transport that queues internally (the local judge's batches) would count that queue
             # against each attempt's timeout: hold only what it can use now, the rest wait here untimed.
             held = getattr(self.transport, "max_in_flight", None) or self.policy.max_concurrency
             self._semaphore = asyncio.Semaphore(min(self.policy.max_concurrency, held))
         deadline = time.monotonic() + self.policy.batch_deadline_s
+        if outer_deadline is not None:
+            deadline = min(deadline, outer_deadline)
         start_error = await self._start_transport(deadline)
         if start_error is not None:
             for _ in requests:
                 self.metrics.record(ok=False, latency_s=0.0)
             return [JudgeResponse(error=start_error, retryable=True) for _ in requests]
-        return list(await asyncio.gather(*(self._run_shared(r, deadline) for r in requests)))
+        return list(await asyncio.gather(*(self._run_shared(r, deadline, retry_timeouts) for r in requests)))
 
     async def _start_transport(self, deadline: float) -> str | None:
         """Let a transport that starts its own server (``judge.launch``) do it outside the per-request
@@ -160,7 +177,7 @@ class Judge:
             return f"judge backend failed to start: {type(exc).__name__}: {exc}"
         return None
 
-    async def _run_shared(self, request: JudgeRequest, deadline: float) -> JudgeResponse:
+    async def _run_shared(self, request: JudgeRequest, deadline: float, retry_timeouts: bool) -> JudgeResponse:
         key = request_key(self.transport.identity, request)
         if (pending := self._inflight.get(key)) is not None:
             shared = await asyncio.shield(pending)
@@ -170,7 +187,7 @@ class Judge:
         future: asyncio.Future[JudgeResponse] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            response = await self._run_one(request, deadline, key)
+            response = await self._run_one(request, deadline, key, retry_timeouts)
             future.set_result(response)
             return response
         except BaseException as exc:
@@ -180,7 +197,7 @@ class Judge:
         finally:
             self._inflight.pop(key, None)
 
-    async def _run_one(self, request: JudgeRequest, deadline: float, key: str) -> JudgeResponse:
+    async def _run_one(self, request: JudgeRequest, deadline: float, key: str, retry_timeouts: bool) -> JudgeResponse:
         cache = None if self._bypass_cache else self._cache
         if cache is not None and (hit := cache.get(key)) is not None:
             response = _response_from(hit, cached=True)
@@ -191,7 +208,7 @@ class Judge:
             started = time.perf_counter()
             attempts = 0
             try:
-                retrying = self._retrying(deadline)
+                retrying = self._retrying(deadline, retry_timeouts)
                 async for attempt in retrying:
                     with attempt:
                         attempts += 1
@@ -199,7 +216,10 @@ class Judge:
                 response = JudgeResponse.answered(result, attempts)
             except Exception as exc:  # a judge failure is a response with an error, never a crash
                 response = JudgeResponse(
-                    error=f"{type(exc).__name__}: {exc}", attempts=attempts, retryable=_endpoint_at_fault(exc)
+                    error=f"{type(exc).__name__}: {exc}",
+                    attempts=attempts,
+                    retryable=_endpoint_at_fault(exc),
+                    own_quota=isinstance(exc, RateLimitDeadlineError),
                 )
             response.latency_s = time.perf_counter() - started
         if response.ok and cache is not None:
@@ -215,7 +235,7 @@ class Judge:
             log.debug("judge request failed after %d attempt(s): %s", attempts, response.error)
         return response
 
-    def _retrying(self, deadline: float) -> AsyncRetrying:
+    def _retrying(self, deadline: float, retry_timeouts: bool = True) -> AsyncRetrying:
         policy = self.policy
         backoff = wait_exponential_jitter(
             multiplier=policy.backoff_initial_s, max=policy.backoff_max_s, jitter=policy.backoff_jitter_s
@@ -227,8 +247,11 @@ class Judge:
             # Never sleep past the batch deadline: the next attempt would only fail on it.
             return max(0.0, min(max(backoff(state), hinted), deadline - time.monotonic()))
 
+        retry: retry_base = retry_if_exception_type(TransientJudgeError)
+        if not retry_timeouts:
+            retry = retry & retry_if_not_exception_type(AttemptTimeoutError)
         return AsyncRetrying(
-            retry=retry_if_exception_type(TransientJudgeError),
+            retry=retry,
             stop=stop_after_attempt(policy.max_retries + 1) | stop_after_delay(max(0.0, deadline - time.monotonic())),
             wait=wait,
             reraise=True,
@@ -244,12 +267,12 @@ class Judge:
         # Computed after the rate-limit wait: a queue for the quota is not the backend being slow.
         timeout = min(self.policy.timeout_s, deadline - time.monotonic())
         if timeout <= 0:
-            raise PermanentJudgeError(f"batch deadline of {self.policy.batch_deadline_s} s exceeded")
+            raise PermanentJudgeError("batch deadline exceeded (judge.policy.batch_deadline_s)")
         try:
             result = await asyncio.wait_for(self.transport.send(request), timeout=timeout)
         except TimeoutError as exc:
             self._breaker.failure()
-            raise TransientJudgeError(f"no answer within {timeout:.1f} s") from exc
+            raise AttemptTimeoutError(f"no answer within {timeout:.1f} s") from exc
         except TransientJudgeError:
             self._breaker.failure()
             raise
@@ -273,16 +296,30 @@ class Judge:
 
     # -- pre-flight -------------------------------------------------------------------------------
 
-    def probe(self, request: JudgeRequest, timeout_s: float, attempts: int = 2) -> JudgeResponse:
-        """Send one request straight to the backend, outside the cache, breaker and metrics: is it there?
+    def probe(self, request: JudgeRequest, timeout_s: float, attempts: int = 2, breaker: bool = False) -> JudgeResponse:
+        """Send one request straight to the backend, outside the cache and metrics: is it there?
 
         A launched server is started first (its own start-up timeout applies). Transient errors get
         ``attempts`` tries one second apart; so an unreachable judge is reported in seconds, not after
-        the minutes of backoff a training batch would spend on it.
+        the minutes of backoff a training batch would spend on it. ``breaker=True`` (a pool asking an
+        endpoint it took out whether it is back): nothing is sent while the breaker is open, and the outcome
+        counts for the breaker as a request's would, so a probe cannot bring back an endpoint whose requests
+        would all still fail fast.
         """
-        return asyncio.run_coroutine_threadsafe(self._probe(request, timeout_s, attempts), self._ensure_loop()).result()
+        probe = self._probe(request, timeout_s, attempts, breaker)
+        return asyncio.run_coroutine_threadsafe(probe, self._ensure_loop()).result()
 
-    async def _probe(self, request: JudgeRequest, timeout_s: float, attempts: int) -> JudgeResponse:
+    async def _probe(self, request: JudgeRequest, timeout_s: float, attempts: int, breaker: bool) -> JudgeResponse:
+        if breaker and not self._breaker.allow():
+            return JudgeResponse(error=f"CircuitOpenError: the breaker of {self.identity} is open")
+        response = await self._probe_backend(request, timeout_s, attempts)
+        if breaker and response.ok:
+            self._breaker.success()
+        elif breaker and response.retryable:  # the endpoint's fault (down, timed out, 5xx), as in _attempt
+            self._breaker.failure()
+        return response
+
+    async def _probe_backend(self, request: JudgeRequest, timeout_s: float, attempts: int) -> JudgeResponse:
         start_error = await self._start_transport(time.monotonic() + self.policy.batch_deadline_s)
         if start_error is not None:
             return JudgeResponse(error=start_error)
@@ -294,9 +331,9 @@ class Judge:
                     await self._limits.acquire(tokens, time.monotonic() + timeout_s)
                 result = await asyncio.wait_for(self.transport.send(request), timeout=timeout_s)
             except TimeoutError:
-                error = f"TransientJudgeError: no answer within {timeout_s:.1f} s"
+                error = f"AttemptTimeoutError: no answer within {timeout_s:.1f} s"
             except TransientJudgeError as exc:
-                error = f"TransientJudgeError: {exc}"
+                error = f"{type(exc).__name__}: {exc}"
             except Exception as exc:
                 return JudgeResponse(error=f"{type(exc).__name__}: {exc}", attempts=attempt)
             else:
@@ -304,7 +341,7 @@ class Judge:
                 return JudgeResponse.answered(result, attempt, latency_s=time.perf_counter() - started)
             if attempt < attempts:
                 await asyncio.sleep(1.0)
-        return JudgeResponse(error=error, attempts=attempts, latency_s=time.perf_counter() - started)
+        return JudgeResponse(error=error, attempts=attempts, latency_s=time.perf_counter() - started, retryable=True)
 
 
 def _endpoint_at_fault(exc: Exception) -> bool:
@@ -315,7 +352,7 @@ def _endpoint_at_fault(exc: Exception) -> bool:
 
 def _cacheable(response: JudgeResponse) -> dict[str, Any]:
     data = asdict(response)
-    for transient in ("latency_s", "attempts", "cached", "error", "retryable", "votes"):
+    for transient in ("latency_s", "attempts", "cached", "error", "retryable", "own_quota", "votes"):
         data.pop(transient)
     return data
 
@@ -334,4 +371,4 @@ def _response_from(data: Mapping[str, Any], cached: bool) -> JudgeResponse:
     return JudgeResponse(**values, cached=cached)
 
 
-_CACHED_FIELDS = frozenset(f.name for f in fields(JudgeResponse)) - {"cached", "retryable", "votes"}
+_CACHED_FIELDS = frozenset(f.name for f in fields(JudgeResponse)) - {"cached", "retryable", "own_quota", "votes"}

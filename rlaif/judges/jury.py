@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from rlaif.errors import ConfigError
-from rlaif.judges._members import member_policy, plain
+from rlaif.judges._members import build_part, member_policy, plain
 from rlaif.judges._metrics import JudgeMetrics
 from rlaif.judges.base import Judge
 from rlaif.judges.limits import JudgePolicy
@@ -144,9 +144,12 @@ class Jury:
                 f"jury below quorum: {len(answered)} of {len(responses)} members answered "
                 f"(quorum {self.quorum}); {errors}"
             )
+        # Only calls that reached a model: a member's cache hit, or an answer it shared with the same request
+        # in flight, carries the tokens of the call that made it, which were counted then.
+        called = [r for r in responses.values() if not r.cached]
         response = JudgeResponse(
-            tokens_in=sum(r.tokens_in for r in responses.values()),
-            tokens_out=sum(r.tokens_out for r in responses.values()),
+            tokens_in=sum(r.tokens_in for r in called),
+            tokens_out=sum(r.tokens_out for r in called),
             latency_s=max((r.latency_s for r in responses.values()), default=latency_s),
             attempts=max((r.attempts for r in responses.values()), default=0),
             cached=all(r.cached for r in responses.values()),
@@ -199,8 +202,6 @@ def jury_judge(
     ``cache: false`` no member caches; with a ``cache_path``, each caching member without its own path
     gets ``<cache_path>/<name>``.
     """
-    from hydra.utils import instantiate
-
     configs = plain(members)
     if not isinstance(configs, list):
         raise ConfigError(f"judge.members: expected a list of judge configs, got {type(configs).__name__}")
@@ -217,7 +218,7 @@ def jury_judge(
             if name in built:
                 raise ConfigError(f"judge.members[{k}]: the name {name!r} is used twice")
             config["policy"] = member_policy(config.get("policy"), jury_policy, name)
-            member = instantiate(config, _convert_="all")
+            member = build_part(config, f"judge.members[{k}]", f"judge.members[{k}]")
             built[name] = with_system(member, str(raw["system"])) if raw.get("system") else member
         return Jury(built, aggregate=aggregate, quorum=quorum)
     except BaseException:

@@ -8,12 +8,15 @@ replicas, Bedrock in several regions), each a full judge with its own limits, re
   :attr:`JudgeRequest.affinity`) go to the same endpoint, so its prefix cache stays warm, while its load
   stays within ``load_factor`` x the mean (:mod:`rlaif.judges._routing`).
 - **Failover.** An endpoint whose request fails for a reason of its own (unreachable, timed out, 429/5xx,
-  breaker open: :attr:`JudgeResponse.retryable`), after its own retries, is taken out, and that request goes
-  to the next endpoint at once, until each was tried or ``policy.batch_deadline_s`` has passed. A refused
-  request (4xx, a malformed reply) is not sent elsewhere: every endpoint would refuse it.
-- **Health.** An endpoint taken out is probed (the pre-flight request) every ``probe_interval_s`` in the
-  background and takes traffic again once it answers. With none healthy, the pool still tries the ones
-  that are out rather than fail a batch without asking.
+  breaker open: :attr:`JudgeResponse.retryable`), after its own retries (none after a time-out while another
+  endpoint is left), is taken out, and that request goes to the next endpoint at once, on its own, until each
+  was tried or ``policy.batch_deadline_s`` has passed; every attempt ends by that deadline. A refused request
+  (4xx, a malformed reply) is not sent elsewhere: every endpoint would refuse it. One this client's own rate
+  limit could not serve in time goes elsewhere too, and the endpoint stays in.
+- **Health.** An endpoint taken out is probed (the pre-flight request, through its breaker) every
+  ``probe_interval_s`` in the background and takes traffic again once it answers. With none healthy, the
+  pool still tries the ones that are out rather than fail a batch without asking. The pre-flight does not
+  wait out a hung endpoint once ``min_healthy`` have answered.
 
 Like every judge it moves text and never reads a verdict.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,6 +45,9 @@ from rlaif.judges.preflight import PROBE
 from rlaif.judges.protocol import JudgeRequest, JudgeResponse
 
 log = logging.getLogger(__name__)
+
+# The pre-flight waits for the endpoints that have not answered yet at least this long once min_healthy have.
+PREFLIGHT_GRACE_S = 1.0
 
 
 @dataclass
@@ -135,21 +142,23 @@ class JudgePool:
     async def agenerate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
         """Answer every request (in order) on some endpoint; failures come back as responses with ``error``."""
         self._probe_due()
-        started = time.perf_counter()
-        out: list[JudgeResponse | None] = [None] * len(requests)
-        tried: list[set[str]] = [set() for _ in requests]
         deadline = time.monotonic() + self._deadline_s()
-        await self._dispatch(list(requests), list(range(len(requests))), tried, out, deadline)
-        responses = [r if r is not None else JudgeResponse(error="no endpoint was tried") for r in out]
-        for r in responses:
+        with self._lock:  # routed one after the other: each sees the load the ones before it added
+            first = [self._take(request, set()) for request in requests]
+        answers = await asyncio.gather(
+            *(self._answer(r, name, deadline) for r, name in zip(requests, first, strict=True))
+        )
+        for response, latency_s in answers:
             self._own.record(
-                ok=r.ok,
-                latency_s=r.latency_s or time.perf_counter() - started,
-                cached=r.cached,
-                tokens_in=r.tokens_in,
-                tokens_out=r.tokens_out,
+                ok=response.ok,
+                latency_s=latency_s,
+                cached=response.cached,
+                # Only what reached a model: a cache hit, or an answer shared with a request already in flight,
+                # carries the tokens of the call that made it, which were counted then.
+                tokens_in=0 if response.cached else response.tokens_in,
+                tokens_out=0 if response.cached else response.tokens_out,
             )
-        return responses
+        return [response for response, _ in answers]
 
     def generate(self, requests: Sequence[JudgeRequest]) -> list[JudgeResponse]:
         """Blocking form of :meth:`agenerate`, on a loop of its own (the endpoints run on theirs)."""
@@ -157,18 +166,32 @@ class JudgePool:
             return worker.submit(asyncio.run, self.agenerate(requests)).result()
 
     def probe(self, request: JudgeRequest, timeout_s: float, attempts: int = 2) -> JudgeResponse:
-        """Probe every endpoint at once. Each that does not answer is named in a WARNING, taken out and probed
-        again during the run; fewer than ``min_healthy`` answering is the pool's failure."""
-        with ThreadPoolExecutor(max_workers=len(self.endpoints)) as workers:
-            futures = {n: workers.submit(e.probe, request, timeout_s, attempts) for n, e in self.endpoints.items()}
-            responses = {name: future.result() for name, future in futures.items()}
-        for name, response in responses.items():
-            if response.ok:
-                self._mark_up(name)
-            else:
-                identity = self.endpoints[name].identity
-                log.warning("judge endpoint %s (%s) did not answer: %s", name, identity, response.error)
-                self._mark_down(name, str(response.error))
+        """Probe every endpoint at once (the pre-flight request); fewer than ``min_healthy`` answering is the
+        pool's failure. Once ``min_healthy`` have answered, the others get as long again (at least
+        :data:`PREFLIGHT_GRACE_S`), not ``attempts`` x ``timeout_s``: one that has not answered by then (a hung
+        replica) is taken out, with a WARNING, while its probe goes on; it takes traffic once it answers."""
+        answers: queue.SimpleQueue[tuple[str, JudgeResponse]] = queue.SimpleQueue()
+        with self._lock:
+            for health in self._health.values():
+                health.probing = True
+        started = time.monotonic()
+        for name in self.endpoints:
+            self._start_probe(name, request, timeout_s, attempts, breaker=False, answers=answers)
+        responses: dict[str, JudgeResponse] = {}
+        until: float | None = None
+        while len(responses) < len(self.endpoints):
+            try:
+                name, response = answers.get(timeout=None if until is None else max(0.0, until - time.monotonic()))
+            except queue.Empty:
+                break
+            responses[name] = response
+            if until is None and sum(r.ok for r in responses.values()) >= self.min_healthy:
+                until = time.monotonic() + max(PREFLIGHT_GRACE_S, time.monotonic() - started)
+        waited = time.monotonic() - started
+        for name in [name for name in self.endpoints if name not in responses]:
+            error = f"no answer to the pre-flight request within {waited:.1f} s (still asked: back once it answers)"
+            responses[name] = JudgeResponse(error=error)
+            self._mark_down(name, error, unless_answered=True)
         answered = [r for r in responses.values() if r.ok]
         if len(answered) >= self.min_healthy:
             return answered[0]
@@ -192,63 +215,49 @@ class JudgePool:
 
     # -- routing and failover ----------------------------------------------------------------------
 
-    async def _dispatch(
-        self,
-        requests: list[JudgeRequest],
-        indices: list[int],
-        tried: list[set[str]],
-        out: list[JudgeResponse | None],
-        deadline: float,
-    ) -> None:
-        plan: dict[str, list[int]] = {}
-        with self._lock:
-            for i in indices:
-                name = self._route(requests[i], tried[i])
-                plan.setdefault(name, []).append(i)
-                self._health[name].in_flight += 1
-        await asyncio.gather(*(self._send(name, batch, requests, tried, out, deadline) for name, batch in plan.items()))
-
-    def _route(self, request: JudgeRequest, tried: set[str]) -> str:
+    def _take(self, request: JudgeRequest, tried: set[str]) -> str:
         """The endpoint for one request (called under the lock), among the healthy untried ones (any untried
-        one when none is healthy): :func:`rlaif.judges._routing.pick`."""
+        one when none is healthy): :func:`rlaif.judges._routing.pick`; its load counts the request from now."""
         untried = [name for name in self.endpoints if name not in tried]
         candidates = [name for name in untried if self._health[name].healthy] or untried
         load = {name: self._health[name].in_flight for name in candidates}
-        return pick(candidates, affinity(request), load, self.load_factor)
+        name = pick(candidates, affinity(request), load, self.load_factor)
+        self._health[name].in_flight += 1
+        return name
 
-    async def _send(
-        self,
-        name: str,
-        batch: list[int],
-        requests: list[JudgeRequest],
-        tried: list[set[str]],
-        out: list[JudgeResponse | None],
-        deadline: float,
-    ) -> None:
-        try:
-            responses = await self.endpoints[name].agenerate([requests[i] for i in batch])
-        finally:
-            with self._lock:
-                self._health[name].in_flight -= len(batch)
-        again = []
-        for i, response in zip(batch, responses, strict=True):
-            tried[i].add(name)
-            out[i] = response
+    async def _answer(self, request: JudgeRequest, name: str, deadline: float) -> tuple[JudgeResponse, float]:
+        """One request on ``name`` and, after a fault of that endpoint, on the next one at once (each request on
+        its own: one that failed does not wait for the others sent with it), all within ``deadline``. With
+        another endpoint left to try, an attempt that timed out is not tried again on the same one. Returns
+        the response and the seconds it took, failovers included."""
+        started = time.perf_counter()
+        tried: set[str] = set()
+        while True:
+            tried.add(name)
+            last = len(tried) == len(self.endpoints)
+            try:
+                [response] = await self.endpoints[name].agenerate([request], deadline=deadline, retry_timeouts=last)
+            finally:
+                with self._lock:
+                    self._health[name].in_flight -= 1
             if response.ok or not response.retryable:
-                continue
-            self._mark_down(name, str(response.error))
-            if time.monotonic() < deadline and len(tried[i]) < len(self.endpoints):
-                again.append(i)
-        if again:
+                return response, time.perf_counter() - started
+            if not response.own_quota:  # this client's own rate limit is no fault of the endpoint's
+                self._mark_down(name, str(response.error))
+            if last or time.monotonic() >= deadline:
+                return response, time.perf_counter() - started
             with self._lock:
-                self._failovers = {k: v + len(again) for k, v in self._failovers.items()}
-            await self._dispatch(requests, again, tried, out, deadline)
+                self._failovers = {k: v + 1 for k, v in self._failovers.items()}
+                name = self._take(request, tried)
 
     # -- health ------------------------------------------------------------------------------------
 
-    def _mark_down(self, name: str, error: str) -> None:
+    def _mark_down(self, name: str, error: str, unless_answered: bool = False) -> None:
+        """Take ``name`` out (``unless_answered``: only while its probe is still waiting for an answer)."""
         with self._lock:
             health = self._health[name]
+            if unless_answered and not health.probing:
+                return
             if health.healthy:
                 log.warning("judge endpoint %s (%s) taken out: %s", name, self.endpoints[name].identity, error)
             health.healthy, health.last_error = False, error
@@ -263,27 +272,44 @@ class JudgePool:
 
     def _probe_due(self) -> None:
         """Probe, each in a thread of its own, the endpoints out of the pool whose time has come (the batch
-        does not wait: an endpoint that answers takes traffic from the next batch on)."""
+        does not wait: an endpoint that answers takes traffic from the next batch on). The probe goes through
+        the endpoint's breaker: while it is open nothing is sent, and the endpoint stays out."""
         now = time.monotonic()
         with self._lock:
             due = [n for n, h in self._health.items() if not h.healthy and not h.probing and h.next_probe <= now]
             for name in due:
                 self._health[name].probing = True
         for name in due:
-            threading.Thread(target=self._probe_one, args=(name,), name=f"rlaif-probe-{name}", daemon=True).start()
+            endpoint = self.endpoints[name]
+            self._start_probe(name, PROBE, min(endpoint.policy.timeout_s, 30.0), attempts=1, breaker=True)
 
-    def _probe_one(self, name: str) -> None:
-        endpoint = self.endpoints[name]
-        try:
-            response = endpoint.probe(PROBE, timeout_s=min(endpoint.policy.timeout_s, 30.0), attempts=1)
-        except Exception as exc:  # a probe must never kill its thread silently with the endpoint marked probing
-            response = JudgeResponse(error=f"{type(exc).__name__}: {exc}")
-        if response.ok:
-            self._mark_up(name)
-        else:
-            self._mark_down(name, str(response.error))
-        with self._lock:
-            self._health[name].probing = False
+    def _start_probe(
+        self,
+        name: str,
+        request: JudgeRequest,
+        timeout_s: float,
+        attempts: int,
+        breaker: bool,
+        answers: queue.SimpleQueue[tuple[str, JudgeResponse]] | None = None,
+    ) -> None:
+        """Probe ``name`` (marked ``probing``) in a daemon thread: a hung endpoint's probe never holds up the
+        run, nor its exit. Its outcome puts the endpoint in or out, and goes to ``answers`` if given."""
+
+        def run() -> None:
+            try:
+                response = self.endpoints[name].probe(request, timeout_s, attempts, breaker=breaker)
+            except Exception as exc:  # a probe must never kill its thread silently with the endpoint marked probing
+                response = JudgeResponse(error=f"{type(exc).__name__}: {exc}")
+            if response.ok:
+                self._mark_up(name)
+            else:
+                self._mark_down(name, str(response.error))
+            with self._lock:
+                self._health[name].probing = False
+            if answers is not None:
+                answers.put((name, response))
+
+        threading.Thread(target=run, name=f"rlaif-probe-{name}", daemon=True).start()
 
     def _deadline_s(self) -> float:
         if self.batch_deadline_s is not None:
@@ -342,26 +368,11 @@ def pool_judge(
     the endpoints' caches go (``<cache_path>/<name>``; ``cache: false``: none) and may set a
     ``batch_deadline_s`` for a batch with its failovers (default: the longest of the endpoints').
     """
-    from hydra.utils import instantiate
+    from rlaif.judges._members import build_endpoints, plain
 
-    from rlaif.judges._members import member_policy, plain
-
-    configs = plain(endpoints)
-    if isinstance(configs, str):  # "URL,URL": what the launch scripts export as RLAIF_JUDGE_ENDPOINTS
-        configs = [url.strip() for url in configs.split(",") if url.strip()]
-    if not isinstance(configs, list) or not configs:
-        raise ConfigError(f"judge.endpoints: expected a non-empty list of base URLs or judge configs, got {configs!r}")
-    template = dict(plain(endpoint) or {})
     pool_policy = dict(plain(policy) or {})
-    built: dict[str, Judge] = {}
+    built = build_endpoints(endpoints, endpoint, pool_policy)
     try:
-        for k, raw in enumerate(configs):
-            config = _endpoint_config(k, raw, template)
-            name = str(config.pop("name", None) or f"e{k + 1}")
-            if name in built:
-                raise ConfigError(f"judge.endpoints[{k}]: the name {name!r} is used twice")
-            config["policy"] = member_policy(config.get("policy"), pool_policy, name)
-            built[name] = instantiate(config, _convert_="all")
         return JudgePool(
             built,
             min_healthy=min_healthy,
@@ -373,15 +384,3 @@ def pool_judge(
         for judge in built.values():
             judge.close()
         raise
-
-
-def _endpoint_config(k: int, raw: Any, template: Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(raw, str):
-        if "_target_" not in template:
-            raise ConfigError(f"judge.endpoints[{k}] is a URL: judge.endpoint must be a judge config with a _target_")
-        return {**template, "base_url": raw}
-    if isinstance(raw, dict) and "_target_" in raw:
-        if raw["_target_"].endswith((".pool_judge", ".jury_judge")):
-            raise ConfigError(f"judge.endpoints[{k}]: an endpoint is one judge, not a pool or a jury")
-        return dict(raw)
-    raise ConfigError(f"judge.endpoints[{k}]: expected a base URL or a judge config with a _target_, got {raw!r}")

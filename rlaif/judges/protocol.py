@@ -71,6 +71,9 @@ class JudgeResponse:
     # With ``error``: the endpoint was at fault (unreachable, timed out, 429/5xx, breaker open), so another
     # endpoint may well answer; False: the request itself was refused (4xx, malformed reply).
     retryable: bool = False
+    # With ``retryable``: this client's own rate limit (``policy.max_rpm``/``max_tpm``) could not serve it by the
+    # deadline. Another endpoint may, but this one did nothing wrong: a pool does not take it out for that.
+    own_quota: bool = False
     votes: Votes | None = None  # a jury's reply: every member's own response (rlaif.judges.jury)
 
     @property
@@ -109,6 +112,11 @@ class TransientJudgeError(Exception):
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class AttemptTimeoutError(TransientJudgeError):
+    """No answer within the attempt's timeout. Worth retrying, but on another endpoint when there is one: a
+    server that let one attempt time out (a wedged replica) would most likely let the next one time out too."""
 
 
 class PermanentJudgeError(Exception):

@@ -22,6 +22,7 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 from rlaif.judges.jury import Jury, jury_judge, with_system
+from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.verdicts.jury_votes import combine, jury_metrics
@@ -159,6 +160,15 @@ def test_preference_with_a_jury_averages_members_and_logs_their_wins() -> None:
     assert grade.details["jury"]["a"]["vs reference"] == pytest.approx(0.5)
 
 
+def test_group_reward_refuses_a_jury_by_key() -> None:
+    """docs/jury.md: the one reward a jury does not go with (it reads one judge's JSON reply for the group)."""
+    from rlaif.errors import ConfigError
+    from rlaif.rewards.group import GroupReward
+
+    with pytest.raises(ConfigError, match="judge: reward=group reads one judge's JSON reply; a jury is not supported"):
+        GroupReward(_jury({"a": 0.9, "b": 0.7}), rubric=RUBRIC)
+
+
 def test_preference_refuses_min() -> None:
     jury = _jury({"a": 0.5, "b": 0.5}, aggregate="min")
     with pytest.raises(ValueError, match=r"judge\.aggregate"):
@@ -211,11 +221,37 @@ def test_probe_fails_below_quorum_and_names_members(caplog: pytest.LogCaptureFix
             r"judge.quorum: expected 1 to 2",
         ),
         ([{"_target_": "rlaif.judges.backends.local.local_judge"}], {"aggregate": "max"}, "judge.aggregate"),
+        (  # a member's own setting, named where it is
+            [{"_target_": "rlaif.judges.backends.openai_compat.openai_judge", "api_key_env": "RLAIF_TEST_UNSET_KEY"}],
+            {},
+            r"^judge.members\[0\].api_key_env: the environment variable RLAIF_TEST_UNSET_KEY",
+        ),
     ],
 )
 def test_bad_jury_config_is_refused_by_key(members: list[Any], extra: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         jury_judge(members, **extra)
+
+
+def test_a_jurys_tokens_count_only_requests_that_reached_a_model(flaky: Any) -> None:
+    """Two members on real loopback servers, each caching: answers from a cache, or shared with the same
+    request in flight, carry the tokens of the call that made them; the jury counts each call once."""
+    servers = [flaky(default="usage:10:2"), flaky(default="usage:10:2")]
+    members = [
+        {"_target_": "rlaif.judges.backends.openai_compat.openai_judge", "base_url": s.url, "model": "judge"}
+        for s in servers
+    ]
+    jury = jury_judge(members, policy={"cache": True})
+    batch = [JudgeRequest.chat([{"role": "user", "content": f"question {k}"}]) for k in range(3)]
+    try:
+        jury.generate(batch + batch[:1])  # one answer shared with the same request in flight
+        jury.generate(batch)  # every answer from the members' caches
+        totals = jury.metrics.totals()
+    finally:
+        jury.close()
+    assert [s.hits for s in servers] == [3, 3]
+    assert totals["tokens_in"] == totals["m1/tokens_in"] + totals["m2/tokens_in"] == 10 * 6
+    assert totals["tokens_out"] == 2 * 6
 
 
 def test_members_caches_go_under_the_jury_cache_path(tmp_path: Path) -> None:

@@ -283,7 +283,8 @@ def test_judge_pickles_before_and_after_use(flaky: Callable[..., FlakyServer], m
 
 
 @pytest.mark.parametrize("name", ["vllm", "openai"])
-def test_configs_instantiate_offline(name: str) -> None:
+def test_configs_instantiate_offline(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # judge=openai names it; vLLM's default names none
     cfg = OmegaConf.load(CONF / f"{name}.yaml")
     assert (CONF / f"{name}.yaml").read_text().startswith("# ")
     judge = hydra.utils.instantiate(cfg, _convert_="all")

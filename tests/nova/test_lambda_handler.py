@@ -204,3 +204,26 @@ def test_a_terse_correct_answer_passes_the_on_topic_gate_by_the_reference(lambda
     assert _scores(results) == pytest.approx({"with-ref": 0.8, "no-ref": 0.0})  # short, no thanks: 0.8
     assert _metrics(results[0])["check/on_topic"] == (1.0, "Metric")
     assert _metrics(results[1])["check/on_topic"] == (0.0, "Metric")
+
+
+def test_a_jury_grades_in_the_lambda(lambda_env: ConverseServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``judge=jury`` in RLAIF_NOVA_OVERRIDES: two Bedrock members (two models) on the loopback server, each asked
+    every question; the verdicts combine as in training (docs/jury.md)."""
+    _judging(lambda_env)
+    member = (
+        "{{name:{name},_target_:rlaif.judges.backends.bedrock.bedrock_judge,endpoint_url:'{url}',"
+        "model_id:'{model}',policy:{{cache:false,backoff_initial_s:0.01}}}}"
+    )
+    members = ",".join(
+        member.format(name=name, url=lambda_env.url, model=model)
+        for name, model in (("pro", "us.amazon.nova-pro-v1:0"), ("lite", "us.amazon.nova-lite-v1:0"))
+    )
+    monkeypatch.setenv("RLAIF_NOVA_OVERRIDES", f'judge=jury "judge.members=[{members}]"')
+    results = handler([bedrock_sample("a", POLITE_SHORT), bedrock_sample("b", LONG)], None)
+    assert _scores(results) == pytest.approx({"a": 1.0, "b": 0.0})
+    assert all(_metrics(r)["judge_error"][0] == 0.0 for r in results)
+    # Each of the 2 answers x 2 criteria was asked of both members.
+    assert (
+        sorted(r.model_id for r in lambda_env.requests)
+        == ["us.amazon.nova-lite-v1:0"] * 4 + ["us.amazon.nova-pro-v1:0"] * 4
+    )

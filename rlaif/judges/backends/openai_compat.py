@@ -23,10 +23,18 @@ from typing import Any, TypeAlias
 import openai
 
 from rlaif.errors import ConfigError
+from rlaif.judges._members import check_url
 from rlaif.judges._top_logprobs import CHOICE_TOP_LOGPROBS, add_logprob
 from rlaif.judges.base import Judge
 from rlaif.judges.limits import JudgePolicy
-from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TokenLogprob, TransientJudgeError, TransportResult
+from rlaif.judges.protocol import (
+    AttemptTimeoutError,
+    JudgeRequest,
+    PermanentJudgeError,
+    TokenLogprob,
+    TransientJudgeError,
+    TransportResult,
+)
 from rlaif.judges.serving.vllm_server import VLLMServer
 
 # What ``judge.launch`` instantiates to (``_target_: rlaif.judges.serving.vllm_server.VLLMServer`` with
@@ -299,7 +307,9 @@ def _token_logprobs(choice: Any) -> list[TokenLogprob]:
 
 def classify_error(exc: Exception) -> TransientJudgeError | PermanentJudgeError:
     """Transient: connection errors, timeouts, 429, 5xx. Permanent: other 4xx and malformed replies."""
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+    if isinstance(exc, openai.APITimeoutError):  # the client's own timeout: as the judge's own would be
+        return AttemptTimeoutError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, openai.APIConnectionError):
         return TransientJudgeError(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, openai.RateLimitError | openai.InternalServerError):
         return TransientJudgeError(
@@ -346,8 +356,17 @@ def openai_judge(
     """A :class:`Judge` over an OpenAI-compatible server: the ``_target_`` of ``conf/judge/{vllm,openai}``.
 
     Offline and cheap: the client is built, and a ``launch`` server started, on the first request.
-    The connection pool defaults to the policy's ``max_concurrency``.
+    The connection pool defaults to the policy's ``max_concurrency``. An ``api_key_env`` that names a variable
+    not set, or a ``base_url`` that is no URL, is bad input (:class:`ConfigError`), found here, before the
+    pre-flight request would find it as an unreachable judge.
     """
+    if api_key_env is not None and not os.environ.get(api_key_env):
+        raise ConfigError(
+            f"judge.api_key_env: the environment variable {api_key_env} (the judge's API key) is not set; "
+            "export it, or set judge.api_key_env=null for a server that takes no key (vLLM without --api-key)"
+        )
+    if base_url is not None and launch is None:
+        check_url(base_url, "judge.base_url")
     judge_policy = JudgePolicy.parse(policy)
     transport = OpenAICompatTransport(
         base_url,
