@@ -1,0 +1,87 @@
+"""What docs/contracts.md promises of the Judge engine and docs/failures.md of its metrics, with a scripted
+in-process transport: the breaker ignores permanent errors, the cache key covers every field that shapes a
+reply, and a step whose requests were all cache hits logs no latency."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import replace
+from typing import Any
+
+from rlaif.judges._cache import request_key
+from rlaif.judges.base import Judge
+from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransientJudgeError, TransportResult
+from rlaif.rewards.rubric import RubricReward
+
+try:
+    from tests.rewards.scripted import FAST_POLICY, Recorder, ScriptedTransport, yes_no
+except ImportError:
+    from scripted import FAST_POLICY, Recorder, ScriptedTransport, yes_no  # type: ignore[no-redef]
+
+FAST = {"backoff_initial_s": 0.001, "backoff_max_s": 0.002, "backoff_jitter_s": 0.0, "timeout_s": 0.5}
+
+
+class Outcomes:
+    """A transport that answers from a list of outcomes (an exception is raised, text is returned)."""
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        self.outcomes, self.calls = list(outcomes), 0
+
+    @property
+    def identity(self) -> str:
+        return "outcomes:test"
+
+    async def send(self, request: JudgeRequest) -> TransportResult:
+        self.calls += 1
+        outcome = self.outcomes.pop(0) if self.outcomes else "ok"
+        if isinstance(outcome, Exception):
+            raise outcome
+        return TransportResult(text=outcome)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def req(text: str) -> JudgeRequest:
+    return JudgeRequest.chat([{"role": "user", "content": text}], max_tokens=4)
+
+
+def test_permanent_errors_neither_count_toward_the_breaker_nor_reset_it() -> None:
+    transient, permanent = TransientJudgeError("503"), PermanentJudgeError("400")
+    transport = Outcomes([transient, permanent, permanent, permanent, transient])
+    judge = Judge(transport, {**FAST, "max_retries": 0, "breaker_threshold": 2, "breaker_cooldown_s": 60.0})
+    for i in range(5):  # one at a time: 1 transient, 3 permanent (not counted, no reset), 1 transient: open
+        judge.generate([req(str(i))])
+    [after] = judge.generate([req("next")])
+    assert transport.calls == 5 and "CircuitOpenError" in (after.error or "")
+    judge.close()
+
+
+def test_the_cache_key_covers_the_identity_and_every_field_that_shapes_the_reply() -> None:
+    base = JudgeRequest.chat([{"role": "user", "content": "q"}])
+    variants = [
+        replace(base, messages=({"role": "user", "content": "q2"},)),
+        replace(base, max_tokens=8),
+        replace(base, temperature=0.7),
+        replace(base, json_schema={"type": "object"}),
+        replace(base, choices=("yes", "no")),
+        replace(base, logprobs=True),
+        replace(base, top_logprobs=5),
+    ]
+    keys = {request_key("judge:a", base), request_key("judge:b", base), *(request_key("judge:a", v) for v in variants)}
+    assert len(keys) == 2 + len(variants) and all(len(k) == 64 for k in keys)  # SHA-256 hex digests
+    assert request_key("judge:a", replace(base, affinity="question")) == request_key("judge:a", base)  # routing only
+
+
+def test_a_call_served_wholly_from_the_cache_logs_no_latency() -> None:
+    transport = ScriptedTransport(lambda request: yes_no(0.9))
+    judge = Judge(transport, {**FAST_POLICY, "cache": True})
+    reward = RubricReward(judge, {"name": "t", "criteria": [{"id": "ok", "question": "Is it fine?"}]})
+    recorder = Recorder()
+    for _ in range(2):  # the same answer twice: the second call's request is a cache hit
+        asyncio.run(reward(prompts=[[{"role": "user", "content": "q"}]], completions=["a"], **recorder.kwargs()))
+    assert len(transport.requests) == 1 and recorder.metrics["judge/cache_hits"] == [0.0, 1.0]
+    assert recorder.metrics["judge/requests"] == [1.0, 1.0]
+    assert len(recorder.metrics["judge/latency_p50_s"]) == 1 and len(recorder.metrics["judge/latency_p95_s"]) == 1
+    assert all(not math.isnan(v) for v in recorder.metrics["judge/latency_p50_s"])
