@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,12 @@ def test_the_call_that_stops_the_run_still_writes_its_lines(tmp_path: Path) -> N
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(r["completion"], r["score"]) for r in rows] == [("good", 1.0), ("bad", None)]
     assert "judge down" in rows[1]["error"]
+
+
+def test_the_counters_start_afresh_in_a_pickled_copy() -> None:
+    policy = FailurePolicy(window=4, min_calls=4, max_failure_rate=0.5)
+    for _ in range(2):
+        policy.resolve(None, "down")
+    copy = pickle.loads(pickle.dumps(policy))
+    assert (copy.failures, copy.total, copy.last_error) == (0, 0, None) and (policy.failures, policy.total) == (2, 2)
+    assert [copy.resolve(1.0, None) for _ in range(4)] == [1.0] * 4  # the original's failures are not in its window
