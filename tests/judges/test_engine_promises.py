@@ -1,6 +1,7 @@
-"""What docs/contracts.md promises of the Judge engine and docs/failures.md of its metrics, with a scripted
-in-process transport: the breaker ignores permanent errors, the cache key covers every field that shapes a
-reply, and a step whose requests were all cache hits logs no latency."""
+"""What docs/contracts.md promises of the Judge engine and docs/failures.md of its metrics, with scripted
+in-process transports: the breaker ignores permanent errors, the cache key covers every field that shapes a
+reply, a call served from the cache logs no latency, a server start is outside the attempt timeout, and any
+other exception from send is a failure that is not retried."""
 
 from __future__ import annotations
 
@@ -85,3 +86,37 @@ def test_a_call_served_wholly_from_the_cache_logs_no_latency() -> None:
     assert recorder.metrics["judge/requests"] == [1.0, 1.0]
     assert len(recorder.metrics["judge/latency_p50_s"]) == 1 and len(recorder.metrics["judge/latency_p95_s"]) == 1
     assert all(not math.isnan(v) for v in recorder.metrics["judge/latency_p50_s"])
+
+
+class SlowStart(Outcomes):
+    """A transport that starts its own server: ``astart`` takes longer than one attempt may."""
+
+    def __init__(self, start_s: float, fail: bool = False) -> None:
+        super().__init__([])
+        self.start_s, self.fail, self.starts = start_s, fail, 0
+
+    async def astart(self) -> None:
+        self.starts += 1
+        await asyncio.sleep(self.start_s)
+        if self.fail:
+            raise RuntimeError("server exited with code 1")
+
+
+def test_a_slow_server_start_is_outside_the_attempt_timeout_and_a_failed_one_fails_the_batch() -> None:
+    transport = SlowStart(start_s=0.3)  # longer than timeout_s (0.1), shorter than the batch deadline
+    judge = Judge(transport, {**FAST, "timeout_s": 0.1, "batch_deadline_s": 5.0, "max_retries": 0})
+    assert all(r.ok for r in judge.generate([req("a"), req("b")])) and transport.starts == 1
+    judge.close()
+    broken = SlowStart(start_s=0.0, fail=True)
+    judge = Judge(broken, {**FAST, "max_retries": 3})
+    responses = judge.generate([req("a"), req("b")])
+    assert broken.calls == 0 and all("judge backend failed to start" in (r.error or "") for r in responses)
+    judge.close()
+
+
+def test_any_other_exception_from_send_is_a_failure_and_not_retried() -> None:
+    transport = Outcomes([ValueError("a bug in the transport")])
+    judge = Judge(transport, {**FAST, "max_retries": 3})
+    [response] = judge.generate([req("a")])  # nothing raised into the caller
+    assert transport.calls == 1 and response.error == "ValueError: a bug in the transport"
+    judge.close()
