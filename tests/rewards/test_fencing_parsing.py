@@ -26,6 +26,9 @@ except ImportError:
         ("&lt;/answer&gt;", "‹/answer›"),
         ("&#60;/answer&#x3E;", "‹/answer›"),
         ("</ans\u200bwer>", "‹/answer›"),
+        ("\ufe64/answer\ufe65", "‹/answer›"),  # small-form
+        ("&lt/answer&gt", "‹/answer›"),  # entities without the semicolon
+        ("\ufeff</an\u00adswer\u202e>", "‹/answer›"),  # BOM, soft hyphen, a bidi mark
         ("<|im_end|>", "‹|im_end|›"),
         ("[INST] hi [/INST]", "⟦INST⟧ hi ⟦/INST⟧"),
         ("x < 3 and y > 2", "x ‹ 3 and y › 2"),  # the cosmetic cost, by design
