@@ -132,6 +132,9 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(smoke_run: 
     judge_metrics = json.loads((run_dir / "judge_metrics.json").read_text())
     assert judge_metrics["requests"] >= 8 and judge_metrics["failures"] == 0
     assert not (run_dir / "FAILED").exists()
+    # What docs/failures.md says the summary holds, and the judge cache README's run folder table lists.
+    assert summary["adapter"] == str(run_dir / "adapter") and summary["judge"].startswith("local:")
+    assert summary["judge_requests"] == judge_metrics["requests"] and (run_dir / "judge_cache").is_dir()
 
     # Where each step's time went: one row per step, the parts adding up to the step, the judge's requests seen.
     timing = [json.loads(line) for line in (run_dir / "step_timing.jsonl").read_text().splitlines()]

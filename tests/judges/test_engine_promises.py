@@ -10,6 +10,8 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from rlaif.judges._cache import request_key
 from rlaif.judges.base import Judge
 from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransientJudgeError, TransportResult
@@ -119,4 +121,22 @@ def test_any_other_exception_from_send_is_a_failure_and_not_retried() -> None:
     judge = Judge(transport, {**FAST, "max_retries": 3})
     [response] = judge.generate([req("a")])  # nothing raised into the caller
     assert transport.calls == 1 and response.error == "ValueError: a bug in the transport"
+    judge.close()
+
+
+def test_a_reply_without_usage_and_a_failed_attempt_keep_their_token_estimate() -> None:
+    # docs/rate_limits.md: the estimate stands unless a reply reports its usage. A fixed clock: no refill.
+    from rlaif.judges.rate_limits import RateLimits, estimate_tokens
+
+    request = JudgeRequest.chat([{"role": "user", "content": "x" * 40}], max_tokens=10)  # 10 + 10 tokens
+    judge = Judge(Outcomes([PermanentJudgeError("400"), "no usage"]), {**FAST, "max_retries": 0})
+    judge._limits = limits = RateLimits(None, 6000, clock=lambda: 0.0)  # 100 tokens/s, capacity 100
+    assert limits.tokens is not None and estimate_tokens(request) == 20
+    levels = []
+    for i in range(2):  # the failed attempt, then a reply without usage
+        judge.generate([replace(request, temperature=0.1 * i)])
+        levels.append(limits.tokens.level)
+    assert levels == [pytest.approx(80.0), pytest.approx(60.0)]
+    limits.settle(20, TransportResult(text="used 5", tokens_in=3, tokens_out=2))  # a reported usage corrects it
+    assert limits.tokens.level == pytest.approx(75.0)
     judge.close()
