@@ -140,3 +140,14 @@ def test_a_reply_without_usage_and_a_failed_attempt_keep_their_token_estimate() 
     limits.settle(20, TransportResult(text="used 5", tokens_in=3, tokens_out=2))  # a reported usage corrects it
     assert limits.tokens.level == pytest.approx(75.0)
     judge.close()
+
+
+def test_the_pre_flight_probe_takes_its_share_of_the_quota() -> None:
+    from rlaif.judges.rate_limits import RateLimits
+
+    judge = Judge(Outcomes(["pong"]), FAST)
+    judge._limits = limits = RateLimits(600, None, clock=lambda: 0.0)  # 10 requests/s, capacity 10; no refill
+    assert limits.requests is not None
+    assert judge.probe(req("ping"), timeout_s=1.0).ok
+    assert limits.requests.level == pytest.approx(9.0)
+    judge.close()
