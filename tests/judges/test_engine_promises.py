@@ -105,8 +105,8 @@ class SlowStart(Outcomes):
 
 
 def test_a_slow_server_start_is_outside_the_attempt_timeout_and_a_failed_one_fails_the_batch() -> None:
-    transport = SlowStart(start_s=0.3)  # longer than timeout_s (0.1), shorter than the batch deadline
-    judge = Judge(transport, {**FAST, "timeout_s": 0.1, "batch_deadline_s": 5.0, "max_retries": 0})
+    transport = SlowStart(start_s=0.12)  # longer than timeout_s (0.05), shorter than the batch deadline
+    judge = Judge(transport, {**FAST, "timeout_s": 0.05, "batch_deadline_s": 5.0, "max_retries": 0})
     assert all(r.ok for r in judge.generate([req("a"), req("b")])) and transport.starts == 1
     judge.close()
     broken = SlowStart(start_s=0.0, fail=True)
@@ -150,4 +150,27 @@ def test_the_pre_flight_probe_takes_its_share_of_the_quota() -> None:
     assert limits.requests is not None
     assert judge.probe(req("ping"), timeout_s=1.0).ok
     assert limits.requests.level == pytest.approx(9.0)
+    judge.close()
+
+
+class Recording(Outcomes):
+    """Answers every request and records the order in which they were sent."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.sent: list[str] = []
+
+    async def send(self, request: JudgeRequest) -> TransportResult:
+        self.sent.append(str(request.messages[0]["content"]))
+        return await super().send(request)
+
+
+def test_waiters_for_the_quota_are_served_first_come_first_served() -> None:
+    # docs/rate_limits.md: a large request is not starved by small ones that would fit sooner.
+    transport = Recording()
+    judge = Judge(transport, {**FAST, "max_tpm": 6000, "max_concurrency": 8})  # 100 tokens/s, capacity 100
+    big = [JudgeRequest.chat([{"role": "user", "content": n}], max_tokens=t) for n, t in (("big1", 96), ("big2", 20))]
+    small = [JudgeRequest.chat([{"role": "user", "content": f"s{i}"}], max_tokens=1) for i in range(3)]
+    assert all(r.ok for r in judge.generate([*big, *small]))  # big2 (21) waits ~0.2 s; s0 (2) would fit now
+    assert transport.sent == ["big1", "big2", "s0", "s1", "s2"]
     judge.close()
