@@ -85,7 +85,10 @@ def test_a_call_served_wholly_from_the_cache_logs_no_latency() -> None:
     for _ in range(2):  # the same answer twice: the second call's request is a cache hit
         asyncio.run(reward(prompts=[[{"role": "user", "content": "q"}]], completions=["a"], **recorder.kwargs()))
     assert len(transport.requests) == 1 and recorder.metrics["judge/cache_hits"] == [0.0, 1.0]
-    assert recorder.metrics["judge/requests"] == [1.0, 1.0]
+    assert recorder.metrics["judge/requests"] == [1.0, 1.0] and recorder.metrics["judge/rate_limit_wait_s"] == [
+        0.0,
+        0.0,
+    ]
     assert len(recorder.metrics["judge/latency_p50_s"]) == 1 and len(recorder.metrics["judge/latency_p95_s"]) == 1
     assert all(not math.isnan(v) for v in recorder.metrics["judge/latency_p50_s"])
 
