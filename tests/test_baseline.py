@@ -1,4 +1,4 @@
-"""The baseline's seeded generation leaves the caller's random state as it found it, on every device."""
+"""The baseline: its seeded generation leaves the caller's random state as it found it; its warnings."""
 
 from __future__ import annotations
 
@@ -81,3 +81,14 @@ def test_a_seeded_generation_gives_the_caller_back_its_cpu_and_cuda_states(monke
     assert model.seen == [7, 7]  # ... on the GPU too: every device was seeded before sampling
     assert torch.equal(torch.get_rng_state(), cpu_before)  # and the caller's generators are as they were
     assert {d: int(s) for d, s in cuda.states.items()} == {0: 11, 1: 22}
+
+
+@pytest.mark.parametrize(
+    ("pass_rate", "warned"),
+    [(1.0, "already pass (> 95%)"), (0.95, None), (0.5, None), (0.05, None), (0.0, "(< 5%)"), (None, "no baseline")],
+)
+def test_the_baseline_warns_above_95_and_below_5_percent_passing(pass_rate: float | None, warned: str | None) -> None:
+    from rlaif.evaluation.baseline import _warning  # README's run folder table promises these two limits
+
+    warning = _warning(pass_rate)
+    assert warning is None if warned is None else warned in (warning or "")

@@ -61,6 +61,25 @@ def test_there_are_options_in_every_expected_group() -> None:
     assert {"local", "vllm", "openai", "bedrock"} <= {o for g, o in OPTIONS if g == "judge"}
 
 
+def test_the_readme_lists_every_judge_policy_key() -> None:
+    from dataclasses import fields
+
+    from rlaif.judges.limits import JudgePolicy
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    listed = readme[readme.index("Every judge accepts the shared limits under `judge.policy.*`") :].split("\n\n", 1)[0]
+    assert [f.name for f in fields(JudgePolicy) if f"`{f.name}`" not in listed] == []
+
+
+def test_the_readmes_configuration_table_lists_every_option_of_each_group() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| group | options | pick with |") :].split("\n\n", 1)[0]
+    for row in table.splitlines()[2:]:
+        group, options = (cell.strip() for cell in row.split("|")[1:3])
+        listed = {word.strip("` ").removesuffix(" (default)").strip("`") for word in options.split(",")}
+        assert listed == {o for g, o in OPTIONS if g == group.strip("`")}, group
+
+
 # What scripts/slurm_multi_node.sh exports; experiment=multi_node refuses to resolve without it.
 MULTI_NODE_ENV = {
     "RLAIF_JUDGE_ENDPOINTS": "http://judge-1:8000/v1,http://judge-2:8000/v1",

@@ -47,6 +47,7 @@ class FailurePolicy:
         self._lock = threading.Lock()
         self.failures = 0
         self.total = 0
+        self.last_error: str | None = None  # the message names it even when a success tips the rate over
 
     def __getstate__(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in ("on_judge_error", "max_failure_rate", "window", "min_calls")}
@@ -61,6 +62,9 @@ class FailurePolicy:
         with self._lock:
             self.total += 1
             self.failures += int(failed)
+            if failed:
+                self.last_error = error
+            last_error = self.last_error
             self._recent.append(failed)
             recent_rate = sum(self._recent) / len(self._recent)
             enough = len(self._recent) >= min(self.min_calls, self.window)
@@ -69,7 +73,7 @@ class FailurePolicy:
         if enough and recent_rate > self.max_failure_rate:
             raise JudgeFailureError(
                 f"judge failure rate {recent_rate:.0%} over the last {len(self._recent)} answers exceeds "
-                f"max_failure_rate={self.max_failure_rate:.0%} (last error: {error}). Check the judge endpoint, "
+                f"max_failure_rate={self.max_failure_rate:.0%} (last error: {last_error}). Check the judge endpoint, "
                 "or raise reward.failures.max_failure_rate."
             )
         if not failed:

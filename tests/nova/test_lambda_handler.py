@@ -16,6 +16,7 @@ import pytest
 from rlaif.nova import lambda_handler
 from rlaif.nova.contract import parse_sample
 from rlaif.nova.lambda_handler import NovaConfigError, build_grader, handler
+from rlaif.rewards.failures import JudgeFailureError
 
 try:
     from tests.judges.converse_server import ConverseServer, RecordedRequest, Reply
@@ -148,6 +149,15 @@ def test_a_judge_failure_is_the_explicit_neutral_score_counted_as_a_metric(lambd
     results = handler([bedrock_sample("a", POLITE_SHORT)], None)
     assert results[0]["aggregate_reward_score"] == 0.5
     assert _metrics(results[0])["judge_error"] == (1.0, "Metric")
+
+
+def test_on_judge_error_raise_fails_the_whole_invocation(lambda_env: ConverseServer) -> None:
+    lambda_env.responder = lambda request: Reply.error("AccessDeniedException")
+    grader = build_grader(
+        [f"judge.endpoint_url={lambda_env.url}", *FAST_RETRIES, "reward.failures.on_judge_error=raise"]
+    )
+    with pytest.raises(JudgeFailureError, match="AccessDeniedException"):
+        grader.score([bedrock_sample("a", POLITE_SHORT)])
 
 
 def test_on_judge_error_none_is_refused_because_nova_needs_a_number(lambda_env: ConverseServer) -> None:

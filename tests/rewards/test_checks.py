@@ -258,6 +258,7 @@ def test_check_reward_is_a_trl_reward_function(tmp_path: Path) -> None:
     scores = reward(prompts=["q"] * 3, completions=completions, id=["a", "b", "c"], **recorder.kwargs())
     assert scores == [1.0, 0.0, 0.0] and reward.__name__ == "rules"
     assert recorder.metrics["rules/check/safety/pass_rate"] == [0.5]
+    assert set(recorder.metrics) == {"rules/check/non_empty/pass_rate", "rules/check/safety/pass_rate"}  # only these
     rows = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert [r["score"] for r in rows] == [1.0, 0.0, 0.0] and rows[1]["checks"] == {"non_empty": 1.0, "safety": 0.0}
     # The judge rewards' line schema (run_log.LINE_KEYS), no judge asked; a gated answer's reason under "gate".

@@ -28,10 +28,10 @@ from rlaif.rewards.verdicts.choices import choice_distribution
 from rlaif.rewards.verdicts.parsing import VerdictError, parse_json_verdict
 
 try:
-    from tests.rewards.attacks import BENIGN, attacks
+    from tests.rewards.attacks import BENIGN, ENCODINGS, INJECTIONS, attacks
     from tests.rewards.scripted import a_or_b, fenced, scripted_judge, text_reply, yes_no
 except ImportError:
-    from attacks import BENIGN, attacks  # type: ignore[no-redef]
+    from attacks import BENIGN, ENCODINGS, INJECTIONS, attacks  # type: ignore[no-redef]
     from scripted import a_or_b, fenced, scripted_judge, text_reply, yes_no  # type: ignore[no-redef]
 
 ATTACKS = attacks()
@@ -173,6 +173,7 @@ def _run(scenario: str, answers: list[str]) -> tuple[list[float | None], Gullibl
 
 def test_there_are_enough_attacks() -> None:
     assert len(ATTACKS) >= 100 and len({a for _, a in ATTACKS}) == len(ATTACKS)
+    assert (len(ATTACKS), len(INJECTIONS), len(ENCODINGS)) == (288, 10, 9)  # the counts docs/answer_fence.md gives
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
