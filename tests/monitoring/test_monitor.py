@@ -217,6 +217,7 @@ def test_train_turns_a_stop_into_run_stopped_with_the_checkpoint_and_the_resume_
     assert (
         "monitor alarm at step 5: on_topic" in message and f"checkpoint saved: {tmp_path / 'checkpoint-5'}" in message
     )
+    assert "(the run stopped after step 5)" in message  # the alarm's step, the checkpoint's
     assert f"resume=auto hydra.run.dir={tmp_path}" in message
 
 
