@@ -49,7 +49,10 @@ def cut_to_checkpoint(run_dir: Path, checkpoint: str | Path) -> dict[str, int]:
     step = checkpoint_step(checkpoint)
     names = [str(per_rank(Path(name))) for name in RANK_LOGS]
     main = is_main_process()
-    cut = cut_logs(run_dir, step, names + (list(MAIN_LOGS) if main else []), during_step_offset(run_dir))
+    offset = during_step_offset(run_dir)
+    if offset:
+        log.info("resuming a run folder from before TRL's step numbers: its per-step logs are renumbered to them")
+    cut = cut_logs(run_dir, step, names + (list(MAIN_LOGS) if main else []), offset)
     if main:
         mark_step_numbering(run_dir)
     if cut:
