@@ -2,7 +2,8 @@
 
 The whole path (kill -9 between two checkpoints, resume=auto, every log and TensorBoard read back) is
 tests/test_train_faults.py::test_sigkill_then_resume_completes_and_replays_from_the_cache; these pin the rules on
-files laid out by hand: each file's step numbering, what is never touched, a crash during the cut.
+files laid out by hand: TRL's step numbers in every file (and an older folder's renumbered), what is never
+touched, a crash during the cut.
 """
 
 from __future__ import annotations
@@ -27,41 +28,59 @@ def steps(path: Path) -> list[object]:
     return [json.loads(line)["step"] for line in path.read_text().splitlines()]
 
 
-@pytest.fixture
-def killed_run(tmp_path: Path) -> Path:
-    """A run killed during step 4 with checkpoints after steps 2 and (cut short, no trainer_state.json) 4."""
-    run = tmp_path / "run"
+def _killed_run(run: Path, during: int) -> Path:
+    """A run killed during step 5 with checkpoints after steps 2 and (cut short, no trainer_state.json) 4. The files
+    written while a step runs number it ``during`` less than TRL: 0 now, 1 in a folder from before that rule."""
     (run / "checkpoint-2").mkdir(parents=True)
     (run / "checkpoint-2" / "trainer_state.json").write_text(json.dumps({"global_step": 2, "log_history": []}))
     (run / "checkpoint-4").mkdir()
-    write(run / "metrics.jsonl", [1, 2, 3])  # written when a step is done: 1 = the first
-    write(run / "step_timing.jsonl", [1.0, 2.0, 3.0])
-    # Written while a step runs (0 = the first); a row without a step is kept; the kill cut the last line short.
-    write(run / "rewards.jsonl", [0, 0, None, 1, 1, 2, 2, 3], tail='{"step": 3, "prom')
-    write(run / "monitor.jsonl", [0, 1, 2, 3])
-    write(run / "canaries.jsonl", [0])
-    write(run / "alarms.jsonl", [1, 2])
-    write(run / "monitor_judge" / "rewards.jsonl", [0, 1, 2, 3])
-    write(run / "rewards.rank1.jsonl", [0, 1, 2, 3])  # process 1's own: process 1 cuts it
+    if not during:
+        (run / "run_info.json").write_text(json.dumps({"started_at": 1.0, "step_numbering": "trl"}))
+    write(run / "metrics.jsonl", [1, 2, 3, 4])  # written when a step is done: TRL's number
+    write(run / "step_timing.jsonl", [1.0, 2.0, 3.0, 4.0])
+
+    def per_step(numbers: list[object]) -> list[object]:
+        return [n - during if isinstance(n, int) else n for n in numbers]
+
+    # A row without a step is kept; the kill cut the last line short.
+    write(run / "rewards.jsonl", per_step([1, 1, None, 2, 2, 3, 3, 4]), tail='{"step": 5, "prom')
+    write(run / "monitor.jsonl", per_step([1, 2, 3, 4]))
+    write(run / "canaries.jsonl", per_step([1]))
+    write(run / "alarms.jsonl", per_step([2, 3]))
+    write(run / "monitor_judge" / "rewards.jsonl", per_step([1, 2, 3, 4]))
+    write(run / "rewards.rank1.jsonl", per_step([1, 2, 3, 4]))  # process 1's own: process 1 cuts it
     write(run / "notes.jsonl", [0, 1, 2, 3])  # not rlaif's
     return run
 
 
-def test_a_resume_keeps_each_logs_rows_up_to_its_checkpoint_and_nothing_else(killed_run: Path) -> None:
+@pytest.fixture
+def killed_run(tmp_path: Path) -> Path:
+    return _killed_run(tmp_path / "run", during=0)
+
+
+@pytest.mark.parametrize("during", [0, 1], ids=["trl-numbers", "older-folder"])
+def test_a_resume_keeps_each_logs_rows_up_to_its_checkpoint_and_nothing_else(tmp_path: Path, during: int) -> None:
+    """Every file keeps the rows of steps 1-2 (checkpoint-2's), in TRL's numbers: an older folder's files written
+    while a step ran are renumbered and the folder marked, so the resumed run appends to files of one numbering."""
+    killed_run = _killed_run(tmp_path / "run", during)
     checkpoint = resolve_resume("auto", killed_run)
 
     assert checkpoint == str(killed_run / "checkpoint-2")
     assert steps(killed_run / "metrics.jsonl") == [1, 2]
     assert steps(killed_run / "step_timing.jsonl") == [1.0, 2.0]
-    assert steps(killed_run / "rewards.jsonl") == [0, 0, None, 1, 1]  # the cut-short line is gone with step 3
+    assert steps(killed_run / "rewards.jsonl") == [1, 1, None, 2, 2]  # the cut-short line is gone with step 5
     assert (killed_run / "rewards.jsonl").read_text().endswith("\n")  # the resumed run's first row starts a line
-    assert steps(killed_run / "monitor.jsonl") == [0, 1]
-    assert steps(killed_run / "canaries.jsonl") == [0]
-    assert steps(killed_run / "alarms.jsonl") == [1]
-    assert steps(killed_run / "monitor_judge" / "rewards.jsonl") == [0, 1]
-    assert steps(killed_run / "rewards.rank1.jsonl") == [0, 1, 2, 3]
+    assert steps(killed_run / "monitor.jsonl") == [1, 2]
+    assert steps(killed_run / "canaries.jsonl") == [1]
+    assert steps(killed_run / "alarms.jsonl") == [2]
+    assert steps(killed_run / "monitor_judge" / "rewards.jsonl") == [1, 2]
+    assert steps(killed_run / "rewards.rank1.jsonl") == [1 - during, 2 - during, 3 - during, 4 - during]  # not ours
     assert steps(killed_run / "notes.jsonl") == [0, 1, 2, 3]
+    assert json.loads((killed_run / "run_info.json").read_text())["step_numbering"] == "trl"
+    assert [json.loads(x)["n"] for x in (killed_run / "rewards.jsonl").read_text().splitlines()] == [0, 1, 2, 3, 4]
     assert not [p for p in killed_run.rglob(".*") if p.is_file()]  # no temporary file left
+    resolve_resume("auto", killed_run)  # a second resume from the same checkpoint: nothing renumbered twice
+    assert steps(killed_run / "rewards.jsonl") == [1, 1, None, 2, 2] and steps(killed_run / "alarms.jsonl") == [2]
 
 
 def test_a_fresh_start_cuts_nothing_and_a_cut_file_is_not_rewritten(killed_run: Path) -> None:

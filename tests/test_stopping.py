@@ -66,7 +66,8 @@ def test_a_judge_failure_saves_the_stopping_steps_checkpoint_and_ends_training(t
 
 
 class _AlarmAtStep:
-    """A guard whose alarm fires, under on_alarm=stop, after the reward of the call at ``global_step`` ``step``."""
+    """A guard whose alarm fires, under on_alarm=stop, after the reward of step ``step`` (TRL's number, that of the
+    step's log and its checkpoint)."""
 
     def __init__(self, step: int) -> None:
         self.step = step
@@ -81,11 +82,12 @@ class _AlarmAtStep:
 
 @pytest.mark.timeout(300)
 def test_an_alarm_under_stop_ends_training_like_a_judge_failure_but_the_step_keeps_its_scores(tmp_path: Path) -> None:
-    guarded = GuardedReward(_JudgeDownAtStep(down=None), [_AlarmAtStep(1)])
+    guarded = GuardedReward(_JudgeDownAtStep(down=None), [_AlarmAtStep(2)])
     trainer, out = tiny_trainer(tmp_path, [guarded], [StopOnRequest(guarded.stop)], max_steps=4)
     trainer.train()
 
     assert trainer.state.global_step == 2 and isinstance(stop_reason(trainer), AlarmStopError)
+    assert str(stop_reason(trainer)).startswith("monitor alarm at step 2:")  # the step of checkpoint-2 and its log
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2"]
     steps = {h["step"]: h for h in trainer.state.log_history if "reward" in h}
     assert steps[2]["reward"] == pytest.approx(0.5)  # the alarm's step trained on its real scores

@@ -122,7 +122,8 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(smoke_run: 
     for line in lines:
         assert line["score"] is None or 0.0 <= line["score"] <= 1.0
         assert line["prompt_id"] and "verdicts" in line and "rationale" in line
-    assert {line["step"] for line in lines} == {0, 1}
+    assert {line["step"] for line in lines} == {1, 2}  # TRL's step numbers, as in step_timing.jsonl below
+    assert json.loads((run_dir / "run_info.json").read_text())["step_numbering"] == "trl"
 
     summary = json.loads((run_dir / "run_summary.json").read_text())
     assert summary["steps"] == 2 and math.isfinite(summary["last_reward"])
@@ -148,7 +149,7 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(smoke_run: 
     # The hacking alarm watched every step (docs/monitoring.md): a monitor.jsonl line per step, monitor/* in
     # TensorBoard, its time apart from the judge's; two steps are too few for its rule (min_steps).
     monitor = [json.loads(line) for line in (run_dir / "monitor.jsonl").read_text().splitlines()]
-    assert [line["step"] for line in monitor] == [0, 1] and all(line["rollouts"] == 4 for line in monitor)
+    assert [line["step"] for line in monitor] == [1, 2] and all(line["rollouts"] == 4 for line in monitor)
     assert all(0.0 <= line["on_topic"] <= 1.0 and line["reward_z"] is None for line in monitor)
     events = b"".join(p.read_bytes() for p in (run_dir / "runs").rglob("events.out.tfevents.*"))
     assert b"monitor/on_topic" in events and b"monitor/all_equal_groups" in events

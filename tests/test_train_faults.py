@@ -190,6 +190,14 @@ def test_a_hanging_judge_cannot_hang_the_run(tmp_path: Path, judge_server: Flaky
     page = (run_dir / "report.html").read_text()
     assert 'data-testid="status">stopped<' in page and "The run stopped on purpose" in page, page[-3000:]
     assert "Traceback" not in page and "resume=auto" in page
+    # One step number for the stop everywhere (TRL's: checkpoint-N holds steps 1..N): the log's stop line, the
+    # judge errors' log lines and rewards.jsonl rows of that step, FAILED, report.html and the checkpoint.
+    step = int(output.split("rlaif: stopping after step ")[1].split(":")[0])
+    assert max(r["step"] for r in _rewards(run_dir)) == step and min(r["step"] for r in _rewards(run_dir)) == 1
+    assert f"step {step}: judge error on answer" in output or f"step {step}: 4 of 4 judged" in output, output[-3000:]
+    assert f"checkpoint saved: {run_dir / f'checkpoint-{step}'} (the run stopped after step {step})" in failed
+    assert f"(the run stopped after step {step})" in page
+    assert sorted(p.name for p in run_dir.glob("checkpoint-*")) == [f"checkpoint-{step}"]
 
 
 @pytest.mark.slow
@@ -240,21 +248,24 @@ def test_sigkill_then_resume_completes_replays_from_the_cache_and_keeps_the_watc
     # The monitor's rule resumed with the steps before the checkpoint: at its first step it has a window (5 steps
     # >= min_steps 4) and a trend z; a rule that started over would have none until 4 new steps.
     monitored = _jsonl(run_dir / "monitor.jsonl")
-    first_resumed = [line for line in monitored if line["step"] == 4][-1]  # the resumed run's own
+    first_resumed = [line for line in monitored if line["step"] == 5][-1]  # the resumed run's own
     assert len(monitored) > monitored_before and first_resumed["reward_z"] is not None
-    # The canaries checked at the resumed run's first step against the first check of step 0: the swap alarms.
+    # The canaries checked at the resumed run's first step (5) against the first check of step 1: the swap alarms,
+    # under one step number in the log, alarms.jsonl and report.html.
     alarms = [a for a in _jsonl(run_dir / "alarms.jsonl") if a["source"] == "canaries"]
-    assert [(a["step"], a["signal"]) for a in alarms] == [(4, "shift")], alarms
+    assert [(a["step"], a["signal"]) for a in alarms] == [(5, "shift")], alarms
+    assert "canaries alarm at step 5: shift" in output
+    assert "step 5 · canaries · <strong>shift</strong>" in (run_dir / "report.html").read_text()
     # Their requests are theirs: the reward's judge/requests of a step with a check are the reward's own (one per
     # criterion of each judged answer), the check's are in canaries.jsonl and step_timing.jsonl's guard_requests.
     checks = {c["step"]: c for c in _jsonl(run_dir / "canaries.jsonl")}
     timing = {int(r["step"]): r for r in _jsonl(run_dir / "step_timing.jsonl")}
     history = json.loads((run_dir / "checkpoint-6" / "trainer_state.json").read_text())["log_history"]
     logged = {h["step"]: h["judge/requests"] for h in history if "judge/requests" in h}
-    own = {s: sum(len(r["verdicts"]) for r in _rewards(run_dir) if r["step"] == s and r["judged"]) for s in (0, 2)}
-    assert checks[0]["judge_requests"] > 0 and checks[2]["judge_requests"] > 0
-    assert logged[1] == own[0] and logged[3] == own[2], (logged, own)
-    assert timing[3]["guard_requests"] == checks[2]["judge_requests"]
+    own = {s: sum(len(r["verdicts"]) for r in _rewards(run_dir) if r["step"] == s and r["judged"]) for s in (1, 3)}
+    assert checks[1]["judge_requests"] > 0 and checks[3]["judge_requests"] > 0  # canaries.every=2: steps 1, 3, 5
+    assert logged[1] == own[1] and logged[3] == own[3], (logged, own)
+    assert timing[3]["guard_requests"] == checks[3]["judge_requests"]
     paid = {row["step"]: row["judge_requests"] for row in _jsonl(run_dir / "step_timing.jsonl")}
     assert [paid[step] for step in range(resumed_from + 1, judged_before + 1)] == [0] * (judged_before - resumed_from)
     # The killed run had logged steps after the checkpoint (else there is nothing to replay here)...
@@ -262,14 +273,8 @@ def test_sigkill_then_resume_completes_replays_from_the_cache_and_keeps_the_watc
     _assert_one_set_per_step(run_dir, killed, resumed_from, steps=6, answers_per_step=4)
 
 
-# Per-step logs, and the step number each writes: "after" = TRL's global_step once the step is done (1 = the first),
-# "during" = the steps done before it (0 = the first), as rlaif/reporting/run_files.py reads them.
-_PER_STEP = {
-    "rewards.jsonl": "during",
-    "monitor.jsonl": "during",
-    "step_timing.jsonl": "after",
-    "metrics.jsonl": "after",
-}
+# Per-step logs: each names a step by TRL's number (the first is 1; checkpoint-N holds steps 1..N).
+_PER_STEP = ("rewards.jsonl", "monitor.jsonl", "step_timing.jsonl", "metrics.jsonl")
 
 
 def _assert_one_set_per_step(
@@ -289,16 +294,16 @@ def _assert_one_set_per_step(
 
     rows = {name: _jsonl(run_dir / name) for name in _PER_STEP}
     answers = Counter(r["step"] for r in rows["rewards.jsonl"])
-    assert answers == dict.fromkeys(range(steps), answers_per_step), answers
-    assert [r["step"] for r in rows["monitor.jsonl"]] == list(range(steps))
+    assert answers == dict.fromkeys(range(1, steps + 1), answers_per_step), answers
+    assert [r["step"] for r in rows["monitor.jsonl"]] == list(range(1, steps + 1))
     assert [r["step"] for r in rows["step_timing.jsonl"]] == list(range(1, steps + 1))
     assert [r["step"] for r in rows["metrics.jsonl"] if "reward" in r] == list(range(1, steps + 1))
-    for name, numbering in _PER_STEP.items():  # nothing of the steps kept by the checkpoint was lost or changed
-        last_kept = resumed_from - 1 if numbering == "during" else resumed_from
-        assert [r for r in rows[name] if r["step"] <= last_kept] == [r for r in killed[name] if r["step"] <= last_kept]
+    for name in _PER_STEP:  # nothing of the steps kept by the checkpoint was lost or changed
+        kept = resumed_from
+        assert [r for r in rows[name] if r["step"] <= kept] == [r for r in killed[name] if r["step"] <= kept]
     # On CPU the replay is bit-identical (TRL restores the RNG): the replayed steps' answers and scores are the killed
     # run's (docs/failures.md says what differs on GPU and with vLLM).
-    replayed = [(r["step"], r["completion"], r["score"]) for r in killed["rewards.jsonl"] if r["step"] >= resumed_from]
+    replayed = [(r["step"], r["completion"], r["score"]) for r in killed["rewards.jsonl"] if r["step"] > resumed_from]
     assert replayed and set(replayed) <= {(r["step"], r["completion"], r["score"]) for r in rows["rewards.jsonl"]}
     # The report's reader (python -m rlaif.report) and the monitor's replay (python -m rlaif.monitor).
     run = read_run(run_dir)
@@ -306,12 +311,12 @@ def _assert_one_set_per_step(
     assert [t["step"] for t in run.timing] == list(range(1, steps + 1))
     assert [m["step"] for m in run.monitor] == list(range(1, steps + 1)) and run.skipped_lines == 0
     lines, _ = replay(run_dir, settings_for(run_dir, None, [])[0], {})  # what python -m rlaif.monitor RUN_DIR reads
-    assert [(line["step"], line["rollouts"]) for line in lines] == [(s, answers_per_step) for s in range(steps)]
+    assert [(line["step"], line["rollouts"]) for line in lines] == [(s, answers_per_step) for s in range(1, steps + 1)]
     # TensorBoard: rlaif's completions table and TRL's scalars, read back as TensorBoard reads them.
     tables = _tensorboard(run_dir / "runs" / "completions")["tensors"]
     assert [step for step, _ in tables] == list(range(1, steps + 1)), [step for step, _ in tables]
-    for step, text in tables:  # each step's table holds that step's answers (the file's step is one less)
-        assert {row.split(" | ")[0] for row in text.splitlines()[2:]} == {f"| {step - 1}"}, text
+    for step, text in tables:  # each step's table holds that step's answers, under the same step number
+        assert {row.split(" | ")[0] for row in text.splitlines()[2:]} == {f"| {step}"}, text
     trl_runs = [p for p in sorted((run_dir / "runs").iterdir()) if p.name != "completions"]  # one per invocation
     assert len(trl_runs) == 2
     assert sorted(s for p in trl_runs for s in _tensorboard(p)["scalars"]) == list(range(1, steps + 1))

@@ -91,7 +91,8 @@ class Canaries:
         return True
 
     async def before_reward(self, step: int, kwargs: Mapping[str, Any]) -> None:
-        if (step % self.every != 0 and not self._resumed) or step in self._checked:
+        # Steps 1, 1 + every, 1 + 2 x every, ... (TRL's numbers: the first check is before the first step's reward).
+        if ((step - 1) % self.every != 0 and not self._resumed) or step in self._checked:
             return
         self._resumed = False
         self._checked.add(step)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from rlaif.monitoring.alarms import AlarmStopError
 from rlaif.rewards.failures import JudgeFailureError
+from rlaif.rewards.step_numbers import step_being_taken
 from rlaif.runs.stopping import StopRequest
 
 
@@ -21,7 +22,8 @@ class Guard(Protocol):
     """Something that watches a run through its reward calls. Must be picklable."""
 
     async def before_reward(self, step: int, kwargs: Mapping[str, Any]) -> None:
-        """Runs before the reward scores the rollouts of ``step`` (``kwargs`` are TRL's: ``log_metric`` ...)."""
+        """Runs before the reward scores the rollouts of ``step`` (TRL's number of the step being taken, 1 = the
+        first: :mod:`rlaif.rewards.step_numbers`; ``kwargs`` are TRL's: ``log_metric`` ...)."""
         ...
 
     async def after_reward(
@@ -48,25 +50,25 @@ class GuardedReward:
         self.guard_seconds = 0.0
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
-        step = int(getattr(kwargs.get("trainer_state"), "global_step", 0) or 0)
-        await self._run(lambda g: g.before_reward(step, kwargs))
+        step = step_being_taken(kwargs.get("trainer_state")) or 1  # TRL's number of this step (1 = the first)
+        await self._run(step, lambda g: g.before_reward(step, kwargs))
         try:
             result = self.reward(prompts, completions, **kwargs)
             scores = list(await result if inspect.isawaitable(result) else result)
         except JudgeFailureError as exc:  # the step's answers go unscored (advantage 0); the run stops after it
-            self.stop.request(exc)
+            self.stop.request(exc, step)
             scores = [None] * len(completions)
-        await self._run(lambda g: g.after_reward(step, prompts, completions, scores, kwargs))
+        await self._run(step, lambda g: g.after_reward(step, prompts, completions, scores, kwargs))
         return scores
 
-    async def _run(self, call: Any) -> None:
+    async def _run(self, step: int, call: Any) -> None:
         started = time.perf_counter()
         try:
             for guard in self.guards:
                 try:
                     await call(guard)
                 except AlarmStopError as exc:  # the scores stand; the run stops after this step
-                    self.stop.request(exc)
+                    self.stop.request(exc, step)
         finally:
             self.guard_seconds += time.perf_counter() - started
 

@@ -4,11 +4,11 @@ step's rollouts and scores after the reward, measures what the reward does not s
 
 Per step: one ``monitor.jsonl`` line (the signals, the reward's mean, every trend z), ``monitor/<signal>`` through
 TRL's ``log_metric`` (TensorBoard and TRL's step log), and any new alarm to the :class:`AlarmSink` (a WARNING,
-``alarms.jsonl``, and with ``monitor.on_alarm=stop`` the run's stop). Steps are TRL's ``global_step``, as in
-``rewards.jsonl``; when TRL calls the reward more than once for one step, the step's rollouts add up and its
-latest line is the whole step. Only the main process measures and writes: under several processes it sees its
-own share of each step's rollouts, a sample of the step. A resumed run's rule starts from ``monitor.jsonl``
-and ``alarms.jsonl`` up to the checkpoint's step (:meth:`Monitor.restore`).
+``alarms.jsonl``, and with ``monitor.on_alarm=stop`` the run's stop). Steps are TRL's numbers (the first is 1:
+:mod:`rlaif.rewards.step_numbers`), as in ``rewards.jsonl``; when TRL calls the reward more than once for one step,
+the step's rollouts add up and its latest line is the whole step. Only the main process measures and writes: under
+several processes it sees its own share of each step's rollouts, a sample of the step. A resumed run's rule starts
+from ``monitor.jsonl`` and ``alarms.jsonl`` up to the checkpoint's step (:meth:`Monitor.restore`).
 
 The judged monitor (``monitor.judge_sample`` > 0, with a second judge as ``monitor.judge``): a seeded sample of
 that many completions of each reward call, drawn group by group, is graded again by the run's own reward class

@@ -22,6 +22,7 @@ from rlaif.monitoring.monitor import Monitor
 from rlaif.monitoring.settings import MonitorSettings
 from rlaif.monitoring.signals import Rollout
 from rlaif.rewards.conversation import reference_text
+from rlaif.rewards.step_numbers import during_step_offset
 
 log = logging.getLogger("rlaif.monitor")
 
@@ -46,17 +47,19 @@ def plain_dict(value: Any) -> dict[str, Any]:
 
 
 def read_steps(run_dir: Path) -> dict[int, list[dict[str, Any]]]:
-    """``rewards.jsonl``'s lines by their ``step`` field, in step order."""
+    """``rewards.jsonl``'s lines by their ``step`` field (TRL's number; an older folder's renumbered to it), in step
+    order."""
     path = run_dir / "rewards.jsonl"
     if not path.is_file():
         raise NotARunError(f"{run_dir}: not a run folder (no rewards.jsonl)")
+    offset = during_step_offset(run_dir)
     steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not text.strip():
             continue
         try:
             line = json.loads(text)
-            steps[int(line.get("step") or 0)].append(line)
+            steps[int(line.get("step") or 0) + offset].append(line)
         except (ValueError, TypeError, AttributeError):
             log.warning("%s:%d: not a rewards line, skipped", path, number)  # a crash can cut the last line
     return dict(sorted(steps.items()))

@@ -2,9 +2,9 @@
 
 Every file is optional but one that tells the folder is a run (``rewards.jsonl``, ``metrics.jsonl``,
 ``.hydra/config.yaml`` or a checkpoint): a failed or stopped run is reported from what it left. Steps are TRL's
-``global_step`` after the step (1 = the first optimizer step), as in TensorBoard and ``metrics.jsonl``; the
-files written while a step runs (``rewards.jsonl``, ``monitor.jsonl``, ``canaries.jsonl``, ``alarms.jsonl``)
-count the steps done before it, so one is added to theirs.
+numbers (the first is 1: :mod:`rlaif.rewards.step_numbers`), as in every file of the run; an older folder's files
+written while a step ran (``rewards.jsonl``, ``monitor.jsonl``, ``canaries.jsonl``, ``alarms.jsonl``) counted the
+steps done before it, and are renumbered as they are read.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import STOPPED, InputError
+from rlaif.rewards.step_numbers import during_step_offset
 from rlaif.runs.judge_totals import read_files
-
-# The files written while a step runs name the steps done before it.
-_DURING_STEP = 1
 
 
 class NotARunError(InputError):
@@ -34,7 +32,7 @@ class RunFiles:
     config: dict[str, Any] = field(default_factory=dict)  # .hydra/config.yaml: secrets already masked there
     overrides: list[str] = field(default_factory=list)
     metrics: dict[int, dict[str, float | None]] = field(default_factory=dict)  # step -> TRL's scalars
-    answers: list[dict[str, Any]] = field(default_factory=list)  # rewards.jsonl lines, "step" made 1-based
+    answers: list[dict[str, Any]] = field(default_factory=list)  # rewards.jsonl lines, "step" TRL's
     timing: list[dict[str, float]] = field(default_factory=list)
     monitor: list[dict[str, Any]] = field(default_factory=list)
     canaries: list[dict[str, Any]] = field(default_factory=list)
@@ -101,11 +99,12 @@ def read_run(path: Path) -> RunFiles:
             # resumed run logs its steps again (the later value wins).
             values = {k: _number(v) for k, v in row.items() if k not in ("step", "time")}
             run.metrics.setdefault(int(row["step"]), {}).update(values)
-    run.answers = _shifted(_jsonl(run, path / "rewards.jsonl"))
+    offset = during_step_offset(path)
+    run.answers = _shifted(_jsonl(run, path / "rewards.jsonl"), offset)
     run.timing = _jsonl(run, path / "step_timing.jsonl")
-    run.monitor = _shifted(_jsonl(run, path / "monitor.jsonl"))
-    run.canaries = _shifted(_jsonl(run, path / "canaries.jsonl"))
-    run.alarms = _shifted(_jsonl(run, path / "alarms.jsonl"))
+    run.monitor = _shifted(_jsonl(run, path / "monitor.jsonl"), offset)
+    run.canaries = _shifted(_jsonl(run, path / "canaries.jsonl"), offset)
+    run.alarms = _shifted(_jsonl(run, path / "alarms.jsonl"), offset)
     run.baseline = json_object(path / "baseline.json")
     run.summary = json_object(path / "run_summary.json")
     run.judge_totals = json_object(path / "judge_metrics.json")
@@ -128,10 +127,10 @@ def _step_of(name: str) -> int:
     return int(tail) if tail.isdigit() else -1
 
 
-def _shifted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _shifted(rows: list[dict[str, Any]], offset: int) -> list[dict[str, Any]]:
     for row in rows:
         if isinstance(row.get("step"), int | float):
-            row["step"] = int(row["step"]) + _DURING_STEP
+            row["step"] = int(row["step"]) + offset
     return rows
 
 

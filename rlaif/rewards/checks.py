@@ -34,6 +34,7 @@ from rlaif.rewards.conversation import answer_text, question_text, reference_tex
 from rlaif.rewards.fencing import normalize
 from rlaif.rewards.rubric_spec import json_schema
 from rlaif.rewards.run_log import RewardLine, RewardLog
+from rlaif.rewards.step_numbers import step_being_taken
 
 # The languages py3langid may answer with; a short list makes short texts far more reliable.
 DEFAULT_LANGUAGES = tuple("en fr de es it pt nl pl ru uk tr sv da no fi cs ro hu el zh ja ko ar he hi id vi th".split())  # noqa: SIM905
@@ -270,7 +271,7 @@ class CheckReward:
         if (log_metric := kwargs.get("log_metric")) is not None:
             for check, rate in check_pass_rates(gated).items():
                 log_metric(f"{self.__name__}/check/{check}/pass_rate", rate)
-        step = getattr(kwargs.get("trainer_state"), "global_step", None)
+        step = step_being_taken(kwargs.get("trainer_state"))
         ids = kwargs.get("id") or [None] * len(answers)
         self.log.write_step(
             step,

@@ -22,6 +22,7 @@ from typing import Any
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 from rlaif.rewards.run_log import RewardLine, RewardLog
+from rlaif.rewards.step_numbers import step_being_taken
 from rlaif.rewards.verdicts.jury_votes import jury_metrics
 
 
@@ -124,8 +125,8 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
     """Log metrics and rationales to TRL (when it passed its callbacks), judge errors to the console,
     and append to rewards.jsonl."""
     failed = [(i, g.error) for i, g in enumerate(step.grades) if g.judged and g.error is not None]
-    global_step = getattr(kwargs.get("trainer_state"), "global_step", None)
-    log.console.show(step.name, global_step, failed, judged=sum(g.judged for g in step.grades))
+    number = step_being_taken(kwargs.get("trainer_state"))  # TRL's number of the step (None outside training)
+    log.console.show(step.name, number, failed, judged=sum(g.judged for g in step.grades))
     log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
     if log_metric is not None:
         for key, value in _metrics(step).items():
@@ -136,11 +137,10 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
                 log_metric(f"judge/{key}", value)
     if (log_extra := kwargs.get("log_extra")) is not None:
         log_extra(f"{step.name}_rationale", [g.rationale() for g in step.grades])
-    global_step = getattr(kwargs.get("trainer_state"), "global_step", None)
     ids = kwargs.get("id") or [None] * len(step.grades)
     refs = kwargs.get("reference_answer") or [None] * len(step.grades)
     log.write_step(
-        global_step,
+        number,
         step.name,
         [
             RewardLine(

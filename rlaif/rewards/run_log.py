@@ -80,7 +80,8 @@ class RewardLog:
         self.console = ErrorConsole()
 
     def write_step(self, step: int | None, reward: str, lines: Sequence[RewardLine]) -> None:
-        """Append one step's lines of ``reward``: the keys of :data:`LINE_KEYS`, then each line's details."""
+        """Append one step's lines of ``reward``: the keys of :data:`LINE_KEYS`, then each line's details. ``step``:
+        TRL's number of the step being taken (:mod:`rlaif.rewards.step_numbers`), None outside training."""
         if self.path is None or not lines:
             return
         rows = [
@@ -115,7 +116,7 @@ class ErrorConsole:
         self.shown = 0
         self._lock = threading.Lock()
 
-    def show(self, reward: str, global_step: int | None, failed: Sequence[tuple[int, str]], judged: int) -> None:
+    def show(self, reward: str, step: int | None, failed: Sequence[tuple[int, str]], judged: int) -> None:
         """``failed``: (answer index, error) of this step's judged answers that got no verdict."""
         if not failed:
             return
@@ -128,7 +129,7 @@ class ErrorConsole:
                 "reward %s, step %s: judge error on answer %d (%d/%d shown in full, later ones as a count "
                 "per step): %s",
                 reward,
-                global_step,
+                step,
                 i,
                 k,
                 self.in_full,
@@ -138,7 +139,7 @@ class ErrorConsole:
             _console.warning(
                 "reward %s, step %s: %d of %d judged answers failed; latest error: %s",
                 reward,
-                global_step,
+                step,
                 len(failed),
                 judged,
                 failed[-1][1],

@@ -6,10 +6,10 @@ when a run resumes, before anything reads the logs) cuts every per-step log that
 back to the checkpoint's step, so each step is there once, as the resumed run did it. Each file is written whole
 to a temporary file and renamed over the old one: a crash during the cut leaves the old file or the cut one.
 
-Step numbers are TRL's ``global_step``. ``metrics.jsonl`` and ``step_timing.jsonl`` are written when a step is
-done (the first step is 1); the files written while a step runs name the steps done before it (the first is 0),
-as ``rlaif/reporting/run_files.py`` reads them. A checkpoint after step G keeps rows <= G of the first kind and
-< G of the second.
+Step numbers are TRL's (:mod:`rlaif.rewards.step_numbers`): a checkpoint after step G keeps the rows of steps
+<= G of every file. A folder written before that rule (no mark in ``run_info.json``) named the steps done before
+the step in the files written while it runs (0 = the first): its rows < G of those are kept and renumbered, and
+the folder is marked, so the resumed run appends to files of one numbering.
 
 TensorBoard's event files are not rewritten: each TensorBoard run in ``<run>/runs/`` gets a small event file
 that tells readers to drop the events of steps after G written before it (as torch's ``purge_step`` does), so
@@ -25,11 +25,13 @@ import tempfile
 from pathlib import Path
 
 from rlaif.rewards.run_log import per_rank
+from rlaif.rewards.step_numbers import MARK, during_step_offset
 from rlaif.runs.processes import is_main_process
 
 log = logging.getLogger("rlaif.train")
 
-# The main process's per-step logs: file -> True when a row's step is the one done when it was written.
+# The main process's per-step logs: file -> True when a row's step was the one done when it was written, in a
+# folder of either numbering (False: written while the step ran; an older folder numbered those one less).
 MAIN_LOGS = {
     "metrics.jsonl": True,
     "step_timing.jsonl": True,
@@ -47,7 +49,12 @@ def cut_to_checkpoint(run_dir: Path, checkpoint: str | Path) -> dict[str, int]:
     step = checkpoint_step(checkpoint)
     names = [str(per_rank(Path(name))) for name in RANK_LOGS]
     main = is_main_process()
-    cut = cut_logs(run_dir, step, names + (list(MAIN_LOGS) if main else []))
+    offset = during_step_offset(run_dir)
+    if offset:
+        log.info("resuming a run folder from before TRL's step numbers: its per-step logs are renumbered to them")
+    cut = cut_logs(run_dir, step, names + (list(MAIN_LOGS) if main else []), offset)
+    if main:
+        mark_step_numbering(run_dir)
     if cut:
         listed = ", ".join(f"{name} ({count})" for name, count in cut.items())
         log.info("resuming after step %d: rows of later steps removed from %s", step, listed)
@@ -63,20 +70,38 @@ def checkpoint_step(checkpoint: str | Path) -> int:
     return int(state["global_step"])
 
 
-def cut_logs(run_dir: Path, step: int, names: list[str]) -> dict[str, int]:
+def cut_logs(run_dir: Path, step: int, names: list[str], offset: int = 0) -> dict[str, int]:
     """Cut each of ``names`` (paths in ``run_dir``) to the rows of steps up to ``step``; name -> rows removed
-    (a file with none to remove is not rewritten)."""
+    (a file with none to remove is not rewritten). ``offset``: what the folder's numbering adds to the steps of
+    the files written while a step ran (:func:`~rlaif.rewards.step_numbers.during_step_offset`): they are
+    renumbered to TRL's."""
     removed = {}
     for name in names:
-        after = MAIN_LOGS.get(name, False)
-        count = _cut(run_dir / name, step if after else step - 1)
+        add = 0 if MAIN_LOGS.get(name, False) else offset
+        count = _cut(run_dir / name, step - add, add)
         if count:
             removed[name] = count
     return removed
 
 
-def _cut(path: Path, last: int) -> int:
-    """Keep the rows of ``path`` whose step is <= ``last``; the number of lines removed.
+def mark_step_numbering(run_dir: Path) -> None:
+    """Mark ``run_info.json`` with TRL's step numbering (the files were just cut to it), keeping what it holds."""
+    path = run_dir / "run_info.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {}
+    if isinstance(info, dict) and all(info.get(k) == v for k, v in MARK.items()):
+        return
+    info = {**(info if isinstance(info, dict) else {}), **MARK}
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(info, indent=2), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _cut(path: Path, last: int, add: int = 0) -> int:
+    """Keep the rows of ``path`` whose step is <= ``last``, ``add`` added to their steps; the number of lines
+    removed.
 
     A line without a step number (none of rlaif's per-step rows; a line that is not JSON) is kept, as a reader
     would skip it. A last line without its newline was cut short by the crash: it goes, or the resumed run's
@@ -84,8 +109,8 @@ def _cut(path: Path, last: int) -> int:
     if not path.is_file():
         return 0
     lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines(keepends=True)
-    kept = [line for line in lines if line.endswith("\n") and _step(line) <= last]
-    if len(kept) == len(lines):
+    kept = [_renumbered(line, add) for line in lines if line.endswith("\n") and _step(line) <= last]
+    if len(kept) == len(lines) and not add:
         return 0
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -98,6 +123,14 @@ def _cut(path: Path, last: int) -> int:
         Path(temp).unlink(missing_ok=True)
         raise
     return len(lines) - len(kept)
+
+
+def _renumbered(line: str, add: int) -> str:
+    if not add or _step(line) == float("-inf"):
+        return line
+    row = json.loads(line)
+    row["step"] += add
+    return json.dumps(row, ensure_ascii=False) + "\n"
 
 
 def _step(line: str) -> float:

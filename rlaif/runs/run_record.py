@@ -4,7 +4,7 @@
   pass rate, judge/*, monitor/*, canary/*), one line per logging step with TRL's ``step``. TRL keeps them in
   ``trainer.state.log_history`` only in memory and in checkpoints, so a crash between checkpoints lost them.
 - ``run_info.json``: when the run started (and each resume), the library versions and the machine, written once
-  at the start; a resume adds its own start.
+  at the start, and the step numbering of its files (``step_numbering``: ``trl``); a resume adds its own start.
 - ``judge_totals/rank<R>.attempt<N>.json`` (:class:`JudgeTotals`, every process): its judge's running totals,
   replaced after every reward call and step (:mod:`~rlaif.runs.judge_totals`): TRL's averaged logs cannot be
   summed into them.
@@ -29,6 +29,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from rlaif.rewards.step_numbers import MARK
 from rlaif.runs.judge_totals import attempt_path, write_totals
 from rlaif.runs.processes import process_index
 
@@ -121,10 +122,11 @@ def write_run_info(run_dir: Path, resumed_from: str | None, now: float) -> dict[
         info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         info = {}
-    if info.get("started_at") is not None:
+    if info.get("started_at") is not None:  # a resume: its cut renumbered an older folder's files (resume_logs)
         info.setdefault("resumes", []).append({"started_at": now, "from": resumed_from, **_where()})
     else:
         info = {"started_at": now, **_where()}
+    info.update(MARK)  # the files this run writes number steps as TRL does (rlaif.rewards.step_numbers)
     path.write_text(json.dumps(info, indent=2), encoding="utf-8")
     return info
 

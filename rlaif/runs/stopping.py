@@ -34,9 +34,10 @@ class StopRequest:
     def __init__(self) -> None:
         self.reason: BaseException | None = None
 
-    def request(self, reason: BaseException) -> None:
+    def request(self, reason: BaseException, step: int | None = None) -> None:
+        """``step``: TRL's number of the step the reason arose in (the one that completes, then stops)."""
         if self.reason is None:
-            log.error("rlaif: stopping after this step: %s", reason)
+            log.error("rlaif: stopping after %s: %s", "this step" if step is None else f"step {step}", reason)
             self.reason = reason
 
 
@@ -109,7 +110,11 @@ def saved_checkpoint(output_dir: str | Path, step: int) -> Path | None:
 
 def stopped_message(exc: BaseException, checkpoint: Path | None, run_dir: Path) -> str:
     """Why the run stopped, the checkpoint it saved and the command that resumes it (:data:`STOPPED` first)."""
-    saved = f"checkpoint saved: {checkpoint}" if checkpoint else "no step had completed: nothing to resume"
+    saved = (
+        f"checkpoint saved: {checkpoint} (the run stopped after step {checkpoint.name.rpartition('-')[2]})"
+        if checkpoint
+        else "no step had completed: nothing to resume"
+    )
     return (
         f"{STOPPED}{exc}\n{saved}.\nOnce the judge is back (or the alarm is understood: {run_dir}/alarms.jsonl), "
         f"resume with:\n  {resume_command(run_dir)}"

@@ -32,7 +32,7 @@ def test_a_group_run_scores_every_answer_with_one_request_per_order(vllm_server:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = [json.loads(line) for line in (run_dir / "rewards.jsonl").read_text().splitlines()]
-    assert len(lines) == 8 and {line["step"] for line in lines} == {0, 1}  # 2 steps x one group of 4
+    assert len(lines) == 8 and {line["step"] for line in lines} == {1, 2}  # 2 steps x one group of 4
     scored = [line for line in lines if line["score"] is not None]
     assert scored, "the schema-constrained judge gave no group verdict at all"
     assert all(0.0 <= line["score"] <= 1.0 and line["rationale"] for line in scored)

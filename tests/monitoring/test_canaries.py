@@ -62,8 +62,8 @@ def _steps(canaries: Canaries, steps: range) -> None:
 
 def test_an_unchanged_judge_raises_no_alarm_in_many_checks(tmp_path: Path) -> None:
     canaries = _canaries(tmp_path, {})
-    _steps(canaries, range(0, 20))  # checks at 0, 2, ..., 18: ten of them
-    assert [c["step"] for c in canaries.checks] == list(range(0, 20, 2))
+    _steps(canaries, range(1, 21))  # checks at 1, 3, ..., 19 (the first step, then every 2): ten of them
+    assert [c["step"] for c in canaries.checks] == list(range(1, 21, 2))
     assert canaries.sink.raised == []
     assert all(c["shift"] == 0.0 for c in canaries.checks)
     lines = [json.loads(x) for x in (tmp_path / "canaries.jsonl").read_text().splitlines()]
@@ -73,40 +73,40 @@ def test_an_unchanged_judge_raises_no_alarm_in_many_checks(tmp_path: Path) -> No
 def test_a_judge_that_changes_raises_the_alarm_at_the_next_check(tmp_path: Path) -> None:
     state: dict[str, Any] = {}
     canaries = _canaries(tmp_path, state)
-    _steps(canaries, range(0, 5))
-    state["flip"] = True  # between the checks of step 4 and step 6
-    _steps(canaries, range(5, 7))
+    _steps(canaries, range(1, 6))
+    state["flip"] = True  # between the checks of step 5 and step 7
+    _steps(canaries, range(6, 8))
     alarms = canaries.sink.raised
-    assert alarms and {a.step for a in alarms} == {6}
+    assert alarms and {a.step for a in alarms} == {7}
     assert "shift" in {a.signal for a in alarms}
     written = [json.loads(x) for x in (tmp_path / "alarms.jsonl").read_text().splitlines()]
-    assert written[0]["source"] == "canaries" and written[0]["step"] == 6
+    assert written[0]["source"] == "canaries" and written[0]["step"] == 7
 
 
 def test_a_judge_returning_garbage_raises_the_parse_alarm(tmp_path: Path) -> None:
     state: dict[str, Any] = {}
     canaries = _canaries(tmp_path, state)
-    _steps(canaries, range(0, 1))
+    _steps(canaries, range(1, 2))
     state["garbage"] = True
-    _steps(canaries, range(2, 3))
+    _steps(canaries, range(3, 4))
     assert "parse_failure_rate" in {a.signal for a in canaries.sink.raised}
 
 
 def test_stop_raises_alarm_stop_error(tmp_path: Path) -> None:
     state: dict[str, Any] = {}
     canaries = _canaries(tmp_path, state, on_alarm="stop")
-    _steps(canaries, range(0, 1))
+    _steps(canaries, range(1, 2))
     state["flip"] = True
-    with pytest.raises(AlarmStopError, match="canaries alarm at step 2"):
-        _steps(canaries, range(2, 3))
+    with pytest.raises(AlarmStopError, match="canaries alarm at step 3"):
+        _steps(canaries, range(3, 4))
 
 
 def test_checks_bypass_the_cache(tmp_path: Path) -> None:
     canaries = _canaries(tmp_path, {}, cache=True)
     transport = canaries.transport  # type: ignore[attr-defined]
-    _steps(canaries, range(0, 1))
+    _steps(canaries, range(1, 2))
     first = len(transport.requests)
-    _steps(canaries, range(2, 3))
+    _steps(canaries, range(3, 4))
     assert first > 0 and len(transport.requests) == first * 3 // 2  # first check twice, then once more
 
 
@@ -121,7 +121,7 @@ def test_pairwise_canaries_for_a_preference_reward(tmp_path: Path) -> None:
     reward = PreferenceReward(Judge(transport, {"max_retries": 0, "cache": False}), {"instruction": "Better?"})
     canaries = build_canaries(SETTINGS, reward, tmp_path, AlarmSink(None))
     assert canaries is not None and canaries.pairwise
-    _steps(canaries, range(0, 1))
+    _steps(canaries, range(1, 2))
     assert canaries.checks[0]["parse_failure_rate"] == 0.0
 
 
@@ -150,15 +150,15 @@ def test_a_served_judge_whose_answers_change_mid_run_trips_the_canaries(tmp_path
         canaries = build_canaries(SETTINGS, reward, tmp_path, sink)
         assert canaries is not None
         try:
-            _steps(canaries, range(0, 5))
+            _steps(canaries, range(1, 6))
             assert sink.raised == []
             served = server.hits
             server.default = 'top:{"no": -0.05, "yes": -3.0}'  # the server now answers "no" to everything
-            _steps(canaries, range(5, 7))
+            _steps(canaries, range(6, 8))
         finally:
             judge.close()
     assert server.hits > served  # the checks reached the server: the cache was bypassed
-    assert [a.step for a in sink.raised if a.signal == "shift"] == [6]
+    assert [a.step for a in sink.raised if a.signal == "shift"] == [7]
 
 
 def test_an_auc_that_falls_comes_with_a_shift_so_the_shift_alarm_is_the_one_alarm(tmp_path: Path) -> None:
@@ -168,12 +168,12 @@ def test_an_auc_that_falls_comes_with_a_shift_so_the_shift_alarm_is_the_one_alar
     (its AUC falls from above 0.5 to under it) is caught by the shift alarm at that check."""
     state: dict[str, Any] = {}
     canaries = _canaries(tmp_path, state)
-    _steps(canaries, range(0, 1))
+    _steps(canaries, range(1, 2))
     state["flip"] = True
-    _steps(canaries, range(2, 3))
+    _steps(canaries, range(3, 4))
     first, fallen = canaries.checks
     assert first["auc"] > 0.5 > fallen["auc"]
-    assert [(a.step, a.signal) for a in canaries.sink.raised] == [(2, "shift")]
+    assert [(a.step, a.signal) for a in canaries.sink.raised] == [(3, "shift")]
     assert not hasattr(canaries, "min_auc")
 
 
@@ -182,13 +182,13 @@ def test_a_stop_writes_every_alarm_of_the_check_before_it_stops(tmp_path: Path) 
     and under on_alarm=stop both are written (and the check's line) before the stop."""
     state: dict[str, Any] = {}
     canaries = _canaries(tmp_path, state, on_alarm="stop")
-    _steps(canaries, range(0, 1))
+    _steps(canaries, range(1, 2))
     state["flip"], state["half_garbage"] = True, True
     with pytest.raises(AlarmStopError, match="1 more alarm"):
-        _steps(canaries, range(2, 3))
+        _steps(canaries, range(3, 4))
     written = [json.loads(x) for x in (tmp_path / "alarms.jsonl").read_text().splitlines()]
     assert sorted(a["signal"] for a in written) == ["parse_failure_rate", "shift"] and {a["step"] for a in written} == {
-        2
+        3
     }
     assert len((tmp_path / "canaries.jsonl").read_text().splitlines()) == 2
 
@@ -198,25 +198,25 @@ def test_a_resumed_run_keeps_the_first_check_and_checks_at_its_first_step(tmp_pa
     with it, and check at the first step after the resume, whatever ``every`` says: a judge swapped while the
     run was down alarms there, instead of becoming the new first check."""
     state: dict[str, Any] = {}
-    _steps(_canaries(tmp_path, state), range(0, 3))  # checks at 0 and 2, then the run dies
+    _steps(_canaries(tmp_path, state), range(1, 4))  # checks at 1 and 3, then the run dies
     saved = json.loads((tmp_path / "canaries_first.json").read_text())
-    assert saved["step"] == 0 and len(saved["scores"]) == 8
+    assert saved["step"] == 1 and len(saved["scores"]) == 8
     state["flip"] = True  # swapped during the outage
     resumed = _canaries(tmp_path, state)
     assert resumed.resume() is True
-    _steps(resumed, range(3, 4))  # the resumed run's first step (3 is no multiple of every=2)
-    assert [(a.step, a.signal) for a in resumed.sink.raised] == [(3, "shift")]
+    _steps(resumed, range(4, 5))  # the resumed run's first step (4: no check there under every=2)
+    assert [(a.step, a.signal) for a in resumed.sink.raised] == [(4, "shift")]
     fresh = _canaries(tmp_path / "other", state)  # without the saved first check the flipped judge looks normal
     (tmp_path / "other").mkdir()
     assert fresh.resume() is False
-    _steps(fresh, range(3, 5))
+    _steps(fresh, range(4, 6))
     assert fresh.sink.raised == []
 
 
 def test_a_check_counts_its_own_judge_requests_apart_from_the_rewards(tmp_path: Path) -> None:
     canaries = _canaries(tmp_path, {})
     judge = canaries.reward.judge
-    _steps(canaries, range(0, 1))
+    _steps(canaries, range(1, 2))
     check = canaries.checks[0]
     assert check["judge_requests"] == len(canaries.transport.requests) > 0  # type: ignore[attr-defined]
     assert judge.metrics.drain()["requests"] == 0  # the reward's judge/* of the step will not count them
@@ -248,7 +248,7 @@ def test_a_rubric_without_labelled_rows_is_told_so_at_start(tmp_path: Path, capl
     canaries = build_canaries(SETTINGS, reward, tmp_path, AlarmSink(None))
     assert canaries is not None and not canaries.labels_apply
     assert "has no labelled rows for rubric reference_qa" in caplog.text and "no AUC or pass rate" in caplog.text
-    _steps(canaries, range(0, 1))
+    _steps(canaries, range(1, 2))
     assert canaries.checks[0]["auc"] is None and canaries.checks[0]["pass_rate_on_passes"] is None
     assert canaries.checks[0]["parse_failure_rate"] == 0.0  # drift and parse failures are still watched
 

@@ -39,7 +39,8 @@ class _Reward:
 
 
 def _call(reward: GuardedReward, step: int, hacked: float, metrics: dict[str, list[float]], main: bool = True) -> None:
-    """One TRL reward call: 2 prompts x 4 chat completions, ``hacked`` of them non-answers."""
+    """One TRL reward call in step ``step`` (TRL's number: ``global_step`` + 1 at reward time): 2 prompts x 4 chat
+    completions, ``hacked`` of them non-answers."""
     prompts, completions, ids, refs = [], [], [], []
     for prompt_id in IDS:
         for k in range(4):
@@ -48,7 +49,7 @@ def _call(reward: GuardedReward, step: int, hacked: float, metrics: dict[str, li
             completions.append([{"role": "assistant", "content": answer}])
             ids.append(prompt_id)
             refs.append(QUESTIONS[prompt_id][1])
-    state = SimpleNamespace(global_step=step, is_world_process_zero=main)
+    state = SimpleNamespace(global_step=step - 1, is_world_process_zero=main)
     kwargs = {"id": ids, "reference_answer": refs, "trainer_state": state}
     kwargs["log_metric"] = lambda key, value: metrics.setdefault(key, []).append(value)
     asyncio.run(reward(prompts, completions, **kwargs))
@@ -63,21 +64,21 @@ def _monitor(tmp_path: Path, **settings: Any) -> Monitor:
 def test_a_hacked_run_raises_an_alarm_with_lines_metrics_and_alarms_jsonl(tmp_path: Path) -> None:
     metrics: dict[str, list[float]] = {}
     reward = GuardedReward(_Reward(), [_monitor(tmp_path)])
-    for step in range(8):
-        _call(reward, step, hacked=step / 8, metrics=metrics)
+    for step in range(1, 9):
+        _call(reward, step, hacked=(step - 1) / 8, metrics=metrics)
     lines = [json.loads(x) for x in (tmp_path / "monitor.jsonl").read_text().splitlines()]
-    assert [line["step"] for line in lines] == list(range(8)) and lines[0]["rollouts"] == 8
+    assert [line["step"] for line in lines] == list(range(1, 9)) and lines[0]["rollouts"] == 8
     assert lines[0]["on_topic"] == 1.0 and lines[-1]["on_topic"] < 0.5
     assert {"monitor/on_topic", "monitor/language_match", "monitor/all_equal_groups", "monitor/alarm"} <= set(metrics)
     alarms = [json.loads(x) for x in (tmp_path / "alarms.jsonl").read_text().splitlines()]
     assert {a["signal"] for a in alarms} == {"on_topic", "empty_or_refusal"}
-    assert all(a["source"] == "monitor" and a["step"] == 3 for a in alarms)  # min_steps=4: steps 0-3
+    assert all(a["source"] == "monitor" and a["step"] == 4 for a in alarms)  # min_steps=4: steps 1-4
     assert reward.take_guard_seconds() > 0
 
 
 def test_a_healthy_run_raises_none(tmp_path: Path) -> None:
     reward = GuardedReward(_Reward(), [_monitor(tmp_path)])
-    for step in range(10):
+    for step in range(1, 11):
         _call(reward, step, hacked=0.0, metrics={})
     assert len((tmp_path / "monitor.jsonl").read_text().splitlines()) == 10
     assert not (tmp_path / "alarms.jsonl").exists()
@@ -85,29 +86,29 @@ def test_a_healthy_run_raises_none(tmp_path: Path) -> None:
 
 def test_on_alarm_stop_requests_a_stop_from_inside_the_reward_call(tmp_path: Path) -> None:
     reward = GuardedReward(_Reward(), [_monitor(tmp_path, on_alarm="stop")])
-    for step in range(8):
-        _call(reward, step, hacked=step / 8, metrics={})  # never raises into TRL
+    for step in range(1, 9):
+        _call(reward, step, hacked=(step - 1) / 8, metrics={})  # never raises into TRL
         if reward.stop.reason is not None:
             break
-    assert str(reward.stop.reason).startswith("monitor alarm at step 3: on_topic: the reward rose")
+    assert str(reward.stop.reason).startswith("monitor alarm at step 4: on_topic: the reward rose")
     assert (tmp_path / "alarms.jsonl").is_file()
 
 
 def test_two_calls_for_one_step_are_one_step(tmp_path: Path) -> None:
     monitor = _monitor(tmp_path)
     reward = GuardedReward(_Reward(), [monitor])
-    _call(reward, 0, hacked=0.0, metrics={})
-    _call(reward, 0, hacked=1.0, metrics={})
+    _call(reward, 1, hacked=0.0, metrics={})
+    _call(reward, 1, hacked=1.0, metrics={})
     last = json.loads((tmp_path / "monitor.jsonl").read_text().splitlines()[-1])
-    assert last["step"] == 0 and last["rollouts"] == 16 and last["on_topic"] == 0.5
-    assert list(monitor.watch.steps) == [0]
+    assert last["step"] == 1 and last["rollouts"] == 16 and last["on_topic"] == 0.5
+    assert list(monitor.watch.steps) == [1]
 
 
 def test_only_the_main_process_measures_and_writes(tmp_path: Path) -> None:
     metrics: dict[str, list[float]] = {}
     reward = GuardedReward(_Reward(), [_monitor(tmp_path)])
-    for step in range(8):
-        _call(reward, step, hacked=step / 8, metrics=metrics, main=False)
+    for step in range(1, 9):
+        _call(reward, step, hacked=(step - 1) / 8, metrics=metrics, main=False)
     assert not (tmp_path / "monitor.jsonl").exists() and not (tmp_path / "alarms.jsonl").exists() and not metrics
 
 
@@ -144,7 +145,7 @@ def test_the_step_timer_counts_the_guards_apart_from_the_judge(tmp_path: Path, m
     assert timer.summary()["guard_s"] == 3.0 and timer.summary()["guard_share"] == pytest.approx(3 / 12)
 
 
-async def _no_guards(call: Any) -> None:
+async def _no_guards(step: int, call: Any) -> None:
     return None
 
 
@@ -169,7 +170,7 @@ def test_an_alarm_under_stop_keeps_the_scores_and_requests_a_stop() -> None:
     answer = [{"role": "assistant", "content": "Tokyo."}]
     scores = asyncio.run(guarded(["q"], [answer], trainer_state=state, log_metric=lambda *a: None))
     assert scores == [0.5]  # the step trains on its real scores
-    assert isinstance(guarded.stop.reason, AlarmStopError) and "step 5" in str(guarded.stop.reason)
+    assert isinstance(guarded.stop.reason, AlarmStopError) and "step 6" in str(guarded.stop.reason)  # global_step 5
 
 
 def test_a_judge_failure_scores_the_call_none_and_requests_a_stop() -> None:
@@ -216,6 +217,7 @@ def test_train_turns_a_stop_into_run_stopped_with_the_checkpoint_and_the_resume_
     assert (
         "monitor alarm at step 5: on_topic" in message and f"checkpoint saved: {tmp_path / 'checkpoint-5'}" in message
     )
+    assert "(the run stopped after step 5)" in message  # the alarm's step, the checkpoint's
     assert f"resume=auto hydra.run.dir={tmp_path}" in message
 
 
@@ -238,7 +240,7 @@ def test_the_judged_monitor_alarms_when_a_second_judge_ranks_answers_the_other_w
     monitor.second = _SecondJudge(agrees)
     metrics: dict[str, list[float]] = {}
     reward = GuardedReward(_Reward(), [monitor])
-    for step in range(6):
+    for step in range(1, 7):
         _call(reward, step, hacked=0.5, metrics=metrics)
     assert metrics["monitor/judge_agreement"] == [1.0 if agrees else -1.0] * 6
     alarms = (tmp_path / "alarms.jsonl").read_text().splitlines() if (tmp_path / "alarms.jsonl").exists() else []
@@ -262,7 +264,7 @@ def test_the_judged_monitor_with_the_packaged_judge_as_second_judge(tmp_path: Pa
         assert monitor.second is not None and monitor.second.judge.identity.startswith("local:")
         metrics: dict[str, list[float]] = {}
         guarded = GuardedReward(_Reward(), [monitor])
-        _call(guarded, 0, hacked=0.5, metrics=metrics)
+        _call(guarded, 1, hacked=0.5, metrics=metrics)
         line = json.loads((tmp_path / "monitor.jsonl").read_text())
         assert line["judge_agreement"] is None or -1.0 <= line["judge_agreement"] <= 1.0  # None: one side constant
         totals = monitor.second.judge.metrics.totals()
@@ -349,10 +351,10 @@ def _pooled(monitor: Monitor) -> list[list[tuple[float, float]]]:
 
 @pytest.mark.timeout(300)
 def test_on_alarm_stop_writes_every_alarm_of_the_step_and_logs_its_numbers_before_stopping(tmp_path: Path) -> None:
-    """At step 3 the reward jumps to 1.0 for every answer (all_equal_groups rises with it: a trend alarm) while the
-    second judge ranked every group's answers the other way round (judge_agreement under 0: a floor alarm). Both
-    alarms of that step are in alarms.jsonl, and the step's monitor numbers are in the Trainer's log, though the
-    first alarm stopped the run."""
+    """From step 3 the reward is 1.0 for every answer (all_equal_groups rises with it: a trend alarm at step 4)
+    while the second judge ranked every group's answers the other way round (judge_agreement under 0: a floor
+    alarm). Both alarms of that step are in alarms.jsonl under TRL's number of the step, that of its log and its
+    checkpoint, and the step's monitor numbers are in the Trainer's log, though the first alarm stopped the run."""
     monitor = _monitor(tmp_path, window=4, judge={"_target_": "unused"}, judge_sample=8, on_alarm="stop")
     monitor.second = _LevelledSecond(level=0.0, sign=-1.0)
     trainer, guarded = _tiny(tmp_path, monitor, _LevelledReward(level=0.0, flat=2), max_steps=6)
@@ -360,7 +362,7 @@ def test_on_alarm_stop_writes_every_alarm_of_the_step_and_logs_its_numbers_befor
     assert trainer.state.global_step == 4 and isinstance(guarded.stop.reason, AlarmStopError)
     alarms = [json.loads(x) for x in (tmp_path / "alarms.jsonl").read_text().splitlines()]
     assert {a["signal"] for a in alarms} >= {"all_equal_groups", "judge_agreement"} and {a["step"] for a in alarms} == {
-        3
+        4
     }
     assert "more alarm(s) of this step in alarms.jsonl" in str(guarded.stop.reason)
     logged = next(h for h in trainer.state.log_history if h.get("step") == 4 and "monitor/alarm" in h)
@@ -375,31 +377,31 @@ def _words(n: int) -> list[Rollout]:
 
 
 def test_a_resumed_monitor_measures_a_collapse_against_the_runs_real_start(tmp_path: Path) -> None:
-    """Answers of 20 words for 4 steps, then 3 words from step 4; the run dies after checkpoint-6 (steps 0-5 done;
-    a line of a later step is in monitor.jsonl too). The resumed monitor reads steps 0-5 back, so step 6 sees the
+    """Answers of 20 words for 4 steps, then 3 words from step 5; the run dies after checkpoint-6 (steps 1-6 done;
+    a line of a later step is in monitor.jsonl too). The resumed monitor reads steps 1-6 back, so step 7 sees the
     collapse against the start (20 words), not against the collapsed steps as a new normal; and the rule does
     not wait min_steps again."""
     concise = {"criteria": [{"id": "concise", "question": "Is the answer long?"}]}
     settings = {"min_steps": 4, "window": 8, "collapse_ratio": 0.2}
     before = build_monitor(settings, concise, tmp_path)
     assert before is not None
-    for step in range(6):
-        before.observe(step, _words(20 if step < 4 else 3))
-    assert before.sink.raised == []  # the second half of the window is not all collapsed yet (steps 3-5)
+    for step in range(1, 7):
+        before.observe(step, _words(20 if step < 5 else 3))
+    assert before.sink.raised == []  # the second half of the window is not all collapsed yet (steps 4-6)
     checkpoint = tmp_path / "checkpoint-6"
     checkpoint.mkdir()
     (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 6}))
     with (tmp_path / "monitor.jsonl").open("a") as f:  # a step after the checkpoint, lost with the crash
-        f.write(json.dumps({"step": 7, "reward": 9.0, "answer_words": 99.0}) + "\n")
+        f.write(json.dumps({"step": 8, "reward": 9.0, "answer_words": 99.0}) + "\n")
 
     resumed = build_monitor(settings, concise, tmp_path, str(checkpoint))
-    assert resumed is not None and sorted(resumed.watch.steps) == list(range(6))
-    line = resumed.observe(6, _words(3))
+    assert resumed is not None and sorted(resumed.watch.steps) == list(range(1, 7))
+    line = resumed.observe(7, _words(3))
     assert line["reward_z"] is not None  # the window is there at the first resumed step
-    assert [(a.step, a.signal) for a in resumed.sink.raised] == [(6, "answer_words")]
+    assert [(a.step, a.signal) for a in resumed.sink.raised] == [(7, "answer_words")]
     restarted = build_monitor(settings, concise, tmp_path / "fresh")
     assert restarted is not None
-    for step in range(6, 12):  # what a monitor that started over at the resume sees: 3 words is its "start"
+    for step in range(7, 13):  # what a monitor that started over at the resume sees: 3 words is its "start"
         restarted.observe(step, _words(3))
     assert restarted.sink.raised == []
 
@@ -407,14 +409,14 @@ def test_a_resumed_monitor_measures_a_collapse_against_the_runs_real_start(tmp_p
 def test_a_resumed_monitor_does_not_alarm_again_for_a_drift_it_alarmed_on_before_the_crash(tmp_path: Path) -> None:
     first = _monitor(tmp_path)
     reward = GuardedReward(_Reward(), [first])
-    for step in range(5):
-        _call(reward, step, hacked=step / 4, metrics={})
+    for step in range(1, 6):
+        _call(reward, step, hacked=(step - 1) / 4, metrics={})
     assert {a.signal for a in first.sink.raised} == {"on_topic", "empty_or_refusal"}
     checkpoint = tmp_path / "checkpoint-5"
     checkpoint.mkdir()  # no trainer_state.json: the step is read from the name
     resumed = build_monitor({"min_steps": 4, "window": 8}, RUBRIC, tmp_path, str(checkpoint))
     assert resumed is not None
-    _call(GuardedReward(_Reward(), [resumed]), 5, hacked=1.0, metrics={})
+    _call(GuardedReward(_Reward(), [resumed]), 6, hacked=1.0, metrics={})
     last = json.loads((tmp_path / "monitor.jsonl").read_text().splitlines()[-1])
-    assert last["step"] == 5 and last["alarm"] == 1.0  # the restored rule still flags the drift at step 5 ...
-    assert resumed.sink.raised == []  # ... and does not alarm again: within the window of its alarm at step 3
+    assert last["step"] == 6 and last["alarm"] == 1.0  # the restored rule still flags the drift at step 6 ...
+    assert resumed.sink.raised == []  # ... and does not alarm again: within the window of its alarm at step 4

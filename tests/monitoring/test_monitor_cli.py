@@ -25,12 +25,20 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_hacked_run_exits_4_naming_the_signal_the_step_and_the_numbers(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "e6_like", hacked=True)  # an old folder: no monitor.jsonl, no .hydra
-    result = _cli(str(run))
-    assert result.returncode == 4, result.stdout + result.stderr
-    alarm = [line for line in result.stdout.splitlines() if line.startswith("monitor alarm at step 7: on_topic")]
-    assert alarm and "the reward rose" in alarm[0] and "on_topic fell" in alarm[0] and "over steps 0-7" in alarm[0]
-    assert "24 steps" in result.stdout and not (run / "alarms.jsonl").exists()  # a replay writes nothing
+    # An old folder: no monitor.jsonl, no .hydra, and its steps counted from 0 (no step_numbering in run_info.json):
+    # replayed by TRL's numbers, as a folder of today (its steps one more, and marked) is.
+    run = write_run(tmp_path / "e6_like", hacked=True)
+    today = tmp_path / "today"
+    today.mkdir()
+    rows = [json.loads(x) for x in (run / "rewards.jsonl").read_text().splitlines()]
+    (today / "rewards.jsonl").write_text("".join(json.dumps({**r, "step": r["step"] + 1}) + "\n" for r in rows))
+    (today / "run_info.json").write_text(json.dumps({"step_numbering": "trl"}))
+    for folder in (run, today):
+        result = _cli(str(folder))
+        assert result.returncode == 4, result.stdout + result.stderr
+        alarm = [line for line in result.stdout.splitlines() if line.startswith("monitor alarm at step 8: on_topic")]
+        assert alarm and "the reward rose" in alarm[0] and "on_topic fell" in alarm[0] and "over steps 1-8" in alarm[0]
+        assert "24 steps" in result.stdout and not (folder / "alarms.jsonl").exists()  # a replay writes nothing
 
 
 def test_a_crash_exits_1_with_its_traceback_not_4_as_an_alarm_does(tmp_path: Path) -> None:

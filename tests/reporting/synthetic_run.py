@@ -2,7 +2,9 @@
 
 Shapes follow a real run of the default experiment (rubric_on_topic: two criteria, two checks, 8 answers of
 about 30 words a step): the lines are what ``RewardLog``, ``StepTimer``, the monitor, the canaries and
-``RunRecord`` write, so a report over 500 steps of this weighs what a real 500-step run's would.
+``RunRecord`` write, so a report over 500 steps of this weighs what a real 500-step run's would. Steps are TRL's
+(the first is 1) in every file, or, with ``old_numbering``, as a folder from before that rule had them: the files
+written while a step ran counted from 0, and ``run_info.json`` has no ``step_numbering``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import random
 from pathlib import Path
 
+from rlaif.rewards.step_numbers import MARK
 from rlaif.runs.judge_totals import attempt_path, write_totals
 
 WORDS = ["the", "water", "warm", "light", "small", "plant", "answer", "question", "simple", "clear", "kind", "short",
@@ -21,9 +24,17 @@ def _text(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
 
 
-def synthesise_run(folder: Path, steps: int, answers_per_step: int = 8, seed: int = 0, failed: bool = False) -> Path:
+def synthesise_run(
+    folder: Path,
+    steps: int,
+    answers_per_step: int = 8,
+    seed: int = 0,
+    failed: bool = False,
+    old_numbering: bool = False,
+) -> Path:
     """Write a run of ``steps`` steps into ``folder``; ``failed``: no summary, a FAILED file instead."""
     rng = random.Random(seed)
+    during = 0 if old_numbering else 1  # what the files written while a step runs add to the step's index
     (folder / ".hydra").mkdir(parents=True, exist_ok=True)
     (folder / ".hydra" / "config.yaml").write_text(
         "seed: 0\npolicy: {name_or_path: packaged:smollm2-135m-instruct}\n"
@@ -43,7 +54,7 @@ def synthesise_run(folder: Path, steps: int, answers_per_step: int = 8, seed: in
             score = None if fail else round(min(1.0, (polite + concise) / 2), 4)
             scores.append(score)
             rewards.append({
-                "step": step, "reward": "rubric_on_topic", "prompt_id": f"everyday-{k:03d}",
+                "step": step + during, "reward": "rubric_on_topic", "prompt_id": f"everyday-{k:03d}",
                 "prompt": _text(rng, 8)[:-1] + "?", "reference": _text(rng, 12), "completion": _text(rng, 30),
                 "score": score, "judged": True,
                 "verdicts": {} if fail else {"polite": min(1.0, polite), "concise": concise},
@@ -68,15 +79,17 @@ def synthesise_run(folder: Path, steps: int, answers_per_step: int = 8, seed: in
             "judge_s": judge, "guard_s": 0.0, "optimisation_s": optimisation, "judge_share": judge / 16,
             "rollout_tokens": 256.0, "rollout_tokens_per_s": 30.0, "judge_requests": 16.0, "judge_requests_per_s": 8.0,
         })  # fmt: skip
-        monitor.append({"step": step, "rollouts": answers_per_step, "reward": mean, "on_topic": 1.0, "alarm": 0.0})
+        monitor.append({"step": step + during, "rollouts": answers_per_step, "reward": mean, "on_topic": 1.0,
+                        "alarm": 0.0})  # fmt: skip
     for name, rows in (("rewards", rewards), ("metrics", metrics), ("step_timing", timing), ("monitor", monitor)):
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (folder / "alarms.jsonl").write_text(json.dumps({
-        "source": "monitor", "signal": "answer_words", "step": steps // 2, "message": "answers grew 3.1 sd in 8 steps",
-        "numbers": {"z": 3.1},
+        "source": "monitor", "signal": "answer_words", "step": steps // 2 + during,
+        "message": "answers grew 3.1 sd in 8 steps", "numbers": {"z": 3.1},
     }) + "\n")  # fmt: skip
     (folder / "baseline.json").write_text(json.dumps({"prompts": 8, "mean_reward": 0.4, "scored": 8, "failures": 0}))
-    (folder / "run_info.json").write_text(json.dumps({"started_at": 1.0e9 - 60, "versions": {"python": "3.11.7"}}))
+    info = {"started_at": 1.0e9 - 60, "versions": {"python": "3.11.7"}, **({} if old_numbering else MARK)}
+    (folder / "run_info.json").write_text(json.dumps(info))
     # Two training processes, 8 judge requests a step each: what rlaif keeps in judge_totals/ as the run goes.
     # (TRL's logged judge/requests is their mean, 8: summing it would undercount.)
     for rank in (0, 1):

@@ -37,12 +37,32 @@ def test_a_run_shows_the_summarys_rewards_every_step_and_the_best_and_worst_answ
     best = re.findall(r'data-kind="best"', page)
     worst = re.findall(r'data-kind="worst"', page)
     assert len(best) == 30 and len(worst) == 30
-    top = max((x for x in lines if x["step"] == 0 and x["score"] is not None), key=lambda x: x["score"])
+    top = max((x for x in lines if x["step"] == 1 and x["score"] is not None), key=lambda x: x["score"])
     assert html.escape(top["completion"]) in page
     failed = [x for x in lines if x["error"]]
     assert len(re.findall(r'data-kind="failed"', page)) == len(failed) > 0
     assert "answers grew 3.1 sd" in page and shown(page, "alarms") == ["1"]  # the alarm, in words
     assert page.count("<svg") >= 6  # reward, pass rates, step split, latency, judge per step, monitor
+
+
+def test_a_folder_from_before_trls_step_numbers_reads_as_one_written_with_them(tmp_path: Path) -> None:
+    """A run folder written before every file used TRL's step numbers (its rewards, monitor, canaries and alarms
+    lines counted from 0, and run_info.json has no step_numbering) reads as a folder of today: every step one
+    more, the alarm at the step of TRL's log; python -m rlaif.monitor replays it by the same numbers."""
+    from rlaif.monitor import settings_for
+    from rlaif.monitoring.replay import replay
+
+    old = synthesise_run(tmp_path / "old", steps=6, old_numbering=True)
+    new = synthesise_run(tmp_path / "new", steps=6)
+    assert json.loads((old / "rewards.jsonl").read_text().splitlines()[0])["step"] == 0  # as it was written
+    for run in (old, new):
+        files = read_run(run)
+        assert sorted({a["step"] for a in files.answers}) == [s for s, _, _ in files.reward_per_step()]
+        assert [m["step"] for m in files.monitor] == list(range(1, 7)) == sorted(files.metrics)
+        assert [a["step"] for a in files.alarms] == [4]
+        assert "step 4 · monitor · <strong>answer_words</strong>" in write_report([run]).read_text()
+        lines, _ = replay(run, settings_for(run, None, [])[0], {})
+        assert [line["step"] for line in lines] == list(range(1, 7))
 
 
 def test_answers_are_escaped_and_the_page_loads_nothing(tmp_path: Path) -> None:

@@ -45,8 +45,8 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def run_steps(log: RewardLog, failed_per_step: list[int], caplog: pytest.LogCaptureFixture) -> list[str]:
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="rlaif.rewards"):
-        for step, failed in enumerate(failed_per_step):
-            report(failing_step(failed), {"trainer_state": SimpleNamespace(global_step=step)}, None, log)
+        for step, failed in enumerate(failed_per_step, start=1):  # TRL's step numbers: global_step + 1
+            report(failing_step(failed), {"trainer_state": SimpleNamespace(global_step=step - 1)}, None, log)
     return warnings(caplog)
 
 
@@ -55,12 +55,12 @@ def test_first_judge_errors_in_full_then_one_count_per_step(caplog: pytest.LogCa
     full = [m for m in lines if "shown in full" in m]
     counts = [m for m in lines if "judged answers failed" in m]
     assert len(full) == ERRORS_IN_FULL and len(lines) == ERRORS_IN_FULL + len(counts)
-    assert "HTTP 500 #0" in full[0] and "step 0" in full[0] and "1/5" in full[0]
-    assert "step 2" in full[-1] and "HTTP 500 #1" in full[-1]  # 3 from step 0, then 2 of step 2's 4
+    assert "HTTP 500 #0" in full[0] and "step 1" in full[0] and "1/5" in full[0]
+    assert "step 3" in full[-1] and "HTTP 500 #1" in full[-1]  # 3 from step 1, then 2 of step 3's 4
     assert counts == [
-        "reward rubric, step 2: 4 of 5 judged answers failed; latest error: judge error: HTTP 500 #3",
-        "reward rubric, step 3: 6 of 7 judged answers failed; latest error: judge error: HTTP 500 #5",
-        "reward rubric, step 4: 1 of 2 judged answers failed; latest error: judge error: HTTP 500 #0",
+        "reward rubric, step 3: 4 of 5 judged answers failed; latest error: judge error: HTTP 500 #3",
+        "reward rubric, step 4: 6 of 7 judged answers failed; latest error: judge error: HTTP 500 #5",
+        "reward rubric, step 5: 1 of 2 judged answers failed; latest error: judge error: HTTP 500 #0",
     ]
     assert not any("unpaired" in m for m in lines)
 
@@ -71,7 +71,7 @@ def test_each_reward_counts_its_own_errors_and_a_copy_starts_afresh(
     log = RewardLog(tmp_path / "rewards.jsonl")
     assert len(run_steps(log, [ERRORS_IN_FULL], caplog)) == ERRORS_IN_FULL
     assert run_steps(log, [2], caplog) == [
-        "reward rubric, step 0: 2 of 3 judged answers failed; latest error: judge error: HTTP 500 #1"
+        "reward rubric, step 1: 2 of 3 judged answers failed; latest error: judge error: HTTP 500 #1"
     ]
     other = RewardLog(None)  # another reward in the same process has its own budget
     assert sum("shown in full" in m for m in run_steps(other, [1], caplog)) == 1

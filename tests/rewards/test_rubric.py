@@ -244,7 +244,7 @@ def test_rewards_jsonl_log_metric_and_log_extra(tmp_path: Path) -> None:
     scores = call(reward, ["Nine minutes.", ""], id=["q1", "q2"], trainer_state=state, **recorder.kwargs())
     assert scores == [0.75, 0.0]
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [r["prompt_id"] for r in rows] == ["q1", "q2"] and all(r["step"] == 3 for r in rows)
+    assert [r["prompt_id"] for r in rows] == ["q1", "q2"] and all(r["step"] == 4 for r in rows)  # global_step 3: step 4
     assert rows[0]["score"] == 0.75 and rows[0]["verdicts"] == {"relevant": 1.0, "short": 0.0}
     assert rows[0]["judged"] is True and rows[1]["judged"] is False
     assert rows[1]["rationale"] == {"gate": "edge rule: empty answer"}
