@@ -61,6 +61,16 @@ def _line(output: str, prefix: str) -> str:
     return next(line for line in output.splitlines() if line.startswith(prefix))
 
 
+def _table_row(output: str, first_header: str, name: str) -> dict[str, str]:
+    """A markdown table's row ``name`` by its header's names (each cell's first word)."""
+
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    header, row = cells(_line(output, f"| {first_header} |")), cells(_line(output, f"| {name} |"))
+    return {key: value.split()[0] for key, value in zip(header, row, strict=True)}
+
+
 def test_gpu_multi_launcher_gives_each_gpu_one_role() -> None:
     env = {"TRAIN_GPUS": "0,1,2", "ROLLOUT_GPUS": "3", "JUDGE_GPUS": "4,5", "ACCELERATE_CONFIG": "fsdp2"}
     result = _dry_run("launch_gpu_multi.sh", env, "grpo.max_steps=3")
@@ -206,10 +216,11 @@ def test_gpu_check_prints_the_step_split_of_a_real_run(tmp_path: Path) -> None:
     # The script's own logic on the CPU: the same rlaif.train run as on a GPU, fp32, 2 steps of 8 tokens.
     result = _gpu_check(tmp_path, ALLOW_CPU="1", BF16="false", STEPS="2", TOKENS="8")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    row = _line(result.stdout, "| local |").split("|")
-    step_s, generation_s, judge_s, optimisation_s = (float(row[i].split()[0]) for i in (2, 3, 4, 5))
-    assert step_s > 0 and generation_s > 0 and judge_s > 0 and optimisation_s > 0
-    assert float(row[6]) > 0 and float(row[7]) > 0  # rollout tokens/s, judge requests/s
+    # Read by the header's names, not positions: a column added to the table (guards s) must not shift the others.
+    row = _table_row(result.stdout, "run", "local")
+    for column in ("step s", "generation s", "judge s (share)", "optimisation s", "rollout tokens/s"):
+        assert float(row[column]) > 0, (column, row)
+    assert float(row["judge requests/s"]) > 0 and float(row["guards s"]) >= 0, row  # guards: step 1, left out
     assert (tmp_path / "check" / "step_split.md").read_text().strip() in result.stdout
     # Run again into the same folder: refused, nothing overwritten.
     again = _gpu_check(tmp_path, ALLOW_CPU="1")
