@@ -32,6 +32,7 @@ from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.monitoring.settings import MonitorSettings, monitor_settings
 from rlaif.monitoring.signals import Rollout, group_agreement, step_signals
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
+from rlaif.runs.resume_logs import checkpoint_step
 
 log = logging.getLogger("rlaif.monitor")
 
@@ -222,21 +223,9 @@ def build_monitor(
         return None
     sink = AlarmSink(run_dir / "alarms.jsonl", settings.on_alarm)
     built = Monitor(settings, sink, run_dir / "monitor.jsonl")
-    if (step := checkpoint_step(resume)) is not None:
-        built.restore(step)
+    if resume is not None:
+        built.restore(checkpoint_step(resume))
     return built
-
-
-def checkpoint_step(checkpoint: str | Path | None) -> int | None:
-    """The global step a checkpoint was saved at (its ``trainer_state.json``, else its name); None: no checkpoint."""
-    if checkpoint is None:
-        return None
-    folder = Path(checkpoint)
-    try:
-        return int(json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))["global_step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        suffix = folder.name.rsplit("-", 1)[-1]
-        return int(suffix) if suffix.isdigit() else None
 
 
 def build_second_reward(

@@ -413,7 +413,8 @@ def test_a_resumed_monitor_does_not_alarm_again_for_a_drift_it_alarmed_on_before
         _call(reward, step, hacked=(step - 1) / 4, metrics={})
     assert {a.signal for a in first.sink.raised} == {"on_topic", "empty_or_refusal"}
     checkpoint = tmp_path / "checkpoint-5"
-    checkpoint.mkdir()  # no trainer_state.json: the step is read from the name
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 5}))  # resume= requires one
     resumed = build_monitor({"min_steps": 4, "window": 8}, RUBRIC, tmp_path, str(checkpoint))
     assert resumed is not None
     _call(GuardedReward(_Reward(), [resumed]), 6, hacked=1.0, metrics={})
