@@ -53,7 +53,7 @@ def cut_to_checkpoint(run_dir: Path, checkpoint: str | Path) -> dict[str, int]:
     if offset:
         log.info("resuming a run folder from before TRL's step numbers: its per-step logs are renumbered to them")
     cut = cut_logs(run_dir, step, names + (list(MAIN_LOGS) if main else []), offset)
-    if main:
+    if main and offset:  # renumbered just now: marked at once, so a second resume does not renumber again
         mark_step_numbering(run_dir)
     if cut:
         listed = ", ".join(f"{name} ({count})" for name, count in cut.items())
@@ -85,14 +85,13 @@ def cut_logs(run_dir: Path, step: int, names: list[str], offset: int = 0) -> dic
 
 
 def mark_step_numbering(run_dir: Path) -> None:
-    """Mark ``run_info.json`` with TRL's step numbering (the files were just cut to it), keeping what it holds."""
+    """Mark ``run_info.json`` with TRL's step numbering (the files were just renumbered to it), keeping what it
+    holds."""
     path = run_dir / "run_info.json"
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         info = {}
-    if isinstance(info, dict) and all(info.get(k) == v for k, v in MARK.items()):
-        return
     info = {**(info if isinstance(info, dict) else {}), **MARK}
     partial = path.with_name(path.name + ".tmp")
     partial.write_text(json.dumps(info, indent=2), encoding="utf-8")
