@@ -7,12 +7,12 @@ becomes a stop request (``rlaif.runs.stopping``), acted on at the end of the ste
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from rlaif.monitoring.alarms import AlarmStopError
+from rlaif.rewards.capabilities import call_reward
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.rewards.step_numbers import step_being_taken
 from rlaif.runs.stopping import StopRequest
@@ -53,8 +53,7 @@ class GuardedReward:
         step = step_being_taken(kwargs.get("trainer_state")) or 1  # TRL's number of this step (1 = the first)
         await self._run(step, lambda g: g.before_reward(step, kwargs))
         try:
-            result = self.reward(prompts, completions, **kwargs)
-            scores = list(await result if inspect.isawaitable(result) else result)
+            scores = await call_reward(self.reward, prompts, completions, **kwargs)
         except JudgeFailureError as exc:  # the step's answers go unscored (advantage 0); the run stops after it
             self.stop.request(exc, step)
             scores = [None] * len(completions)

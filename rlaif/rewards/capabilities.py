@@ -8,11 +8,19 @@ the user's gains a skill by having the method or attribute; nothing is registere
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from rlaif.rewards.report import Grade
 from rlaif.rewards.rubric_spec import Rubric
+
+
+async def call_reward(reward: Any, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+    """Call ``reward`` as TRL does (an ``async def __call__`` is awaited, a plain function's list taken as it is):
+    the one way rlaif's wrappers (guards, the step timer, the judge totals) call the reward they wrap."""
+    result = reward(prompts, completions, **kwargs)
+    return list(await result if inspect.isawaitable(result) else result)
 
 
 @runtime_checkable

@@ -15,7 +15,6 @@ a text table (TRL's ``log_completions`` reaches only W&B and Trackio, and there,
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import math
@@ -29,6 +28,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from rlaif.rewards.capabilities import call_reward
 from rlaif.rewards.step_numbers import MARK
 from rlaif.runs.judge_totals import attempt_path, write_totals
 from rlaif.runs.processes import process_index
@@ -106,8 +106,7 @@ class CountedReward:
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         try:
-            result = self.reward(prompts, completions, **kwargs)
-            return list(await result if inspect.isawaitable(result) else result)
+            return await call_reward(self.reward, prompts, completions, **kwargs)
         finally:
             self.totals.write()
 

@@ -12,7 +12,6 @@ for generation and judge.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from rlaif.judges.quantiles import median
+from rlaif.rewards.capabilities import call_reward
 
 log = logging.getLogger("rlaif.train")
 
@@ -171,8 +171,7 @@ class TimedReward:
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         start = self.timer.reward_started(sum(len(ids) for ids in kwargs.get("completion_ids") or []))
         try:
-            result = self.reward(prompts, completions, **kwargs)  # a plain function reward works too
-            return list(await result if inspect.isawaitable(result) else result)
+            return await call_reward(self.reward, prompts, completions, **kwargs)  # a plain function works too
         finally:
             take_guard_seconds = getattr(self.reward, "take_guard_seconds", None)  # a GuardedReward's guards
             take_guard_requests = getattr(self.reward, "take_guard_requests", None)
