@@ -10,12 +10,11 @@ own; not one request more reaches it, so evaluating a jury's members costs nothi
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
+from rlaif.judges._cache import request_key
 from rlaif.judges._metrics import JudgeMetrics
 from rlaif.judges.protocol import JudgeRequest, JudgeResponse
 
@@ -72,5 +71,5 @@ class ReplayedMember:
 
 
 def _key(request: JudgeRequest) -> str:
-    fields = {k: v for k, v in asdict(request).items() if k != "affinity"}  # routing only: changes no reply
-    return json.dumps(fields, sort_keys=True, default=str)
+    """The request as the judge cache knows it (every field that shapes the reply; routing left out)."""
+    return request_key("", request)
