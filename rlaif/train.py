@@ -31,7 +31,7 @@ from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import build_monitor, build_second_reward
 from rlaif.reporting.model_card import write_model_card
 from rlaif.reporting.run_report import report_at_end
-from rlaif.runs.config_checks import check_references, check_train_config, resolve_resume
+from rlaif.runs.config_checks import check_rows, check_train_config, resolve_resume
 from rlaif.runs.judge_and_reward import open_judge_and_reward
 from rlaif.runs.processes import is_main_process, main_process_first
 from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
@@ -57,7 +57,7 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
     judge, reward = stack.enter_context(
         open_judge_and_reward(cfg.judge, cfg.reward, run_dir, log_path=str(run_dir / "rewards.jsonl"))
     )
-    check_references(reward, dataset, cfg.data.path)
+    check_rows(reward, dataset, cfg.data.path, cfg.data.get("columns"))
     canaries = build_canaries(cfg.canaries, reward, run_dir, resume=resume) if is_main_process() else None
     if monitor is not None:  # the judged monitor: a second judge on a sample of each step (off by default)
         monitor.second = build_second_reward(cfg.monitor, cfg.reward, run_dir, stack)

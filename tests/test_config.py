@@ -20,7 +20,7 @@ from rlaif.judges.jury import Jury
 from rlaif.judges.pool import JudgePool
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.monitoring.guard import GuardedReward
-from rlaif.runs.config_checks import check_grpo_keys, check_one_judge_server, check_references
+from rlaif.runs.config_checks import check_grpo_keys, check_one_judge_server, check_rows
 from rlaif.runs.step_timing import StepTimer
 
 CONF = Path(rlaif.__file__).parent / "conf"
@@ -181,15 +181,15 @@ def test_a_rubric_shown_references_refuses_rows_without_one(reward: str, tmp_pat
     reference_qa = rubric_reward("rubric=reference_qa")
     assert reference_qa.rubric.show_reference
     with pytest.raises(ConfigError) as refused:
-        check_references(reference_qa, rows, "data/qa.jsonl")
+        check_rows(reference_qa, rows, "data/qa.jsonl")
     assert str(refused.value).startswith("data/qa.jsonl: 2 of 3 rows have no reference_answer ('q0', 'q2')")
     assert "rubric 'reference_qa'" in str(refused.value)
 
     every_row = Dataset.from_list([{"id": f"q{i}", "reference_answer": "Tokyo."} for i in range(3)])
-    check_references(reference_qa, every_row, "data/qa.jsonl")
+    check_rows(reference_qa, every_row, "data/qa.jsonl")
     # The way out the message offers, and a rubric that never shows the reference (the default's).
-    check_references(rubric_reward("rubric=reference_qa", "++rubric.show_reference=false"), rows, "data/qa.jsonl")
-    check_references(rubric_reward("rubric=everyday"), rows, "data/qa.jsonl")
+    check_rows(rubric_reward("rubric=reference_qa", "++rubric.show_reference=false"), rows, "data/qa.jsonl")
+    check_rows(rubric_reward("rubric=everyday"), rows, "data/qa.jsonl")
 
 
 @pytest.mark.parametrize("path", sorted(CONF.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONF)))

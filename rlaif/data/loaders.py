@@ -134,10 +134,36 @@ def load_rows(
     path: str, columns: Mapping[str, Any] | None = None, split: str = "train", subset: str | None = None
 ) -> list[dict[str, Any]]:
     """Nova JSONL (``packaged:`` or ``.jsonl``, no column mapped) read strictly, else any datasets source."""
-    mapped = any(v is not None for v in (columns or {}).values())
+    mapped = {str(k): v for k, v in (columns or {}).items() if v is not None}
+    rubric = mapped.pop("rubric", None)
     if not mapped and (is_packaged(path) or path.endswith(".jsonl")):
-        return read_rows(path)
+        # Read strictly, line by line: a rubric's items may mix shapes (strings and mappings), which Arrow cannot.
+        rows = read_rows(path)
+        return [_renamed(row, rubric, "rubric") for row in rows] if rubric else rows
     return read_source(path, columns, split, subset)
+
+
+def _renamed(row: dict[str, Any], field: str, to: str) -> dict[str, Any]:
+    """``row`` with its extra field ``field`` under the name ``to`` (what ``data.columns.<to>`` maps)."""
+    extra = json.loads(row["extra"])
+    if field in extra:
+        extra[to] = extra.pop(field)
+    return {**row, "extra": json.dumps(extra, ensure_ascii=False, sort_keys=True)}
+
+
+def row_origins(path: str, columns: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """``file:line`` of each row of a Nova JSONL ``path``, by row id (empty for other sources: their rows are named
+    by id). For messages about a row found wrong after loading (its rubric)."""
+    mapped = any(v is not None for k, v in (columns or {}).items() if k != "rubric")
+    if mapped or not (is_packaged(path) or path.endswith(".jsonl")):
+        return {}
+    file = resolve_path(path)
+    origins = {}
+    with file.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if line.strip():  # read_rows has parsed the file already: every line is a JSON object
+                origins[str(json.loads(line).get("id", f"{file.stem}-{lineno}"))] = f"{file}:{lineno}"
+    return origins
 
 
 def split_held_out(

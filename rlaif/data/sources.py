@@ -6,7 +6,8 @@ source's columns:
 
 - ``messages``: a list of ``{role, content}`` turns (in a CSV, its JSON text), or
 - ``prompt``: a plain question, which becomes one user turn;
-- ``reference_answer`` and ``id``: optional.
+- ``reference_answer`` and ``id``: optional;
+- ``rubric``: a per-row rubric's items (``reward=row_rubric``), kept in the row's ``extra`` as ``rubric``.
 
 Every other column is kept in the row's ``extra`` (as Nova passes extra fields through). Each row is then
 checked like a Nova JSONL row; errors name the source, the row and the ``data.columns`` key at fault.
@@ -22,7 +23,7 @@ from typing import Any
 from rlaif.data.records import row_from_record
 from rlaif.errors import DataError
 
-MAPPED = ("messages", "prompt", "reference_answer", "id")
+MAPPED = ("messages", "prompt", "reference_answer", "id", "rubric")
 _BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 
 
@@ -34,6 +35,12 @@ def read_source(
     mapping = _mapping(columns)
     dataset, source = _load(path, split, subset)
     available = list(dataset.column_names)
+    defaulted = "prompt" not in mapping and not (columns or {}).get("messages")
+    if defaulted and "messages" not in available:
+        raise DataError(
+            f"{source}: no 'messages' column; set exactly one of messages (chat turns) and prompt (a plain question) "
+            f"in data.columns (columns: {available})"
+        )
     for key, column in mapping.items():
         if column not in available:
             raise DataError(f"{source}: data.columns.{key}={column!r} is not a column (columns: {available})")
@@ -52,6 +59,8 @@ def read_source(
             raw["reference_answer"] = record[mapping["reference_answer"]]
         if "id" in mapping:
             raw["id"] = record[mapping["id"]]
+        if "rubric" in mapping:
+            raw["rubric"] = record[mapping["rubric"]]
         rows.append(row_from_record(raw, where, default_id=f"{Path(path.removeprefix('hub:')).stem}-{index}"))
     if not rows:
         raise DataError(f"{source}: no rows")
@@ -64,8 +73,10 @@ def _mapping(columns: Mapping[str, Any] | None) -> dict[str, str]:
     unknown = sorted(set(given) - set(MAPPED))
     if unknown:
         raise DataError(f"data.columns: unknown key(s) {unknown} (known: {list(MAPPED)})")
-    if ("messages" in given) == ("prompt" in given):
+    if "messages" in given and "prompt" in given:
         raise DataError("data.columns: set exactly one of messages (chat turns) and prompt (a plain question)")
+    if "prompt" not in given:  # a source with a messages column needs no mapping for it (checked when read)
+        given.setdefault("messages", "messages")
     for key, value in given.items():
         if not isinstance(value, str) or not value:
             raise DataError(f"data.columns.{key}: expected a column name, got {value!r}")

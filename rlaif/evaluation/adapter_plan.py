@@ -23,7 +23,7 @@ from rlaif.judges.preflight import check_judge
 from rlaif.rewards.capabilities import ComparesAnswers, GradesAnswers
 from rlaif.rewards.report import Grade
 from rlaif.rewards.rubric import RubricReward
-from rlaif.runs.config_checks import check_references
+from rlaif.runs.config_checks import check_rows
 from rlaif.runs.judge_and_reward import open_judge_and_reward
 
 log = logging.getLogger("rlaif.evaluate")
@@ -82,7 +82,7 @@ def prepare(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> Plan:
     warnings = training_mismatches(cfg, adapter)
     roles = [("judge", cfg.judge), *((f"judges.{n}", c) for n, c in (cfg.judges or {}).items())]
     panels = [build_panel(cfg, role, judge_cfg, run_dir, stack) for role, judge_cfg in roles]
-    check_references(panels[0].reward, rows, str(cfg.data.get("eval_path") or cfg.data.path))
+    check_rows(panels[0].reward, rows, str(cfg.data.get("eval_path") or cfg.data.path))
     tokenizer = load_tokenizer(cfg.policy.name_or_path)
     model = load_policy(cfg, adapter, baseline)
     return Plan(rows, model, tokenizer, panels, warnings)

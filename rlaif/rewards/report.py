@@ -36,6 +36,9 @@ class Grade:
     error: str | None = None
     judged: bool = True  # False when an edge rule or a gate decided without asking the judge
     details: dict[str, Any] = field(default_factory=dict)  # extra fields for rewards.jsonl
+    # rewards.jsonl's verdicts when they are more than a P(pass) per criterion: a per-row rubric's items, each
+    # with its text, points, P(met) and reason. Kept out of ``passes``: item ids mean nothing across rows.
+    verdicts: dict[str, Any] | None = None
 
     def rationale(self) -> str:
         return self.error or "; ".join(f"{k}: {v}" for k, v in self.reasons.items())
@@ -150,7 +153,7 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
                 completion=step.answers[i],
                 score=step.scores[i],
                 judged=g.judged,
-                verdicts=g.passes,
+                verdicts=g.verdicts if g.verdicts is not None else g.passes,
                 rationale=g.reasons,
                 error=g.error,
                 details=g.details,

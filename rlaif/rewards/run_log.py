@@ -45,7 +45,8 @@ class RewardLine:
     ``prompt_id``: the row's ``id`` (None without one); ``prompt``: the question as text; ``reference``: the
     reference answer as text, or None; ``completion``: the answer as text; ``score``: what TRL got (None: no
     score); ``judged``: whether a judge was asked (False when an edge rule or a check decided, and always for
-    the check-only reward); ``verdicts``: criterion id -> pass (0/1) or P(pass); ``rationale``: label -> text
+    the check-only reward); ``verdicts``: criterion id -> pass (0/1) or P(pass) (a per-row rubric: item id ->
+    ``{text, points, met, reason?}``); ``rationale``: label -> text
     (a criterion's reason, ``gate`` for why the checks decided, ``vs <opponent>`` for a comparison);
     ``error``: why there is no verdict, or None; ``details``: the reward's own extra keys, written last.
     """
@@ -56,7 +57,7 @@ class RewardLine:
     completion: str
     score: float | None
     judged: bool
-    verdicts: dict[str, float] = field(default_factory=dict)
+    verdicts: dict[str, Any] = field(default_factory=dict)
     rationale: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)

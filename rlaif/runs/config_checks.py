@@ -17,7 +17,8 @@ from typing import Any
 from omegaconf import DictConfig
 from pydantic import BaseModel, ConfigDict, NonNegativeFloat
 
-from rlaif.errors import ConfigError, parse_settings
+from rlaif.data.loaders import row_origins
+from rlaif.errors import ConfigError, RubricError, parse_settings
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.runs.resume_logs import cut_to_checkpoint
@@ -148,8 +149,13 @@ def _is_one_of(value: Any, allowed: tuple[type, ...]) -> bool:
     return isinstance(value, allowed) or (float in allowed and isinstance(value, int))
 
 
-def check_references(reward: Any, rows: Any, data_path: str) -> None:
-    """Refuse ``rows`` when ``reward`` grades against each row's ``reference_answer`` and some row has none.
+def check_rows(reward: Any, rows: Any, data_path: str, columns: Any = None) -> None:
+    """Refuse ``rows`` that ``reward`` cannot grade: a row without a ``reference_answer`` when the reward reads
+    one, and a row whose own rubric is missing or malformed (``reward=row_rubric``).
+
+    A per-row rubric is checked row by row (``row_problems`` of the reward): the first bad one is a
+    :class:`RubricError` naming its file and line (or source row) and, when ``data.columns.rubric`` maps it, the
+    column. References:
 
     Two kinds of reward read the reference: one that compares each answer with it (``requires_reference``:
     the preference reward in ``vs_reference`` mode; without a reference every answer is an unscorable
@@ -160,6 +166,7 @@ def check_references(reward: Any, rows: Any, data_path: str) -> None:
     anything with ``id`` and ``reference_answer`` columns: the training set, or ``rlaif.evaluate``'s
     held-out rows with its rubric reward. Raises :class:`ConfigError` naming ``data_path``.
     """
+    _check_row_rubrics(reward, rows, data_path, columns)
     need = _reference_need(reward)
     if need is None:
         return
@@ -172,6 +179,34 @@ def check_references(reward: Any, rows: Any, data_path: str) -> None:
             f"{data_path}: {len(missing)} of {len(ids)} rows have no reference_answer ({shown}), and {reader}. "
             f"Add references, or {remedy}"
         )
+
+
+def _check_row_rubrics(reward: Any, rows: Any, data_path: str, columns: Any) -> None:
+    layer = _layer_with(reward, "row_problems")
+    if layer is None:
+        return
+    ids = [str(i) for i in rows["id"]]
+    column = (columns or {}).get("rubric")
+    origins = row_origins(data_path, columns)  # read again only to name lines: cheap next to a run
+    wheres = [origins.get(i, f"{data_path} (row id {i!r})") for i in ids]
+    if column:
+        wheres = [f"{w} (column {column!r}, data.columns.rubric)" for w in wheres]
+    problems = layer.row_problems(list(rows["extra"]), wheres)
+    if problems:
+        more = f" (and {len(problems) - 1} more rows)" if len(problems) > 1 else ""
+        raise RubricError(f"{problems[0]}{more}")
+
+
+def _layer_with(reward: Any, attribute: str) -> Any:
+    """The first layer of ``reward`` (looking through wrappers that hold it as ``.reward``) with ``attribute``."""
+    seen: set[int] = set()
+    layer = reward
+    while layer is not None and id(layer) not in seen:
+        seen.add(id(layer))
+        if callable(getattr(type(layer), attribute, None)):
+            return layer
+        layer = layer.__dict__.get("reward") if hasattr(layer, "__dict__") else None
+    return None
 
 
 def _reference_need(reward: Any) -> tuple[str, str] | None:

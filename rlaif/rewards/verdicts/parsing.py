@@ -67,6 +67,20 @@ def json_objects(
     return found
 
 
+def duplicate_keys(text: str, keys: Sequence[str]) -> list[str]:
+    """Which of ``keys`` some JSON object in ``text`` names more than once (``json`` keeps only the last value
+    of a repeated key, silently): a verdict that names an item twice is no verdict."""
+    repeated: set[str] = set()
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [k for k, _ in items]
+        repeated.update(k for k in names if names.count(k) > 1)
+        return dict(items)
+
+    json_objects(text, pairs)
+    return sorted(repeated & set(keys))
+
+
 def _verdict(data: Any, criterion_ids: Sequence[str]) -> dict[str, CriterionVerdict]:
     errors = list(_validator(tuple(criterion_ids)).iter_errors(data))
     if any(not e.absolute_path for e in errors):  # the object itself: not an object, or the wrong keys
