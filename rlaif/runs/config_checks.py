@@ -185,13 +185,14 @@ def _check_row_rubrics(reward: Any, rows: Any, data_path: str, columns: Any) -> 
     layer = _layer_with(reward, "row_problems")
     if layer is None:
         return
-    ids = [str(i) for i in rows["id"]]
-    column = (columns or {}).get("rubric")
     origins = row_origins(data_path, columns)  # read again only to name lines: cheap next to a run
-    wheres = [origins.get(i, f"{data_path} (row id {i!r})") for i in ids]
-    if column:
-        wheres = [f"{w} (column {column!r}, data.columns.rubric)" for w in wheres]
-    problems = layer.row_problems(list(rows["extra"]), wheres)
+    order = {row_id: k for k, row_id in enumerate(origins)}
+    # In the file's order, whatever the shuffle: the first bad row named is the first in the file.
+    pairs = sorted(zip((str(i) for i in rows["id"]), rows["extra"], strict=True), key=lambda p: order.get(p[0], 0))
+    column = (columns or {}).get("rubric")
+    suffix = f" (column {column!r}, data.columns.rubric)" if column else ""
+    wheres = [origins.get(i, f"{data_path} (row id {i!r})") + suffix for i, _ in pairs]
+    problems = layer.row_problems([e for _, e in pairs], wheres)
     if problems:
         more = f" (and {len(problems) - 1} more rows)" if len(problems) > 1 else ""
         raise RubricError(f"{problems[0]}{more}")
