@@ -87,7 +87,8 @@ def baseline_check(
     with progress(2, "baseline check (answer, judge)", unit="stage") as bar:
         answers = generate(model, tokenizer, list(rows["prompt"]), max_new_tokens, temperature, seed)
         bar.update(1)
-        grades = asyncio.run(reward.grade(list(rows["prompt"]), answers, list(rows["reference_answer"])))
+        extras = list(rows["extra"]) if "extra" in rows.column_names else None  # a per-row rubric is read from it
+        grades = asyncio.run(reward.grade(list(rows["prompt"]), answers, list(rows["reference_answer"]), extras))
         bar.update(1)
     scores = [g.score for g in grades if g.score is not None and math.isfinite(g.score)]
     record: dict[str, Any] = {

@@ -110,8 +110,12 @@ class Monitor:
                 picked.extend(sorted(take))
                 left -= len(take)
         refs = list(kwargs.get("reference_answer") or [None] * len(prompts))
+        extras = list(kwargs.get("extra") or [None] * len(prompts))
         grades = await self.second.grade(
-            [prompts[i] for i in picked], [completions[i] for i in picked], [refs[i] for i in picked]
+            [prompts[i] for i in picked],
+            [completions[i] for i in picked],
+            [refs[i] for i in picked],
+            [extras[i] for i in picked],
         )
         for i, grade in zip(picked, grades, strict=True):
             self._judged.setdefault(groups[i], []).append((scores[i], grade.score))

@@ -84,10 +84,18 @@ class NovaLambdaReward:
             raise stop
         return scores
 
-    async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:
-        """Grade (prompt, completion) pairs outside TRL (the baseline check); never raises for a failure."""
+    async def grade(
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        references: Sequence[Any],
+        extras: Sequence[Any] | None = None,
+    ) -> list[Grade]:
+        """Grade (prompt, completion) pairs outside TRL (the baseline check); never raises for a failure. The
+        rows' other fields (``extras``) reach the function as they do in training."""
         answers = [answer_text(c) for c in completions]
-        return await self._grades(build_samples(prompts, answers, {"reference_answer": list(references)}))
+        columns = {"reference_answer": list(references), "extra": list(extras) if extras is not None else None}
+        return await self._grades(build_samples(prompts, answers, columns))
 
     async def _grades(self, samples: list[dict[str, Any]]) -> list[Grade]:
         """Every sample's grade: ``batch_size`` samples per invocation, ``max_concurrency`` invocations at once."""

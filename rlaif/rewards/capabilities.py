@@ -25,10 +25,15 @@ async def call_reward(reward: Any, prompts: list[Any], completions: list[Any], *
 
 @runtime_checkable
 class GradesAnswers(Protocol):
-    """Grades each answer on its own (the rubric rewards, with or without gates)."""
+    """Grades each answer on its own (the rubric rewards, with or without gates). ``extras``: each row's other
+    fields (the training rows' ``extra`` column), which a per-row rubric is read from; None when there are none."""
 
     async def grade(
-        self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        references: Sequence[Any],
+        extras: Sequence[Any] | None = None,
     ) -> list[Grade]: ...
 
 

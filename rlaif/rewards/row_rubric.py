@@ -114,11 +114,17 @@ class RowRubricReward:
         return scores
 
     async def grade(
-        self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any], extras: Sequence[Any]
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        references: Sequence[Any],
+        extras: Sequence[Any] | None = None,
     ) -> list[Grade]:
-        """Grade every (prompt, completion) pair against its row's rubric; never raises for a judge failure."""
+        """Grade every (prompt, completion) pair against its row's rubric (from ``extras``, the rows' ``extra``
+        column); never raises for a judge failure. Without ``extras`` every row lacks a rubric: a RubricError."""
         answers = [answer_text(c) for c in completions]
-        grades, _ = await self._grade(prompts, answers, references, extras, list(range(len(prompts))))
+        rows = list(extras) if extras is not None else [None] * len(prompts)
+        grades, _ = await self._grade(prompts, answers, references, rows, list(range(len(prompts))))
         return grades
 
     async def _grade(
