@@ -40,7 +40,13 @@ def test_each_log_writes_the_answers_since_the_last_one_with_their_rationales(tm
     rewards.write_text(line(0, 1) + line(0, 2))
     table.on_log(args, SimpleNamespace(is_world_process_zero=True, global_step=1), None, logs={"loss": 0.0})
     with rewards.open("a") as handle:
-        handle.write(line(1, 3, score=None, verdicts={}, rationale={}, error="HTTP 500") + '{"step": 1, "pro')
+        handle.write(line(1, 3, score=None, verdicts={}, rationale={}, error="HTTP 500"))
+        # A per-row rubric's verdicts: each item with its points and P(met).
+        items = {
+            "i0": {"text": "Rests.", "points": 5.0, "met": 0.62},
+            "i1": {"text": "Rude.", "points": -3, "met": 0.1},
+        }
+        handle.write(line(1, 4, verdicts=items) + '{"step": 1, "pro')
     table.on_log(args, SimpleNamespace(is_world_process_zero=True, global_step=2), None, logs={"loss": 0.0})
     table.on_train_end(args, None, None)
     written = texts(tmp_path / "runs" / "completions")
@@ -48,6 +54,7 @@ def test_each_log_writes_the_answers_since_the_last_one_with_their_rationales(tm
     assert "P(yes)=0.71" in written[1] and "P(yes)=0.72" in written[1] and "Question 3" not in written[1]
     assert "Answer 1 \\| with a pipe and a newline" in written[1]  # one row per answer, the table intact
     assert "HTTP 500" in written[2] and "| none |" in written[2]  # a failed verdict: its error, no score
+    assert "| i0 (+5) 0.62, i1 (-3) 0.10 |" in written[2]
     assert "Question 1" not in written[2]  # a line half-written at the log waits for the next one
 
 

@@ -212,6 +212,13 @@ class CompletionsTable(TrainerCallback):
         return rows
 
 
+def _verdict(key: str, value: Any) -> str:
+    """``polite 0.93`` for a criterion; a per-row rubric's item (a mapping) with its points: ``i0 (+5) 0.62``."""
+    if isinstance(value, dict):
+        return f"{key} ({value.get('points', 0):+g}) {float(value.get('met', 0.0)):.2f}"
+    return f"{key} {float(value):.2f}"
+
+
 def completions_markdown(rows: list[dict[str, Any]]) -> str:
     """Rows of ``rewards.jsonl`` as a markdown table (TensorBoard's text plugin renders markdown)."""
 
@@ -221,7 +228,7 @@ def completions_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| step | question | answer | score | verdicts | rationale / error |", "|---|---|---|---|---|---|"]
     for row in rows:
         score = row.get("score")
-        verdicts = ", ".join(f"{k} {v:.2f}" for k, v in (row.get("verdicts") or {}).items())
+        verdicts = ", ".join(_verdict(k, v) for k, v in (row.get("verdicts") or {}).items())
         why = "; ".join(f"{k}: {v}" for k, v in (row.get("rationale") or {}).items()) or row.get("error") or ""
         shown = "none" if score is None else f"{score:.3f}"
         lines.append(
