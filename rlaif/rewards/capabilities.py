@@ -9,7 +9,7 @@ the user's gains a skill by having the method or attribute; nothing is registere
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from rlaif.rewards.report import Grade
@@ -30,6 +30,22 @@ class GradesAnswers(Protocol):
     async def grade(
         self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]
     ) -> list[Grade]: ...
+
+
+def reads_row_fields(reward: Any) -> bool:
+    """Whether ``reward`` grades each answer against its own row's fields (``extra``): the per-row rubric reward,
+    which checks rows at set-up (``row_problems``) and whose ``grade`` takes the rows' ``extras``."""
+    return callable(getattr(type(reward), "row_problems", None))
+
+
+def grade_rows(
+    reward: Any, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any], extras: Sequence[Any]
+) -> Coroutine[Any, Any, list[Grade]]:
+    """``reward.grade`` with each row's ``extras`` when the reward reads them (a row's own rubric), without when it
+    does not: the one way ``rlaif.evaluate`` and the Nova Lambda grade rows, so a row's rubric reaches the reward."""
+    if reads_row_fields(reward):
+        return reward.grade(prompts, completions, references, extras)
+    return reward.grade(prompts, completions, references)
 
 
 @runtime_checkable
