@@ -3,8 +3,9 @@
 An answer row carries everything the page's filter reads: its criteria's verdicts (pass when P(pass) >= 0.5,
 the rubric reward's own threshold), the rationales and the error. A per-row rubric's items (``reward=row_rubric``:
 ``verdicts`` maps item id -> ``{text, points, met, reason?}``) are shown with their answer, each with its text,
-points, P(met) and reason, and stay out of the criterion filter: item ids (``i0``, ``i1``) mean nothing across rows. A run of 500 steps shows 1,000 scored answers
-and at most :data:`MAX_FAILURES` failures (the count of the rest is shown), so the page stays a few MB.
+points, P(met) and reason, and stay out of the criterion filter: item ids (``i0``, ``i1``) mean nothing across
+rows. A run of 500 steps shows 1,000 scored answers and at most :data:`MAX_FAILURES` failures (the count of the
+rest is shown), so the page stays a few MB.
 """
 
 from __future__ import annotations
