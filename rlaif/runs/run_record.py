@@ -221,7 +221,7 @@ def completions_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| step | question | answer | score | verdicts | rationale / error |", "|---|---|---|---|---|---|"]
     for row in rows:
         score = row.get("score")
-        verdicts = ", ".join(f"{k} {v:.2f}" for k, v in (row.get("verdicts") or {}).items())
+        verdicts = ", ".join(_verdict(k, v) for k, v in (row.get("verdicts") or {}).items())
         why = "; ".join(f"{k}: {v}" for k, v in (row.get("rationale") or {}).items()) or row.get("error") or ""
         shown = "none" if score is None else f"{score:.3f}"
         lines.append(
@@ -229,3 +229,11 @@ def completions_markdown(rows: list[dict[str, Any]]) -> str:
             f"| {cell(verdicts)} | {cell(why)} |"
         )
     return "\n".join(lines)
+
+
+def _verdict(key: str, value: Any) -> str:
+    """A criterion's P(pass), or a per-row rubric's item (``{text, points, met, reason?}``) as its points, P(met)
+    and text: its id alone (``i0``) means nothing across rows."""
+    if isinstance(value, dict):
+        return f"{key} ({value.get('points', 0):+g}) {value.get('met', 0):.2f} {value.get('text', '')}"
+    return f"{key} {value:.2f}"
