@@ -1,6 +1,7 @@
 """``python -m rlaif.train reward=row_rubric`` end to end with the packaged policy and judge (``debug=smoke``): the
 baseline step, every step's rewards.jsonl, TensorBoard's completions table and the run report all take each row's
-own rubric items (the baseline step and the completions table used to fail on them)."""
+own rubric items, and so does the judged monitor's second judge (the baseline step, the completions table and the
+second judge used to fail on them)."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ def test_a_smoke_run_grades_every_answer_against_its_rows_items(tmp_path: Path) 
     )
     run_dir = tmp_path / "run"
     result = run_train(
-        "reward=row_rubric", f"data.path={data}", "debug=smoke", "canaries=off", f"hydra.run.dir={run_dir}"
-    )
+        "reward=row_rubric", f"data.path={data}", "debug=smoke", "canaries=off", f"hydra.run.dir={run_dir}",
+        "+judge@monitor.judge=local", "monitor.judge_sample=4",  # the judged monitor grades with the rows' items too
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     baseline = json.loads((run_dir / "baseline.json").read_text())
@@ -58,6 +60,9 @@ def test_a_smoke_run_grades_every_answer_against_its_rows_items(tmp_path: Path) 
         items = line["verdicts"]
         assert [v["text"] for v in items.values()] == _item_texts(RUBRICS[line["prompt_id"]][1])
         assert list(items) == [f"i{k}" for k in range(len(items))] and all(0 <= v["met"] <= 1 for v in items.values())
+    monitor = [json.loads(x) for x in (run_dir / "monitor.jsonl").read_text().splitlines()]
+    assert [(m["second_judge_failures"], m["judge_agreement"] is not None) for m in monitor] == [(0.0, True)] * 2
+    assert all(m["second_judge_requests"] > 0 for m in monitor)
     assert list((run_dir / "runs" / "completions").glob("events.out.tfevents.*"))  # the table was written
     page = (run_dir / "report.html").read_text()
     options = re.findall(r'<select class="criterion">(.*?)</select>', page)[0]
