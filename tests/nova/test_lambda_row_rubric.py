@@ -179,3 +179,33 @@ def test_a_training_row_and_a_lambda_sample_with_the_same_rubric_get_the_same_sc
     )
     assert lambda_scores == pytest.approx(trl_scores) and trl_scores == pytest.approx(list(EXPECTED.values()))
     assert sorted(request_text(r.body) for r in row_lambda.requests) == lambda_requests
+
+
+def test_reward_nova_lambda_sends_a_training_rows_rubric_to_the_lambda(
+    row_lambda: ConverseServer, tmp_path: Path
+) -> None:
+    """``reward=nova_lambda`` with rlaif's own handler: a training row's rubric (its extra fields, at the sample's
+    root) reaches the Lambda, which grades against it and reports its items."""
+    from rlaif.nova.lambda_reward import NovaLambdaReward
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text(
+        json.dumps({"id": "q1", "messages": [{"role": "user", "content": QUESTION}], "rubric": RUBRIC}) + "\n"
+    )
+    row = load_prompts(str(data), shuffle=False)[0]
+    answers = list(EXPECTED)
+    n = len(answers)
+    logged: dict[str, float] = {}
+    scores = asyncio.run(
+        NovaLambdaReward(function=handler)(
+            [row["prompt"]] * n,
+            [[{"role": "assistant", "content": a}] for a in answers],
+            reference_answer=[row["reference_answer"]] * n,
+            extra=[row["extra"]] * n,
+            id=[row["id"]] * n,
+            log_metric=lambda name, value: logged.__setitem__(name, value),
+        )
+    )
+    assert scores == pytest.approx(list(EXPECTED.values()))
+    assert logged["nova_lambda/metric/item/i0"] == pytest.approx(3 / 4)  # Tokyo named in 3 of the 4 answers
+    assert logged["nova_lambda/metric/pitfalls/met_rate"] == pytest.approx(2 / 4)
