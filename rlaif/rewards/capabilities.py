@@ -42,7 +42,8 @@ def grade_rows(
     reward: Any, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any], extras: Sequence[Any]
 ) -> Coroutine[Any, Any, list[Grade]]:
     """``reward.grade`` with each row's ``extras`` when the reward reads them (a row's own rubric), without when it
-    does not: the one way ``rlaif.evaluate`` and the Nova Lambda grade rows, so a row's rubric reaches the reward."""
+    does not: how rlaif grades rows outside TRL (``rlaif.evaluate``, the baseline step, the judged monitor, the Nova
+    Lambda), so a row's rubric reaches the reward."""
     if reads_row_fields(reward):
         return reward.grade(prompts, completions, references, extras)
     return reward.grade(prompts, completions, references)
