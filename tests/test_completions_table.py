@@ -54,7 +54,7 @@ def test_each_log_writes_the_answers_since_the_last_one_with_their_rationales(tm
     assert "P(yes)=0.71" in written[1] and "P(yes)=0.72" in written[1] and "Question 3" not in written[1]
     assert "Answer 1 \\| with a pipe and a newline" in written[1]  # one row per answer, the table intact
     assert "HTTP 500" in written[2] and "| none |" in written[2]  # a failed verdict: its error, no score
-    assert "| i0 (+5) 0.62, i1 (-3) 0.10 |" in written[2]
+    assert "| i0 (+5) 0.62 Rests., i1 (-3) 0.10 Rude. |" in written[2]
     assert "Question 1" not in written[2]  # a line half-written at the log waits for the next one
 
 

@@ -137,7 +137,7 @@ def test_evaluate_grades_with_the_training_reward_gate_included(
     monkeypatch.setattr(judge_and_reward, "build_judge", lambda judge_cfg, cache_home=None: judge)
     with ExitStack() as stack:
         panel = build_panel(cfg, "judge", cfg.judge, tmp_path, stack)
-    rows = {"prompt": ["What is the capital of Japan?"], "reference_answer": ["Tokyo."]}
+    rows = {"prompt": ["What is the capital of Japan?"], "reference_answer": ["Tokyo."], "extra": ["{}"]}
     answers = {"adapter": ["The capital of Japan is Tokyo."], "baseline": ["I'm not sure what to do."]}
     asyncio.run(judge_panel(panel, rows, answers, show_reference=False, by="rubric"))
     adapter, baseline = panel.grades["adapter"][0], panel.grades["baseline"][0]

@@ -45,9 +45,7 @@ def test_ci_silences_the_bar_even_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
 class CountingReward:
     """A scripted reward (unit test only): every answer passes."""
 
-    async def grade(
-        self, prompts: Sequence[Any], answers: Sequence[str], refs: Sequence[Any], extras: Any = None
-    ) -> list[Grade]:
+    async def grade(self, prompts: Sequence[Any], answers: Sequence[str], refs: Sequence[Any]) -> list[Grade]:
         return [Grade(1.0, {"ok": 1.0}) for _ in answers]
 
 

@@ -20,6 +20,7 @@ from rlaif.evaluation.adapter_report import write_outputs
 from rlaif.evaluation.baseline import generate
 from rlaif.evaluation.stats import swap_consistency, wilson_interval
 from rlaif.reporting.model_card import record_evaluation
+from rlaif.rewards.capabilities import grade_rows
 from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.orders import outcome
 from rlaif.rewards.report import Grade
@@ -81,7 +82,8 @@ async def judge_panel(
     both orders, or (``by="rubric"``) from the two grades, all requests at once."""
     prompts = list(rows["prompt"])
     refs = list(rows["reference_answer"])
-    grading = panel.reward.grade(prompts * 2, answers["adapter"] + answers["baseline"], refs * 2)
+    extras = list(rows["extra"])  # a row's own rubric (reward=row_rubric) reaches the reward through these
+    grading = grade_rows(panel.reward, prompts * 2, answers["adapter"] + answers["baseline"], refs * 2, extras * 2)
     if by == "rubric":
         grades = await grading
         n = len(prompts)

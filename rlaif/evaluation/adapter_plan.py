@@ -82,7 +82,8 @@ def prepare(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> Plan:
     warnings = training_mismatches(cfg, adapter)
     roles = [("judge", cfg.judge), *((f"judges.{n}", c) for n, c in (cfg.judges or {}).items())]
     panels = [build_panel(cfg, role, judge_cfg, run_dir, stack) for role, judge_cfg in roles]
-    check_rows(panels[0].reward, rows, str(cfg.data.get("eval_path") or cfg.data.path))
+    eval_path = cfg.data.get("eval_path")  # read as Nova JSONL, columns unmapped; else the held-out rows of data.path
+    check_rows(panels[0].reward, rows, str(eval_path or cfg.data.path), None if eval_path else cfg.data.get("columns"))
     tokenizer = load_tokenizer(cfg.policy.name_or_path)
     model = load_policy(cfg, adapter, baseline)
     return Plan(rows, model, tokenizer, panels, warnings)

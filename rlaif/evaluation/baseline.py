@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rlaif.rewards.capabilities import GradesAnswers
+from rlaif.rewards.capabilities import GradesAnswers, grade_rows
 from rlaif.runs.progress import progress
 
 log = logging.getLogger(__name__)
@@ -87,8 +87,8 @@ def baseline_check(
     with progress(2, "baseline check (answer, judge)", unit="stage") as bar:
         answers = generate(model, tokenizer, list(rows["prompt"]), max_new_tokens, temperature, seed)
         bar.update(1)
-        extras = list(rows["extra"]) if "extra" in rows.column_names else None  # a per-row rubric is read from it
-        grades = asyncio.run(reward.grade(list(rows["prompt"]), answers, list(rows["reference_answer"]), extras))
+        grading = grade_rows(reward, list(rows["prompt"]), answers, list(rows["reference_answer"]), list(rows["extra"]))
+        grades = asyncio.run(grading)  # each row's own rubric (reward=row_rubric) reaches the reward
         bar.update(1)
     scores = [g.score for g in grades if g.score is not None and math.isfinite(g.score)]
     record: dict[str, Any] = {

@@ -31,6 +31,7 @@ from rlaif.monitoring.alarm_rule import Watch
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.monitoring.settings import MonitorSettings, monitor_settings
 from rlaif.monitoring.signals import Rollout, group_agreement, step_signals
+from rlaif.rewards.capabilities import grade_rows
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
 from rlaif.runs.resume_logs import checkpoint_step
 
@@ -110,8 +111,9 @@ class Monitor:
                 picked.extend(sorted(take))
                 left -= len(take)
         refs = list(kwargs.get("reference_answer") or [None] * len(prompts))
-        extras = list(kwargs.get("extra") or [None] * len(prompts))
-        grades = await self.second.grade(
+        extras = list(kwargs.get("extra") or [None] * len(prompts))  # a row's own rubric (reward=row_rubric)
+        grades = await grade_rows(
+            self.second,
             [prompts[i] for i in picked],
             [completions[i] for i in picked],
             [refs[i] for i in picked],

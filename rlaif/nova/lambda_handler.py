@@ -11,7 +11,15 @@ One invocation's judge calls run concurrently (``judge.policy.max_concurrency``)
 retried with backoff (``judge.policy.max_retries``). Per sample the result's ``metrics_list`` holds the
 score (type ``Reward``), each criterion's pass (``criterion/<id>``), each check (``check/<name>``), and
 ``judge_error`` (1 when the judge failed and the score is the neutral value). A malformed sample is logged
-with its index, id and field, scores 0 with an ``error`` Metric, and never affects the other samples.
+with its index, id and field, scores 0 with an ``error`` Metric (and no ``Reward`` metric), and never affects
+the other samples.
+
+With ``reward=row_rubric`` each sample is graded against the rubric it carries (a ``rubric`` field at the root
+or under ``metadata``), by the code training uses for a row's rubric (``RowRubricReward.grade`` with the
+sample's fields as the row's ``extra``), so the same rubric, answer and judge give the same score. Per
+sample, ``item/<id>`` is each item's P(met) (``i0``, ``i1``, ... in the rubric's order), with
+``top_items/met_rate``, ``pitfalls/met_rate`` and ``items_per_answer`` as in training. A sample without a
+rubric, or with a malformed one, is a malformed sample (its log line names the field and the item).
 
 The import path is light on purpose: no torch, transformers or TRL (the Lambda runtime has boto3; the
 zip from ``scripts/package_nova_lambda.sh`` adds Hydra and rlaif's pure-Python dependencies).
@@ -55,10 +63,14 @@ class NovaGrader:
     """Grades Nova samples with a rubric reward (``RubricReward.grade``) and shapes the results."""
 
     def __init__(self, reward: Any) -> None:
-        if not callable(getattr(reward, "grade", None)) or not hasattr(reward, "rubric"):
+        from rlaif.rewards.capabilities import reads_row_fields  # loaded with the reward already
+
+        self.row_rubric = reads_row_fields(reward)  # each sample carries its own rubric (reward=row_rubric)
+        if not callable(getattr(reward, "grade", None)) or not (hasattr(reward, "rubric") or self.row_rubric):
             raise NovaConfigError(
                 f"reward: {type(reward).__name__} does not grade one answer at a time; the Nova contract scores "
-                "each sample on its own: use a rubric reward (reward=rubric, rubric_with_checks, rubric_on_topic)"
+                "each sample on its own: use a rubric reward (reward=rubric, rubric_with_checks, rubric_on_topic, "
+                "row_rubric)"
             )
         on_error = reward.failures.on_judge_error
         if on_error == "none":
@@ -75,7 +87,7 @@ class NovaGrader:
         parsed: list[NovaSample | SampleError] = []
         for index, item in enumerate(raw):
             try:
-                parsed.append(parse_sample(item, index))
+                parsed.append(self._checked(parse_sample(item, index), index))
             except SampleError as exc:
                 log.error("rlaif.nova: %s", exc)
                 parsed.append(exc)
@@ -89,11 +101,32 @@ class NovaGrader:
                 results.append(self._result(item, next(grades)))
         return results
 
+    def _checked(self, sample: NovaSample, index: int) -> NovaSample:
+        """``sample``, or :class:`SampleError` when the reward needs the sample's own rubric and it is missing or
+        malformed: never graded, so never a 0 that looks like a grade."""
+        if not self.row_rubric:
+            return sample
+        from rlaif.rewards.row_rubric import RUBRIC_FIELD  # loaded with the reward already
+
+        where = f"sample[{index}] (id {sample.id!r})"
+        if RUBRIC_FIELD not in sample.extra:
+            raise SampleError(
+                f"{where}: missing field {RUBRIC_FIELD!r} (at the root or under 'metadata'); reward={self.name} "
+                "grades each sample against its own rubric"
+            )
+        problems = self.reward.row_problems([sample.extra], [where])  # training's set-up check of a row
+        if problems:
+            raise SampleError(problems[0])
+        return sample
+
     def _grade(self, samples: Sequence[NovaSample]) -> list[Any]:
+        from rlaif.rewards.capabilities import grade_rows  # loaded with the reward already
+
         prompts = [s.prompt for s in samples]
         answers = [s.answer for s in samples]
         references = [s.reference for s in samples]
-        return asyncio.run(self.reward.grade(prompts, answers, references))
+        extras = [s.extra for s in samples]  # a row's extra fields, as training's rows carry them
+        return asyncio.run(grade_rows(self.reward, prompts, answers, references, extras))
 
     def _result(self, sample: NovaSample, grade: Any) -> dict[str, Any]:
         failed = grade.error is not None or grade.score is None or not math.isfinite(grade.score)
@@ -105,6 +138,11 @@ class NovaGrader:
             score = float(grade.score)
         metrics = [metric(self.name, clamp(score), "Reward")]
         metrics += [metric(f"criterion/{cid}", value) for cid, value in sorted(grade.passes.items())]
+        if grade.verdicts and not failed:  # a row rubric's items (i0, i1, ...), in the rubric's order
+            from rlaif.rewards.row_rubric import item_metrics  # loaded with the reward already
+
+            metrics += [metric(f"item/{iid}", float(item["met"])) for iid, item in grade.verdicts.items()]
+            metrics += [metric(name, value) for name, value in sorted(item_metrics([grade]).items())]
         checks = grade.details.get("checks") or {}
         metrics += [metric(f"check/{name}", value) for name, value in sorted(checks.items())]
         metrics.append(metric("judge_error", 1.0 if failed else 0.0))

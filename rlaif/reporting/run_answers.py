@@ -1,8 +1,11 @@
 """Which answers a run report shows: per step the best- and worst-scored, and every answer the judge failed on.
 
 An answer row carries everything the page's filter reads: its criteria's verdicts (pass when P(pass) >= 0.5,
-the rubric reward's own threshold), the rationales and the error. A run of 500 steps shows 1,000 scored answers
-and at most :data:`MAX_FAILURES` failures (the count of the rest is shown), so the page stays a few MB.
+the rubric reward's own threshold), the rationales and the error. A per-row rubric's items (``reward=row_rubric``:
+``verdicts`` maps item id -> ``{text, points, met, reason?}``) are shown with their answer, each with its text,
+points, P(met) and reason, and stay out of the criterion filter: item ids (``i0``, ``i1``) mean nothing across
+rows. A run of 500 steps shows 1,000 scored answers and at most :data:`MAX_FAILURES` failures (the count of the
+rest is shown), so the page stays a few MB.
 """
 
 from __future__ import annotations
@@ -13,6 +16,27 @@ from typing import Any
 
 MAX_FAILURES = 200
 PASS_AT = 0.5
+
+
+@dataclass(frozen=True)
+class RowItem:
+    """One item of the answer's own row rubric, as the judge found it."""
+
+    id: str
+    text: str
+    points: float  # < 0: a pitfall (meeting it costs points)
+    met: float  # P(met), or 0/1
+    reason: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Met, at the rubric reward's own threshold."""
+        return self.met >= PASS_AT
+
+    @property
+    def good(self) -> bool:
+        """What the answer should have done: an item met, a pitfall avoided."""
+        return self.passed != (self.points < 0)
 
 
 @dataclass(frozen=True)
@@ -27,10 +51,13 @@ class AnswerRow:
     verdicts: dict[str, bool] = field(default_factory=dict)  # criterion or check -> passed
     rationale: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    items: list[RowItem] = field(default_factory=list)  # a per-row rubric's items (not in the criterion filter)
 
     def search_text(self) -> str:
-        """What the text filter matches: the question, the answer, the rationales and the error, lower case."""
-        parts = [self.prompt, self.completion, *self.rationale.values(), self.error or ""]
+        """What the text filter matches: the question, the answer, the rationales, the row's items and the error,
+        lower case."""
+        items = [f"{i.text} {i.reason or ''}" for i in self.items]
+        parts = [self.prompt, self.completion, *self.rationale.values(), *items, self.error or ""]
         return " ".join(parts).lower()
 
 
@@ -72,7 +99,10 @@ def _row(line: Mapping[str, Any], step: int, kind: str) -> AnswerRow:
     verdicts = {str(k): float(v) >= PASS_AT for k, v in _numbers(line.get("verdicts"))}
     # The deterministic checks (a gate before the judge) have verdicts too: a filter on them finds gated answers.
     verdicts.update({f"check:{k}": float(v) >= PASS_AT for k, v in _numbers(line.get("checks"))})
+    items = _items(line.get("verdicts"))
     rationale = line.get("rationale")
+    if isinstance(rationale, Mapping):  # an item's reason shows with its item
+        rationale = {k: v for k, v in rationale.items() if k not in {i.id for i in items}}
     score = line.get("score")
     return AnswerRow(
         step=step,
@@ -83,7 +113,26 @@ def _row(line: Mapping[str, Any], step: int, kind: str) -> AnswerRow:
         verdicts=verdicts,
         rationale={str(k): str(v) for k, v in rationale.items()} if isinstance(rationale, Mapping) else {},
         error=str(line["error"]) if line.get("error") is not None else None,
+        items=items,
     )
+
+
+def _items(verdicts: Any) -> list[RowItem]:
+    """A per-row rubric's items from a ``rewards.jsonl`` line's ``verdicts`` (none for a file rubric's P(pass))."""
+    if not isinstance(verdicts, Mapping):
+        return []
+    items = []
+    for key, v in verdicts.items():
+        if (
+            isinstance(v, Mapping)
+            and isinstance(v.get("met"), int | float)
+            and isinstance(v.get("points"), int | float)
+        ):
+            reason = v.get("reason")
+            items.append(
+                RowItem(str(key), str(v.get("text") or ""), float(v["points"]), float(v["met"]), reason and str(reason))
+            )
+    return items
 
 
 def _numbers(value: Any) -> Iterable[tuple[Any, float]]:

@@ -9,7 +9,7 @@ the user's gains a skill by having the method or attribute; nothing is registere
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from rlaif.rewards.report import Grade
@@ -25,16 +25,29 @@ async def call_reward(reward: Any, prompts: list[Any], completions: list[Any], *
 
 @runtime_checkable
 class GradesAnswers(Protocol):
-    """Grades each answer on its own (the rubric rewards, with or without gates). ``extras``: each row's other
-    fields (the training rows' ``extra`` column), which a per-row rubric is read from; None when there are none."""
+    """Grades each answer on its own (the rubric rewards, with or without gates). A ``grade`` that also takes
+    ``extras`` (each row's other fields, the rows' ``extra`` column) gets them from :func:`grade_rows`."""
 
     async def grade(
-        self,
-        prompts: Sequence[Any],
-        completions: Sequence[Any],
-        references: Sequence[Any],
-        extras: Sequence[Any] | None = None,
+        self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]
     ) -> list[Grade]: ...
+
+
+def reads_row_fields(reward: Any) -> bool:
+    """Whether ``reward`` grades each answer against its own row's fields (``extra``): the per-row rubric reward,
+    which checks rows at set-up (``row_problems``) and whose ``grade`` takes the rows' ``extras``."""
+    return callable(getattr(type(reward), "row_problems", None))
+
+
+def grade_rows(
+    reward: Any, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any], extras: Sequence[Any]
+) -> Coroutine[Any, Any, list[Grade]]:
+    """``reward.grade`` with each row's ``extras`` when its ``grade`` takes them (a row's own rubric; the fields a
+    Nova reward function gets in training), without when it does not: how rlaif grades rows outside TRL
+    (``rlaif.evaluate``, the baseline step, the judged monitor, the Nova Lambda)."""
+    if "extras" in inspect.signature(reward.grade).parameters:
+        return reward.grade(prompts, completions, references, extras)
+    return reward.grade(prompts, completions, references)
 
 
 @runtime_checkable

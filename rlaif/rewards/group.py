@@ -138,13 +138,7 @@ class GroupReward:
             raise stop
         return scores
 
-    async def grade(
-        self,
-        prompts: Sequence[Any],
-        completions: Sequence[Any],
-        references: Sequence[Any],
-        extras: Sequence[Any] | None = None,
-    ) -> list[Grade]:
+    async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:
         """Grade every answer with its group (answers to the same prompt); never raises for a judge failure."""
         grades, _, _ = await self._grade(prompts, [answer_text(c) for c in completions], references)
         return grades

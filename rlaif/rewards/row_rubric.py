@@ -40,7 +40,7 @@ from rlaif.rewards.verdicts.parsing import VerdictError, duplicate_keys
 Mode = Literal["logprob", "json"]
 RUBRIC_FIELD = "rubric"  # the row field holding its items (data.columns.rubric maps a source column onto it)
 
-__all__ = ["RUBRIC_FIELD", "RowRubricReward", "row_rubric_of"]
+__all__ = ["RUBRIC_FIELD", "RowRubricReward", "item_metrics", "row_rubric_of"]
 
 
 def row_rubric_of(extra: Any, where: str, file_criteria: Rubric | None = None) -> RowRubric:
@@ -107,7 +107,7 @@ class RowRubricReward:
         grades, gated = await self._grade(prompts, answers, references, extras, ids)
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
-        metrics.update(_item_metrics(grades))
+        metrics.update(item_metrics(grades))
         report(StepReport(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
         if stop is not None:
             raise stop
@@ -216,7 +216,7 @@ def _grade(rubric: RowRubric, votes: Mapping[str, Vote], reasons: Mapping[str, s
     return Grade(score=score, reasons=dict(reasons), verdicts=items, details=jury_details(dict(votes)))
 
 
-def _item_metrics(grades: Sequence[Grade]) -> dict[str, float]:
+def item_metrics(grades: Sequence[Grade]) -> dict[str, float]:
     """Per step: items per graded answer, the met rate of each row's highest-weight items and of pitfalls."""
     graded = [g.verdicts for g in grades if g.judged and g.score is not None and g.verdicts]
     if not graded:

@@ -78,13 +78,7 @@ class RubricReward:
             raise stop
         return scores
 
-    async def grade(
-        self,
-        prompts: Sequence[Any],
-        completions: Sequence[Any],
-        references: Sequence[Any],
-        extras: Sequence[Any] | None = None,
-    ) -> list[Grade]:
+    async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:
         """Grade every (prompt, completion) pair; never raises for a judge failure."""
         grades, _ = await self._grade(prompts, [answer_text(c) for c in completions], references)
         return grades

@@ -212,13 +212,6 @@ class CompletionsTable(TrainerCallback):
         return rows
 
 
-def _verdict(key: str, value: Any) -> str:
-    """``polite 0.93`` for a criterion; a per-row rubric's item (a mapping) with its points: ``i0 (+5) 0.62``."""
-    if isinstance(value, dict):
-        return f"{key} ({value.get('points', 0):+g}) {float(value.get('met', 0.0)):.2f}"
-    return f"{key} {float(value):.2f}"
-
-
 def completions_markdown(rows: list[dict[str, Any]]) -> str:
     """Rows of ``rewards.jsonl`` as a markdown table (TensorBoard's text plugin renders markdown)."""
 
@@ -236,3 +229,11 @@ def completions_markdown(rows: list[dict[str, Any]]) -> str:
             f"| {cell(verdicts)} | {cell(why)} |"
         )
     return "\n".join(lines)
+
+
+def _verdict(key: str, value: Any) -> str:
+    """A criterion's P(pass), or a per-row rubric's item (``{text, points, met, reason?}``) as its points, P(met)
+    and text: its id alone (``i0``) means nothing across rows."""
+    if isinstance(value, dict):
+        return f"{key} ({value.get('points', 0):+g}) {value.get('met', 0):.2f} {value.get('text', '')}"
+    return f"{key} {value:.2f}"

@@ -227,7 +227,7 @@ class _SecondJudge:
     def __init__(self, agrees: bool) -> None:
         self.agrees = agrees
 
-    async def grade(self, prompts: Any, completions: Any, references: Any, extras: Any = None) -> list[Any]:
+    async def grade(self, prompts: Any, completions: Any, references: Any) -> list[Any]:
         hacked = [c[-1]["content"] == NON_ANSWER for c in completions]
         return [SimpleNamespace(score=0.9 if h == self.agrees else 0.1) for h in hacked]
 
@@ -310,7 +310,7 @@ class _LevelledSecond:
     def __init__(self, level: float, sign: float) -> None:
         self.level, self.sign = level, sign
 
-    async def grade(self, prompts: Any, completions: Any, references: Any, extras: Any = None) -> list[Any]:
+    async def grade(self, prompts: Any, completions: Any, references: Any) -> list[Any]:
         ranks = _rank_in_group(prompts, completions)
         return [SimpleNamespace(score=self.level * (3 - n) + self.sign * 0.01 * r) for n, r in ranks]
 

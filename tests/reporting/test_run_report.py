@@ -45,6 +45,27 @@ def test_a_run_shows_the_summarys_rewards_every_step_and_the_best_and_worst_answ
     assert page.count("<svg") >= 6  # reward, pass rates, step split, latency, judge per step, monitor
 
 
+def test_a_row_rubric_runs_answers_show_each_rows_items_not_item_ids_as_criteria(tmp_path: Path) -> None:
+    run = synthesise_run(tmp_path / "run", steps=2)
+    lines = [json.loads(x) for x in (run / "rewards.jsonl").read_text().splitlines()]
+    for k, line in enumerate(lines):  # as reward=row_rubric writes them: each row its own items
+        items = {
+            "i0": {"text": f"Item for row {k}.", "points": 5.0, "met": 1.0, "reason": f"reason {k}"},
+            "i1": {"text": "Says <b>six</b>.", "points": -2.0, "met": 0.0},
+        }
+        line.update(reward="row_rubric", verdicts=items, rationale={"i0": f"reason {k}", "i1": "P(met)=0.00"})
+    (run / "rewards.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    page = write_report([run]).read_text()
+    options = re.findall(r'<select class="criterion">(.*?)</select>', page)[0]
+    assert "<option>i0</option>" not in options and "<option>check:on_topic</option>" in options
+    shown_rows = [x for x in lines if x["score"] is not None and html.escape(x["completion"]) in page]
+    assert shown_rows and len(re.findall(r'data-testid="row-items"', page)) == len(re.findall(r'data-kind="', page))
+    for x in shown_rows:
+        k = lines.index(x)
+        assert f'met (P 1.00) · +5 · Item for row {k}. <span class="muted">— reason {k}</span>' in page
+    assert "not met (P 0.00) · -2 pitfall · Says &lt;b&gt;six&lt;/b&gt;." in page  # escaped, marked a pitfall
+
+
 def test_a_folder_from_before_trls_step_numbers_reads_as_one_written_with_them(tmp_path: Path) -> None:
     """A run folder written before every file used TRL's step numbers (its rewards, monitor, canaries and alarms
     lines counted from 0, and run_info.json has no step_numbering) reads as a folder of today: every step one
