@@ -230,6 +230,7 @@ class Judge:
             retries=max(0, attempts - 1),
             tokens_in=response.tokens_in,
             tokens_out=response.tokens_out,
+            reasoning_tokens=response.reasoning_tokens,
         )
         if not response.ok:
             log.debug("judge request failed after %d attempt(s): %s", attempts, response.error)
