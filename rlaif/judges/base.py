@@ -220,6 +220,7 @@ class Judge:
                     attempts=attempts,
                     retryable=_endpoint_at_fault(exc),
                     own_quota=isinstance(exc, RateLimitDeadlineError),
+                    reasoning=getattr(exc, "reasoning", None),  # a reply cut off in its reasoning
                 )
             response.latency_s = time.perf_counter() - started
         if response.ok and cache is not None:

@@ -153,7 +153,12 @@ class Transport(Protocol):
 
 
 class ReasoningCutOffError(PermanentJudgeError):
-    """A thinking judge ran out of tokens (or stopped) inside its reasoning: there is no answer after it."""
+    """A thinking judge ran out of tokens (or stopped) inside its reasoning: there is no answer after it. The
+    reasoning so far goes with the failed response, so the user sees what the judge was doing."""
+
+    def __init__(self, message: str, reasoning: str | None = None) -> None:
+        super().__init__(message)
+        self.reasoning = reasoning
 
 
 class CircuitOpenError(PermanentJudgeError):

@@ -177,6 +177,7 @@ def _combine(units: list[Grade], gated: Gated, itemized: bool) -> Grade:
     failed = [(k, g) for k, g in enumerate(units) if g.score is None]
     if failed:
         k, g = failed[0]
+        details.update(g.details)  # a failed unit's own details: what the judge reasoned before it failed
         return Grade(None, error=f"item {k}: {g.error}" if itemized else g.error, details=details)
     scores = [float(g.score or 0.0) for g in units]
     passes = {cid: sum(g.passes[cid] for g in units) / len(units) for cid in units[0].passes}

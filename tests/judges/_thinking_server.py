@@ -110,4 +110,3 @@ def _handler_for(server: ThinkingServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
     return Handler
-

@@ -279,7 +279,8 @@ def _parse_reply(reply: Mapping[str, Any]) -> TransportResult:
             where = "an unclosed <think> block" if cut_off else f"stopReason={reply.get('stopReason')!r}"
             raise ReasoningCutOffError(
                 f"the judge's reply was cut off inside its reasoning ({where}, {len(reasoning)} characters of "
-                f"reasoning, no answer after it): {thinking.CUT_OFF_FIX}"
+                f"reasoning, no answer after it): {thinking.CUT_OFF_FIX}",
+                reasoning,
             )
         # Deterministic at temperature 0 (e.g. a guardrail or a tool-use only reply): not worth a retry.
         raise PermanentJudgeError(f"Converse reply has no text (stopReason={reply.get('stopReason')!r})")

@@ -45,7 +45,8 @@ def parse_completion(completion: Any, request: JudgeRequest) -> TransportResult:
             where = "an unclosed <think> block" if cut_off else f"finish_reason={reason}"
             raise ReasoningCutOffError(
                 f"the judge's reply was cut off inside its reasoning ({where}, {len(reasoning)} characters of "
-                f"reasoning, no answer after it): {thinking.CUT_OFF_FIX}"
+                f"reasoning, no answer after it): {thinking.CUT_OFF_FIX}",
+                reasoning,
             )
         raise PermanentJudgeError(f"empty reply content (finish_reason={reason})")
     token_logprobs = None
