@@ -29,7 +29,7 @@ def check_extra_fields(value: Any, key: str, reserved: frozenset[str] = frozense
         if name in reserved:
             raise ConfigError(
                 f"{key}.{name}: rlaif sets {name!r} itself on every request (the decoding options and the "
-                f"verdict constraint come from the reward); remove it from {key}"
+                "verdict constraint come from the reward): leave it out"
             )
         fields[name] = item
     try:

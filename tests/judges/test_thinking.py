@@ -21,6 +21,7 @@ from rlaif.judges import thinking
 from rlaif.judges.backends.bedrock import bedrock_judge
 from rlaif.judges.backends.openai_compat import openai_judge
 from rlaif.judges.base import Judge
+from rlaif.judges.pool import pool_judge
 from rlaif.judges.preflight import JudgeUnavailableError
 from rlaif.judges.protocol import JudgeRequest, TokenLogprob
 from rlaif.rewards.report import REASONING_CHARS
@@ -117,7 +118,8 @@ def test_json_verdict_is_read_after_the_reasoning_the_decoy_ignored(
     with ThinkingServer(shape, reasoning_tokens=None) as server:
         judge = judge_over(server)
         reward = RubricReward(judge, RUBRIC, mode="json", log_path=str(log))
-        scores = asyncio.run(reward([PROMPT], ["Boil it for nine minutes."]))
+        logged: dict[str, float] = {}
+        scores = asyncio.run(reward([PROMPT], ["Boil it for nine minutes."], log_metric=logged.__setitem__))
     assert scores == [1.0]  # the decoy inside the reasoning fails every criterion: it would score 0
     [row] = [json.loads(line) for line in log.read_text().splitlines()]
     full = REASONING_HEAD + json.dumps({c: {"reason": "decoy", "pass": False} for c in ("correct", "polite")})
@@ -126,6 +128,7 @@ def test_json_verdict_is_read_after_the_reasoning_the_decoy_ignored(
     assert len(row["reasoning"]) <= REASONING_CHARS + 50 < len(full)
     assert "decoy" not in json.dumps(row.get("reasons", {}))  # the reasons are the real verdict's
     totals = judge.metrics.totals()
+    assert logged["judge/reasoning_tokens"] == totals["reasoning_tokens"]  # the step's training metric
     # No count from the server: an estimate from the reasoning text, and never more than what was billed.
     assert totals["reasoning_tokens"] == math.ceil(len(full.strip()) / 4)
     assert totals["tokens_out"] >= totals["reasoning_tokens"] > 0
@@ -212,6 +215,21 @@ def test_extra_body_is_checked_at_set_up(value: Any, message: str) -> None:
         openai_judge(base_url="http://127.0.0.1:9/v1", extra_body=value)
     with pytest.raises(ConfigError, match=r"judge\.additional_fields: expected a mapping"):
         bedrock_judge(additional_fields=["thinking"])  # type: ignore[arg-type]
+
+
+def test_a_pools_endpoints_take_extra_body_from_their_template(flaky: Any) -> None:
+    server = flaky()
+    endpoint = {"_target_": "rlaif.judges.backends.openai_compat.openai_judge", "extra_body": {"top_k": 1}}
+    pool = pool_judge([server.url], endpoint=endpoint, policy=NO_CACHE)
+    try:
+        pool.generate([JudgeRequest.chat(PROMPT, max_tokens=9)])
+    finally:
+        pool.close()
+    assert server.bodies[0]["top_k"] == 1
+    with pytest.raises(
+        ConfigError, match=r"^judge\.endpoints\[0\]: judge\.endpoint\.extra_body\.temperature: rlaif sets"
+    ):
+        pool_judge([server.url], endpoint={**endpoint, "extra_body": {"temperature": 2.0}})
 
 
 def test_judges_differing_only_in_extra_body_never_share_cached_answers(flaky: Any, tmp_path: Path) -> None:
@@ -303,5 +321,6 @@ def test_judge_eval_grades_a_thinking_judge_from_its_written_verdict(tmp_path: P
     assert judge_summary["reasoning_tokens"] == 300 * len(LABELLED) and judge_summary["tokens_out"] == 400 * 2
     assert judge_summary["cost_per_1000_judgements"] == pytest.approx(1000 * 400 * 10 / 1e6)
     assert summary["parse_failure_rate"] == 0.0
-    assert "(600 of them reasoning)" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "(600 of them reasoning)" in report and '"enable_thinking":false' in report
     assert bad.returncode == 2 and "judge.extra_body: expected a mapping" in bad.stdout + bad.stderr

@@ -38,10 +38,12 @@ def parse_completion(completion: Any, request: JudgeRequest) -> TransportResult:
     in_text, text, cut_off = thinking.split_reasoning(content) if isinstance(content, str) else (None, "", False)
     reasoning = thinking.join_reasoning(beside, in_text)
     graded_by_logprobs = bool(request.choices and request.logprobs)
-    # A choices request is graded from its first token's top-logprobs (a thinking judge's shows it thinking:
-    # rlaif.rewards.verdicts.choices says so); any other needs an answer after the reasoning.
-    if not text.strip() and not graded_by_logprobs:
-        if reasoning:
+    # A choices request is graded from its first token's top-logprobs: a thinking judge's (reasoning, or a
+    # reasoning marker first, which a reasoning parser leaves out of both texts) show it thinking, and
+    # rlaif.rewards.verdicts.choices says so. Any other reply needs an answer after the reasoning.
+    thought = bool(reasoning) or thinking.is_marker(_first_token(first))
+    if not text.strip() and not (graded_by_logprobs and thought):
+        if reasoning and not graded_by_logprobs:
             where = "an unclosed <think> block" if cut_off else f"finish_reason={reason}"
             raise ReasoningCutOffError(
                 f"the judge's reply was cut off inside its reasoning ({where}, {len(reasoning)} characters of "
@@ -78,6 +80,11 @@ def _reasoning_field(message: Any) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
     return None
+
+
+def _first_token(choice: Any) -> str:
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    return str(getattr(content[0], "token", "") or "") if content else ""
 
 
 def _token_logprobs(choice: Any) -> list[TokenLogprob]:
