@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai.types.chat import ChatCompletion
 
 from rlaif.errors import ConfigError
 from rlaif.judges import thinking
 from rlaif.judges.backends.bedrock import bedrock_judge
 from rlaif.judges.backends.openai_compat import openai_judge
+from rlaif.judges.backends.openai_reply import parse_completion
 from rlaif.judges.base import Judge
 from rlaif.judges.pool import pool_judge
 from rlaif.judges.preflight import JudgeUnavailableError
@@ -88,6 +90,21 @@ class Reply:
 )  # fmt: skip
 def test_split_reasoning(text: str, expected: tuple[str | None, str, bool]) -> None:
     assert thinking.split_reasoning(text) == expected
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_the_reasoning_field_is_read_from_the_sdks_message(field: str) -> None:
+    """vLLM's reasoning parsers name the field reasoning_content (older) or reasoning (newer); the openai SDK keeps
+    either as an extra field of its message model."""
+    reply = {
+        "id": "x", "object": "chat.completion", "created": 0, "model": "judge",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "yes", field: 'Draft: {"pass": false}'}}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14},
+    }  # fmt: skip
+    result = parse_completion(ChatCompletion.model_validate(reply), JudgeRequest.chat(PROMPT, max_tokens=64))
+    assert (result.text, result.reasoning) == ("yes", 'Draft: {"pass": false}')
+    assert result.reasoning_tokens == math.ceil(len('Draft: {"pass": false}') / 4) and result.tokens_out == 9
 
 
 def test_a_first_token_taken_by_thinking_is_told_from_an_unsure_judge() -> None:
