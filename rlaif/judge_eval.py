@@ -30,8 +30,7 @@ from rlaif.evaluation.judge_eval_report import terminal_summary
 from rlaif.evaluation.judge_eval_run import JudgeEvalResult, run_judge_eval
 from rlaif.evaluation.judge_eval_settings import EvalSettings
 from rlaif.evaluation.labelled_sets import check_compatible, load_labelled, select_split
-from rlaif.judges.preflight import check_judge
-from rlaif.runs.judge_and_reward import open_judge_and_reward
+from rlaif.runs.judge_and_reward import check_judge_for, open_judge_and_reward
 from rlaif.runs.run_folder import remove_created
 
 log = logging.getLogger("rlaif.judge_eval")
@@ -47,7 +46,7 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> JudgeEvalResult:
         for reward in rewards:
             check_compatible(labelled, reward)
         for reward in rewards:
-            check_judge(reward.judge)
+            check_judge_for(reward.judge, reward)
         second = rewards[1] if len(rewards) > 1 else None
         return run_judge_eval(settings, rewards[0], out_dir, labelled=labelled, second_reward=second)
 

@@ -25,14 +25,13 @@ from rlaif.data.models import load_causal_lm, load_tokenizer, policy_dtype
 from rlaif.errors import RunStoppedError, entry_point
 from rlaif.evaluation.baseline import run_baseline
 from rlaif.evaluation.judge_eval_run import gate_on_judge_eval
-from rlaif.judges.preflight import check_judge
 from rlaif.monitoring.canaries import build_canaries
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import build_monitor, build_second_reward
 from rlaif.reporting.model_card import write_model_card
 from rlaif.reporting.run_report import report_at_end
 from rlaif.runs.config_checks import check_rows, check_train_config, resolve_resume
-from rlaif.runs.judge_and_reward import open_judge_and_reward
+from rlaif.runs.judge_and_reward import check_judge_for, open_judge_and_reward
 from rlaif.runs.processes import is_main_process, main_process_first
 from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
 from rlaif.runs.run_record import CompletionsTable, JudgeTotals, RunRecord
@@ -62,7 +61,7 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
     if monitor is not None:  # the judged monitor: a second judge on a sample of each step (off by default)
         monitor.second = build_second_reward(cfg.monitor, cfg.reward, run_dir, stack)
     if cfg.check_judge:
-        check_judge(judge)
+        check_judge_for(judge, reward)
     if cfg.preflight:  # the judge must pass its evaluation on labelled answers, or there is no run
         with main_process_first():  # once, by the main process; the others wait
             if is_main_process():

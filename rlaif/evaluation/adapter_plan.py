@@ -19,12 +19,11 @@ from rlaif.data.loaders import load_eval_prompts
 from rlaif.data.models import load_causal_lm, load_tokenizer
 from rlaif.errors import ConfigError, parse_settings
 from rlaif.judges.base import Judge
-from rlaif.judges.preflight import check_judge
 from rlaif.rewards.capabilities import ComparesAnswers, GradesAnswers
 from rlaif.rewards.report import Grade
 from rlaif.rewards.rubric import RubricReward
 from rlaif.runs.config_checks import check_rows
-from rlaif.runs.judge_and_reward import open_judge_and_reward
+from rlaif.runs.judge_and_reward import check_judge_for, open_judge_and_reward
 
 log = logging.getLogger("rlaif.evaluate")
 
@@ -103,7 +102,7 @@ def build_panel(cfg: DictConfig, role: str, judge_cfg: DictConfig, run_dir: Path
         note = f"reward {reward.__name__!r} grades no single answer: graded with rubric {cfg.rubric.name!r}"
         reward = RubricReward(judge, rubric=plain(cfg.rubric), mode=cfg.rubric_mode)
     if cfg.check_judge:
-        check_judge(judge)
+        check_judge_for(judge, reward)
     return Panel(role, judge, pairwise, reward, reward_note=note)
 
 

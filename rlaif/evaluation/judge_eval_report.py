@@ -303,8 +303,8 @@ def _sections(s: Mapping[str, Any], charts: Mapping[str, str]) -> list[str]:
         "## Cost and speed (main pass)",
         "",
         f"{judge['requests']} requests ({judge['request_failures']} failed), {judge['tokens_in']} tokens in, "
-        f"{judge['tokens_out']} out; latency p50 {_f(judge['latency_p50_s'], 2)} s, "
-        f"p95 {_f(judge['latency_p95_s'], 2)} s; "
+        f"{judge['tokens_out']} out ({judge.get('reasoning_tokens', 0)} of them reasoning); "
+        f"latency p50 {_f(judge['latency_p50_s'], 2)} s, p95 {_f(judge['latency_p95_s'], 2)} s; "
         f"{_f(judge['judgements_per_s'], 2)} judgements/s; estimated cost per 1,000 judgements "
         f"{_f(judge['cost_per_1000_judgements'], 4)} (prices.* per million tokens).",
     ]

@@ -211,7 +211,8 @@ def _cost(window: Mapping[str, float], n: int, seconds: float, prices: tuple[flo
         "requests": int(window.get("requests", 0)),
         "request_failures": int(window.get("failures", 0)),
         "tokens_in": int(tokens_in),
-        "tokens_out": int(tokens_out),
+        "tokens_out": int(tokens_out),  # reasoning included: a thinking judge's reasoning is billed as output
+        "reasoning_tokens": int(window.get("reasoning_tokens", 0.0)),
         "latency_p50_s": _finite(window.get("latency_p50_s")),
         "latency_p95_s": _finite(window.get("latency_p95_s")),
         "seconds": seconds,

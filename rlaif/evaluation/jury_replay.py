@@ -65,6 +65,7 @@ class ReplayedMember:
                 retries=max(0, reply.attempts - 1),
                 tokens_in=reply.tokens_in,
                 tokens_out=reply.tokens_out,
+                reasoning_tokens=reply.reasoning_tokens,
             )
             out.append(reply)
         return out

@@ -52,6 +52,7 @@ class _Window:
     cache_hits: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    reasoning_tokens: int = 0  # of tokens_out: a thinking judge's reasoning (rlaif.judges.thinking)
     rate_limit_wait_s: float = 0.0  # summed over attempts: a quota that is the bottleneck shows here
     latencies: Reservoir = field(default_factory=Reservoir)
 
@@ -78,6 +79,7 @@ class JudgeMetrics:
         retries: int = 0,
         tokens_in: int = 0,
         tokens_out: int = 0,
+        reasoning_tokens: int = 0,
     ) -> None:
         with self._lock:
             for w in (self._window, self._total):
@@ -87,6 +89,7 @@ class JudgeMetrics:
                 w.cache_hits += 1 if cached else 0
                 w.tokens_in += tokens_in
                 w.tokens_out += tokens_out
+                w.reasoning_tokens += reasoning_tokens
                 if not cached:
                     w.latencies.add(latency_s)
 
@@ -106,6 +109,9 @@ class JudgeMetrics:
             "cache_hits": float(w.cache_hits),
             "tokens_in": float(w.tokens_in),
             "tokens_out": float(w.tokens_out),
+            # The server's count (usage.completion_tokens_details.reasoning_tokens) where it gives one, else an
+            # estimate from the reasoning text (rlaif.judges.thinking.estimate_tokens); included in tokens_out.
+            "reasoning_tokens": float(w.reasoning_tokens),
             "latency_p50_s": _percentile(w.latencies.values, 0.5),
             "latency_p95_s": _percentile(w.latencies.values, 0.95),
             "rate_limit_wait_s": w.rate_limit_wait_s,

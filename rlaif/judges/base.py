@@ -220,6 +220,7 @@ class Judge:
                     attempts=attempts,
                     retryable=_endpoint_at_fault(exc),
                     own_quota=isinstance(exc, RateLimitDeadlineError),
+                    reasoning=getattr(exc, "reasoning", None),  # a reply cut off in its reasoning
                 )
             response.latency_s = time.perf_counter() - started
         if response.ok and cache is not None:
@@ -230,6 +231,7 @@ class Judge:
             retries=max(0, attempts - 1),
             tokens_in=response.tokens_in,
             tokens_out=response.tokens_out,
+            reasoning_tokens=response.reasoning_tokens,
         )
         if not response.ok:
             log.debug("judge request failed after %d attempt(s): %s", attempts, response.error)

@@ -150,6 +150,7 @@ class Jury:
         response = JudgeResponse(
             tokens_in=sum(r.tokens_in for r in called),
             tokens_out=sum(r.tokens_out for r in called),
+            reasoning_tokens=sum(r.reasoning_tokens for r in called),
             latency_s=max((r.latency_s for r in responses.values()), default=latency_s),
             attempts=max((r.attempts for r in responses.values()), default=0),
             cached=all(r.cached for r in responses.values()),
@@ -162,6 +163,7 @@ class Jury:
             cached=response.cached,
             tokens_in=response.tokens_in,
             tokens_out=response.tokens_out,
+            reasoning_tokens=response.reasoning_tokens,
         )
         return response
 

@@ -157,6 +157,7 @@ class JudgePool:
                 # carries the tokens of the call that made it, which were counted then.
                 tokens_in=0 if response.cached else response.tokens_in,
                 tokens_out=0 if response.cached else response.tokens_out,
+                reasoning_tokens=0 if response.cached else response.reasoning_tokens,
             )
         return [response for response, _ in answers]
 

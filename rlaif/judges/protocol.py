@@ -50,10 +50,12 @@ class TokenLogprob:
 class TransportResult:
     """What a transport returns for one successful request: what the model said, never a verdict."""
 
-    text: str
+    text: str  # what follows the model's reasoning, if it reasoned: the only text a verdict is read from
     token_logprobs: list[TokenLogprob] | None = None
     tokens_in: int = 0
-    tokens_out: int = 0
+    tokens_out: int = 0  # every generated token, reasoning included (it is billed as output)
+    reasoning: str | None = None  # a thinking model's reasoning before its answer (rlaif.judges.thinking)
+    reasoning_tokens: int = 0  # of tokens_out: the server's count when it gives one, else an estimate
 
 
 @dataclass
@@ -64,6 +66,8 @@ class JudgeResponse:
     token_logprobs: list[TokenLogprob] | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    reasoning: str | None = None  # as in TransportResult: kept apart from ``text``, never read for a verdict
+    reasoning_tokens: int = 0
     latency_s: float = 0.0
     attempts: int = 0
     cached: bool = False
@@ -88,6 +92,8 @@ class JudgeResponse:
             token_logprobs=result.token_logprobs,
             tokens_in=result.tokens_in,
             tokens_out=result.tokens_out,
+            reasoning=result.reasoning,
+            reasoning_tokens=result.reasoning_tokens,
             latency_s=latency_s,
             attempts=attempts,
         )
@@ -144,6 +150,15 @@ class Transport(Protocol):
     async def send(self, request: JudgeRequest) -> TransportResult: ...
 
     async def aclose(self) -> None: ...
+
+
+class ReasoningCutOffError(PermanentJudgeError):
+    """A thinking judge ran out of tokens (or stopped) inside its reasoning: there is no answer after it. The
+    reasoning so far goes with the failed response, so the user sees what the judge was doing."""
+
+    def __init__(self, message: str, reasoning: str | None = None) -> None:
+        super().__init__(message)
+        self.reasoning = reasoning
 
 
 class CircuitOpenError(PermanentJudgeError):

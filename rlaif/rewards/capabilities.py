@@ -23,6 +23,12 @@ async def call_reward(reward: Any, prompts: list[Any], completions: list[Any], *
     return list(await result if inspect.isawaitable(result) else result)
 
 
+def reads_first_token(reward: Any) -> bool:
+    """Whether ``reward`` reads its verdicts from the judge's first token (every rlaif reward but one written
+    in full: ``mode: json``), which a judge that reasons before it answers cannot give."""
+    return getattr(reward, "mode", None) != "json"
+
+
 @runtime_checkable
 class GradesAnswers(Protocol):
     """Grades each answer on its own (the rubric rewards, with or without gates). A ``grade`` that also takes

@@ -25,6 +25,22 @@ from rlaif.rewards.run_log import RewardLine, RewardLog
 from rlaif.rewards.step_numbers import step_being_taken
 from rlaif.rewards.verdicts.jury_votes import jury_metrics
 
+# A thinking judge's reasoning goes to rewards.jsonl (``reasoning``) cut to at most this many characters: its
+# first and last halves (the verdict is argued at the end), with how much was left out between them.
+REASONING_CHARS = 1000
+
+
+def reasoning_details(reply: Any) -> dict[str, str]:
+    """``{"reasoning": ...}`` for a :class:`Grade`'s details when the judge's reply carries reasoning, else ``{}``:
+    bounded to :data:`REASONING_CHARS`, so a long chain of thought cannot swell rewards.jsonl."""
+    text = getattr(reply, "reasoning", None)
+    if not text:
+        return {}
+    if len(text) > REASONING_CHARS:
+        half = REASONING_CHARS // 2
+        text = f"{text[:half]} [... {len(text) - 2 * half} characters left out ...] {text[-half:]}"
+    return {"reasoning": text}
+
 
 @dataclass
 class Grade:

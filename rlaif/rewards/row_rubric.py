@@ -30,7 +30,7 @@ from rlaif.rewards.conversation import answer_text, question_text, reference_tex
 from rlaif.rewards.failures import FailurePolicy
 from rlaif.rewards.prompts.row_rubric import item_request, items_request
 from rlaif.rewards.prompts.rubric import NO, YES
-from rlaif.rewards.report import Grade, StepReport, report, resolve
+from rlaif.rewards.report import Grade, StepReport, reasoning_details, report, resolve
 from rlaif.rewards.row_rubric_spec import RowRubric, RubricItem, parse_row_rubric
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
@@ -173,23 +173,25 @@ class RowRubricReward:
             rubric, q, a, r = units[k]
             return items_request(rubric, q, a, r, self.json_max_tokens, self.task, correction)
 
-        responses = await self.judge.agenerate([request(k) for k in range(len(units))]) if units else []
-        read: list[tuple[dict[str, Vote], dict[str, str]] | str] = [
-            _read_json(resp, units[k][0]) for k, resp in enumerate(responses)
-        ]
-        retry = [k for k, r in enumerate(read) if isinstance(r, str)]
-        if retry:  # one retry, told what was wrong: a new request, so the cache cannot hand back the same reply
+        replies = await self.judge.agenerate([request(k) for k in range(len(units))]) if units else []
+        read = [_read_json(reply, units[k][0]) for k, reply in enumerate(replies)]
+        # One retry for a reply that came but holds no verdict over exactly the row's items, told what was wrong (a
+        # new request, so the cache cannot hand back the same reply). A failed request was retried by the judge.
+        retry = [k for k, outcome in enumerate(read) if isinstance(outcome, str) and replies[k].ok]
+        if retry:
             again = await self.judge.agenerate([request(k, str(read[k])) for k in retry])
-            for k, resp in zip(retry, again, strict=True):
-                second = _read_json(resp, units[k][0])
-                read[k] = second if not isinstance(second, str) else f"{second} (after one retry)"
+            for k, reply in zip(retry, again, strict=True):
+                second = _read_json(reply, units[k][0])
+                replies[k], read[k] = reply, second if not isinstance(second, str) else f"{second} (after one retry)"
         grades = []
-        for (rubric, *_), outcome in zip(units, read, strict=True):
+        for (rubric, *_), reply, outcome in zip(units, replies, read, strict=True):
+            reasoning = reasoning_details(reply)  # a thinking judge's reasoning, kept apart from the verdict
             if isinstance(outcome, str):
-                grades.append(Grade(score=None, error=outcome, details={"retried": True}))
+                grades.append(Grade(score=None, error=outcome, details=reasoning))
                 continue
-            votes, reasons = outcome
-            grades.append(_grade(rubric, votes, reasons))
+            grade = _grade(rubric, *outcome)
+            grade.details.update(reasoning)
+            grades.append(grade)
         return grades
 
 

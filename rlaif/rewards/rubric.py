@@ -28,7 +28,7 @@ from rlaif.rewards.checks import Check, Gated, JsonValid, apply_gates, check_pas
 from rlaif.rewards.conversation import answer_text, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
 from rlaif.rewards.prompts.rubric import NO, YES, criterion_request, json_request
-from rlaif.rewards.report import Grade, StepReport, report, resolve
+from rlaif.rewards.report import Grade, StepReport, reasoning_details, report, resolve
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
 from rlaif.rewards.verdicts.jury_votes import jury_details, vote_choice, vote_json
@@ -156,10 +156,11 @@ class RubricReward:
             try:
                 votes, reasons = vote_json(resp, ids)
             except VerdictError as exc:
-                grades.append(Grade(score=None, error=str(exc)))
+                grades.append(Grade(score=None, error=str(exc), details=reasoning_details(resp)))
                 continue
             passes = {cid: v.p for cid, v in votes.items()}
-            grades.append(Grade(self._aggregate(passes), passes=passes, reasons=reasons, details=jury_details(votes)))
+            details = {**jury_details(votes), **reasoning_details(resp)}  # the reasoning, apart from the verdict
+            grades.append(Grade(self._aggregate(passes), passes=passes, reasons=reasons, details=details))
         return grades
 
     def _aggregate(self, passes: Mapping[str, float]) -> float:
@@ -176,6 +177,7 @@ def _combine(units: list[Grade], gated: Gated, itemized: bool) -> Grade:
     failed = [(k, g) for k, g in enumerate(units) if g.score is None]
     if failed:
         k, g = failed[0]
+        details.update(g.details)  # a failed unit's own details: what the judge reasoned before it failed
         return Grade(None, error=f"item {k}: {g.error}" if itemized else g.error, details=details)
     scores = [float(g.score or 0.0) for g in units]
     passes = {cid: sum(g.passes[cid] for g in units) / len(units) for cid in units[0].passes}

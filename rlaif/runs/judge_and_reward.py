@@ -15,6 +15,9 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from rlaif.judges.preflight import check_judge
+from rlaif.rewards.capabilities import reads_first_token
+
 
 def judge_policy(judge_cfg: DictConfig, cache_home: Path | None) -> dict[str, Any]:
     """The judge's limits, with its cache on disk in ``cache_home`` unless set (or switched off)."""
@@ -57,3 +60,9 @@ def open_judge_and_reward(
         yield judge, reward
     finally:
         judge.close()
+
+
+def check_judge_for(judge: Any, reward: Any) -> float:
+    """The pre-flight request (:func:`rlaif.judges.preflight.check_judge`) for the judge of ``reward``: a reward
+    that reads its verdict from the judge's first token cannot use a judge that reasons first."""
+    return check_judge(judge, first_token_verdicts=reads_first_token(reward))

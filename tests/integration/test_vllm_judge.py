@@ -23,7 +23,9 @@ from rlaif.judges.backends.openai_compat import OpenAICompatTransport, openai_ju
 from rlaif.judges.base import Judge
 from rlaif.judges.protocol import JudgeRequest
 from rlaif.judges.serving.vllm_server import VLLMServer
+from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.verdicts.choices import choice_distribution
+from rlaif.runs.judge_and_reward import check_judge_for
 
 pytestmark = pytest.mark.vllm
 
@@ -150,3 +152,24 @@ def test_repeated_batch_is_served_from_cache(judge: Judge, vllm_server: VLLMServ
     assert served_requests(vllm_server) == settled  # the server saw none of the repeats
     totals = judge.metrics.totals()
     assert (totals["requests"], totals["cache_hits"]) == (12, 8)
+
+
+def test_extra_body_reaches_vllm_and_the_small_judge_is_not_taken_for_a_thinking_one(vllm_server: VLLMServer) -> None:
+    """judge.extra_body goes into every request: vLLM honours ``ignore_eos`` (a SamplingParams field of its chat
+    request), so the reply runs to max_tokens, which it does not without it; ``chat_template_kwargs`` (Qwen3's
+    thinking switch) is accepted and ignored by the packaged model's template. The packaged model answers the
+    pre-flight probe without being taken for a thinking judge (docs/judging.md, "Thinking judges")."""
+    extra = {"chat_template_kwargs": {"enable_thinking": False}, "ignore_eos": True}
+    plain = openai_judge(base_url=vllm_server.base_url, model="judge", policy={**POLICY, "cache": False})
+    extended = openai_judge(base_url=vllm_server.base_url, model="judge", policy=POLICY, extra_body=extra)
+    try:
+        [short] = plain.generate([ask(max_tokens=48)])
+        [full] = extended.generate([ask(max_tokens=48)])
+        rubric = {"name": "t", "criteria": [{"id": "ok", "question": "Is it correct?"}]}
+        assert check_judge_for(plain, RubricReward(plain, rubric, mode="logprob")) >= 0.0
+    finally:
+        plain.close()
+        extended.close()
+    assert short.ok and full.ok, (short.error, full.error)
+    assert short.tokens_out < 48 and full.tokens_out == 48
+    assert short.reasoning is None and full.reasoning is None  # no reasoning parser, no think block

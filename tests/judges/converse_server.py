@@ -47,10 +47,13 @@ class Reply:
     hang_s: float = 0.0
     input_tokens: int = 11
     output_tokens: int = 3
+    reasoning: str | None = None  # a reasoning model's reasoningContent block, sent before the text
 
     @classmethod
-    def ok(cls, text: str = "ok", input_tokens: int = 11, output_tokens: int = 3) -> Reply:
-        return cls(text=text, input_tokens=input_tokens, output_tokens=output_tokens)
+    def ok(
+        cls, text: str = "ok", input_tokens: int = 11, output_tokens: int = 3, reasoning: str | None = None
+    ) -> Reply:
+        return cls(text=text, input_tokens=input_tokens, output_tokens=output_tokens, reasoning=reasoning)
 
     @classmethod
     def error(cls, code: str, status: int | None = None, message: str | None = None) -> Reply:
@@ -198,9 +201,12 @@ def _handler_for(server: ConverseServer) -> type[BaseHTTPRequestHandler]:
 
 
 def _success_body(reply: Reply) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"text": reply.text}] if reply.text else []
+    if reply.reasoning is not None:
+        content.insert(0, {"reasoningContent": {"reasoningText": {"text": reply.reasoning, "signature": "sig"}}})
     return {
-        "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
-        "stopReason": "end_turn",
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": "end_turn" if reply.text else "max_tokens",
         "usage": {
             "inputTokens": reply.input_tokens,
             "outputTokens": reply.output_tokens,

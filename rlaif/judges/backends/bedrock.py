@@ -25,9 +25,17 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from rlaif.judges import thinking
 from rlaif.judges.base import Judge
+from rlaif.judges.extra_fields import check_extra_fields, identity_suffix
 from rlaif.judges.limits import JudgePolicy
-from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransientJudgeError, TransportResult
+from rlaif.judges.protocol import (
+    JudgeRequest,
+    PermanentJudgeError,
+    ReasoningCutOffError,
+    TransientJudgeError,
+    TransportResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,7 @@ class BedrockTransport:
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 61.0,
         structured_output: bool = False,
+        additional_fields: Mapping[str, Any] | None = None,
     ) -> None:
         self.model_id = model_id
         self.region = region
@@ -92,6 +101,8 @@ class BedrockTransport:
         # served only by some models (Claude 4.5+, some open-weight ones; not Nova as of 2026), which
         # reject it with a ValidationException. So it is opt-in; the schema always goes in the prompt.
         self.structured_output = structured_output
+        # Model-specific fields (a thinking budget, reasoning off): Converse's additionalModelRequestFields.
+        self.additional_fields = check_extra_fields(additional_fields, "judge.additional_fields")
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -119,7 +130,7 @@ class BedrockTransport:
         # Resolved from the environment rather than the client so it is stable before the first call
         # (it is part of the cache key); a region set only in a profile shows as "default".
         region = self.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "default"
-        return f"bedrock:{region}:{self.model_id}"
+        return f"bedrock:{region}:{self.model_id}" + identity_suffix(self.additional_fields, "additional_fields")
 
     @property
     def unavailable_hint(self) -> str:
@@ -206,6 +217,8 @@ class BedrockTransport:
         }
         if system:
             kwargs["system"] = system
+        if self.additional_fields:
+            kwargs["additionalModelRequestFields"] = dict(self.additional_fields)
         if request.json_schema is not None and self.structured_output:
             schema = json.dumps(request.json_schema, sort_keys=True)
             structure = {"jsonSchema": {"schema": schema, "name": "verdict"}}
@@ -255,14 +268,31 @@ def _instructions(request: JudgeRequest) -> list[str]:
 
 def _parse_reply(reply: Mapping[str, Any]) -> TransportResult:
     content = (reply.get("output") or {}).get("message", {}).get("content") or []
-    texts = [block["text"] for block in content if isinstance(block, Mapping) and isinstance(block.get("text"), str)]
-    if not texts:
+    blocks = [block for block in content if isinstance(block, Mapping)]
+    texts = [block["text"] for block in blocks if isinstance(block.get("text"), str)]
+    # A reasoning model's thinking arrives in its own block (reasoningContent.reasoningText.text), kept apart.
+    thought = [((b.get("reasoningContent") or {}).get("reasoningText") or {}).get("text") for b in blocks]
+    in_text, text, cut_off = thinking.split_reasoning("".join(texts))
+    reasoning = thinking.join_reasoning(*[t for t in thought if isinstance(t, str)], in_text)
+    if not text.strip():
+        if reasoning:
+            where = "an unclosed <think> block" if cut_off else f"stopReason={reply.get('stopReason')!r}"
+            raise ReasoningCutOffError(
+                f"the judge's reply was cut off inside its reasoning ({where}, {len(reasoning)} characters of "
+                f"reasoning, no answer after it): {thinking.CUT_OFF_FIX}",
+                reasoning,
+            )
         # Deterministic at temperature 0 (e.g. a guardrail or a tool-use only reply): not worth a retry.
         raise PermanentJudgeError(f"Converse reply has no text (stopReason={reply.get('stopReason')!r})")
-    text = "".join(texts)
     usage = reply.get("usage") or {}
+    reasoning_tokens = thinking.estimate_tokens(reasoning)  # Converse's usage does not count them apart
     return TransportResult(
-        text=text, tokens_in=int(usage.get("inputTokens", 0)), tokens_out=int(usage.get("outputTokens", 0))
+        text=text,
+        tokens_in=int(usage.get("inputTokens", 0)),
+        # outputTokens already counts the reasoning (billed as output); never report less than the estimate.
+        tokens_out=max(int(usage.get("outputTokens", 0)), reasoning_tokens),
+        reasoning=reasoning,
+        reasoning_tokens=reasoning_tokens,
     )
 
 
@@ -318,6 +348,7 @@ def bedrock_judge(
     connect_timeout_s: float = 10.0,
     read_timeout_s: float | None = None,
     structured_output: bool = False,
+    additional_fields: Mapping[str, Any] | None = None,
 ) -> Judge:
     """A :class:`~rlaif.judges.base.Judge` on Bedrock Converse (the ``conf/judge/bedrock.yaml`` target).
 
@@ -335,5 +366,6 @@ def bedrock_judge(
         connect_timeout_s=connect_timeout_s,
         read_timeout_s=read_timeout_s if read_timeout_s is not None else resolved.timeout_s + 1.0,
         structured_output=structured_output,
+        additional_fields=additional_fields,
     )
     return Judge(transport, resolved)

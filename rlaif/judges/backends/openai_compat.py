@@ -24,14 +24,15 @@ import openai
 
 from rlaif.errors import ConfigError
 from rlaif.judges._members import check_url
-from rlaif.judges._top_logprobs import CHOICE_TOP_LOGPROBS, add_logprob
+from rlaif.judges._top_logprobs import CHOICE_TOP_LOGPROBS
+from rlaif.judges.backends.openai_reply import parse_completion
 from rlaif.judges.base import Judge
+from rlaif.judges.extra_fields import check_extra_fields, identity_suffix
 from rlaif.judges.limits import JudgePolicy
 from rlaif.judges.protocol import (
     AttemptTimeoutError,
     JudgeRequest,
     PermanentJudgeError,
-    TokenLogprob,
     TransientJudgeError,
     TransportResult,
 )
@@ -40,6 +41,12 @@ from rlaif.judges.serving.vllm_server import VLLMServer
 # What ``judge.launch`` instantiates to (``_target_: rlaif.judges.serving.vllm_server.VLLMServer`` with
 # ``_partial_: true``): a server factory, called with the served model name when a server is needed.
 ServerFactory: TypeAlias = "functools.partial[VLLMServer]"
+
+# Request fields rlaif sets itself (``request_kwargs``): ``judge.extra_body`` may not replace them.
+RESERVED_FIELDS = frozenset(
+    {"model", "messages", "max_completion_tokens", "max_tokens", "temperature", "response_format", "logprobs",
+     "top_logprobs", "structured_outputs", "guided_choice", "guided_json", "n", "stream"}
+)  # fmt: skip
 
 
 class OpenAICompatTransport:
@@ -52,7 +59,8 @@ class OpenAICompatTransport:
     :func:`functools.partial` of :class:`VLLMServer` with at least its ``model`` (what Hydra makes of
     ``judge.launch``; a plain mapping of its options also works), starts a vLLM server on first use,
     serving ``model`` under this transport's name, and ignores ``base_url``; if that server dies,
-    requests fail with its log (no restart).
+    requests fail with its log (no restart). ``extra_body`` (``judge.extra_body``) is merged into every request
+    body, e.g. ``{"chat_template_kwargs": {"enable_thinking": False}}``; it is part of the identity.
     """
 
     def __init__(
@@ -65,6 +73,7 @@ class OpenAICompatTransport:
         max_connections: int = 64,
         timeout_s: float | None = None,
         launch: ServerFactory | Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         if base_url is None and launch is None:
             raise ConfigError("OpenAICompatTransport needs a base_url or a launch config")
@@ -75,6 +84,7 @@ class OpenAICompatTransport:
         self.structured_outputs = structured_outputs
         self.max_connections = max_connections
         self.timeout_s = timeout_s
+        self.extra_body = check_extra_fields(extra_body, "judge.extra_body", RESERVED_FIELDS)
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -97,8 +107,10 @@ class OpenAICompatTransport:
     def identity(self) -> str:
         if self.launch is not None:
             # A launched server gets a fresh port each run: key the cache on what it serves instead.
-            return f"openai:launch:{_launched_model(self.launch)}:{self.model}"
-        return f"openai:{self.base_url}:{self.model}"
+            served = f"openai:launch:{_launched_model(self.launch)}:{self.model}"
+        else:
+            served = f"openai:{self.base_url}:{self.model}"
+        return served + identity_suffix(self.extra_body, "extra_body")
 
     @property
     def unavailable_hint(self) -> str:
@@ -120,7 +132,7 @@ class OpenAICompatTransport:
     # -- the Transport protocol ---------------------------------------------------------------
 
     async def send(self, request: JudgeRequest) -> TransportResult:
-        kwargs = request_kwargs(request, self.model, self.structured_outputs)
+        kwargs = request_kwargs(request, self.model, self.structured_outputs, self.extra_body)
         client = await self._get_client(await self._ensure_server())
         try:
             completion = await client.chat.completions.create(**kwargs)
@@ -238,8 +250,11 @@ def _launched_model(launch: ServerFactory) -> str:
 # -- request / reply mapping (pure functions, unit-tested without a server) --------------------
 
 
-def request_kwargs(request: JudgeRequest, model: str, structured_outputs: bool) -> dict[str, Any]:
-    """``chat.completions.create`` arguments for one request."""
+def request_kwargs(
+    request: JudgeRequest, model: str, structured_outputs: bool, extra_body: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``chat.completions.create`` arguments for one request; ``extra_body`` (checked against
+    :data:`RESERVED_FIELDS` at set-up) goes into the body beside rlaif's own extra fields."""
     if request.json_schema is not None and request.choices:
         raise PermanentJudgeError("a request can constrain to a JSON schema or to choices, not both")
     kwargs: dict[str, Any] = {
@@ -255,6 +270,8 @@ def request_kwargs(request: JudgeRequest, model: str, structured_outputs: bool) 
     if request.choices and structured_outputs:
         # vLLM's own field; the older guided_choice/guided_json are silently ignored by vLLM 0.32.
         kwargs["extra_body"] = {"structured_outputs": {"choice": list(request.choices)}}
+    if extra_body:
+        kwargs["extra_body"] = {**extra_body, **kwargs.get("extra_body", {})}
     top = request.top_logprobs
     if request.choices and request.logprobs:
         top = max(top, CHOICE_TOP_LOGPROBS)
@@ -263,43 +280,6 @@ def request_kwargs(request: JudgeRequest, model: str, structured_outputs: bool) 
         if top:
             kwargs["top_logprobs"] = top
     return kwargs
-
-
-def parse_completion(completion: Any, request: JudgeRequest) -> TransportResult:
-    """Text, logprobs and usage of a reply; a reply without them is a :class:`PermanentJudgeError`."""
-    choices = getattr(completion, "choices", None)
-    if not isinstance(choices, list) or not choices:
-        raise PermanentJudgeError(f"malformed reply, no choices: {str(completion)[:200]!r}")
-    first = choices[0]
-    text = getattr(getattr(first, "message", None), "content", None)
-    if not isinstance(text, str) or not text:
-        reason = getattr(first, "finish_reason", None)
-        raise PermanentJudgeError(f"empty reply content (finish_reason={reason})")
-    token_logprobs = None
-    if request.logprobs or request.top_logprobs:
-        token_logprobs = _token_logprobs(first)
-        if request.choices and request.logprobs and not token_logprobs[0].top:
-            raise PermanentJudgeError("a choices request needs top_logprobs, and the reply has none")
-    usage = getattr(completion, "usage", None)
-    return TransportResult(
-        text=text,
-        token_logprobs=token_logprobs,
-        tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
-        tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
-    )
-
-
-def _token_logprobs(choice: Any) -> list[TokenLogprob]:
-    content = getattr(getattr(choice, "logprobs", None), "content", None)
-    if not content:
-        raise PermanentJudgeError("logprobs were requested but the reply has none")
-    tokens = []
-    for item in content:
-        top: dict[str, float] = {}
-        for alt in getattr(item, "top_logprobs", None) or []:
-            add_logprob(top, alt.token, float(alt.logprob))
-        tokens.append(TokenLogprob(token=item.token, logprob=float(item.logprob), top=top))
-    return tokens
 
 
 # -- error classification ----------------------------------------------------------------------
@@ -352,6 +332,7 @@ def openai_judge(
     launch: ServerFactory | Mapping[str, Any] | None = None,
     policy: JudgePolicy | Mapping[str, Any] | None = None,
     max_connections: int | None = None,
+    extra_body: Mapping[str, Any] | None = None,
 ) -> Judge:
     """A :class:`Judge` over an OpenAI-compatible server: the ``_target_`` of ``conf/judge/{vllm,openai}``.
 
@@ -376,5 +357,6 @@ def openai_judge(
         max_connections=max_connections or judge_policy.max_concurrency,
         timeout_s=judge_policy.timeout_s,
         launch=launch,
+        extra_body=extra_body,
     )
     return Judge(transport, judge_policy)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from rlaif.judges.protocol import TokenLogprob
+from rlaif.judges.thinking import THINKING_FIX, thinking_marker
 from rlaif.rewards.verdicts.parsing import VerdictError
 
 # Below this much probability on the allowed choices (first token, all choices together) the judge did
@@ -55,7 +56,9 @@ def choice_distribution(choices: Sequence[str], reply: Reply) -> dict[str, float
     for neither ``"pass"`` nor ``"pause"``. The comparison ignores case only for choices longer than one
     character (``"Yes"`` counts for ``"yes"``, but ``"a"`` does not count for ``"A"``: it is an article).
     Spellings of one choice add up. When the listed tokens put less than :data:`MIN_CHOICE_MASS` on all
-    the choices together, the reply is off the menu. A choice with no listed token, while another has
+    the choices together, the reply is off the menu; when a reasoning marker took the first token
+    (:func:`rlaif.judges.thinking.thinking_marker`), the error says the judge thinks first and how to fix it.
+    A choice with no listed token, while another has
     mass, gets ``min(listed) - CHOICE_FLOOR_MARGIN``. Non-finite or positive log-probabilities fail.
 
     Without log-probabilities (Bedrock, or a judge asked to write its verdict) the reply must *be* one
@@ -90,6 +93,11 @@ def _from_logprobs(choices: Sequence[str], listed: Mapping[str, float]) -> dict[
     mass = sum(math.exp(v) for v in scores.values())
     if mass < MIN_CHOICE_MASS:
         top = sorted(listed.items(), key=lambda kv: -kv[1])[:3]
+        if (marker := thinking_marker(listed)) is not None:  # not unsure: it started to reason
+            raise VerdictError(
+                f"off-menu reply: P({'|'.join(choices)}) = {mass:.3f}, the first token is {marker!r} "
+                f"(P = {math.exp(listed[marker]):.2f}): {THINKING_FIX}"
+            )
         raise VerdictError(f"off-menu reply: P({'|'.join(choices)}) = {mass:.3f}; most likely {top}")
     floor = min(listed.values()) - CHOICE_FLOOR_MARGIN
     logits = {c: scores.get(c, floor) for c in choices}
