@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rlaif.runs.run_record import CompletionsTable
+from rlaif.runs.run_record import CompletionsTable, completions_markdown
 
 try:
     from tests._entry_point import SMALL, run_train
@@ -49,6 +49,12 @@ def test_each_log_writes_the_answers_since_the_last_one_with_their_rationales(tm
     assert "Answer 1 \\| with a pipe and a newline" in written[1]  # one row per answer, the table intact
     assert "HTTP 500" in written[2] and "| none |" in written[2]  # a failed verdict: its error, no score
     assert "Question 1" not in written[2]  # a line half-written at the log waits for the next one
+
+
+def test_a_per_row_rubrics_item_verdicts_show_their_p_met() -> None:
+    # reward=row_rubric writes each item's {text, points, met, reason?}, not a number: the table shows P(met).
+    row = json.loads(line(0, 1, verdicts={"i0": {"text": "Is polite.", "points": 5.0, "met": 0.875}, "i1": 0.5}))
+    assert "| i0 0.88, i1 0.50 |" in completions_markdown([row])
 
 
 def test_rows_are_capped_and_nothing_is_written_without_tensorboard(tmp_path: Path) -> None:

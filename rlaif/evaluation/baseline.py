@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rlaif.evaluation.labelled_sets import GradesRowRubrics
 from rlaif.rewards.capabilities import GradesAnswers
 from rlaif.runs.progress import progress
 
@@ -87,7 +88,10 @@ def baseline_check(
     with progress(2, "baseline check (answer, judge)", unit="stage") as bar:
         answers = generate(model, tokenizer, list(rows["prompt"]), max_new_tokens, temperature, seed)
         bar.update(1)
-        grades = asyncio.run(reward.grade(list(rows["prompt"]), answers, list(rows["reference_answer"])))
+        graded = [list(rows["prompt"]), answers, list(rows["reference_answer"])]
+        if isinstance(reward, GradesRowRubrics):  # reward=row_rubric: each row's own rubric is in its extra
+            graded.append(list(rows["extra"]))
+        grades = asyncio.run(reward.grade(*graded))
         bar.update(1)
     scores = [g.score for g in grades if g.score is not None and math.isfinite(g.score)]
     record: dict[str, Any] = {

@@ -221,7 +221,7 @@ def completions_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| step | question | answer | score | verdicts | rationale / error |", "|---|---|---|---|---|---|"]
     for row in rows:
         score = row.get("score")
-        verdicts = ", ".join(f"{k} {v:.2f}" for k, v in (row.get("verdicts") or {}).items())
+        verdicts = ", ".join(f"{k} {_p_met(v):.2f}" for k, v in (row.get("verdicts") or {}).items())
         why = "; ".join(f"{k}: {v}" for k, v in (row.get("rationale") or {}).items()) or row.get("error") or ""
         shown = "none" if score is None else f"{score:.3f}"
         lines.append(
@@ -229,3 +229,8 @@ def completions_markdown(rows: list[dict[str, Any]]) -> str:
             f"| {cell(verdicts)} | {cell(why)} |"
         )
     return "\n".join(lines)
+
+
+def _p_met(verdict: Any) -> float:
+    """A verdict's P(pass): a number, or a per-row rubric item's ``{text, points, met, reason?}`` (its ``met``)."""
+    return float(verdict["met"] if isinstance(verdict, dict) else verdict)
