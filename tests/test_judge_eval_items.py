@@ -156,7 +156,12 @@ def test_local_judge_grades_items_end_to_end(tmp_path: Path) -> None:
     data = write_jsonl(tmp_path / "items.jsonl", rows)
     out = tmp_path / "out"
     result = judge_eval(
-        f"labelled={data}", "reward=row_rubric", "repeats.k=1", "thresholds.min_auc=null", f"hydra.run.dir={out}"
+        f"labelled={data}",
+        "reward=row_rubric",
+        "split=all",
+        "repeats.k=1",
+        "thresholds.min_auc=null",
+        f"hydra.run.dir={out}",
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "4 rubric items" in result.stdout and "by polarity" in result.stdout

@@ -299,5 +299,5 @@ def test_row_rubric_canaries_grade_the_shipped_items_half_met_and_alarm_on_a_cha
 
 
 def test_row_rubric_canaries_refuse_a_set_that_is_not_of_items(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="canaries.items_labelled: .* is a pointwise set"):
+    with pytest.raises(ConfigError, match=r"canaries\.items_labelled: .* is a pointwise set"):
         _row_rubric_canaries(tmp_path, {}, {**SETTINGS, "items_labelled": "packaged:everyday_pointwise"})
