@@ -27,6 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from rlaif.evaluation.labelled_sets import GradesRowRubrics
 from rlaif.monitoring.alarm_rule import Watch
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.monitoring.settings import MonitorSettings, monitor_settings
@@ -110,9 +111,11 @@ class Monitor:
                 picked.extend(sorted(take))
                 left -= len(take)
         refs = list(kwargs.get("reference_answer") or [None] * len(prompts))
-        grades = await self.second.grade(
-            [prompts[i] for i in picked], [completions[i] for i in picked], [refs[i] for i in picked]
-        )
+        graded = [[prompts[i] for i in picked], [completions[i] for i in picked], [refs[i] for i in picked]]
+        if isinstance(self.second, GradesRowRubrics):  # reward=row_rubric: each row's own rubric is in its extra
+            extras = list(kwargs.get("extra") or [None] * len(prompts))
+            graded.append([extras[i] for i in picked])
+        grades = await self.second.grade(*graded)
         for i, grade in zip(picked, grades, strict=True):
             self._judged.setdefault(groups[i], []).append((scores[i], grade.score))
         drain = getattr(getattr(getattr(self.second, "judge", None), "metrics", None), "drain", None)
