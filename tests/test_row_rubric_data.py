@@ -30,6 +30,8 @@ def _data_config() -> dict:
     with initialize_config_module(config_module="rlaif.conf", version_base="1.3"):
         cfg = compose(config_name="train", overrides=["experiment=cpu_row_rubric"])
     assert cfg.reward._target_ == "rlaif.rewards.row_rubric.RowRubricReward"
+    assert cfg.judge_eval.labelled == "packaged:everyday_items"  # preflight=true: a set this reward can grade
+    assert cfg.monitor.length_in_rubric is True  # every row's rubric asks about length
     return {k: v for k, v in dict(cfg.data).items() if k != "seed"}
 
 

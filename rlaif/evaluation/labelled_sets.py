@@ -319,7 +319,7 @@ async def _judge_batch(
                 out.add(sum(result) / 2, None, result, soft=any(0.0 < p < 1.0 for p in result))
         return
     refs = [reference_text(row.get("reference")) for row in chunk]
-    if chunk and "item" in chunk[0]:  # item rows: each a one-item rubric, as reward=row_rubric grades a row
+    if chunk and "item" in chunk[0] and "met" in chunk[0]:  # item rows: each graded as a one-item rubric
         extras = [item_extra(row) for row in chunk]
         grades = await reward.grade([r["prompt"] for r in chunk], [r["response"] for r in chunk], refs, extras)
         for grade in grades:
