@@ -84,7 +84,7 @@ def test_cpu_row_rubric_trains_end_to_end(tmp_path: Path) -> None:
     lines = [json.loads(x) for x in (run_dir / "rewards.jsonl").read_text().splitlines()]
     assert len(lines) == 8 and all(x["score"] is not None and 0.0 <= x["score"] <= 1.0 for x in lines)
     points = {v["points"] for x in lines for v in x["verdicts"].values()}
-    assert 5.0 in points and -5.0 in points  # the rows' own items, pitfalls included
+    assert {5.0, 8.0, -2.0} <= points  # the rows' own items: politeness, "Is the answer long?", the pitfall
     (check,) = [json.loads(x) for x in (run_dir / "canaries.jsonl").read_text().splitlines()]
     assert check["parse_failure_rate"] == 0.0 and check["auc"] is not None and check["judge_requests"] == 8.0
     assert list((run_dir / "runs" / "completions").glob("events.*"))  # the table of item verdicts was written
