@@ -166,13 +166,17 @@ def _split_note(s: Mapping[str, Any]) -> str:
     return "every row (the file has no split)" if split == "none" else "every row, dev and test"
 
 
+def _kind_items(s: Mapping[str, Any]) -> str:
+    return "rubric items" if s["set_kind"] == "item" else f"{s['set_kind']} items"
+
+
 def _head(s: Mapping[str, Any]) -> list[str]:
     """The title, the verdict and the thresholds table."""
     return [
         "# Judge evaluation",
         "",
         f"Judge `{s['judge'].get('identity', '?')}` on `{s['labelled']}`, {_split_note(s)} ({s['n']} "
-        f"{s['set_kind']} items, threshold {s['threshold']}). **{_verdict_line(s)}**",
+        f"{_kind_items(s)}, threshold {s['threshold']}). **{_verdict_line(s)}**",
         "",
         "| threshold | limit | value | result |",
         "|---|---|---|---|",
@@ -342,7 +346,7 @@ def terminal_summary(s: Mapping[str, Any], out_dir: Path) -> str:
     judge, pairs = s["judge"], s["set_kind"] == "pairwise"
     lines = [
         f"judge {judge.get('identity', '?')} on {s['labelled']}, {_split_note(s).replace('`', '')}: "
-        f"{s['n']} {s['set_kind']} items"
+        f"{s['n']} {_kind_items(s)}"
     ]
     if s["set_kind"] == "listwise":
         lines.append(

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 from rlaif.errors import parse_settings
 
 # Threshold -> (summary key, "min"/"max", the set kinds it applies to).
-_CLASSIC = ("pointwise", "pairwise")
+_CLASSIC = ("pointwise", "pairwise", "item")  # item: a set of per-row rubric items, scored like pointwise
 _THRESHOLDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "min_agreement": ("agreement", "min", _CLASSIC),
     "min_kappa": ("kappa", "min", _CLASSIC),
     "min_auc": ("auc", "min", _CLASSIC),
-    "max_parse_failure_rate": ("parse_failure_rate", "max", ("pointwise", "pairwise", "listwise")),
+    "max_parse_failure_rate": ("parse_failure_rate", "max", (*_CLASSIC, "listwise")),
     "max_false_positive_rate": ("max_false_positive_rate", "max", ("pointwise",)),
     "min_accuracy": ("accuracy", "min", ("pairwise",)),
     "min_swap_consistency": ("swap_consistency", "min", ("pairwise",)),

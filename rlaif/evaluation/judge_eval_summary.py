@@ -6,7 +6,9 @@ Rules the numbers follow: an item the judge could not score (``score`` null) cou
 exactly (P(a better) = 0.5, common with hard A/B verdicts that follow the position) is a tie, and a
 tie counts as a miss. AUC is reported for hard (0/1) verdicts too: there it equals the balanced accuracy,
 so a chance-level judge scores 0.5 either way. Beside every AUC stands ``word_count_auc``, what "the shorter
-answer passes" scores on the same rows: the judge's figure means something only above it.
+answer passes" scores on the same rows: the judge's figure means something only above it. A set of rubric
+items (reward=row_rubric) is scored like a pointwise one (score: the item's P(met), label: ``met``) and broken
+down by ``polarity`` too: pitfall items (meeting them costs points) apart from positive ones.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.judge_eval_settings import EvalSettings
-from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts
+from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts, row_item
 from rlaif.rewards.orders import agreement, kendall_tau
 
 _UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
@@ -88,7 +90,7 @@ def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: 
     summary: dict[str, Any] = {
         "labelled": str(labelled.path),
         "split": labelled.split,
-        "set_kind": "pairwise" if pairwise else "pointwise",
+        "set_kind": labelled.kind,
         "threshold": cfg.threshold,
         "soft_scores": main.soft,
         **_stats(truths, main.scores, pairwise, cfg, heuristic),
@@ -101,12 +103,12 @@ def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: 
         summary["swap_consistency"] = st.swap_consistency([o for o in main.orders if o is not None])
         summary["tie_rate"] = sum(s == 0.5 for s in main.scores) / n
     breakdowns: dict[str, dict[str, Any]] = {}
-    for name in cfg.breakdown_by:
-        if not any(row.get(name) is not None for row in labelled.rows):
+    for name in [*cfg.breakdown_by, *(["polarity"] if labelled.items else [])]:
+        if name != "polarity" and not any(row.get(name) is not None for row in labelled.rows):
             continue
         groups: dict[str, list[int]] = {}
         for i, row in enumerate(labelled.rows):
-            groups.setdefault(_group(row, name), []).append(i)
+            groups.setdefault(_polarity(row) if name == "polarity" else _group(row, name), []).append(i)
         breakdowns[name] = {}
         for g, idx in sorted(groups.items()):
             truth, scores = [truths[i] for i in idx], [main.scores[i] for i in idx]
@@ -196,6 +198,11 @@ def _best_threshold(truths: Sequence[str], scores: Sequence[float | None]) -> di
         if best is None or share > best["agreement"]:
             best = {"threshold": cut, "agreement": share}
     return best
+
+
+def _polarity(row: Mapping[str, Any]) -> str:
+    """An item row's group: ``pitfall`` (negative points: met is the fault) or ``positive``."""
+    return "pitfall" if row_item(row).pitfall else "positive"
 
 
 def _group(row: Mapping[str, Any], name: str) -> str:

@@ -1,7 +1,9 @@
 """Labelled sets for judge evaluation: pointwise ``{prompt, response, label: pass|fail, criterion?,
 reference?, kind?, split?}``, pairwise ``{prompt, response_a, response_b, preferred: a|b, reference?, kind?,
-split?}`` or listwise ``{prompt, responses: [...], ranks: [1 = best, ...], reference?, kind?, split?}`` JSONL
-rows, read and checked with every problem named as ``file:line``, and graded by a reward (:func:`judge_items`:
+split?}`` or listwise ``{prompt, responses: [...], ranks: [1 = best, ...], reference?, kind?, split?}``,
+or item rows ``{prompt, response, item, met: true|false, reference?, kind?, split?}`` (one per-row rubric item
+in any shape :mod:`rlaif.rewards.row_rubric_spec` accepts, and whether the response meets it) JSONL rows, read
+and checked with every problem named as ``file:line``, and graded by a reward (:func:`judge_items`:
 ``rlaif.judge_eval`` and the judge canaries score rows the same way). ``packaged:NAME`` is a set shipped with
 rlaif (``rlaif/data/labelled/NAME.jsonl``).
 
@@ -22,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.data.packaged import resolve
-from rlaif.errors import ConfigError, DataError
-from rlaif.rewards.capabilities import ComparesAnswers, HasRubric, JudgesGroups
+from rlaif.errors import ConfigError, DataError, RubricError
+from rlaif.rewards.capabilities import ComparesAnswers, GradesRowRubrics, HasRubric, JudgesGroups
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.orders import kendall_tau
+from rlaif.rewards.row_rubric_spec import RubricItem, parse_item
 from rlaif.rewards.verdicts.parsing import VerdictError
 from rlaif.runs.progress import progress
 
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 _POINTWISE = ("prompt", "response", "label")
 _PAIRWISE = ("prompt", "response_a", "response_b", "preferred")
 _LISTWISE = ("prompt", "responses", "ranks")
+_ITEM = ("prompt", "response", "item", "met")
 SPLITS = ("dev", "test")
 
 
@@ -47,13 +51,38 @@ class LabelledSet:
     where: list[str]  # "file:line" per row
     split: str | None = None  # the rows' split after select_split; None: the file as written
     listwise: bool = False  # rows of several answers with a known order (ranks), graded as a group
+    items: bool = False  # rows of one rubric item each (reward=row_rubric), scored like pointwise rows
 
     @property
     def kind(self) -> str:
-        return "listwise" if self.listwise else "pairwise" if self.pairwise else "pointwise"
+        return "listwise" if self.listwise else "pairwise" if self.pairwise else "item" if self.items else "pointwise"
 
     def truth(self, i: int) -> str:
-        return str(self.rows[i]["preferred" if self.pairwise else "label"])
+        return truth_of(self.rows[i])
+
+
+def truth_of(row: Mapping[str, Any]) -> str:
+    """A row's label as a verdict: ``a``/``b`` (pairs), ``pass``/``fail`` (pointwise; an item row: met or not)."""
+    if "met" in row and "item" in row:
+        return "pass" if row["met"] else "fail"
+    return str(row["preferred" if "preferred" in row else "label"])
+
+
+def row_item(row: Mapping[str, Any], where: str = "item") -> RubricItem:
+    """An item row's rubric item, parsed (:class:`RubricError` names ``where``)."""
+    return parse_item(row["item"], f"{where}: item")
+
+
+def item_extra(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An item row as a training row's ``extra``: a rubric of that one item, a pitfall's weight made positive
+    (a rubric of a pitfall alone earns nothing and is refused; the judge's request does not show weights),
+    so the row's score is P(met) asked exactly as training asks it."""
+    raw = row["item"]
+    if isinstance(raw, Mapping):
+        key = "points" if "criterion" in raw else "weight"
+        if key in raw:
+            raw = {**raw, key: abs(float(raw[key]))}
+    return {"rubric": [raw]}
 
 
 def labelled_path(name: str) -> Path:
@@ -83,6 +112,8 @@ def load_labelled(name: str) -> LabelledSet:
         kind = row_kind
         if kind == "listwise":
             _check_listwise(row, at)
+        elif kind == "item":
+            _check_item(row, at)
         else:
             _check_row(row, at, kind == "pairwise")
         row.setdefault("id", f"{path.stem}-{lineno}")
@@ -99,12 +130,14 @@ def load_labelled(name: str) -> LabelledSet:
         if str(row["id"]) in seen:
             raise DataError(f"{at}: duplicate id {row['id']!r}")
         seen.add(str(row["id"]))
-    return LabelledSet(path, kind == "pairwise", rows, where, listwise=kind == "listwise")
+    return LabelledSet(path, kind == "pairwise", rows, where, listwise=kind == "listwise", items=kind == "item")
 
 
 def _kind(row: Mapping[str, Any]) -> str:
     if "responses" in row or "ranks" in row:
         return "listwise"
+    if "item" in row or "met" in row:
+        return "item"
     return "pairwise" if "preferred" in row or "response_a" in row else "pointwise"
 
 
@@ -125,6 +158,24 @@ def _check_listwise(row: dict[str, Any], at: str) -> None:
         raise DataError(f"{at}: 'ranks' must be one integer >= 1 per response (1 = best), got {ranks!r}")
     if len(set(ranks)) < 2:
         raise DataError(f"{at}: 'ranks' must order the responses: all are ranked {ranks[0]}")
+    if "split" in row and row["split"] not in SPLITS:
+        raise DataError(f"{at}: 'split' must be {' or '.join(repr(s) for s in SPLITS)}, got {row['split']!r}")
+
+
+def _check_item(row: dict[str, Any], at: str) -> None:
+    for key in _ITEM:
+        if key not in row:
+            raise DataError(f"{at}: missing required field {key!r} (a {{prompt, response, item, met}} row)")
+    if not isinstance(row["prompt"], str) or not row["prompt"].strip():
+        raise DataError(f"{at}: 'prompt' must be a non-empty string")
+    if not isinstance(row["response"], str):
+        raise DataError(f"{at}: 'response' must be a string")
+    if not isinstance(row["met"], bool):
+        raise DataError(f"{at}: 'met' must be true or false, got {row['met']!r}")
+    try:
+        row_item(row, at)
+    except RubricError as exc:
+        raise DataError(str(exc)) from None
     if "split" in row and row["split"] not in SPLITS:
         raise DataError(f"{at}: 'split' must be {' or '.join(repr(s) for s in SPLITS)}, got {row['split']!r}")
 
@@ -167,6 +218,10 @@ def select_split(labelled: LabelledSet, split: str) -> LabelledSet:
 def check_compatible(labelled: LabelledSet, reward: Any) -> None:
     """The reward can grade this kind of set, and every ``criterion`` is one of its rubric's."""
     name = getattr(reward, "__name__", type(reward).__name__)
+    if labelled.items:
+        if not isinstance(reward, GradesRowRubrics):
+            raise ConfigError(f"{labelled.path} is a set of rubric items: use reward=row_rubric (reward {name!r})")
+        return
     if labelled.listwise:
         if not isinstance(reward, JudgesGroups):
             raise ConfigError(f"{labelled.path} is a listwise set: use reward=group (reward {name!r} judges no group)")
@@ -252,6 +307,14 @@ async def _judge_batch(
                 out.add(sum(result) / 2, None, result, soft=any(0.0 < p < 1.0 for p in result))
         return
     refs = [reference_text(row.get("reference")) for row in chunk]
+    if chunk and "item" in chunk[0] and "met" in chunk[0]:  # item rows: each graded as a one-item rubric
+        extras = [item_extra(row) for row in chunk]
+        grades = await reward.grade([r["prompt"] for r in chunk], [r["response"] for r in chunk], refs, extras)
+        for grade in grades:
+            met = (grade.verdicts or {}).get("i0", {}).get("met")  # the item's P(met), file criteria left out
+            score = grade.score if met is None or grade.score is None else float(met)
+            out.add(score, grade.error, soft=met is not None and 0.0 < met < 1.0)
+        return
     grades = await reward.grade([r["prompt"] for r in chunk], [r["response"] for r in chunk], refs)
     for row, grade in zip(chunk, grades, strict=True):
         criterion = row.get("criterion")

@@ -2,11 +2,11 @@
 bypassed, so a judge that changed under a running job is caught: a server restarted with another model, a
 quantised swap, an API model version change, a degraded server returning garbage.
 
-Each check grades the same rows (default: 16 rows of the shipped pointwise set, half of them passes) with
-the run's own reward and judge, and records the AUC, the pass rate on the passes and on the fails, the parse
-failures and the check's own judge requests (``canaries.jsonl``, ``canary/*`` in TensorBoard). The first
-check is run twice: how much a row's score moves between those two is the judge's own noise (0 for a
-deterministic judge). A later check raises an alarm when
+Each check grades the same rows (default: 16 rows of the shipped pointwise set, half of them passes; with
+reward=row_rubric, of the shipped set of rubric items, half of them met) with the run's own reward and judge,
+and records the AUC, the pass rate on the passes and on the fails, the parse failures and the check's own judge
+requests (``canaries.jsonl``, ``canary/*`` in TensorBoard). The first check is run twice: how much a row's
+score moves between those two is the judge's own noise (0 for a deterministic judge). A later check raises an alarm when
 
 - its rows moved from the first check by more than that noise allows: the mean absolute change of a row's
   score exceeds ``max(min_shift, 3 x noise)``;
@@ -30,9 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from rlaif.errors import ConfigError, DataError, parse_settings
 from rlaif.evaluation import stats as st
-from rlaif.evaluation.labelled_sets import LabelledSet, judge_items, load_labelled
+from rlaif.evaluation.labelled_sets import LabelledSet, judge_items, load_labelled, truth_of
 from rlaif.monitoring.alarms import Alarm, AlarmSink
-from rlaif.rewards.capabilities import ComparesAnswers, HasRubric
+from rlaif.rewards.capabilities import ComparesAnswers, GradesRowRubrics, HasRubric
 
 log = logging.getLogger("rlaif.monitor")
 
@@ -150,7 +150,7 @@ class Canaries:
 
     def _summarise(self, step: int, scores: list[float | None]) -> dict[str, Any]:
         positive = "a" if self.pairwise else "pass"
-        labels = [str(r["preferred" if self.pairwise else "label"]) == positive for r in self.rows]
+        labels = [truth_of(r) == positive for r in self.rows]
         scored = [(y, s) for y, s in zip(labels, scores, strict=True) if s is not None]
         passes = [s for y, s in scored if y]
         fails = [s for y, s in scored if not y]
@@ -209,17 +209,25 @@ def build_canaries(
         return None
     sink = sink or AlarmSink(run_dir / "alarms.jsonl", keys.on_alarm)
     pairwise = isinstance(reward, ComparesAnswers)
-    if not pairwise and not isinstance(reward, HasRubric):
+    items = not pairwise and isinstance(reward, GradesRowRubrics)  # reward=row_rubric: rows of one item each
+    if not pairwise and not items and not isinstance(reward, HasRubric):
         log.info("canaries: off (reward %s grades no labelled answers)", getattr(reward, "__name__", reward))
         return None
-    key = "pairwise_labelled" if pairwise else "labelled"
-    name = str(getattr(keys, key) or f"packaged:everyday_{'pairwise' if pairwise else 'pointwise'}")
+    key = "pairwise_labelled" if pairwise else "items_labelled" if items else "labelled"
+    name = str(
+        getattr(keys, key) or f"packaged:everyday_{'pairwise' if pairwise else 'items' if items else 'pointwise'}"
+    )
     try:
         labelled = load_labelled(name)
     except DataError as exc:
         raise DataError(f"canaries.{key}: {exc}") from None
+    if labelled.kind != ("pairwise" if pairwise else "item" if items else "pointwise"):
+        what = getattr(reward, "__name__", type(reward).__name__)
+        raise ConfigError(
+            f"canaries.{key}: {labelled.path} is a {labelled.kind} set, which reward {what!r} cannot grade"
+        )
     rubric = getattr(getattr(reward, "rubric", None), "name", PACKAGED_RUBRIC)
-    for_this_rubric = not name.startswith("packaged:") or rubric == PACKAGED_RUBRIC
+    for_this_rubric = items or not name.startswith("packaged:") or rubric == PACKAGED_RUBRIC
     rows, labels_apply = _sample(labelled, reward, keys.rows, keys.seed, for_this_rubric)
     if not labels_apply:
         ids = ", ".join(c.id for c in reward.rubric.criteria)
@@ -261,6 +269,7 @@ class _Keys(BaseModel):
     enabled: bool = True
     labelled: str | None = "packaged:everyday_pointwise"
     pairwise_labelled: str | None = "packaged:everyday_pairwise"
+    items_labelled: str | None = "packaged:everyday_items"
     rows: Annotated[int, Field(ge=4)] = 16  # half passes, half fails
     seed: int = 0
     every: PositiveInt = 8  # steps
@@ -277,9 +286,7 @@ def _sample(
     Pointwise: the rows about one of the rubric's criteria (scored by that criterion), and whole-answer rows
     when the set was written for this rubric. When these are too few, the whole-answer rows of another rubric:
     their scores still show a judge that changes, their labels say nothing about it."""
-    positive = "a" if labelled.pairwise else "pass"
-    key = "preferred" if labelled.pairwise else "label"
-    if labelled.pairwise:
+    if labelled.pairwise or labelled.items:  # every row's label applies: an item row carries its own criterion
         usable, fallback = list(labelled.rows), []
     else:
         ids = {c.id for c in reward.rubric.criteria}
@@ -287,7 +294,7 @@ def _sample(
         fallback = [r for r in labelled.rows if not r.get("criterion")]
     rng = random.Random(seed)
     for rows, labels_apply in ((usable, True), (fallback, False)):
-        halves = [[r for r in rows if (r[key] == positive) == want] for want in (True, False)]
+        halves = [[r for r in rows if (truth_of(r) in ("a", "pass")) == want] for want in (True, False)]
         if all(len(h) >= size // 2 for h in halves):
             return [row for half in halves for row in rng.sample(half, size // 2)], labels_apply
     raise ConfigError(f"canaries.rows: {labelled.path} has fewer than {size // 2} usable rows of each label")

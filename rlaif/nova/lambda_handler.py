@@ -63,9 +63,9 @@ class NovaGrader:
     """Grades Nova samples with a rubric reward (``RubricReward.grade``) and shapes the results."""
 
     def __init__(self, reward: Any) -> None:
-        from rlaif.rewards.capabilities import reads_row_fields  # loaded with the reward already
+        from rlaif.rewards.capabilities import GradesRowRubrics  # loaded with the reward already
 
-        self.row_rubric = reads_row_fields(reward)  # each sample carries its own rubric (reward=row_rubric)
+        self.row_rubric = isinstance(reward, GradesRowRubrics)  # each sample carries its own rubric (reward=row_rubric)
         if not callable(getattr(reward, "grade", None)) or not (hasattr(reward, "rubric") or self.row_rubric):
             raise NovaConfigError(
                 f"reward: {type(reward).__name__} does not grade one answer at a time; the Nova contract scores "

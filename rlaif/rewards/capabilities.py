@@ -39,10 +39,17 @@ class GradesAnswers(Protocol):
     ) -> list[Grade]: ...
 
 
-def reads_row_fields(reward: Any) -> bool:
-    """Whether ``reward`` grades each answer against its own row's fields (``extra``): the per-row rubric reward,
-    which checks rows at set-up (``row_problems``) and whose ``grade`` takes the rows' ``extras``."""
-    return callable(getattr(type(reward), "row_problems", None))
+@runtime_checkable
+class GradesRowRubrics(Protocol):
+    """Grades each answer against its own row's rubric items (``reward=row_rubric``): it checks rows at set-up
+    (``row_problems``) and its ``grade`` takes the rows' ``extras``. Item sets (judge_eval, the canaries) and the
+    Nova Lambda's samples need it."""
+
+    def row_problems(self, extras: Sequence[Any], wheres: Sequence[str]) -> list[str]: ...
+
+    async def grade(
+        self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any], extras: Sequence[Any]
+    ) -> list[Grade]: ...
 
 
 def grade_rows(

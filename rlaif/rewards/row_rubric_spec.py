@@ -97,6 +97,12 @@ def parse_row_rubric(value: Any, where: str) -> RowRubric:
     return rubric
 
 
+def parse_item(raw: Any, where: str) -> RubricItem:
+    """One rubric item alone (any shape; a pitfall too, which a rubric of its own would refuse): a labelled
+    item of ``rlaif.judge_eval``. :class:`RubricError` names ``where``."""
+    return _item(raw, 0, where)
+
+
 def _item(raw: Any, k: int, where: str) -> RubricItem:
     if isinstance(raw, str):
         if not raw.strip():

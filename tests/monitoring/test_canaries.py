@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 from hydra import compose, initialize_config_module
 
+from rlaif.errors import ConfigError
 from rlaif.judges.backends.openai_compat import openai_judge
 from rlaif.judges.base import Judge
 from rlaif.monitoring.alarms import AlarmSink, AlarmStopError
 from rlaif.monitoring.canaries import Canaries, build_canaries
 from rlaif.rewards.preference import PreferenceReward
+from rlaif.rewards.row_rubric import RowRubricReward
 from rlaif.rewards.rubric import RubricReward
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the judge tests' helpers, as plain modules
@@ -269,3 +271,33 @@ def test_a_bad_canaries_setting_exits_2_before_the_policy_loads(tmp_path: Path) 
     assert "canaries.every: input should be greater than 0, got 0" in output
     assert "baseline" not in output  # refused before the policy was loaded and asked anything
     assert not run_dir.exists()
+
+
+def _row_rubric_canaries(tmp_path: Path, state: dict[str, Any], settings: dict[str, Any] = SETTINGS) -> Canaries:
+    reward = RowRubricReward(Judge(ScriptedTransport(functools.partial(_by_length, state)), {"cache": False}))
+    canaries = build_canaries(settings, reward, tmp_path, AlarmSink(tmp_path / "alarms.jsonl", "warn"))
+    assert canaries is not None
+    return canaries
+
+
+def test_row_rubric_canaries_grade_the_shipped_items_half_met_and_alarm_on_a_change(tmp_path: Path) -> None:
+    """reward=row_rubric: rows of packaged:everyday_items, each graded as a one-item rubric (its P(met)); the
+    labels apply, so the AUC is measured; a judge swapped under the run moves the scores and alarms."""
+    state: dict[str, Any] = {}
+    canaries = _row_rubric_canaries(tmp_path, state)
+    assert canaries.labels_apply and {"item", "met"} <= set(canaries.rows[0])
+    assert [r["met"] for r in canaries.rows].count(True) == 4 and len(canaries.rows) == 8
+    _steps(canaries, range(1, 4))  # checks at steps 1 and 3: the same judge, no alarm
+    first = canaries.checks[0]
+    assert first["parse_failure_rate"] == 0.0 and first["auc"] is not None and first["shift"] == 0.0
+    assert first["judge_requests"] == 16  # 8 one-item rubrics, twice (the first check's noise)
+    assert not (tmp_path / "alarms.jsonl").exists()
+    state["flip"] = True
+    _steps(canaries, range(4, 6))
+    alarms = [json.loads(line) for line in (tmp_path / "alarms.jsonl").read_text().splitlines()]
+    assert [a["signal"] for a in alarms] == ["shift"] and alarms[0]["step"] == 5
+
+
+def test_row_rubric_canaries_refuse_a_set_that_is_not_of_items(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"canaries\.items_labelled: .* is a pointwise set"):
+        _row_rubric_canaries(tmp_path, {}, {**SETTINGS, "items_labelled": "packaged:everyday_pointwise"})

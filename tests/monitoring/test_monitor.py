@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
@@ -38,9 +39,16 @@ class _Reward:
         return [0.9 if c[-1]["content"] == NON_ANSWER else 0.5 for c in completions]
 
 
-def _call(reward: GuardedReward, step: int, hacked: float, metrics: dict[str, list[float]], main: bool = True) -> None:
+def _call(
+    reward: GuardedReward,
+    step: int,
+    hacked: float,
+    metrics: dict[str, list[float]],
+    main: bool = True,
+    extra: str | None = None,
+) -> None:
     """One TRL reward call in step ``step`` (TRL's number: ``global_step`` + 1 at reward time): 2 prompts x 4 chat
-    completions, ``hacked`` of them non-answers."""
+    completions, ``hacked`` of them non-answers; ``extra``: every row's ``extra`` (a per-row rubric)."""
     prompts, completions, ids, refs = [], [], [], []
     for prompt_id in IDS:
         for k in range(4):
@@ -51,6 +59,8 @@ def _call(reward: GuardedReward, step: int, hacked: float, metrics: dict[str, li
             refs.append(QUESTIONS[prompt_id][1])
     state = SimpleNamespace(global_step=step - 1, is_world_process_zero=main)
     kwargs = {"id": ids, "reference_answer": refs, "trainer_state": state}
+    if extra is not None:
+        kwargs["extra"] = [extra] * len(prompts)
     kwargs["log_metric"] = lambda key, value: metrics.setdefault(key, []).append(value)
     asyncio.run(reward(prompts, completions, **kwargs))
 
@@ -245,6 +255,25 @@ def test_the_judged_monitor_alarms_when_a_second_judge_ranks_answers_the_other_w
     assert metrics["monitor/judge_agreement"] == [1.0 if agrees else -1.0] * 6
     alarms = (tmp_path / "alarms.jsonl").read_text().splitlines() if (tmp_path / "alarms.jsonl").exists() else []
     assert [json.loads(a)["signal"] for a in alarms] == ([] if agrees else ["judge_agreement"])
+
+
+def test_the_judged_monitor_grades_with_a_second_row_rubric_reward_against_each_rows_rubric(tmp_path: Path) -> None:
+    """reward=row_rubric as the second opinion: it needs each row's rubric (its ``extra``), as training has it."""
+    from rlaif.judges.base import Judge
+    from rlaif.rewards.row_rubric import RowRubricReward
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from rewards.scripted import ScriptedTransport, fenced, user_text, yes_no
+
+    transport = ScriptedTransport(lambda r: yes_no(0.9 if fenced(r) == NON_ANSWER else 0.1))
+    monitor = _monitor(tmp_path, judge={"_target_": "unused"}, judge_sample=8, min_agreement=0.0)
+    monitor.second = RowRubricReward(Judge(transport, {"max_retries": 0, "cache": False}))
+    metrics: dict[str, list[float]] = {}
+    rubric = json.dumps({"rubric": ["The answer says it cannot help."]})
+    _call(GuardedReward(_Reward(), [monitor]), 1, hacked=0.5, metrics=metrics, extra=rubric)
+    assert metrics["monitor/judge_agreement"] == [1.0]  # it pays the non-answers, as the training reward does
+    # 2 prompts x 2 distinct answers: identical requests in flight share one call
+    assert len(transport.requests) == 4 and all("cannot help" in user_text(r) for r in transport.requests)
 
 
 @pytest.mark.slow

@@ -1,0 +1,90 @@
+"""The shipped per-row rubric example (data=everyday_rubrics, experiment=cpu_row_rubric): its rows parse and pass the
+set-up check, its held-out questions are unseen, and the experiment trains end to end through the entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+
+from rlaif.data.loaders import load_prompts
+from rlaif.data.packaged import resolve
+from rlaif.errors import RubricError
+from rlaif.judges.base import Judge
+from rlaif.rewards.row_rubric import RowRubricReward, row_rubric_of
+from rlaif.runs.config_checks import check_rows
+
+try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
+    from tests._entry_point import run_train
+    from tests.rewards.scripted import ScriptedTransport, yes_no
+except ImportError:
+    from _entry_point import run_train  # type: ignore[no-redef]
+    from rewards.scripted import ScriptedTransport, yes_no  # type: ignore[no-redef]
+
+PREFIXES = ("Essential Criteria: ", "Important Criteria: ", "Optional Criteria: ", "Pitfall Criteria: ")
+
+
+def _data_config() -> dict:
+    with initialize_config_module(config_module="rlaif.conf", version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=cpu_row_rubric"])
+    assert cfg.reward._target_ == "rlaif.rewards.row_rubric.RowRubricReward"
+    assert cfg.judge_eval.labelled == "packaged:everyday_items"  # preflight=true: a set this reward can grade
+    assert cfg.monitor.length_in_rubric is True  # every row's rubric asks about length
+    return {k: v for k, v in dict(cfg.data).items() if k != "seed"}
+
+
+def _reward() -> RowRubricReward:
+    return RowRubricReward(Judge(ScriptedTransport(lambda r: yes_no(0.5)), {"cache": False}))
+
+
+def _questions(rows: object) -> set[str]:
+    return {m[-1]["content"] for m in rows["prompt"]}  # type: ignore[index]
+
+
+def test_the_shipped_rows_pass_the_set_up_check_and_the_held_out_questions_are_unseen() -> None:
+    data = _data_config()
+    train = load_prompts(**{**data, "eval_path": None, "limit": None})
+    held_out = load_prompts(path=data["eval_path"], shuffle=False)
+    assert len(train) >= 48 and len(held_out) >= 16
+    check_rows(_reward(), train, data["path"], data["columns"])
+    check_rows(_reward(), held_out, data["eval_path"], data["columns"])
+    assert not _questions(train) & _questions(held_out)
+    shapes = set()
+    for extra in [*train["extra"], *held_out["extra"]]:
+        rubric = row_rubric_of(extra, "row")
+        assert 3 <= len(rubric.items) <= 5 and any(i.pitfall or i.met_on == "no" for i in rubric.items)
+        shapes |= {i.shape for i in rubric.items}
+        for item in rubric.items:
+            assert item.shape != "rar" or item.text.startswith(PREFIXES), item.text
+            assert item.shape != "rar" or (item.points < 0) == item.text.startswith("Pitfall"), item.text
+    assert shapes == {"rar", "healthbench", "nemo", "text"}  # the shapes mix, in one file
+
+
+def test_a_broken_shipped_style_row_is_refused_naming_its_line(tmp_path: Path) -> None:
+    data = _data_config()
+    rows = resolve("prompts", data["path"]).read_text().splitlines()[:3]
+    broken = json.loads(rows[1]) | {"rubric": [{"title": "x", "description": "Pitfall Criteria: y", "weight": -5}]}
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join([rows[0], json.dumps(broken), rows[2]]) + "\n")
+    with pytest.raises(RubricError, match=f"{path}:2.*no item has positive points"):
+        check_rows(_reward(), load_prompts(path=str(path)), str(path))
+
+
+@pytest.mark.slow
+def test_cpu_row_rubric_trains_end_to_end(tmp_path: Path) -> None:
+    """The baseline, the reward, the canaries (on packaged:everyday_items) and the TensorBoard table all take the
+    rows' own rubrics: two smoke steps with the packaged policy and judge."""
+    run_dir = tmp_path / "run"
+    result = run_train("experiment=cpu_row_rubric", "debug=smoke", f"hydra.run.dir={run_dir}", timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    baseline = json.loads((run_dir / "baseline.json").read_text())
+    assert baseline["scored"] == baseline["prompts"] == 2
+    lines = [json.loads(x) for x in (run_dir / "rewards.jsonl").read_text().splitlines()]
+    assert len(lines) == 8 and all(x["score"] is not None and 0.0 <= x["score"] <= 1.0 for x in lines)
+    points = {v["points"] for x in lines for v in x["verdicts"].values()}
+    assert {5.0, 8.0, -2.0} <= points  # the rows' own items: politeness, "Is the answer long?", the pitfall
+    (check,) = [json.loads(x) for x in (run_dir / "canaries.jsonl").read_text().splitlines()]
+    assert check["parse_failure_rate"] == 0.0 and check["auc"] is not None and check["judge_requests"] == 8.0
+    assert list((run_dir / "runs" / "completions").glob("events.*"))  # the table of item verdicts was written
