@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from rlaif.judges.protocol import ReasoningCutOffError
 from rlaif.judges.rate_limits import CHARS_PER_TOKEN
 
 OPEN_TAG, CLOSE_TAG = "<think>", "</think>"
@@ -84,3 +85,12 @@ def thinking_marker(listed: Mapping[str, float]) -> str | None:
     top = max(listed, key=lambda token: listed[token])
     mass = sum(math.exp(v) for token, v in listed.items() if is_marker(token))
     return top if is_marker(top) and mass >= THINKING_MIN_MASS else None
+
+
+def cut_off_error(where: str, reasoning: str) -> ReasoningCutOffError:
+    """The failure of a reply that ended inside its reasoning (``where``: how it ended), naming the fix."""
+    return ReasoningCutOffError(
+        f"the judge's reply was cut off inside its reasoning ({where}, {len(reasoning)} characters of "
+        f"reasoning, no answer after it): {CUT_OFF_FIX}",
+        reasoning,
+    )

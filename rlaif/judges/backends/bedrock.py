@@ -32,7 +32,6 @@ from rlaif.judges.limits import JudgePolicy
 from rlaif.judges.protocol import (
     JudgeRequest,
     PermanentJudgeError,
-    ReasoningCutOffError,
     TransientJudgeError,
     TransportResult,
 )
@@ -277,11 +276,7 @@ def _parse_reply(reply: Mapping[str, Any]) -> TransportResult:
     if not text.strip():
         if reasoning:
             where = "an unclosed <think> block" if cut_off else f"stopReason={reply.get('stopReason')!r}"
-            raise ReasoningCutOffError(
-                f"the judge's reply was cut off inside its reasoning ({where}, {len(reasoning)} characters of "
-                f"reasoning, no answer after it): {thinking.CUT_OFF_FIX}",
-                reasoning,
-            )
+            raise thinking.cut_off_error(where, reasoning)
         # Deterministic at temperature 0 (e.g. a guardrail or a tool-use only reply): not worth a retry.
         raise PermanentJudgeError(f"Converse reply has no text (stopReason={reply.get('stopReason')!r})")
     usage = reply.get("usage") or {}

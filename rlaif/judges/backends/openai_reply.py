@@ -11,7 +11,6 @@ from rlaif.judges._top_logprobs import add_logprob
 from rlaif.judges.protocol import (
     JudgeRequest,
     PermanentJudgeError,
-    ReasoningCutOffError,
     TokenLogprob,
     TransportResult,
 )
@@ -45,11 +44,7 @@ def parse_completion(completion: Any, request: JudgeRequest) -> TransportResult:
     if not text.strip() and not (graded_by_logprobs and thought):
         if reasoning and not graded_by_logprobs:
             where = "an unclosed <think> block" if cut_off else f"finish_reason={reason}"
-            raise ReasoningCutOffError(
-                f"the judge's reply was cut off inside its reasoning ({where}, {len(reasoning)} characters of "
-                f"reasoning, no answer after it): {thinking.CUT_OFF_FIX}",
-                reasoning,
-            )
+            raise thinking.cut_off_error(where, reasoning)
         raise PermanentJudgeError(f"empty reply content (finish_reason={reason})")
     token_logprobs = None
     if request.logprobs or request.top_logprobs:
