@@ -79,6 +79,23 @@ def test_a_local_handler_scores_and_its_metrics_are_logged(tmp_path: Path) -> No
     assert [line["score"] for line in lines] == [1.0, 0.0, 1.0] and lines[0]["nova_metrics"] == {"exact": 1.0}
 
 
+def test_outside_training_the_function_gets_each_rows_fields_as_in_training() -> None:
+    # The baseline step grades through grade_rows: a Nova function sees a row's other fields (its extra) there too.
+    from rlaif.rewards.capabilities import grade_rows
+
+    seen: list[Any] = []
+
+    def nova_function(event: Any, context: Any) -> list[dict[str, Any]]:
+        seen.extend(event)
+        return [{"id": s["id"], "aggregate_reward_score": float(s.get("task") == "geo")} for s in event]
+
+    reward = NovaLambdaReward(function=nova_function)
+    extras = ['{"task": "geo"}', '{"task": "math"}']
+    grades = asyncio.run(grade_rows(reward, [PROMPT, PROMPT], ["Paris.", "Paris."], ["Paris", ""], extras))
+    assert [g.score for g in grades] == [1.0, 0.0]
+    assert [s.get("task") for s in seen] == ["geo", "math"] and seen[0]["reference_answer"] == "Paris"
+
+
 @pytest.mark.parametrize(
     ("reply", "error"),
     [
