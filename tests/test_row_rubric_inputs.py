@@ -130,17 +130,11 @@ MAPPED = ("data.columns.prompt=question", "data.columns.rubric=items")
     [
         ("rows.jsonl", lambda p: _nova(p, [_row("q1", rubric=RUBRIC), _row("q2")]), (),
          "{path}:2: the row has no 'rubric' field"),
-        ("rows.jsonl", lambda p: _nova(p, [_row("q1", rubric=RUBRIC), _row("q2", metadata={"rubric": []})]), (),
-         "{path}:2: rubric: the rubric is empty"),
-        ("rows.jsonl", lambda p: _nova(p, [_row("q1", rubric=["ok", {"question": "", "weight": 1}])]), (),
-         "{path}:1: rubric[1].question: an item with no text"),
         ("rows.csv", lambda p: _csv(p, json.dumps([{"criterion": "c", "points": "lots", "tags": []}])), MAPPED,
-         "{path} (row id 'rows-1') (column 'items', data.columns.rubric): rubric[0].points: expected a number, "
+         "{path} (row id 'rows-1', column 'items', data.columns.rubric): rubric[0].points: expected a number, "
          "got 'lots'"),
-        ("rows.parquet", lambda p: _parquet(p, json.dumps([{"criterion": "c", "points": -1, "tags": []}])), MAPPED,
-         "{path} (row id 'rows-1') (column 'items', data.columns.rubric): rubric: no item has positive points"),
     ],
-    ids=["no_rubric", "empty", "no_text", "csv_weight", "parquet_no_points"],
+    ids=["no_rubric", "csv_weight"],
 )  # fmt: skip
 def test_a_bad_rubric_exits_2_at_set_up_naming_file_line_and_column(
     tmp_path: Path, name: str, write: Any, mapped: tuple[str, ...], message: str
@@ -153,3 +147,30 @@ def test_a_bad_rubric_exits_2_at_set_up_naming_file_line_and_column(
     errors = [line for line in output.splitlines() if "[ERROR]" in line]
     assert len(errors) == 1 and f"rlaif: {message.format(path=path)}" in errors[0], output[-3000:]
     assert "Traceback" not in output and not run_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "columns", "message"),
+    [
+        ("rows.jsonl", lambda p: _nova(p, [_row("q1", rubric=RUBRIC), _row("q2", metadata={"rubric": []})]), None,
+         "{path}:2: rubric: the rubric is empty"),
+        ("rows.jsonl", lambda p: _nova(p, [_row("q1", rubric=["ok", {"question": "", "weight": 1}])]), None,
+         "{path}:1: rubric[1].question: an item with no text"),
+        ("rows.parquet", lambda p: _parquet(p, json.dumps([{"criterion": "c", "points": -1, "tags": []}])),
+         {"prompt": "question", "rubric": "items"},
+         "{path} (row id 'rows-1', column 'items', data.columns.rubric): rubric: no item has positive points"),
+    ],
+    ids=["empty", "no_text", "parquet_no_points"],
+)  # fmt: skip
+def test_the_set_up_check_names_every_kind_of_bad_rubric(
+    tmp_path: Path, name: str, write: Any, columns: dict[str, str] | None, message: str
+) -> None:
+    # The same check as the two entry-point cases above (exit 2, nothing left behind), without a process each.
+    from rlaif.errors import RubricError
+    from rlaif.runs.config_checks import check_rows
+
+    path = write(tmp_path / name)
+    judge, _ = scripted_judge(_judge)
+    with pytest.raises(RubricError) as caught:
+        check_rows(RowRubricReward(judge), load_prompts(str(path), columns=columns), str(path), columns)
+    assert str(caught.value).startswith(message.format(path=path))

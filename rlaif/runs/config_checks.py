@@ -190,12 +190,19 @@ def _check_row_rubrics(reward: Any, rows: Any, data_path: str, columns: Any) -> 
     # In the file's order, whatever the shuffle: the first bad row named is the first in the file.
     pairs = sorted(zip((str(i) for i in rows["id"]), rows["extra"], strict=True), key=lambda p: order.get(p[0], 0))
     column = (columns or {}).get("rubric")
-    suffix = f" (column {column!r}, data.columns.rubric)" if column else ""
-    wheres = [origins.get(i, f"{data_path} (row id {i!r})") + suffix for i, _ in pairs]
+    wheres = [_where(i, origins, data_path, column) for i, _ in pairs]
     problems = layer.row_problems([e for _, e in pairs], wheres)
     if problems:
         more = f" (and {len(problems) - 1} more rows)" if len(problems) > 1 else ""
         raise RubricError(f"{problems[0]}{more}")
+
+
+def _where(row_id: str, origins: dict[str, str], data_path: str, column: str | None) -> str:
+    """``file:line`` (Nova JSONL) or ``source (row id ...)``, with the ``data.columns.rubric`` column when mapped."""
+    mapped = [f"column {column!r}, data.columns.rubric"] if column else []
+    if row_id in origins:
+        return f"{origins[row_id]} ({mapped[0]})" if mapped else origins[row_id]
+    return f"{data_path} ({', '.join([f'row id {row_id!r}', *mapped])})"
 
 
 def _layer_with(reward: Any, attribute: str) -> Any:
