@@ -253,3 +253,18 @@ def test_data_columns_rubric_maps_another_field_name_in_nova_jsonl(tmp_path: Pat
         check_rows(
             RowRubricReward(judge), load_prompts(str(path), columns={"rubric": "other"}), str(path), {"rubric": "other"}
         )
+
+
+def test_the_documented_override_adds_a_rubric_files_criteria_and_the_default_adds_none() -> None:
+    from hydra import compose, initialize_config_module
+    from hydra.utils import instantiate
+
+    judge, _ = scripted_judge(_always_met)
+    with initialize_config_module("rlaif.conf", version_base="1.3"):
+        plain = compose("train", overrides=["reward=row_rubric"])
+        added = compose("train", overrides=["reward=row_rubric", "rubric=helpfulness", "reward.rubric=${rubric}"])
+    assert instantiate(plain.reward, judge=judge, _convert_="all").file_criteria is None
+    reward = instantiate(added.reward, judge=judge, _convert_="all")
+    assert reward.file_criteria.name == "helpfulness"
+    items = row_rubric_of(extra(["Rests."]), "r", reward.file_criteria).items
+    assert [i.id for i in items][1:] == [f"c_{c.id}" for c in reward.file_criteria.criteria]
