@@ -26,6 +26,9 @@ def test_a_group_run_scores_every_answer_with_one_request_per_order(vllm_server:
         f"judge.base_url={vllm_server.base_url}",
         "debug=smoke",
         "canaries=off",
+        # Two orders per group, not the default's G rotations (tests/rewards/test_group.py covers them): on this
+        # one-thread CPU server the judge is most of the run, and what this test shows is vLLM's JSON group verdicts.
+        "reward.orders=both",
         f"hydra.run.dir={run_dir}",
         timeout=1200,
         env={"OMP_NUM_THREADS": "1"},  # two CPU-heavy processes on 2 cores: one OpenMP thread for the trainer
@@ -38,10 +41,9 @@ def test_a_group_run_scores_every_answer_with_one_request_per_order(vllm_server:
     assert all(0.0 <= line["score"] <= 1.0 and line["rationale"] for line in scored)
     assert all(line["error"] for line in lines if line["score"] is None)  # a failure says why, never a 0
     metrics = json.loads((run_dir / "judge_metrics.json").read_text())
-    # orders: cyclic (the default): each step's group is asked once per rotation of its distinct answers, so every
-    # answer is shown at every place once; a reply without a verdict is asked again once.
-    orders = {line["step"]: line["group"]["distinct"] for line in lines}
-    for line in scored:
-        assert len(line["group_scores"]) == line["group"]["distinct"] == len(line["group"]["ids"])
+    # orders: both: each step's group is asked twice (as listed, reversed); a reply without a verdict once more.
+    for line in scored:  # one score and one set of answer ids per order
+        assert set(line["group_scores"]) == set(line["group"]["ids"]) == {"as_listed", "reversed"}
+    orders = {line["step"]: 2 if line["group"]["distinct"] > 1 else 0 for line in lines}
     # The baseline's 2 lone answers (one request each), then the orders of each step's group, plus retries.
     assert 2 + sum(orders.values()) <= metrics["requests"] <= 2 + 2 * sum(orders.values())
