@@ -165,7 +165,7 @@ class RowRubricReward:
             except VerdictError as exc:
                 grades.append(Grade(score=None, error=str(exc)))
                 continue
-            grades.append(_grade(rubric, votes, {it.id: f"P(met)={votes[it.id].p:.2f}" for it in rubric.items}))
+            grades.append(_grade(rubric, votes))
         return grades
 
     async def _grade_json(self, units: list[tuple[RowRubric, str, str, str | None]]) -> list[Grade]:
@@ -206,15 +206,17 @@ def _read_json(reply: Any, rubric: RowRubric) -> tuple[dict[str, Vote], dict[str
         return str(exc)
 
 
-def _grade(rubric: RowRubric, votes: Mapping[str, Vote], reasons: Mapping[str, str]) -> Grade:
+def _grade(rubric: RowRubric, votes: Mapping[str, Vote], reasons: Mapping[str, str] | None = None) -> Grade:
+    """An answer's grade from its items' votes; ``reasons``: the judge's written reason per item (json mode)."""
     met = {it.id: votes[it.id].p for it in rubric.items}
     gate = math.prod(met[it.id] for it in rubric.items if it.required)
     score = rubric.score(met) * gate
     items = {
         it.id: {"text": it.text, "points": it.points, "met": met[it.id]}
-        | ({"reason": reasons[it.id]} if it.id in reasons and not reasons[it.id].startswith("P(met)") else {})
+        | ({"reason": reasons[it.id]} if reasons and it.id in reasons else {})
         for it in rubric.items
     }
+    reasons = reasons or {it.id: f"P(met)={met[it.id]:.2f}" for it in rubric.items}
     return Grade(score=score, reasons=dict(reasons), verdicts=items, details=jury_details(dict(votes)))
 
 
