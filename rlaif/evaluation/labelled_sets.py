@@ -141,12 +141,19 @@ def _kind(row: Mapping[str, Any]) -> str:
     return "pairwise" if "preferred" in row or "response_a" in row else "pointwise"
 
 
-def _check_listwise(row: dict[str, Any], at: str) -> None:
-    for key in _LISTWISE:
+def _check_shape(row: dict[str, Any], at: str, required: tuple[str, ...]) -> None:
+    """What every kind of labelled row needs: its ``required`` fields, a non-empty prompt and a known split."""
+    for key in required:
         if key not in row:
-            raise DataError(f"{at}: missing required field {key!r} (a {{prompt, responses, ranks}} row)")
+            raise DataError(f"{at}: missing required field {key!r} (a {{{', '.join(required)}}} row)")
     if not isinstance(row["prompt"], str) or not row["prompt"].strip():
         raise DataError(f"{at}: 'prompt' must be a non-empty string")
+    if "split" in row and row["split"] not in SPLITS:
+        raise DataError(f"{at}: 'split' must be {' or '.join(repr(s) for s in SPLITS)}, got {row['split']!r}")
+
+
+def _check_listwise(row: dict[str, Any], at: str) -> None:
+    _check_shape(row, at, _LISTWISE)
     responses, ranks = row["responses"], row["ranks"]
     if not isinstance(responses, list) or len(responses) < 2 or not all(isinstance(r, str) for r in responses):
         raise DataError(f"{at}: 'responses' must be a list of at least two strings")
@@ -158,16 +165,10 @@ def _check_listwise(row: dict[str, Any], at: str) -> None:
         raise DataError(f"{at}: 'ranks' must be one integer >= 1 per response (1 = best), got {ranks!r}")
     if len(set(ranks)) < 2:
         raise DataError(f"{at}: 'ranks' must order the responses: all are ranked {ranks[0]}")
-    if "split" in row and row["split"] not in SPLITS:
-        raise DataError(f"{at}: 'split' must be {' or '.join(repr(s) for s in SPLITS)}, got {row['split']!r}")
 
 
 def _check_item(row: dict[str, Any], at: str) -> None:
-    for key in _ITEM:
-        if key not in row:
-            raise DataError(f"{at}: missing required field {key!r} (a {{prompt, response, item, met}} row)")
-    if not isinstance(row["prompt"], str) or not row["prompt"].strip():
-        raise DataError(f"{at}: 'prompt' must be a non-empty string")
+    _check_shape(row, at, _ITEM)
     if not isinstance(row["response"], str):
         raise DataError(f"{at}: 'response' must be a string")
     if not isinstance(row["met"], bool):
@@ -176,18 +177,10 @@ def _check_item(row: dict[str, Any], at: str) -> None:
         row_item(row, at)
     except RubricError as exc:
         raise DataError(str(exc)) from None
-    if "split" in row and row["split"] not in SPLITS:
-        raise DataError(f"{at}: 'split' must be {' or '.join(repr(s) for s in SPLITS)}, got {row['split']!r}")
 
 
 def _check_row(row: dict[str, Any], at: str, pairwise: bool) -> None:
-    required = _PAIRWISE if pairwise else _POINTWISE
-    for key in required:
-        if key not in row:
-            shape = "{prompt, response_a, response_b, preferred}" if pairwise else "{prompt, response, label}"
-            raise DataError(f"{at}: missing required field {key!r} (a {shape} row)")
-    if not isinstance(row["prompt"], str) or not row["prompt"].strip():
-        raise DataError(f"{at}: 'prompt' must be a non-empty string")
+    _check_shape(row, at, _PAIRWISE if pairwise else _POINTWISE)
     for key in ("response_a", "response_b") if pairwise else ("response",):
         if not isinstance(row[key], str):
             raise DataError(f"{at}: {key!r} must be a string")
@@ -196,8 +189,6 @@ def _check_row(row: dict[str, Any], at: str, pairwise: bool) -> None:
         raise DataError(f"{at}: {key!r} must be {' or '.join(repr(a) for a in allowed)}, got {row[key]!r}")
     if row.get("criterion") is not None and not isinstance(row["criterion"], str):
         raise DataError(f"{at}: 'criterion' must be a criterion id or null")
-    if "split" in row and row["split"] not in SPLITS:
-        raise DataError(f"{at}: 'split' must be {' or '.join(repr(s) for s in SPLITS)}, got {row['split']!r}")
 
 
 def select_split(labelled: LabelledSet, split: str) -> LabelledSet:

@@ -11,6 +11,7 @@ import dataclasses
 import os
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,19 +183,22 @@ def check_rows(reward: Any, rows: Any, data_path: str, columns: Any = None) -> N
 
 
 def _check_row_rubrics(reward: Any, rows: Any, data_path: str, columns: Any) -> None:
-    layer = _layer_with(reward, "row_problems")
+    layer = next((x for x in _layers(reward) if callable(getattr(type(x), "row_problems", None))), None)
     if layer is None:
         return
-    origins = row_origins(data_path, columns)  # read again only to name lines: cheap next to a run
+    ids, extras = [str(i) for i in rows["id"]], list(rows["extra"])
+    if not layer.row_problems(extras, ids):
+        return
+    # A bad row: read the file again, only to name lines, and in its order whatever the shuffle (the first bad row
+    # named is the first in the file).
+    origins = row_origins(data_path, columns)
     order = {row_id: k for k, row_id in enumerate(origins)}
-    # In the file's order, whatever the shuffle: the first bad row named is the first in the file.
-    pairs = sorted(zip((str(i) for i in rows["id"]), rows["extra"], strict=True), key=lambda p: order.get(p[0], 0))
+    pairs = sorted(zip(ids, extras, strict=True), key=lambda p: order.get(p[0], 0))
     column = (columns or {}).get("rubric")
     wheres = [_where(i, origins, data_path, column) for i, _ in pairs]
     problems = layer.row_problems([e for _, e in pairs], wheres)
-    if problems:
-        more = f" (and {len(problems) - 1} more rows)" if len(problems) > 1 else ""
-        raise RubricError(f"{problems[0]}{more}")
+    more = f" (and {len(problems) - 1} more rows)" if len(problems) > 1 else ""
+    raise RubricError(f"{problems[0]}{more}")
 
 
 def _where(row_id: str, origins: dict[str, str], data_path: str, column: str | None) -> str:
@@ -205,24 +209,20 @@ def _where(row_id: str, origins: dict[str, str], data_path: str, column: str | N
     return f"{data_path} ({', '.join([f'row id {row_id!r}', *mapped])})"
 
 
-def _layer_with(reward: Any, attribute: str) -> Any:
-    """The first layer of ``reward`` (looking through wrappers that hold it as ``.reward``) with ``attribute``."""
+def _layers(reward: Any) -> Iterator[Any]:
+    """``reward``, then what each wrapper holds as ``.reward`` (``GuardedReward``, ``TimedReward``, ...), each once.
+    A wrapper's ``__getattr__`` already answers for what it wraps; stepping in also covers one without it."""
     seen: set[int] = set()
     layer = reward
     while layer is not None and id(layer) not in seen:
         seen.add(id(layer))
-        if callable(getattr(type(layer), attribute, None)):
-            return layer
+        yield layer
         layer = layer.__dict__.get("reward") if hasattr(layer, "__dict__") else None
-    return None
 
 
 def _reference_need(reward: Any) -> tuple[str, str] | None:
     """(what reads the reference, the way out) for the first layer of ``reward`` that needs one; None if none."""
-    seen: set[int] = set()
-    layer = reward
-    while layer is not None and id(layer) not in seen:
-        seen.add(id(layer))
+    for layer in _layers(reward):
         if getattr(layer, "requires_reference", False):
             name = str(getattr(layer, "__name__", type(layer).__name__))
             return (
@@ -237,8 +237,6 @@ def _reference_need(reward: Any) -> tuple[str, str] | None:
                 "use a rubric that grades without one (rubric=everyday), or set ++rubric.show_reference=false "
                 "if its criteria do not need it",
             )
-        # A wrapper's __getattr__ already answers for what it wraps; stepping in also covers one without it.
-        layer = layer.__dict__.get("reward") if hasattr(layer, "__dict__") else None
     return None
 
 
