@@ -133,7 +133,9 @@ def open_reward(*overrides: str, run_dir: str | os.PathLike[str] | None = None) 
         folder.mkdir(parents=True, exist_ok=True)
     log_path = str(folder / "rewards.jsonl") if folder is not None else None
     with ExitStack() as stack:  # the judge (and any server it launched) is closed however the block ends
-        judge, reward = stack.enter_context(open_judge_and_reward(config.judge, config.reward, folder, log_path=log_path))
+        judge, reward = stack.enter_context(
+            open_judge_and_reward(config.judge, config.reward, folder, log_path=log_path)
+        )
         if config.check_judge:
             check_judge_for(judge, reward)
         function = RewardFunction(judge, reward, config, folder)
