@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -124,26 +124,29 @@ def open_reward(*overrides: str, run_dir: str | os.PathLike[str] | None = None) 
 
     A bad override raises :class:`rlaif.errors.ConfigError` naming it; a judge that cannot answer its first
     request raises before anything is yielded. See the module docstring for ``run_dir``."""
+    config = compose_config(overrides, where="open_reward")
+    with open_configured_reward(config, Path(run_dir) if run_dir is not None else None) as function:
+        yield function
+
+
+@contextmanager
+def open_configured_reward(config: DictConfig, run_dir: Path | None) -> Iterator[RewardFunction]:
+    """:func:`open_reward` for a config already composed (``python -m rlaif.serve``'s own, from ``@hydra.main``)."""
+    import json
+
     from rlaif.runs.judge_and_reward import check_judge_for, open_judge_and_reward
     from rlaif.runs.judge_totals import folder_totals
 
-    config = compose_config(overrides, where="open_reward")
-    folder = Path(run_dir) if run_dir is not None else None
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-    log_path = str(folder / "rewards.jsonl") if folder is not None else None
-    with ExitStack() as stack:  # the judge (and any server it launched) is closed however the block ends
-        judge, reward = stack.enter_context(
-            open_judge_and_reward(config.judge, config.reward, folder, log_path=log_path)
-        )
-        if config.check_judge:
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = str(run_dir / "rewards.jsonl") if run_dir is not None else None
+    with open_judge_and_reward(config.judge, config.reward, run_dir, log_path=log_path) as (judge, reward):
+        if config.check_judge:  # the judge (and any server it launched) is closed however the block ends
             check_judge_for(judge, reward)
-        function = RewardFunction(judge, reward, config, folder)
+        function = RewardFunction(judge, reward, config, run_dir)
         try:
             yield function
         finally:
             function.write_totals()
-            if folder is not None:
-                import json
-
-                (folder / "judge_metrics.json").write_text(json.dumps(folder_totals(folder), indent=2))
+            if run_dir is not None:
+                (run_dir / "judge_metrics.json").write_text(json.dumps(folder_totals(run_dir), indent=2))
