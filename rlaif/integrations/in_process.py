@@ -62,6 +62,7 @@ class RewardFunction:
 
         self.judge, self.config, self.run_dir = judge, config, run_dir
         monitor = build_monitor(config.monitor, config.get("rubric"), run_dir) if run_dir is not None else None
+        self.monitor = monitor
         self.reward = GuardedReward(reward, [monitor] if monitor is not None else [])
         self.__name__ = self.reward.__name__  # TRL logs the reward's metrics under this name
         self.callbacks = [StopOnRequest(self.reward.stop)]
@@ -75,6 +76,8 @@ class RewardFunction:
         self._calls += 1
         if kwargs.get("trainer_state") is None:  # outside a trainer each call is a step of its own
             kwargs["trainer_state"] = SimpleNamespace(global_step=self._calls - 1)
+        elif self._calls == 1:
+            self._resumed(int(kwargs["trainer_state"].global_step))
         try:
             return await self.reward(prompts, completions, **kwargs)
         finally:
@@ -109,6 +112,21 @@ class RewardFunction:
             extra["judge_failed"] = 1.0 if score is None else 0.0
         reason, self.reward.stop.reason = self.reward.stop.reason, None  # reported once, to this batch's caller
         return Scored(list(scores), extras, metrics, None if reason is None else str(reason))
+
+    def _resumed(self, done: int) -> None:
+        """A trainer whose first reward call comes after step ``done`` > 0 resumed from ``checkpoint-<done>``: the
+        lines of the steps it replays are cut from the run folder's logs, so each step is there once (as
+        ``rlaif.train``'s ``resume=`` does), and the alarm rule restarts from the checkpoint's step."""
+        if self.run_dir is None or done == 0:
+            return
+        from rlaif.rewards.run_log import per_rank
+        from rlaif.runs.processes import is_main_process
+        from rlaif.runs.resume_logs import cut_logs
+
+        cut_logs(self.run_dir, done, [str(per_rank(Path("rewards.jsonl")))])
+        if self.monitor is not None and is_main_process():
+            cut_logs(self.run_dir, done, ["monitor.jsonl", "alarms.jsonl"])
+            self.monitor.restore(done)
 
     def write_totals(self) -> None:
         """The judge's totals so far in ``<run_dir>/judge_totals/`` (a crash loses at most the requests in flight)."""
