@@ -151,17 +151,10 @@ class NovaGrader:
 
 def build_grader(overrides: Sequence[str] = ()) -> NovaGrader:
     """The grader for ``overrides`` (after :data:`LAMBDA_DEFAULTS`), composed from rlaif's config tree."""
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-
+    from rlaif.runs.composed import compose_config
     from rlaif.runs.judge_and_reward import build_judge_and_reward
 
-    overrides = [*LAMBDA_DEFAULTS, *overrides]
-    if GlobalHydra.instance().is_initialized():  # inside python -m rlaif.train (reward=nova_lambda): its tree
-        cfg = compose("train", overrides=overrides)
-    else:
-        with initialize_config_module("rlaif.conf", version_base="1.3"):
-            cfg = compose("train", overrides=overrides)
+    cfg = compose_config([*LAMBDA_DEFAULTS, *overrides], where=OVERRIDES_ENV)
     _, reward = build_judge_and_reward(cfg.judge, cfg.reward, log_path=None)  # lives as long as the container
     return NovaGrader(reward)
 
