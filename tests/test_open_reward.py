@@ -165,3 +165,20 @@ def test_a_resumed_trainer_logs_each_replayed_step_once(tmp_path: Path) -> None:
     # Both starts' requests count (the replayed answers were answered from the run's judge cache).
     totals = json.loads((tmp_path / "judge_metrics.json").read_text())
     assert totals["requests"] == 4 + 4 + 4 + 4 + 4 and totals["cache_hits"] >= 8
+
+
+def test_with_its_callbacks_a_failing_judge_stops_a_trl_run_after_the_step(tmp_path: Path) -> None:
+    """GRPOTrainer(callbacks=reward.callbacks): past max_failure_rate the run ends after that step, with a
+    checkpoint to resume from, as rlaif.train stops (not at max_steps, not by a crash inside TRL)."""
+    from _tiny_trl import tiny_trainer
+
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    overrides = ("judge=vllm", f"judge.base_url={url}", "judge.policy.max_retries=0", "check_judge=false")
+    with rlaif.open_reward(*overrides, "reward=rubric", "reward.failures.window=4", "monitor=off") as reward:
+        trainer, out = tiny_trainer(
+            tmp_path, [reward], reward.callbacks, max_steps=3, save_strategy="steps", save_steps=10
+        )
+        trainer.train()
+    assert trainer.state.global_step == 1
+    assert (out / "checkpoint-1" / "trainer_state.json").is_file()
+    assert reward.reward.stop.reason is not None and "failure rate" in str(reward.reward.stop.reason)
