@@ -102,26 +102,34 @@ def fresh_process_reward() -> Iterator[None]:
 def test_the_reward_loop_call_scores_as_open_reward_one_judge_per_process(tmp_path: Path) -> None:
     # A worker process of its own, as verl's RewardLoopWorker is: two batches, then it exits without closing.
     script = f"""
-import asyncio, json, sys
+import asyncio, atexit, json, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from test_integration_verl import ROWS, ANSWERS, reward_loop
+from rlaif.integrations import verl as rlaif_verl
 from rlaif.integrations.in_process import open_reward
+judges = []  # exit handlers run last-registered first: this one after the reward's own
+atexit.register(lambda: print("AT EXIT judge loop running:", judges[0]._thread is not None))
 kwargs = {{"run_dir": {str(tmp_path / "run")!r}}}
 first = reward_loop(kwargs, ROWS, ANSWERS)
+judges.append(rlaif_verl.reward_function(rlaif_verl.settings_from(kwargs)).judge)
 second = reward_loop(kwargs, ROWS[:2], ANSWERS[:2])
 with open_reward("monitor=off", "++judge.policy.cache=false") as reward:
     prompts = [[{{"role": "user", "content": r["extra_info"]["question"]}}] for r in ROWS]
     refs = [r["reward_model"]["ground_truth"] for r in ROWS]
     scored = asyncio.run(reward.score_batch(prompts, ANSWERS, reference_answer=refs))
-print(json.dumps({{"first": first, "second": second, "in_process": scored.scores}}))
+print("JSON", json.dumps({{"first": first, "second": second, "in_process": scored.scores}}))
+print("BEFORE EXIT judge loop running:", judges[0]._thread is not None)
 """
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RLAIF_VERL_OVERRIDES": "monitor=off"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = json.loads(done.stdout.split("JSON ", 1)[1].splitlines()[0])
+    assert "BEFORE EXIT judge loop running: True" in done.stdout
+    assert "AT EXIT judge loop running: False" in done.stdout  # closed by the reward's exit handler
     first = out["first"]
     assert [r["reward_score"] for r in first] == pytest.approx(out["in_process"], abs=1e-6)
     assert first[1]["reward_score"] == 0.0  # off-topic: the on-topic gate, as in training
+    assert first[1]["reward_extra_info"]["rubric_on_topic_rationale"].startswith("gate")
     assert 0 < first[0]["reward_score"] <= 1 and 0 < first[2]["reward_score"] <= 1
     for result in first + out["second"]:  # verl needs the same keys for every answer (reward_loop.py 365-369)
         assert set(result["reward_extra_info"]) == {"score", "rubric_on_topic_rationale", "judge_failed"}
@@ -134,9 +142,11 @@ print(json.dumps({{"first": first, "second": second, "in_process": scored.scores
     steps = [line["step"] for line in lines]
     assert len(set(steps[:3])) == 1 and len(set(steps[3:])) == 1 and steps[3] != steps[0]  # a batch, one step
     assert [line["completion"] for line in lines] == ANSWERS + ANSWERS[:2]
+    assert [line["prompt_id"] for line in lines] == ["0", "0", "1", "0", "0"]  # extra_info["index"]
     assert len(list((folder / "judge_totals").iterdir())) == 1  # the same judge for both batches
-    assert (folder / "judge_cache").is_dir()
-    assert json.loads((folder / "judge_metrics.json").read_text())  # written when the process exited
+    assert (folder / "judge_cache").is_dir() and (folder / "monitor.jsonl").is_file()  # the alarm is on by default
+    totals = json.loads((folder / "judge_metrics.json").read_text())  # brought up to date after every batch
+    assert totals["requests"] > 0
 
 
 def _dead_judge(*more: str) -> list[str]:

@@ -14,6 +14,7 @@ scores a ``DataProto`` built as verl's agent loop builds it (``agent_loop.py`` l
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -124,3 +125,31 @@ def test_verls_reward_loop_worker_and_batch_manager_score_with_rlaif() -> None:
     assert batch_scores == pytest.approx(scores, abs=1e-5)  # the same reward either way
     assert out["reward_extra_info"]["judge_failed"] == [0.0, 0.0, 0.0]
     assert len(out["reward_extra_info"]["rubric_on_topic_rationale"]) == 3
+
+
+def test_verls_reward_loop_manager_with_ray_actors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """verl's ``RewardLoopManager`` as its trainer runs it: two ``RewardLoopWorker`` Ray actors, each a process with
+    its own judge and run folder; the environment's overrides reach them (a local Ray cluster inherits it)."""
+    import ray
+    from verl.experimental.reward_loop import RewardLoopManager
+    from verl.utils import hf_tokenizer
+
+    from rlaif.data.models import packaged_model_dir
+
+    default, _ = doc_blocks()
+    lines = [line for line in default if not line.startswith("reward.num_workers=")]
+    lines += ["reward.num_workers=2", f"+reward.custom_reward_function.reward_kwargs.run_dir={tmp_path}"]
+    monkeypatch.setenv(rlaif_verl.OVERRIDES_ENV, "monitor=off reward.name=from_env")
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        manager = RewardLoopManager(verl_config(lines, packaged_model_dir()))
+        out = manager.compute_rm_score(agent_loop_batch(hf_tokenizer(str(packaged_model_dir()))))
+    finally:
+        ray.shutdown()
+    scores = out.batch["rm_scores"].sum(-1).tolist()
+    assert scores[1] == 0.0 and 0 < scores[0] <= 1 and 0 < scores[2] <= 1
+    assert out.meta_info["reward_extra_keys"] == ["score", "from_env_rationale", "judge_failed"]
+    assert out.non_tensor_batch["judge_failed"].tolist() == [0.0, 0.0, 0.0]
+    folders = sorted(tmp_path.iterdir())  # 3 answers padded to 4, two to each worker
+    assert len(folders) == 2 and all((f / "rewards.jsonl").is_file() for f in folders)
+    assert all(json.loads((f / "judge_metrics.json").read_text())["requests"] > 0 for f in folders)
