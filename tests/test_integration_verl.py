@@ -36,7 +36,8 @@ import pytest
 from rlaif.errors import ConfigError, DataError
 from rlaif.integrations import verl as rlaif_verl
 
-ROWS = [  # verl rows as its data recipes write them: the question in extra_info, the reference in reward_model
+# verl rows as its data recipes write them: the question in extra_info, the reference in reward_model
+ROWS: list[dict[str, Any]] = [
     {"data_source": "everyday", "reward_model": {"ground_truth": "Paris"},
      "extra_info": {"index": 0, "question": "What is the capital of France?"}},
     {"data_source": "everyday", "reward_model": {"ground_truth": "Paris"},

@@ -1,19 +1,12 @@
-"""rlaif's reward as a verl custom reward function (checked against verl 0.9.1; docs/verl.md).
+"""rlaif's reward as a verl custom reward function (checked against verl 0.9.1; docs/verl.md is the user's page).
 
-verl 0.9.1 computes rewards in its reward loop: ``RewardLoopWorker`` Ray actors, each with the ``naive`` reward
-manager, which awaits ``compute_score(data_source=, solution_str=, ground_truth=, extra_info=, **reward_kwargs)``
-once per answer (``verl/experimental/reward_loop/reward_manager/naive.py`` lines 148-155). :func:`compute_score`
-is that function. Calls arriving in the same process within ``batch_window_s`` are scored together, as one batch
-through one judge: the first call opens the process's :class:`~rlaif.integrations.in_process.RewardFunction`
-(the same config as ``python -m rlaif.train``), later calls reuse it, and it is closed at interpreter exit.
-:func:`compute_score_batch` is the batch form ``BatchRewardManager`` calls (``verl/workers/reward_manager/batch.py``).
-
-Settings, from verl's ``reward.custom_reward_function.reward_kwargs`` or the environment:
-``overrides`` (a list, or one shlex-split string) after ``$RLAIF_VERL_OVERRIDES`` (so they win on a clash);
-``run_dir`` (else ``$RLAIF_VERL_RUN_DIR``): each process writes its run-folder files in
-``<run_dir>/<host>-<pid>/``; ``failed_score`` (default 0.5): the number verl gets for an answer the judge failed
-on, counted in ``judge_failed``; ``batch_window_s`` (default 0.1). The question comes from
-``extra_info["question"]`` (verl's own data recipes keep it there), the reference from ``ground_truth``.
+verl 0.9.1's reward loop (``RewardLoopWorker`` Ray actors with the ``naive`` manager) awaits
+``compute_score(data_source=, solution_str=, ground_truth=, extra_info=, **reward_kwargs)`` once per answer
+(``verl/experimental/reward_loop/reward_manager/naive.py`` lines 148-155): :func:`compute_score`. The calls one
+process receives within ``batch_window_s`` are scored as one batch through that process's one
+:class:`~rlaif.integrations.in_process.RewardFunction`, opened on the first call and closed at interpreter exit.
+:func:`compute_score_batch` is the form ``BatchRewardManager`` calls (``verl/workers/reward_manager/batch.py``).
+Settings come from verl's ``reward.custom_reward_function.reward_kwargs`` and the environment (:func:`settings_from`).
 """
 
 from __future__ import annotations
@@ -32,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rlaif.errors import ConfigError, DataError
+from rlaif.rewards.failures import NEUTRAL_SCORE
 
 OVERRIDES_ENV = "RLAIF_VERL_OVERRIDES"
 RUN_DIR_ENV = "RLAIF_VERL_RUN_DIR"
@@ -47,8 +41,10 @@ class Settings:
 
 
 def settings_from(reward_kwargs: Mapping[str, Any]) -> Settings:
-    """The settings in verl's ``reward_kwargs`` and the environment; a key this function does not take, or a
-    value of the wrong type, raises :class:`ConfigError` naming it."""
+    """``overrides`` (a list, or one shlex-split string) after ``$RLAIF_VERL_OVERRIDES`` (so they win on a clash);
+    ``run_dir`` (else ``$RLAIF_VERL_RUN_DIR``; each process writes in ``<run_dir>/<host>-<pid>/``); ``failed_score``
+    (the number verl gets where the judge failed, counted in ``judge_failed``) and ``batch_window_s``. A key this
+    function does not take, or a value of the wrong type, raises :class:`ConfigError` naming it."""
     where = "reward.custom_reward_function.reward_kwargs"
     unknown = sorted(set(reward_kwargs) - set(SETTINGS))
     if unknown:
@@ -61,7 +57,7 @@ def settings_from(reward_kwargs: Mapping[str, Any]) -> Settings:
     overrides = (*shlex.split(os.environ.get(OVERRIDES_ENV, "")), *(str(o) for o in given))
     run_dir = reward_kwargs.get("run_dir") or os.environ.get(RUN_DIR_ENV) or None
     numbers = {}
-    for key, default in (("failed_score", 0.5), ("batch_window_s", 0.1)):
+    for key, default in (("failed_score", NEUTRAL_SCORE), ("batch_window_s", 0.1)):
         value = reward_kwargs.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}.{key}: expected a number, got {value!r}")
