@@ -182,3 +182,23 @@ def test_with_its_callbacks_a_failing_judge_stops_a_trl_run_after_the_step(tmp_p
     assert trainer.state.global_step == 1
     assert (out / "checkpoint-1" / "trainer_state.json").is_file()
     assert reward.reward.stop.reason is not None and "failure rate" in str(reward.reward.stop.reason)
+
+
+def test_a_plain_trl_datasets_rubric_column_grades_with_reward_row_rubric() -> None:
+    """In a user's TRL dataset each row's rubric is a column of its own (rlaif's loader keeps it in ``extra``)."""
+    rubrics = [
+        [{"criterion": "Says how many minutes", "points": 5}],
+        ["Mentions cold water", {"criterion": "Is rude", "points": -5}],
+    ]
+    with rlaif.open_reward("reward=row_rubric", "monitor=off") as reward:
+        scored = asyncio.run(reward.score_batch([QUESTION] * 2, ["Boil it for 8 minutes."] * 2, rubric=rubrics))
+    assert all(isinstance(s, float) for s in scored.scores) and scored.extras[0]["judge_failed"] == 0.0
+    assert scored.metrics["row_rubric/items_per_answer"] == 1.5  # each answer was graded on its own row's items
+
+
+def test_under_a_neutral_failure_rule_a_failed_answer_still_counts_as_failed() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    overrides = ("judge=vllm", f"judge.base_url={url}", "judge.policy.max_retries=0", "check_judge=false")
+    with rlaif.open_reward(*overrides, "reward=rubric", "reward.failures.on_judge_error=neutral") as reward:
+        scored = asyncio.run(reward.score_batch([QUESTION], ["Boil it."]))
+    assert scored.scores == [0.5] and scored.extras[0]["judge_failed"] == 1.0

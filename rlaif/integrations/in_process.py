@@ -25,6 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from rlaif.rewards.report import LOG_JUDGE_FAILED
 from rlaif.runs.composed import compose_config
 
 
@@ -99,8 +100,10 @@ class RewardFunction:
         def log_metric(key: str, value: float) -> None:
             metrics[key] = float(value)
 
+        failed: list[bool] = []
         state = SimpleNamespace(global_step=step - 1) if step is not None else None
         kwargs = {**columns, "log_extra": log_extra, "log_metric": log_metric, "trainer_state": state}
+        kwargs[LOG_JUDGE_FAILED] = failed.extend
         self._calls += 1
         if state is None:
             kwargs["trainer_state"] = SimpleNamespace(global_step=self._calls - 1)
@@ -108,8 +111,9 @@ class RewardFunction:
             scores = await self.reward(list(prompts), list(completions), **kwargs)
         finally:
             self.write_totals()
-        for extra, score in zip(extras, scores, strict=True):
-            extra["judge_failed"] = 1.0 if score is None else 0.0
+        failed = failed or [score is None for score in scores]  # a reward of the user's that does not report
+        for extra, judge_failed in zip(extras, failed, strict=True):
+            extra["judge_failed"] = float(judge_failed)  # under on_judge_error=neutral too, where the score is 0.5
         reason, self.reward.stop.reason = self.reward.stop.reason, None  # reported once, to this batch's caller
         return Scored(list(scores), extras, metrics, None if reason is None else str(reason))
 

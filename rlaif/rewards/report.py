@@ -140,6 +140,11 @@ class StepReport:
     metrics: dict[str, float] = field(default_factory=dict)  # reward-specific, logged as <name>/<key>
 
 
+# A keyword argument TRL never passes: a callable rlaif's own callers (``score_batch``) give to learn which answers
+# the judge failed on, whatever score the failure rule gave them (None, or the neutral 0.5).
+LOG_JUDGE_FAILED = "rlaif_log_judge_failed"
+
+
 def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardLog) -> None:
     """Log metrics and rationales to TRL (when it passed its callbacks), judge errors to the console,
     and append to rewards.jsonl."""
@@ -156,6 +161,8 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
                 log_metric(f"judge/{key}", value)
     if (log_extra := kwargs.get("log_extra")) is not None:
         log_extra(f"{step.name}_rationale", [g.rationale() for g in step.grades])
+    if (log_failed := kwargs.get(LOG_JUDGE_FAILED)) is not None:  # not TRL's: rlaif's callers outside TRL
+        log_failed([g.judged and g.error is not None for g in step.grades])
     ids = kwargs.get("id") or [None] * len(step.grades)
     refs = kwargs.get("reference_answer") or [None] * len(step.grades)
     log.write_step(

@@ -101,7 +101,9 @@ class RowRubricReward:
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         references = kwargs.get("reference_answer") or [None] * len(prompts)
-        extras = kwargs.get("extra") or [None] * len(prompts)
+        extras = kwargs.get("extra") or [None] * len(prompts)  # rlaif's rows keep a row's other fields there
+        if kwargs.get("extra") is None and kwargs.get(RUBRIC_FIELD) is not None:  # a user's dataset, in plain TRL
+            extras = [{RUBRIC_FIELD: rubric} for rubric in kwargs[RUBRIC_FIELD]]
         ids = kwargs.get("id") or list(range(len(prompts)))
         answers = [answer_text(c) for c in completions]
         grades, gated = await self._grade(prompts, answers, references, extras, ids)
