@@ -40,7 +40,7 @@ log = logging.getLogger("rlaif.serve")
 
 class BatchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    window_ms: float = Field(default=5.0, ge=0)
+    window_ms: float = Field(default=50.0, ge=0)
     max_answers: int = Field(default=64, ge=1)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +45,7 @@ CLIENTS = 12
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     run_dir = tmp_path_factory.mktemp("serve") / "run"
-    served = Served(run_dir, "judge=local", f"auth.api_key_env={KEY_ENV}", "batch.window_ms=50", env={KEY_ENV: KEY})
+    served = Served(run_dir, "judge=local", f"auth.api_key_env={KEY_ENV}", env={KEY_ENV: KEY})
     yield served.wait_ready()
     served.stop()
 
@@ -132,6 +133,9 @@ def test_concurrent_clients_share_judge_batches_and_get_their_own_scores(server:
     steps = {line["step"] for line in logged}
     assert len(steps) < CLIENTS  # several clients' answers went to the judge in one batch
     assert all(by_answer[a]["reference"] is None for a in answers)  # a null label: no reference answer
+    # the rest of a run folder's reward files, as open_reward leaves them
+    assert (server.run_dir / "monitor.jsonl").is_file() and (server.run_dir / "judge_cache").is_dir()
+    assert "answered the pre-flight request" in server.log.read_text()  # check_judge=true: one real question first
 
 
 @pytest.mark.parametrize(
@@ -165,7 +169,9 @@ def test_api_key(server: Served) -> None:
                 "GET" if path == "/metrics" else "POST", server.url + path, json=good, headers=headers
             )
             assert response.status_code == 401, (path, headers)
-    assert httpx.get(f"{server.url}/health").json()["status"] == "ok"  # probes need no key
+    health = httpx.get(f"{server.url}/health").json()  # probes need no key
+    assert health["status"] == "ok" and health["nova"] is True and health["last_stop"] is None
+    assert isinstance(health["batches"], int)
 
 
 def test_nova_gives_the_lambdas_results(server: Served, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,7 +187,8 @@ def test_nova_gives_the_lambdas_results(server: Served, monkeypatch: pytest.Monk
     for mine, theirs in zip(served, lambda_results, strict=True):
         assert mine["aggregate_reward_score"] == pytest.approx(theirs["aggregate_reward_score"], abs=1e-4)
         assert [m["name"] for m in mine["metrics_list"]] == [m["name"] for m in theirs["metrics_list"]]
-    assert {"name": "error", "value": 1.0, "type": "Metric"} in served[2]["metrics_list"]  # malformed: 0 and error
+    assert served[2]["aggregate_reward_score"] == 0.0  # malformed: 0 and an error metric
+    assert {"name": "error", "value": 1.0, "type": "Metric"} in served[2]["metrics_list"]
     not_a_list = httpx.post(f"{server.url}/nova", content=b'"x"', headers=AUTH)
     assert not_a_list.status_code == 422 and not_a_list.json()["detail"].startswith("event:")
 
@@ -203,6 +210,10 @@ def test_metrics_in_prometheus_text(server: Served) -> None:
     assert samples[("rlaif_serve_batch_answers_count", ())] == samples[("rlaif_serve_reward_calls_total", ())]
     assert ("rlaif_serve_reward_seconds_count", (("endpoint", "get_reward"),)) in samples
     assert samples[("rlaif_serve_http_requests_total", (("path", "/health"), ("status", "200")))] >= 1
+    assert samples[("rlaif_serve_stops_total", ())] == 0
+    names = {name for name, _ in samples}
+    for key in ("retries", "cache_hits", "tokens_in", "tokens_out"):  # every name docs/serving.md lists
+        assert f"rlaif_judge_{key}_total" in names
 
 
 def test_the_api_key_variable_must_be_set(tmp_path: Path) -> None:
@@ -212,3 +223,9 @@ def test_the_api_key_variable_must_be_set(tmp_path: Path) -> None:
     output = served.log.read_text().strip().splitlines()
     assert len(output) == 1 and "auth.api_key_env" in output[0] and "RLAIF_UNSET_KEY_VAR" in output[0]
     assert not (tmp_path / "run").exists()  # nothing of this invocation is left behind
+
+
+def test_ctrl_c_stops_the_server_cleanly(server: Served) -> None:  # last: it stops the module's server
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(60) == 0
+    assert (server.run_dir / "judge_metrics.json").is_file() and not (server.run_dir / "FAILED").exists()

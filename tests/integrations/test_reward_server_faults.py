@@ -44,7 +44,9 @@ def judge_server(tmp_path: Path) -> Iterator[tuple[FlakyServer, Path]]:
 
 
 def serving(flaky: FlakyServer, run_dir: Path) -> Served:
-    return Served(run_dir, "judge=vllm", f"judge.base_url={flaky.url}", *FAST_JUDGE).wait_ready(120)
+    return Served(run_dir, "judge=vllm", f"judge.base_url={flaky.url}", "failure_score=0.25", *FAST_JUDGE).wait_ready(
+        120
+    )
 
 
 def metric_values(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -62,12 +64,12 @@ def test_a_judge_failure_gets_the_failure_value_counted(judge_server: tuple[Flak
     try:
         reply = httpx.post(f"{served.url}/get_reward", json=ROLLOUT, timeout=60).json()
         # two criteria, each tried twice: all four attempts failed
-        assert reply == {"rewards": [0.5], "scores": [0.5], "extra_logs": {"judge_failed": [1.0]}}
+        assert reply == {"rewards": [0.25], "scores": [0.25], "extra_logs": {"judge_failed": [1.0]}}
         (line,) = [json.loads(x) for x in (run_dir / "rewards.jsonl").read_text().splitlines()]
         assert line["score"] is None and line["error"]  # the run folder keeps the failure as a failure
 
         nova = httpx.post(f"{served.url}/nova", json=[sagemaker_sample("n-1", POLITE_SHORT)], timeout=60).json()
-        assert nova[0]["aggregate_reward_score"] == 0.5  # the Lambda's neutral value
+        assert nova[0]["aggregate_reward_score"] == 0.5  # the Lambda's neutral value, whatever failure_score is
         assert {"name": "judge_error", "value": 1.0, "type": "Metric"} in nova[0]["metrics_list"]
 
         values = metric_values(served.url)
