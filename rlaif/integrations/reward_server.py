@@ -23,6 +23,7 @@ import math
 import secrets
 import signal
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -90,7 +91,8 @@ class Batcher:
     def __init__(self, function: RewardFunction, settings: BatchSettings, metrics: ServerMetrics) -> None:
         self.function, self.metrics = function, metrics
         self.window_s, self.max_answers = settings.window_ms / 1000.0, settings.max_answers
-        self.queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self.pending: deque[_Pending] = deque()
+        self.arrived = asyncio.Event()  # set while ``pending`` holds a request
         self.step = 0  # batches scored; score_batch's step (1 = the first)
         self.last_stop: str | None = None
 
@@ -98,19 +100,21 @@ class Batcher:
         self, prompts: list[str], answers: list[str], references: list[str]
     ) -> tuple[list[float | None], list[dict[str, Any]]]:
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Pending(prompts, answers, references, future))
+        self.pending.append(_Pending(prompts, answers, references, future))
+        self.arrived.set()
         return await future
 
     async def run(self) -> None:
         while True:
-            batch = [await self.queue.get()]
+            await self.arrived.wait()
             await asyncio.sleep(self.window_s)  # let concurrent requests join this batch
+            batch = [self.pending.popleft()]
             size = len(batch[0].answers)
-            while size < self.max_answers and not self.queue.empty():
-                if size + len(self.queue._queue[0].answers) > self.max_answers:  # type: ignore[attr-defined]
-                    break  # the next request waits for the next batch rather than overfill this one
-                batch.append(self.queue.get_nowait())
+            while self.pending and size + len(self.pending[0].answers) <= self.max_answers:
+                batch.append(self.pending.popleft())  # a request that would overfill it waits for the next batch
                 size += len(batch[-1].answers)
+            if not self.pending:
+                self.arrived.clear()
             await self._score(batch)
 
     async def _score(self, batch: list[_Pending]) -> None:

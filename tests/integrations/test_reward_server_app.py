@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,37 @@ def test_bad_settings_are_named(values: dict[str, object], key: str) -> None:
 def test_the_answer_is_the_query_minus_its_prompt() -> None:
     prompts, answers, references = read_openrlhf(b'{"query": ["Q? A."], "prompts": ["Q?"], "labels": [null]}')
     assert (prompts, answers, references) == (["Q?"], [" A."], [""])
+
+
+def test_batches_take_whole_requests_up_to_max_answers_and_each_gets_its_own_scores() -> None:
+    import asyncio
+
+    from rlaif.integrations.in_process import Scored
+    from rlaif.integrations.reward_server import Batcher, BatchSettings
+
+    batches: list[list[str]] = []
+
+    class Scripted:  # a reward that scores an answer by its text, and records each batch (unit test only)
+        async def score_batch(self, prompts: Any, answers: Any, step: Any = None, **columns: Any) -> Scored:
+            batches.append(list(answers))
+            return Scored([float(a) for a in answers], [{} for _ in answers])
+
+    metrics = SimpleNamespace(
+        reward_calls=SimpleNamespace(inc=lambda: None),
+        batch_answers=SimpleNamespace(observe=lambda n: None),
+        reward_seconds=SimpleNamespace(labels=lambda e: SimpleNamespace(observe=lambda s: None)),
+    )
+    batcher = Batcher(Scripted(), BatchSettings(window_ms=0, max_answers=4), metrics)  # type: ignore[arg-type]
+    requests = [["1", "2", "3"], ["4", "5"], ["6", "7", "8", "9", "10"], ["11"]]
+
+    async def run() -> list[Any]:
+        task = asyncio.create_task(batcher.run())
+        try:
+            return await asyncio.gather(*(batcher.score(r, r, [""] * len(r)) for r in requests))
+        finally:
+            task.cancel()
+
+    replies = asyncio.run(run())
+    assert batches == [["1", "2", "3"], ["4", "5"], ["6", "7", "8", "9", "10"], ["11"]]  # 3+2 > 4: no overfill
+    assert [scores for scores, _ in replies] == [[float(a) for a in r] for r in requests]
+    assert batcher.step == 4
