@@ -3,9 +3,9 @@
 - ``POST /get_reward``: OpenRLHF's remote reward model as its client sends it (0.11.2,
   ``openrlhf/utils/agent.py``, ``SingleTurnAgentExecutor._fetch_rewards_via_http``): ``{"query": [prompt +
   response], "prompts": [prompt], "labels": [label]}`` in; ``{"rewards": [...], "scores": [...], "extra_logs":
-  {"judge_failed": [...]}}`` out, one value per query. The answer judged is the query minus its prompt; a string
-  label is the row's ``reference_answer``. OpenRLHF turns the reply into tensors, so every value is a number: an
-  answer the judge failed on gets ``failure_score`` (counted).
+  {"judge_failed": [...]}}`` out, one value per query. The answer judged is the query minus its prompt; a label
+  (any JSON; null for none) is the row's ``reference_answer``. OpenRLHF turns the reply into tensors, so every
+  value is a number: an answer the judge failed on gets ``failure_score`` (counted).
 - ``POST /nova``: a list of Nova samples in, the reward Lambda's results out (:class:`NovaGrader`, the Lambda's code).
 - ``GET /health``; ``GET /metrics`` (Prometheus text, :mod:`rlaif.integrations.server_metrics`).
 
@@ -80,7 +80,7 @@ class BadRequest(ValueError):
 class _Pending:
     prompts: list[str]
     answers: list[str]
-    references: list[str]
+    references: list[Any]
     future: asyncio.Future[tuple[list[float | None], list[dict[str, Any]]]] = field(repr=False)
 
 
@@ -97,7 +97,7 @@ class Batcher:
         self.last_stop: str | None = None
 
     async def score(
-        self, prompts: list[str], answers: list[str], references: list[str]
+        self, prompts: list[str], answers: list[str], references: list[Any]
     ) -> tuple[list[float | None], list[dict[str, Any]]]:
         future = asyncio.get_running_loop().create_future()
         self.pending.append(_Pending(prompts, answers, references, future))
@@ -146,7 +146,7 @@ class Batcher:
             start = end
 
 
-def _string_list(body: dict[str, Any], key: str, length: int | None, nullable: bool = False) -> list[Any]:
+def _string_list(body: dict[str, Any], key: str, length: int | None) -> list[str]:
     value = body.get(key)
     if value is None:
         raise BadRequest(f"{key}: missing (OpenRLHF sends query, prompts and labels as lists)")
@@ -155,13 +155,12 @@ def _string_list(body: dict[str, Any], key: str, length: int | None, nullable: b
     if length is not None and len(value) != length:
         raise BadRequest(f"{key}: {len(value)} items for {length} queries")
     for index, item in enumerate(value):
-        if not (isinstance(item, str) or (nullable and item is None)):
-            kind = "a string or null" if nullable else "a string"
-            raise BadRequest(f"{key}[{index}]: expected {kind}, got {type(item).__name__}")
+        if not isinstance(item, str):
+            raise BadRequest(f"{key}[{index}]: expected a string, got {type(item).__name__}")
     return value
 
 
-def read_openrlhf(raw: bytes) -> tuple[list[str], list[str], list[str]]:
+def read_openrlhf(raw: bytes) -> tuple[list[str], list[str], list[Any]]:
     """``(prompts, answers, references)`` from an OpenRLHF ``/get_reward`` body; :class:`BadRequest` names the
     field. An answer is its query with the prompt cut off the front."""
     body = read_json(raw)
@@ -169,13 +168,17 @@ def read_openrlhf(raw: bytes) -> tuple[list[str], list[str], list[str]]:
         raise BadRequest(f"body: expected a JSON object with query, prompts and labels, got {type(body).__name__}")
     queries = _string_list(body, "query", None)
     prompts = _string_list(body, "prompts", len(queries))
-    labels = _string_list(body, "labels", len(queries), nullable=True) if "labels" in body else [None] * len(queries)
+    labels = body.get("labels")  # any JSON per query (the dataset's --data.label_key field): the reference answer
+    if labels is None:
+        labels = [None] * len(queries)
+    elif not isinstance(labels, list) or len(labels) != len(queries):
+        raise BadRequest(f"labels: expected a list of {len(queries)} labels (one per query, null for none)")
     answers = []
     for index, (query, prompt) in enumerate(zip(queries, prompts, strict=True)):
         if not query.startswith(prompt):
             raise BadRequest(f"query[{index}]: does not begin with prompts[{index}] (the answer is the rest)")
         answers.append(query[len(prompt) :])
-    return prompts, answers, [label or "" for label in labels]
+    return prompts, answers, ["" if label is None else label for label in labels]  # "": no reference, as in training
 
 
 def read_json(raw: bytes) -> Any:

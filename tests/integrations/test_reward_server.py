@@ -39,7 +39,7 @@ except ImportError:
 KEY_ENV = "RLAIF_TEST_SERVE_KEY"
 KEY = "test-key-not-a-secret"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-CLIENTS = 12
+CLIENTS = 8
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,8 @@ def test_concurrent_clients_share_judge_batches_and_get_their_own_scores(server:
         (b'{"prompts": ["a"]}', 422, "query"),
         (b'{"query": "a b", "prompts": ["a"]}', 422, "query"),
         (b'{"query": ["a b"], "prompts": ["a", "c"]}', 422, "prompts"),
-        (b'{"query": ["a b"], "prompts": ["a"], "labels": [3]}', 422, "labels[0]"),
+        (b'{"query": ["a b"], "prompts": ["a"], "labels": "a"}', 422, "labels"),
+        (b'{"query": ["a b"], "prompts": [3]}', 422, "prompts[0]"),
         (b'{"query": ["a b", "c d"], "prompts": ["a", "x"]}', 422, "query[1]"),
     ],
 )

@@ -61,9 +61,11 @@ def test_bad_settings_are_named(values: dict[str, object], key: str) -> None:
         parse_settings(ServeSettings, values, "")
 
 
-def test_the_answer_is_the_query_minus_its_prompt() -> None:
-    prompts, answers, references = read_openrlhf(b'{"query": ["Q? A."], "prompts": ["Q?"], "labels": [null]}')
-    assert (prompts, answers, references) == (["Q?"], [" A."], [""])
+def test_the_answer_is_the_query_minus_its_prompt_and_a_label_any_json() -> None:
+    body = b'{"query": ["Q? A.", "R? B.", "S? C."], "prompts": ["Q?", "R?", "S?"], "labels": [null, "b", {"x": 1}]}'
+    prompts, answers, references = read_openrlhf(body)
+    assert (prompts, answers, references) == (["Q?", "R?", "S?"], [" A.", " B.", " C."], ["", "b", {"x": 1}])
+    assert read_openrlhf(b'{"query": ["Q? A."], "prompts": ["Q?"]}')[2] == [""]  # no labels: no reference
 
 
 def test_batches_take_whole_requests_up_to_max_answers_and_each_gets_its_own_scores() -> None:
