@@ -230,3 +230,4 @@ def test_ctrl_c_stops_the_server_cleanly(server: Served) -> None:  # last: it st
     server.process.send_signal(signal.SIGINT)
     assert server.process.wait(60) == 0
     assert (server.run_dir / "judge_metrics.json").is_file() and not (server.run_dir / "FAILED").exists()
+    assert any((server.run_dir / "judge_totals").iterdir())
