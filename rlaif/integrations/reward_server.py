@@ -188,11 +188,14 @@ def read_json(raw: bytes) -> Any:
         raise BadRequest(f"body: not valid JSON ({exc})", status=400) from None
 
 
-def openrlhf_reply(scores: list[float | None], failure_score: float) -> tuple[dict[str, Any], int]:
+def openrlhf_reply(
+    scores: list[float | None], extras: list[dict[str, Any]], failure_score: float
+) -> tuple[dict[str, Any], int]:
     """The reply OpenRLHF reads (``scores``, else ``rewards``; ``extra_logs``, numbers only), and how many answers
-    got ``failure_score``."""
+    the judge failed on: those scored None get ``failure_score``; under ``on_judge_error=neutral`` the reward's
+    own 0.5 stands, flagged the same."""
     rewards = [failure_score if s is None else float(s) for s in scores]
-    failed = [1.0 if s is None else 0.0 for s in scores]
+    failed = [float(s is None or bool(x.get("judge_failed"))) for s, x in zip(scores, extras, strict=True)]
     return {"rewards": rewards, "scores": rewards, "extra_logs": {"judge_failed": failed}}, int(sum(failed))
 
 
@@ -249,8 +252,8 @@ def create_app(function: RewardFunction, settings: ServeSettings, api_key: str |
     @app.post("/get_reward", dependencies=[Depends(authorised)])
     async def get_reward(request: Request) -> dict[str, Any]:
         prompts, answers, references = read_openrlhf(await request.body())
-        scores, _ = await batcher.score(prompts, answers, references)
-        reply, failed = openrlhf_reply(scores, settings.failure_score)
+        scores, extras = await batcher.score(prompts, answers, references)
+        reply, failed = openrlhf_reply(scores, extras, settings.failure_score)
         metrics.answers.labels("get_reward").inc(len(answers))
         metrics.failed.labels("get_reward").inc(failed)
         return reply

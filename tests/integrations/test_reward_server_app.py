@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from rlaif.errors import ConfigError, parse_settings
-from rlaif.integrations.reward_server import ServeSettings, nova_grader, read_openrlhf
+from rlaif.integrations.reward_server import ServeSettings, nova_grader, openrlhf_reply, read_openrlhf
 from rlaif.runs.composed import compose_config
 from rlaif.runs.judge_and_reward import build_judge_and_reward
 
@@ -100,3 +100,10 @@ def test_batches_take_whole_requests_up_to_max_answers_and_each_gets_its_own_sco
     assert batches == [["1", "2", "3"], ["4", "5"], ["6", "7", "8", "9", "10"], ["11"]]  # 3+2 > 4: no overfill
     assert [scores for scores, _ in replies] == [[float(a) for a in r] for r in requests]
     assert batcher.step == 4
+
+
+def test_a_failed_answer_is_flagged_whether_the_reward_gave_none_or_its_neutral_value() -> None:
+    extras = [{"judge_failed": 0.0}, {"judge_failed": 1.0}, {"judge_failed": 1.0}]  # as score_batch reports them
+    reply, failed = openrlhf_reply([0.8, None, 0.5], extras, failure_score=0.25)  # 0.5: on_judge_error=neutral
+    assert reply == {"rewards": [0.8, 0.25, 0.5], "scores": [0.8, 0.25, 0.5], "extra_logs": {"judge_failed": [0, 1, 1]}}
+    assert failed == 2
