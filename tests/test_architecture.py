@@ -23,6 +23,7 @@ ENTRY_POINTS = {
     "rlaif.monitor",
     "rlaif.step_timing",
     "rlaif.report",
+    "rlaif.serve",
 }
 LAYERS = [
     "errors",

@@ -20,12 +20,15 @@ def test_secret_values_from_config_and_environment() -> None:
                 "headers": {"Authorization": "Bearer s3cr3t-value"},
                 "from_env": {"token": "${oc.env:HF_TOKEN}"},  # an interpolation stays unresolved: not a secret
             },
+            "auth": {"api_key_env": "MY_SERVE_KEY", "key": "literal-key"},  # rlaif.serve: a name under auth
             "seed": 0,
         }
     )
     environ = {"OPENAI_API_KEY": "sk-live-123456789", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI", "HOME": "/root"}
     found = secret_values(cfg, environ)
-    assert found == {"hf_abcdefgh", "plainvalue", "Bearer s3cr3t-value", "sk-live-123456789", "wJalrXUtnFEMI"}
+    assert found == {
+        *("hf_abcdefgh", "plainvalue", "Bearer s3cr3t-value", "literal-key", "sk-live-123456789", "wJalrXUtnFEMI"),
+    }
     assert not looks_secret("api_key_env") and looks_secret("AWS_ACCESS_KEY_ID")
 
 

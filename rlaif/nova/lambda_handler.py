@@ -60,9 +60,11 @@ class NovaConfigError(ValueError):
 
 
 class NovaGrader:
-    """Grades Nova samples with a rubric reward (``RubricReward.grade``) and shapes the results."""
+    """Grades Nova samples with a rubric reward (``RubricReward.grade``) and shapes the results. ``failures``: the
+    rule for a sample the judge failed on (default the reward's own; ``python -m rlaif.serve`` passes a neutral one
+    when its reward's is ``none``)."""
 
-    def __init__(self, reward: Any) -> None:
+    def __init__(self, reward: Any, failures: Any = None) -> None:
         from rlaif.rewards.capabilities import GradesRowRubrics  # loaded with the reward already
 
         self.row_rubric = isinstance(reward, GradesRowRubrics)  # each sample carries its own rubric (reward=row_rubric)
@@ -72,8 +74,8 @@ class NovaGrader:
                 "each sample on its own: use a rubric reward (reward=rubric, rubric_with_checks, rubric_on_topic, "
                 "row_rubric)"
             )
-        on_error = reward.failures.on_judge_error
-        if on_error == "none":
+        self.failures = failures if failures is not None else reward.failures
+        if self.failures.on_judge_error == "none":
             raise NovaConfigError(
                 "reward.failures.on_judge_error=none: Nova needs a number for every sample. Use neutral (0.5, "
                 "counted as the judge_error Metric) or raise (the invocation fails and Nova sees the error)"
@@ -132,7 +134,7 @@ class NovaGrader:
         failed = grade.error is not None or grade.score is None or not math.isfinite(grade.score)
         if failed:
             # raise: the whole invocation fails; neutral: 0.5, counted. (none was refused at build time.)
-            score = self.reward.failures.resolve(None, grade.error or "no score")
+            score = self.failures.resolve(None, grade.error or "no score")
             log.warning("rlaif.nova: sample %r: judge failed (%s); score %s", sample.id, grade.error, score)
         else:
             score = float(grade.score)

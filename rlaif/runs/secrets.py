@@ -46,7 +46,8 @@ def _walk(node: Any, secret: bool, parent: str = "") -> Iterable[str]:
     if isinstance(node, Mapping):
         for key, value in node.items():
             inside_env = str(key) == "env" and parent == "launch"
-            yield from _walk(value, secret or inside_env or looks_secret(str(key)), str(key))
+            names_a_variable = str(key).lower().endswith("_env")  # auth.api_key_env: a name, even under auth
+            yield from _walk(value, (secret or inside_env or looks_secret(str(key))) and not names_a_variable, str(key))
     elif isinstance(node, list | tuple):
         for value in node:
             yield from _walk(value, secret, parent)
