@@ -30,7 +30,7 @@ import torch
 from prometheus_client.parser import text_string_to_metric_families
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.integrations._serve import Served
+    from tests.serving._serve import Served
     from tests.nova.payloads import QUESTION, bedrock_sample, sagemaker_sample
 except ImportError:
     from _serve import Served  # type: ignore[no-redef]

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.integrations._serve import Served
+    from tests.serving._serve import Served
     from tests.judges._flaky_server import FlakyServer
     from tests.nova.payloads import POLITE_SHORT, sagemaker_sample
 except ImportError:
