@@ -158,10 +158,8 @@ def _turn_tag(role: Any) -> str:
 
 
 def is_tool_error(message: Mapping[str, Any]) -> bool:
-    """A tool result that is an error as TRL returns one: the text of ``{'error': '...'}`` (a tool that raised,
-    an unknown tool, an unsupported call), or a result with ``status: error`` (Bedrock's shape)."""
-    if message.get("status") == "error":
-        return True
+    """A tool result that is an error as TRL returns one: the text of ``{'error': '...'}`` (a tool that raised, an
+    unknown tool, an unsupported call)."""
     text = content_text(message).strip()
     if not (text.startswith("{") and "error" in text):
         return False

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rlaif.nova import lambda_handler
-from rlaif.nova.contract import parse_sample
+from rlaif.nova.contract import SampleError, parse_sample
 from rlaif.nova.lambda_handler import NovaConfigError, build_grader, handler
 from rlaif.rewards.failures import JudgeFailureError
 
@@ -285,3 +285,7 @@ def test_a_multi_turn_tool_using_sample_is_judged_as_a_whole_transcript(lambda_e
         and "<final_answer>\n17 times 23 is 391.\n</final_answer>" in t
         for t in seen
     )
+    unfinished = _multi_turn("cut", True)
+    unfinished["messages"].pop()  # ends on a tool result: no final answer to grade
+    with pytest.raises(SampleError, match=r"sample\[0\] \(id 'cut'\): the last message must be the policy's final"):
+        parse_sample(unfinished, 0)

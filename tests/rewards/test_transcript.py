@@ -12,15 +12,17 @@ from typing import Any
 
 import pytest
 
+import rlaif
 from rlaif.errors import ConfigError
 from rlaif.judges.protocol import JudgeRequest, TransportResult
-from rlaif.monitoring.monitor import rollouts_from_call
+from rlaif.monitoring.monitor import build_monitor, rollouts_from_call
 from rlaif.monitoring.replay import replay
 from rlaif.monitoring.settings import monitor_settings
 from rlaif.monitoring.signals import step_signals
 from rlaif.rewards.conversation import answer_text
 from rlaif.rewards.group import GroupReward
 from rlaif.rewards.preference import PreferenceReward
+from rlaif.rewards.prompts.group import shared_prefix
 from rlaif.rewards.prompts.rubric import criterion_request
 from rlaif.rewards.row_rubric import RowRubricReward
 from rlaif.rewards.rubric import RubricReward
@@ -180,10 +182,29 @@ def test_each_reward_judges_the_whole_transcript_and_a_process_criterion_can_see
     assert lines[0]["completion"] == USED_TOOL and lines[1]["completion"] == "17 times 23 is 391."
 
 
+def test_two_transcripts_are_never_shown_as_a_shared_beginning_and_a_rest() -> None:
+    long_start = "A long shared opening sentence that runs on for well over the minimum length. " * 4
+    same_end = [[*USED_TOOL[:2], {"role": "assistant", "content": long_start + end}] for end in ("one", "two")]
+    assert shared_prefix([long_start + "one", long_start + "two"], 200) > 200  # plain answers would share it
+    assert shared_prefix([judged_answer(c) for c in same_end], 200) == 0
+
+
+def test_every_judge_rewards_config_names_the_cut_the_same() -> None:
+    conf = Path(rlaif.__file__).parent / "conf" / "reward"
+    for name in ("rubric", "rubric_with_checks", "row_rubric", "preference", "group"):
+        assert re.search(r"^max_tool_chars: 2000 ", (conf / f"{name}.yaml").read_text(), re.MULTILINE), name
+    assert "defaults:\n  - rubric\n" in (conf / "rubric_on_topic.yaml").read_text()  # inherits rubric.yaml's
+
+
 def test_the_monitor_measures_tool_call_and_error_rates_live_and_from_rewards_jsonl(tmp_path: Path) -> None:
     completions = [USED_TOOL, NO_TOOL, USED_TOOL[2:], NO_TOOL]  # 2 of 4 answers called; 3 results, 2 errors
     live = step_signals(rollouts_from_call([PROMPT] * 4, completions, [1.0, 0.0, 0.5, 0.0], {}))
     assert live["tool_call_rate"] == 0.5 and live["tool_error_rate"] == pytest.approx(2 / 3)
+    monitor = build_monitor({}, RUBRIC, tmp_path / "live")
+    assert monitor is not None
+    metrics: dict[str, float] = {}
+    asyncio.run(monitor.after_reward(1, [PROMPT] * 4, completions, [1.0] * 4, {"log_metric": metrics.__setitem__}))
+    assert metrics["monitor/tool_call_rate"] == 0.5 and metrics["monitor/tool_error_rate"] == pytest.approx(2 / 3)
     assert step_signals(rollouts_from_call([PROMPT], [NO_TOOL], [1.0], {}))["tool_error_rate"] is None
 
     judge, _ = scripted_judge(lambda r: yes_no(1.0))
