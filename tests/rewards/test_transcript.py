@@ -133,7 +133,9 @@ def test_a_transcript_that_ends_without_a_final_answer_scores_0_without_a_judge_
     unfinished = USED_TOOL[:2]  # TRL's iteration cap or a cut completion: the last message is a tool result
     judge, transport = scripted_judge(lambda r: yes_no(1.0))
     scores = asyncio.run(RubricReward(judge, RUBRIC)([PROMPT], [unfinished]))
-    assert scores == [0.0] and transport.requests == []
+    rows = [json.dumps({"rubric": ["Called the calculator."]})]
+    scores += asyncio.run(RowRubricReward(judge)([PROMPT], [unfinished], extra=rows))
+    assert scores == [0.0, 0.0] and transport.requests == []
     assert "(none: the transcript ends without one)" in Transcript(unfinished).render()
 
 
