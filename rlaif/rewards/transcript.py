@@ -147,8 +147,9 @@ def render_messages(messages: Sequence[Mapping[str, Any]], max_tool_chars: int) 
 
 
 def _final_index(messages: Sequence[Mapping[str, Any]]) -> int | None:
-    # The final answer is the last message when it is an assistant turn without tool calls (as answer_text reads it).
-    if messages and messages[-1].get("role") == "assistant" and not messages[-1].get("tool_calls"):
+    # The final answer is the last message when it is an assistant turn without tool calls (as answer_text reads it;
+    # a parsed response without a role is the assistant's).
+    if messages and messages[-1].get("role") in (None, "assistant") and not messages[-1].get("tool_calls"):
         return len(messages) - 1
     return None
 
