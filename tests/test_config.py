@@ -195,7 +195,12 @@ def test_a_rubric_shown_references_refuses_rows_without_one(reward: str, tmp_pat
 @pytest.mark.parametrize("path", sorted(CONF.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONF)))
 def test_every_config_file_starts_with_the_command_that_uses_it(path: Path) -> None:
     comments = [line for line in path.read_text().splitlines()[:2] if line.startswith("#")]
-    commands = ("python -m rlaif.train", "python -m rlaif.evaluate", "python -m rlaif.judge_eval", "python -m rlaif.serve")
+    commands = (
+        "python -m rlaif.train",
+        "python -m rlaif.evaluate",
+        "python -m rlaif.judge_eval",
+        "python -m rlaif.serve",
+    )
     assert any(c in line for line in comments for c in commands), f"{path}: first lines must show the command"
 
 

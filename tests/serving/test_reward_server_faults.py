@@ -15,9 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.serving._serve import Served
     from tests.judges._flaky_server import FlakyServer
     from tests.nova.payloads import POLITE_SHORT, sagemaker_sample
+    from tests.serving._serve import Served
 except ImportError:
     from _flaky_server import FlakyServer  # type: ignore[no-redef]
     from _serve import Served  # type: ignore[no-redef]
