@@ -73,8 +73,8 @@ test: $(VENV)/.installed $(JUDGE_VENV)/.installed
 	RLAIF_VLLM_PYTHON="$(abspath $(JUDGE_VENV))/bin/python" $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check rlaif tests benchmarks
-	$(VENV)/bin/ruff format --check rlaif tests benchmarks
+	$(VENV)/bin/ruff check rlaif tests benchmarks examples
+	$(VENV)/bin/ruff format --check rlaif tests benchmarks examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/shellcheck scripts/*.sh
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.gpu
