@@ -30,9 +30,10 @@ from typing import Any
 from rlaif.monitoring.alarm_rule import Watch
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.monitoring.settings import MonitorSettings, monitor_settings
-from rlaif.monitoring.signals import Rollout, group_agreement, step_signals
+from rlaif.monitoring.signals import MEASURES, Rollout, group_agreement, step_signals
 from rlaif.rewards.capabilities import grade_rows
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
+from rlaif.rewards.transcript import tool_counts
 from rlaif.runs.resume_logs import checkpoint_step
 
 log = logging.getLogger("rlaif.monitor")
@@ -79,7 +80,7 @@ class Monitor:
         line, alarms = self.measure(step, self._rollouts, extra)
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:  # before the alarms: a stop must not keep the step's numbers out of its log
-            for name in (*self.settings.rule.wrong_way, "alarm"):
+            for name in (*self.settings.rule.wrong_way, *MEASURES, "alarm"):
                 value = line.get(name)
                 if value is not None and not math.isnan(float(value)):
                     log_metric(f"monitor/{name}", float(value))
@@ -209,9 +210,16 @@ def rollouts_from_call(
             answer=answer_text(completions[i]),
             score=scores[i],
             reference=reference_text(refs[i]),
+            **tool_fields(completions[i]),
         )
         for i in range(n)
     ]
+
+
+def tool_fields(completion: Any) -> dict[str, int]:
+    """A rollout's tool calls, results and error results (all 0 for a completion without tool turns)."""
+    calls, results, errors = tool_counts(completion)
+    return {"tool_calls": calls, "tool_results": results, "tool_errors": errors}
 
 
 def build_monitor(

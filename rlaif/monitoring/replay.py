@@ -18,10 +18,10 @@ from typing import Any
 
 from rlaif.errors import InputError
 from rlaif.monitoring.alarms import Alarm, AlarmSink
-from rlaif.monitoring.monitor import Monitor
+from rlaif.monitoring.monitor import Monitor, tool_fields
 from rlaif.monitoring.settings import MonitorSettings
 from rlaif.monitoring.signals import Rollout
-from rlaif.rewards.conversation import reference_text
+from rlaif.rewards.conversation import answer_text, reference_text
 from rlaif.rewards.step_numbers import during_step_offset
 
 log = logging.getLogger("rlaif.monitor")
@@ -100,10 +100,11 @@ def replay(
             Rollout(
                 group=str(row.get("prompt_id") or row.get("prompt")),
                 question=str(row.get("prompt") or ""),
-                answer=str(row.get("completion") or ""),
+                answer=answer_text(row.get("completion") or ""),  # a transcript's (a list of messages) final answer
                 score=row.get("score"),
                 # Runs since the reference went into rewards.jsonl carry it; older ones are looked up in the data.
                 reference=row["reference"] if "reference" in row else refs.get(str(row.get("prompt_id"))),
+                **tool_fields(row.get("completion")),
             )
             for row in rows
         ]

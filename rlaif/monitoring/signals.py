@@ -38,6 +38,10 @@ WRONG_WAY: dict[str, Wrong] = {
     "all_equal_groups": "up",
 }
 SIGNALS = tuple(WRONG_WAY)
+# Measures without an alarm rule: what a tool-using run's policy does with its tools (monitor.jsonl, monitor/*).
+# tool_call_rate: the share of answers with at least one tool call (TRL's tools/call_frequency counts calls per
+# answer instead); tool_error_rate: the share of tool results that are errors as TRL returns them (None: no result).
+MEASURES = ("tool_call_rate", "tool_error_rate")
 # Counts rather than shares: how much such a signal moved is measured relative to where it was.
 RELATIVE = frozenset({"answer_words"})
 
@@ -62,10 +66,14 @@ class Rollout:
     answer: str
     score: float | None
     reference: str | None = None
+    tool_calls: int = 0  # a tool-using transcript's calls, results and error results (rlaif.rewards.transcript)
+    tool_results: int = 0
+    tool_errors: int = 0
 
 
 def step_signals(rollouts: Sequence[Rollout]) -> dict[str, float | None]:
-    """The step's mean reward and every signal of :data:`SIGNALS` (None where there is nothing to measure)."""
+    """The step's mean reward, every signal of :data:`SIGNALS` and every measure of :data:`MEASURES` (None where
+    there is nothing to measure)."""
     answers = [r.answer for r in rollouts]
     scores = [r.score for r in rollouts if _scored(r.score)]
     return {
@@ -76,7 +84,16 @@ def step_signals(rollouts: Sequence[Rollout]) -> dict[str, float | None]:
         "repetition": statistics.fmean(repetition(a) for a in answers) if answers else None,
         "empty_or_refusal": _share(rollouts, lambda r: empty_or_refusal(r.answer)),
         "all_equal_groups": all_equal_groups(rollouts),
+        "tool_call_rate": _share(rollouts, lambda r: r.tool_calls > 0),
+        "tool_error_rate": tool_error_rate(rollouts),
     }
+
+
+def tool_error_rate(rollouts: Sequence[Rollout]) -> float | None:
+    """The share of the step's tool results that are errors (a tool that raised, an unknown tool); None without
+    any tool result."""
+    results = sum(r.tool_results for r in rollouts)
+    return sum(r.tool_errors for r in rollouts) / results if results else None
 
 
 def group_agreement(groups: Mapping[str, Sequence[tuple[float | None, float | None]]]) -> float | None:

@@ -9,7 +9,10 @@ shapes, and this module reads all of them:
 - SageMaker RFT evaluation: the answer's role is ``nova_assistant`` and ``content`` a list of text blocks.
 
 The policy's answer is the last message (role ``assistant`` or ``nova_assistant``); the messages before it
-are the prompt. A result's ``metrics_list`` holds ``{"name", "value", "type"}`` with type ``"Reward"``
+are the prompt. A multi-turn, tool-using sample (Nova 2.0 RFT's OpenAI conversational format: assistant turns
+with ``tool_calls``, ``tool`` messages with the results) is a transcript: the messages after its last user turn
+are the answer, judged whole (:mod:`rlaif.rewards.transcript`; read with the standard library only).
+A result's ``metrics_list`` holds ``{"name", "value", "type"}`` with type ``"Reward"``
 (used in training) or ``"Metric"`` (reported only). Nothing beyond the standard library and
 :mod:`rlaif.data.records` (itself standard-library only at import): this is also the deployed Lambda's import path.
 """
@@ -39,7 +42,7 @@ class NovaSample:
 
     id: str
     prompt: list[dict[str, str]]
-    answer: str
+    answer: str | list[dict[str, Any]]  # a tool-using sample's messages after its last user turn
     reference: Any = None
     extra: dict[str, Any] = field(default_factory=dict)  # every other field, root and metadata
 
@@ -76,6 +79,8 @@ def parse_sample(raw: Any, index: int) -> NovaSample:
         raise SampleError(f"{where}: missing field 'messages'")
     if not isinstance(messages, list) or not messages:
         raise SampleError(f"{where}: field 'messages' must be a non-empty list")
+    if any(isinstance(m, Mapping) and (m.get("role") == "tool" or m.get("tool_calls")) for m in messages):
+        return _tool_sample(raw, messages, where)
     turns = [_turn(m, f"{where}: messages[{k}]") for k, m in enumerate(messages)]
     role, answer = turns[-1]
     if role not in ANSWER_ROLES:
@@ -91,6 +96,56 @@ def parse_sample(raw: Any, index: int) -> NovaSample:
     reference, extra = nova_fields(raw, metadata or {})
     prompt = [{"role": "assistant" if r == "nova_assistant" else r, "content": text} for r, text in turns[:-1]]
     return NovaSample(id=str(raw_id), prompt=prompt, answer=answer, reference=reference, extra=extra)
+
+
+def _tool_sample(raw: Mapping[str, Any], messages: list[Any], where: str) -> NovaSample:
+    """A tool-using sample: the prompt up to its last user turn, then the transcript (assistant turns, their tool
+    calls, the tools' results, the final answer last)."""
+    users = [k for k, m in enumerate(messages) if isinstance(m, Mapping) and m.get("role") == "user"]
+    if not users:
+        raise SampleError(f"{where}: field 'messages' has no user turn before the answer")
+    start = users[-1] + 1
+    prompt_turns = [_turn(m, f"{where}: messages[{k}]") for k, m in enumerate(messages[:start])]
+    names: dict[str, str] = {}  # tool_call_id -> the tool's name, so a result says which tool gave it
+    transcript = []
+    for k, message in enumerate(messages[start:], start=start):
+        transcript.append(_transcript_turn(message, f"{where}: messages[{k}]", names))
+    if not transcript or transcript[-1]["role"] != "assistant" or transcript[-1].get("tool_calls"):
+        raise SampleError(
+            f"{where}: the last message must be the policy's final answer (role {' or '.join(ANSWER_ROLES)}, "
+            "without tool_calls)"
+        )
+    metadata = raw.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise SampleError(f"{where}: field 'metadata' must be an object, got {type(metadata).__name__}")
+    reference, extra = nova_fields(raw, metadata or {})
+    prompt = [{"role": "assistant" if r == "nova_assistant" else r, "content": text} for r, text in prompt_turns]
+    return NovaSample(id=str(raw["id"]), prompt=prompt, answer=transcript, reference=reference, extra=extra)
+
+
+def _transcript_turn(message: Any, where: str, names: dict[str, str]) -> dict[str, Any]:
+    if not isinstance(message, Mapping) or message.get("role") not in (*ANSWER_ROLES, "tool"):
+        role = message.get("role") if isinstance(message, Mapping) else None
+        raise SampleError(f"{where}: after the last user turn only assistant and tool messages, got role {role!r}")
+    if message["role"] == "tool":
+        _, text = _turn({**message, "role": "user"}, where)
+        call_id = str(message.get("tool_call_id") or "")
+        return {"role": "tool", "name": str(message.get("name") or names.get(call_id) or "tool"), "content": text}
+    calls = message.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise SampleError(f"{where}: 'tool_calls' must be a list")
+    for n, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise SampleError(f"{where}: tool_calls[{n}] must be {{'type': 'function', 'function': {{'name', ...}}}}")
+        if call.get("id") is not None:
+            names[str(call["id"])] = function["name"]
+    content = message.get("content")
+    _, text = _turn({"role": "assistant", "content": content}, where) if content is not None else ("", "")
+    turn: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        turn["tool_calls"] = [dict(c) for c in calls]
+    return turn
 
 
 def _turn(message: Any, where: str) -> tuple[str, str]:

@@ -145,6 +145,11 @@ class NovaGrader:
             metrics += [metric(name, value) for name, value in sorted(item_metrics([grade]).items())]
         checks = grade.details.get("checks") or {}
         metrics += [metric(f"check/{name}", value) for name, value in sorted(checks.items())]
+        if isinstance(sample.answer, list):  # a tool-using transcript: what it did with its tools
+            from rlaif.rewards.transcript import tool_counts  # loaded with the reward already
+
+            calls, _, errors = tool_counts(sample.answer)
+            metrics += [metric("tool_calls", float(calls)), metric("tool_errors", float(errors))]
         metrics.append(metric("judge_error", 1.0 if failed else 0.0))
         return result(sample.id, float(score), metrics)
 

@@ -25,10 +25,10 @@ from typing import Any
 
 from rlaif.errors import ConfigError
 from rlaif.nova.contract import SampleError, check_results
-from rlaif.rewards.conversation import answer_text
 from rlaif.rewards.failures import FailurePolicy
 from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.transcript import Transcript, judged_answer
 
 log = logging.getLogger("rlaif.nova")
 
@@ -74,7 +74,7 @@ class NovaLambdaReward:
 
     # -- TRL reward -------------------------------------------------------------------------------
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
-        answers = [answer_text(c) for c in completions]
+        answers = [judged_answer(c) for c in completions]
         grades = await self._grades(build_samples(prompts, answers, kwargs))
         scores, stop = resolve(grades, self.failures)
         report(
@@ -93,7 +93,7 @@ class NovaLambdaReward:
     ) -> list[Grade]:
         """Grade (prompt, completion) pairs outside TRL (the baseline check); never raises for a failure. The
         rows' other fields (``extras``) reach the function as they do in training."""
-        answers = [answer_text(c) for c in completions]
+        answers = [judged_answer(c) for c in completions]
         columns = {"reference_answer": list(references), "extra": list(extras) if extras is not None else None}
         return await self._grades(build_samples(prompts, answers, columns))
 
@@ -168,7 +168,7 @@ def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mappi
         messages = [dict(m) for m in prompt] if isinstance(prompt, list) else [{"role": "user", "content": str(prompt)}]
         sample: dict[str, Any] = {
             "id": f"{ids[i] if ids[i] is not None else 'row'}#{i}",  # one prompt has several completions
-            "messages": [*messages, {"role": "assistant", "content": answer}],
+            "messages": [*messages, *answer_messages(answer)],
         }
         if references[i] not in (None, ""):  # rlaif.data.loaders writes "" for no reference
             sample["reference_answer"] = _as_json(references[i])
@@ -177,6 +177,27 @@ def build_samples(prompts: Sequence[Any], answers: Sequence[str], columns: Mappi
             sample.update({k: v for k, v in fields.items() if k not in sample})
         samples.append(sample)
     return samples
+
+
+def answer_messages(answer: str) -> list[dict[str, Any]]:
+    """The answer as Nova messages: one assistant turn, or a transcript's turns in Nova 2.0's OpenAI format (tool
+    call arguments as JSON text)."""
+    if not isinstance(answer, Transcript):
+        return [{"role": "assistant", "content": str(answer)}]
+    messages = []
+    for message in answer.messages:
+        turn = {k: v for k, v in message.items() if k in ("role", "content", "name", "tool_call_id", "tool_calls")}
+        if turn.get("tool_calls"):
+            turn["tool_calls"] = [_openai_call(c) for c in turn["tool_calls"]]
+        messages.append(json.loads(json.dumps(turn, default=str)))
+    return messages
+
+
+def _openai_call(call: Any) -> Any:
+    function = call.get("function") if isinstance(call, Mapping) else None
+    if not isinstance(function, Mapping) or isinstance(function.get("arguments"), str):
+        return call
+    return {**call, "function": {**function, "arguments": json.dumps(function.get("arguments"), default=str)}}
 
 
 def _as_json(reference: Any) -> Any:

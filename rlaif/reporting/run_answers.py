@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlaif.rewards.transcript import plain_text
+
 MAX_FAILURES = 200
 PASS_AT = 0.5
 
@@ -108,7 +110,7 @@ def _row(line: Mapping[str, Any], step: int, kind: str) -> AnswerRow:
         step=step,
         kind=kind,
         prompt=str(line.get("prompt") or ""),
-        completion=str(line.get("completion") or ""),
+        completion=plain_text(line.get("completion")),  # a tool-using transcript: one labelled line per turn
         score=float(score) if isinstance(score, int | float) else None,
         verdicts=verdicts,
         rationale={str(k): str(v) for k, v in rationale.items()} if isinstance(rationale, Mapping) else {},

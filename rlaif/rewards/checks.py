@@ -30,11 +30,12 @@ from typing import Any, Literal, Protocol
 
 from rlaif.errors import ConfigError
 from rlaif.rewards import language
-from rlaif.rewards.conversation import answer_text, question_text, reference_text
+from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.fencing import normalize
 from rlaif.rewards.rubric_spec import json_schema
 from rlaif.rewards.run_log import RewardLine, RewardLog
 from rlaif.rewards.step_numbers import step_being_taken
+from rlaif.rewards.transcript import judged_answer
 
 # The languages py3langid may answer with; a short list makes short texts far more reliable.
 DEFAULT_LANGUAGES = tuple("en fr de es it pt nl pl ru uk tr sv da no fi cs ro hu el zh ja ko ar he hi id vi th".split())  # noqa: SIM905
@@ -264,7 +265,7 @@ class CheckReward:
 
     def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         questions = [question_text(p) for p in prompts]
-        answers = [answer_text(c) for c in completions]
+        answers = [judged_answer(c) for c in completions]  # checks read the final answer; the log, the transcript
         references = [reference_text(r) for r in kwargs.get("reference_answer") or [None] * len(answers)]
         gated = apply_gates(self.checks, answers, questions, references)
         scores: list[float | None] = [g.multiplier for g in gated]

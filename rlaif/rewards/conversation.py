@@ -8,12 +8,31 @@ from typing import Any
 
 
 def answer_text(completion: Any) -> str:
-    """The policy's answer: a plain string, or the content of the last message of a chat completion."""
+    """The policy's answer: a plain string, or the content of the last message of a chat completion. A tool-using
+    completion (:func:`has_tool_turns`) that ends on a tool call or a tool result has no final answer: ``""``."""
     if isinstance(completion, str):
         return completion
     if isinstance(completion, Sequence) and completion:
-        return str(_content(completion[-1]))
+        last = completion[-1]
+        if has_tool_turns(completion) and (
+            not isinstance(last, Mapping) or last.get("role") == "tool" or last.get("tool_calls")
+        ):
+            return ""
+        return str(_content(last))
     return ""
+
+
+def has_tool_turns(completion: Any) -> bool:
+    """Whether a chat completion called a tool: an assistant turn with ``tool_calls`` or a ``tool`` message."""
+    if isinstance(completion, str) or not isinstance(completion, Sequence):
+        return False
+    return any(isinstance(m, Mapping) and (m.get("tool_calls") or m.get("role") == "tool") for m in completion)
+
+
+def content_text(message: Any) -> str:
+    """A message's text: its ``content`` (text parts of content blocks joined; ``""`` for none)."""
+    content = _content(message)
+    return "" if content is None else str(content)
 
 
 def question_text(prompt: Any) -> str:

@@ -39,12 +39,13 @@ from rlaif.errors import ConfigError
 from rlaif.judges.base import Judge
 from rlaif.rewards import orders as order_rules
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
-from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
+from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
 from rlaif.rewards.prompts.group import GroupPrompt, draw_ids, group_request, shared_prefix
 from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
 from rlaif.rewards.verdicts.group import parse_group_verdict
 from rlaif.rewards.verdicts.parsing import VerdictError
 
@@ -90,6 +91,7 @@ class GroupReward:
         failures: FailurePolicy | Mapping[str, Any] | None = None,
         log_path: str | None = None,
         checks: Sequence[Check] = (),
+        max_tool_chars: int = DEFAULT_MAX_TOOL_CHARS,
     ) -> None:
         if score not in ("score", "rank"):
             raise ConfigError(f"reward.score: expected score or rank, got {score!r}")
@@ -107,6 +109,7 @@ class GroupReward:
         if instruction is None:
             spec = rubric if isinstance(rubric, Rubric) else Rubric.from_mapping(rubric or {}, "reward.rubric")
         self.judge = judge
+        self.max_tool_chars = tool_chars(max_tool_chars)  # a tool result longer than this is cut for the judge
         # Not named ``rubric``: this reward grades no criterion on its own (rlaif.rewards.capabilities.HasRubric).
         self.prompt = GroupPrompt(
             instruction=str(instruction or "").strip(),
@@ -128,7 +131,7 @@ class GroupReward:
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         references = kwargs.get("reference_answer") or [None] * len(prompts)
-        answers = [answer_text(c) for c in completions]
+        answers = [judged_answer(c, self.max_tool_chars) for c in completions]
         grades, gated, groups = await self._grade(prompts, answers, references)
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
@@ -140,7 +143,8 @@ class GroupReward:
 
     async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:
         """Grade every answer with its group (answers to the same prompt); never raises for a judge failure."""
-        grades, _, _ = await self._grade(prompts, [answer_text(c) for c in completions], references)
+        answers = [judged_answer(c, self.max_tool_chars) for c in completions]
+        grades, _, _ = await self._grade(prompts, answers, references)
         return grades
 
     async def judge_orders(

@@ -29,11 +29,12 @@ from rlaif.judges.base import Judge
 from rlaif.judges.protocol import JudgeResponse
 from rlaif.rewards import orders
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
-from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
+from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
 from rlaif.rewards.prompts.preference import CHOICES, PreferenceSpec, pair_request
 from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
 from rlaif.rewards.verdicts.jury_votes import Vote, vote_choice
 from rlaif.rewards.verdicts.parsing import VerdictError
 
@@ -76,6 +77,7 @@ class PreferenceReward:
         log_path: str | None = None,
         checks: Sequence[Check] = (),
         show_reference: bool = True,
+        max_tool_chars: int = DEFAULT_MAX_TOOL_CHARS,
     ) -> None:
         if mode not in ("vs_reference", "within_group"):
             raise ConfigError(f"reward.mode: expected vs_reference or within_group, got {mode!r}")
@@ -85,6 +87,7 @@ class PreferenceReward:
                 "strict side: use mean, median or majority with reward=preference"
             )
         self.judge = judge
+        self.max_tool_chars = tool_chars(max_tool_chars)  # a tool result longer than this is cut for the judge
         self.spec = (
             preference
             if isinstance(preference, PreferenceSpec)
@@ -109,7 +112,7 @@ class PreferenceReward:
                 "use reward.mode=within_group for data without references"
             )
         references = kwargs.get("reference_answer") or [None] * len(prompts)
-        answers = [answer_text(c) for c in completions]
+        answers = [judged_answer(c, self.max_tool_chars) for c in completions]
         grades, gated, matches = await self._grade(prompts, answers, references)
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}

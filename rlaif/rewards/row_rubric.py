@@ -26,7 +26,7 @@ from typing import Any, Literal
 from rlaif.errors import ConfigError, RubricError
 from rlaif.judges.base import Judge
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
-from rlaif.rewards.conversation import answer_text, question_text, reference_text
+from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
 from rlaif.rewards.prompts.row_rubric import item_request, items_request
 from rlaif.rewards.prompts.rubric import NO, YES
@@ -34,6 +34,7 @@ from rlaif.rewards.report import Grade, StepReport, reasoning_details, report, r
 from rlaif.rewards.row_rubric_spec import RowRubric, RubricItem, parse_row_rubric
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
 from rlaif.rewards.verdicts.jury_votes import Vote, jury_details, vote_choice, vote_json
 from rlaif.rewards.verdicts.parsing import VerdictError, duplicate_keys
 
@@ -74,10 +75,12 @@ class RowRubricReward:
         json_max_tokens: int = 512,
         checks: Sequence[Check] = (),
         task: str = "",
+        max_tool_chars: int = DEFAULT_MAX_TOOL_CHARS,
     ) -> None:
         if mode not in ("logprob", "json"):
             raise ConfigError(f"reward.mode: expected logprob or json, got {mode!r}")
         self.judge = judge
+        self.max_tool_chars = tool_chars(max_tool_chars)  # a tool result longer than this is cut for the judge
         self.mode = mode
         self.__name__ = name  # TRL logs rewards/<__name__>/mean
         self.file_criteria = (
@@ -105,7 +108,7 @@ class RowRubricReward:
         if kwargs.get("extra") is None and kwargs.get(RUBRIC_FIELD) is not None:  # a user's dataset, in plain TRL
             extras = [{RUBRIC_FIELD: rubric} for rubric in kwargs[RUBRIC_FIELD]]
         ids = kwargs.get("id") or list(range(len(prompts)))
-        answers = [answer_text(c) for c in completions]
+        answers = [judged_answer(c, self.max_tool_chars) for c in completions]
         grades, gated = await self._grade(prompts, answers, references, extras, ids)
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
@@ -124,7 +127,7 @@ class RowRubricReward:
     ) -> list[Grade]:
         """Grade every (prompt, completion) pair against its row's rubric (from ``extras``, the rows' ``extra``
         column); never raises for a judge failure. Without ``extras`` every row lacks a rubric: a RubricError."""
-        answers = [answer_text(c) for c in completions]
+        answers = [judged_answer(c, self.max_tool_chars) for c in completions]
         rows = list(extras) if extras is not None else [None] * len(prompts)
         grades, _ = await self._grade(prompts, answers, references, rows, list(range(len(prompts))))
         return grades

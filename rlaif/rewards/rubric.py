@@ -25,12 +25,13 @@ from typing import Any, Literal
 from rlaif.errors import ConfigError
 from rlaif.judges.base import Judge
 from rlaif.rewards.checks import Check, Gated, JsonValid, apply_gates, check_pass_rates
-from rlaif.rewards.conversation import answer_text, question_text, reference_text
+from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
 from rlaif.rewards.prompts.rubric import NO, YES, criterion_request, json_request
 from rlaif.rewards.report import Grade, StepReport, reasoning_details, report, resolve
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
 from rlaif.rewards.verdicts.jury_votes import jury_details, vote_choice, vote_json
 from rlaif.rewards.verdicts.parsing import VerdictError
 
@@ -53,10 +54,12 @@ class RubricReward:
         log_path: str | None = None,
         json_max_tokens: int = 512,
         checks: Sequence[Check] = (),
+        max_tool_chars: int = DEFAULT_MAX_TOOL_CHARS,
     ) -> None:
         if mode not in ("logprob", "json"):
             raise ConfigError(f"reward.mode: expected logprob or json, got {mode!r}")
         self.judge = judge
+        self.max_tool_chars = tool_chars(max_tool_chars)  # a tool result longer than this is cut for the judge
         self.rubric = rubric if isinstance(rubric, Rubric) else Rubric.from_mapping(rubric, "reward.rubric")
         self.mode = mode
         self.__name__ = name  # TRL logs rewards/<__name__>/mean
@@ -69,7 +72,7 @@ class RubricReward:
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         references = kwargs.get("reference_answer") or [None] * len(prompts)
-        answers = [answer_text(c) for c in completions]
+        answers = [judged_answer(c, self.max_tool_chars) for c in completions]
         grades, gated = await self._grade(prompts, answers, references)
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
@@ -80,7 +83,7 @@ class RubricReward:
 
     async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:
         """Grade every (prompt, completion) pair; never raises for a judge failure."""
-        grades, _ = await self._grade(prompts, [answer_text(c) for c in completions], references)
+        grades, _ = await self._grade(prompts, [judged_answer(c, self.max_tool_chars) for c in completions], references)
         return grades
 
     async def _grade(

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlaif.rewards.transcript import logged_completion
+
 ERRORS_IN_FULL = 5
 _console = logging.getLogger("rlaif.rewards")
 
@@ -43,12 +45,13 @@ class RewardLine:
     """One completion's line, less ``step`` and ``reward`` (the step's own, given to :meth:`RewardLog.write_step`).
 
     ``prompt_id``: the row's ``id`` (None without one); ``prompt``: the question as text; ``reference``: the
-    reference answer as text, or None; ``completion``: the answer as text; ``score``: what TRL got (None: no
-    score); ``judged``: whether a judge was asked (False when an edge rule or a check decided, and always for
-    the check-only reward); ``verdicts``: criterion id -> pass (0/1) or P(pass) (a per-row rubric: item id ->
-    ``{text, points, met, reason?}``); ``rationale``: label -> text
-    (a criterion's reason, ``gate`` for why the checks decided, ``vs <opponent>`` for a comparison);
-    ``error``: why there is no verdict, or None; ``details``: the reward's own extra keys, written last.
+    reference answer as text, or None; ``completion``: the answer as text, written as the list of the completion's
+    messages when it is a tool-using transcript (:class:`rlaif.rewards.transcript.Transcript`); ``score``: what TRL
+    got (None: no score); ``judged``: whether a judge was asked (False when an edge rule or a check decided, and
+    always for the check-only reward); ``verdicts``: criterion id -> pass (0/1) or P(pass) (a per-row rubric: item
+    id -> ``{text, points, met, reason?}``); ``rationale``: label -> text (a criterion's reason, ``gate`` for why
+    the checks decided, ``vs <opponent>`` for a comparison); ``error``: why there is no verdict, or None;
+    ``details``: the reward's own extra keys, written last.
     """
 
     prompt_id: Any
@@ -92,7 +95,7 @@ class RewardLog:
                 "prompt_id": line.prompt_id,
                 "prompt": line.prompt,
                 "reference": line.reference,
-                "completion": line.completion,
+                "completion": logged_completion(line.completion),
                 "score": line.score,
                 "judged": line.judged,
                 "verdicts": line.verdicts,

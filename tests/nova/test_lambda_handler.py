@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rlaif.nova import lambda_handler
-from rlaif.nova.contract import parse_sample
+from rlaif.nova.contract import SampleError, parse_sample
 from rlaif.nova.lambda_handler import NovaConfigError, build_grader, handler
 from rlaif.rewards.failures import JudgeFailureError
 
@@ -237,3 +237,55 @@ def test_a_jury_grades_in_the_lambda(lambda_env: ConverseServer, monkeypatch: py
         sorted(r.model_id for r in lambda_env.requests)
         == ["us.amazon.nova-lite-v1:0"] * 4 + ["us.amazon.nova-pro-v1:0"] * 4
     )
+
+
+def _multi_turn(sample_id: str, with_tools: bool) -> dict[str, Any]:
+    """A Nova 2.0 RFT sample in its OpenAI conversational format: assistant turns with ``tool_calls`` (arguments as
+    JSON text), ``tool`` results by ``tool_call_id``, the final answer last."""
+    call = {"id": "c1", "type": "function", "function": {"name": "calculator", "arguments": '{"expression": "17*23"}'}}
+    bad = {"id": "c2", "type": "function", "function": {"name": "convert", "arguments": '{"unit": "parsec"}'}}
+    tool_turns = [
+        {"role": "assistant", "content": "Let me compute.", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "391 " + "x" * 2500},
+        {"role": "assistant", "content": None, "tool_calls": [bad]},
+        {"role": "tool", "tool_call_id": "c2", "content": "{'error': 'unknown unit: parsec'}"},
+    ]
+    return {
+        "id": sample_id,
+        "messages": [
+            {"role": "system", "content": "You can use a calculator."},
+            {"role": "user", "content": "What is 17 times 23?"},
+            *(tool_turns if with_tools else []),
+            {"role": "assistant", "content": "17 times 23 is 391."},
+        ],
+    }
+
+
+def test_a_multi_turn_tool_using_sample_is_judged_as_a_whole_transcript(lambda_env: ConverseServer) -> None:
+    """Issue 30: several assistant and tool turns through the Lambda; the judge reads every call and result (cut,
+    marked), the checks the final answer; the sample's tool calls and errors come back as metrics."""
+
+    def respond(request: RecordedRequest) -> Reply:
+        text = request_text(request.body)
+        if text.startswith("Is the answer polite"):  # here: did it show its work with the calculator?
+            return Reply(text="yes" if "<tool_call>\ncalculator(" in text else "no")
+        return Reply(text="no")
+
+    lambda_env.responder = respond
+    results = handler([_multi_turn("tools", True), _multi_turn("plain", False)], None)
+    assert _scores(results) == pytest.approx({"tools": 1.0, "plain": 0.8})
+    metrics = _metrics(results[0])
+    assert metrics["tool_calls"] == (2.0, "Metric") and metrics["tool_errors"] == (1.0, "Metric")
+    assert "tool_calls" not in _metrics(results[1])
+    seen = [request_text(r.body) for r in lambda_env.requests if "<tool_call>" in request_text(r.body)]
+    assert seen and all(
+        "calculator: 391 " in t
+        and "[... 504 more characters cut]" in t  # 2504 characters, cut to reward.max_tool_chars' 2000
+        and "convert: {'error': 'unknown unit: parsec'}" in t
+        and "<final_answer>\n17 times 23 is 391.\n</final_answer>" in t
+        for t in seen
+    )
+    unfinished = _multi_turn("cut", True)
+    unfinished["messages"].pop()  # ends on a tool result: no final answer to grade
+    with pytest.raises(SampleError, match=r"sample\[0\] \(id 'cut'\): the last message must be the policy's final"):
+        parse_sample(unfinished, 0)

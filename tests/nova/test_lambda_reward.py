@@ -56,6 +56,29 @@ def test_the_payload_is_the_nova_contracts() -> None:
     assert all("a_future_trl_argument" not in sample for sample in samples)  # an allow-list, not a deny-list
 
 
+def test_a_tool_using_completion_goes_to_the_function_as_a_multi_turn_sample() -> None:
+    """A TRL transcript (tool call arguments as a mapping) is sent in Nova 2.0's OpenAI format (arguments as JSON
+    text) and read back by the contract as the same transcript."""
+    from rlaif.nova.contract import parse_sample
+    from rlaif.rewards.transcript import judged_answer
+
+    call = {"type": "function", "function": {"name": "lookup", "arguments": {"country": "France"}}}
+    completion = [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "name": "lookup", "content": "Paris"},
+        {"role": "assistant", "content": "Paris."},
+    ]
+    [sample] = build_samples([PROMPT], [judged_answer(completion)], {"id": ["q1"]})
+    assert sample["messages"][:2] == PROMPT and sample["messages"][-1] == {"role": "assistant", "content": "Paris."}
+    assert sample["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"country": "France"}'
+    read = parse_sample(json.loads(json.dumps(sample)), 0)
+    assert read.prompt == PROMPT and read.answer == [
+        {"role": "assistant", "content": "", "tool_calls": sample["messages"][2]["tool_calls"]},
+        {"role": "tool", "name": "lookup", "content": "Paris"},
+        {"role": "assistant", "content": "Paris."},
+    ]
+
+
 def test_a_local_handler_scores_and_its_metrics_are_logged(tmp_path: Path) -> None:
     seen: list[Any] = []
 

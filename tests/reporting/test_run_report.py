@@ -99,6 +99,28 @@ def test_answers_are_escaped_and_the_page_loads_nothing(tmp_path: Path) -> None:
     assert page.count("<script") == 1
 
 
+def test_a_tool_using_transcript_shows_its_calls_and_results_escaped(tmp_path: Path) -> None:
+    """rewards.jsonl's completion as a list of messages (a tool-using run): one labelled line per turn, escaped."""
+    run = synthesise_run(tmp_path / "run", steps=3)
+    lines = (run / "rewards.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    call = {"type": "function", "function": {"name": "calculator", "arguments": {"expression": "17*23"}}}
+    transcript = [
+        {"role": "assistant", "content": "Let me compute.", "tool_calls": [call]},
+        {"role": "tool", "name": "calculator", "content": "<script>alert(1)</script> 391"},
+        {"role": "assistant", "content": "It is 391."},
+    ]
+    first.update(completion=transcript, score=1.0, error=None)
+    (run / "rewards.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    page = write_report([run]).read_text()
+    cells = [html.unescape(c) for c in re.findall(r'<td class="completion">(.*?)</td>', page, re.DOTALL)]
+    assert (
+        '[assistant] Let me compute.\n[tool call] calculator({"expression": "17*23"})\n'
+        "[tool result] calculator: <script>alert(1)</script> 391\n[final answer] It is 391."
+    ) in cells
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
 def test_a_failed_run_is_reported_from_what_it_left(tmp_path: Path) -> None:
     run = synthesise_run(tmp_path / "run", steps=5, failed=True)
     (run / "judge_metrics.json").unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.fencing import IGNORE_INSTRUCTIONS, fence
 from rlaif.rewards.prompts.rubric import keyed_schema
 from rlaif.rewards.rubric_spec import Rubric
+from rlaif.rewards.transcript import fence_answer, heading, is_transcript
 
 # Consonants only: an id never spells a word or a grade ("ace", "bad"), nor reads as a position (a, b, 1, 2).
 _ID_LETTERS = "bcdfghjkmnpqrstvwxz"
@@ -67,8 +68,9 @@ def draw_ids(count: int, seed: str) -> list[str]:
 
 def shared_prefix(texts: Sequence[str], min_chars: int) -> int:
     """The length of the beginning every text shares, cut back to a whitespace boundary (no word split);
-    0 when there are fewer than two texts or it is shorter than ``min_chars``."""
-    if len(texts) < 2 or min_chars <= 0:
+    0 when there are fewer than two texts, it is shorter than ``min_chars``, or a text is a tool-using transcript
+    (its final answer is only its last part)."""
+    if len(texts) < 2 or min_chars <= 0 or is_transcript(*texts):
         return 0
     first, length = texts[0], min(map(len, texts))
     end = 0
@@ -114,8 +116,12 @@ def group_request(
         )
     for answer_id, answer in zip(ids, answers, strict=True):
         rest = answer[prefix:]
-        shown = fence(rest) if rest or not prefix else fence(rest) + "\n(the answer ends with the shared beginning)"
-        parts.append(f'Answer "{answer_id}":\n{shown}')
+        if not prefix:
+            shown = fence_answer(answer)  # a transcript is shown whole (never with a shared beginning)
+        else:
+            shown = fence(rest) if rest else fence(rest) + "\n(the answer ends with the shared beginning)"
+        label = f'Answer "{answer_id}"'
+        parts.append(f"{heading(answer, label)}\n{shown}")
     listed = ", ".join(f'"{i}"' for i in ids)
     parts.append(
         f"Compare the answers with each other and score each from 0 (worst) to {prompt.max_score} (best). Reply "

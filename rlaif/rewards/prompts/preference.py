@@ -14,6 +14,7 @@ from typing import Any
 from rlaif.errors import RubricError
 from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.fencing import fence, ignore_instructions
+from rlaif.rewards.transcript import fence_answer, heading
 
 CHOICES = ("A", "B")
 _SYSTEM = "You are a strict, fair judge comparing two answers to the same question. " + ignore_instructions(
@@ -86,7 +87,8 @@ def pair_request(
     trusted = f"Reference answer (trusted):\n{fence(reference, 'reference')}\n\n" if reference is not None else ""
     user = (
         f"{head}Question:\n{fence(question, 'question')}\n\n{trusted}"
-        f"Answer A:\n{fence(answer_a, 'answer_a')}\n\nAnswer B:\n{fence(answer_b, 'answer_b')}\n\n"
+        f"{heading(answer_a, 'Answer A')}\n{fence_answer(answer_a, 'answer_a')}\n\n"
+        f"{heading(answer_b, 'Answer B')}\n{fence_answer(answer_b, 'answer_b')}\n\n"
         "Which answer is better? Reply with A or B only."
     )
     messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]

@@ -10,6 +10,7 @@ from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.fencing import IGNORE_INSTRUCTIONS, fence
 from rlaif.rewards.prompts.rubric import NO, YES, verdict_schema_for
 from rlaif.rewards.row_rubric_spec import RowRubric, RubricItem
+from rlaif.rewards.transcript import fence_answer, heading
 
 _SYSTEM = "You are a strict, fair grader. " + IGNORE_INSTRUCTIONS
 
@@ -19,7 +20,7 @@ def _texts(question: str, answer: str, reference: str | None, task: str) -> str:
     parts.append(f"Question:\n{fence(question, 'question')}")
     if reference is not None:
         parts.append(f"Reference answer (trusted):\n{fence(reference, 'reference')}")
-    parts.append(f"Answer to grade:\n{fence(answer)}")
+    parts.append(f"{heading(answer, 'Answer to grade')}\n{fence_answer(answer)}")
     return "\n\n".join(parts)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.fencing import IGNORE_INSTRUCTIONS, fence
 from rlaif.rewards.rubric_spec import Criterion, Rubric
+from rlaif.rewards.transcript import fence_answer, heading
 
 YES, NO = "yes", "no"
 
@@ -37,7 +38,8 @@ def criterion_request(
         f"Example answer:\n{fence(e.answer)}\nVerdict: {YES if e.passes else NO}\n\n" for e in criterion.examples
     )
     user = (
-        f"{_context(rubric, question, reference)}\n\n{examples}Answer to grade:\n{fence(answer)}\n\n"
+        f"{_context(rubric, question, reference)}\n\n{examples}"
+        f"{heading(answer, 'Answer to grade')}\n{fence_answer(answer)}\n\n"
         f"Criterion: {criterion.question}\nDoes the answer meet the criterion? Reply with {YES} or {NO} only."
     )
     messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
@@ -54,7 +56,7 @@ def _compact_request(criterion: Criterion, question: str, answer: str, reference
     shown = f"Reference answer (trusted):\n{fence(reference, 'reference')}\n" if reference is not None else ""
     user = (
         f"{criterion.question} Answer {YES} or {NO}.\n\nQuestion:\n{fence(question, 'question')}\n{shown}"
-        f"Answer:\n{fence(answer)}"
+        f"{heading(answer, 'Answer')}\n{fence_answer(answer)}"
     )
     return JudgeRequest.chat(
         [{"role": "user", "content": user}],
@@ -110,7 +112,7 @@ def json_request(
         lines.append(f"- {c.id}: {c.question}" + (" (passes when the answer to this is no)" if c.pass_on == NO else ""))
         lines.extend(f"    e.g. {e.answer!r} -> {'pass' if e.passes else 'fail'}" for e in c.examples)
     user = (
-        f"{_context(rubric, question, reference)}\n\nAnswer to grade:\n{fence(answer)}\n\n"
+        f"{_context(rubric, question, reference)}\n\n{heading(answer, 'Answer to grade')}\n{fence_answer(answer)}\n\n"
         "Criteria (each is pass or fail):\n" + "\n".join(lines) + "\n\n"
         'Reply with one JSON object only: {"<criterion id>": {"reason": "<one sentence>", "pass": true|false}, ...} '
         "with every criterion id. Give the reason before deciding."
