@@ -141,3 +141,25 @@ def test_the_config_group_reaches_a_real_grpo_trainer_and_a_raising_tool_goes_ba
     assert ("environment_reward" in log) == (reward_weight is not None)
     if reward_weight is None:  # TRL's own column, weight 1: the calculator never returned the reference
         assert log["rewards/Calculator/mean"] == 0.0
+
+
+def test_plain_functions_are_tools_too_and_a_missing_chat_template_is_the_users_error() -> None:
+    cfg = _compose(
+        "environment=calculator",
+        "environment.factory=null",
+        "environment.tools=[{_target_: hydra.utils.get_method, path: rlaif.environments.calculator.evaluate}]",
+    )
+
+    def judge(prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
+        return [1.0]
+
+    tokenizer = type("Tokenizer", (), {"chat_template": None})()
+    built = tool_use(cfg.environment, judge, tokenizer, [])
+    (tool,) = built["tools"]
+    assert tool.__name__ == "evaluate" and tool("6 * 7") == 42.0 and "environment_factory" not in built
+    with pytest.raises(ValueError):
+        tool("6 *")
+    assert built["callbacks"][0].counter.take() == 1 and "<tool_call>" in tokenizer.chat_template
+    missing = _compose("environment=calculator", "environment.chat_template=trl:nope").environment
+    with pytest.raises(ConfigError, match=r"environment\.chat_template: no such template: trl:nope"):
+        tool_use(missing, judge, tokenizer, [])
