@@ -47,8 +47,12 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--steps", type=int, default=8)
     args = parser.parse_args()
-    lines = [json.loads(x) for x in (args.run_dir / "rewards.jsonl").read_text().splitlines() if x.strip()]
-    metrics = [json.loads(x) for x in (args.run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    lines = [
+        json.loads(x) for x in (args.run_dir / "rewards.jsonl").read_text(encoding="utf-8").split("\n") if x.strip()
+    ]
+    metrics = [
+        json.loads(x) for x in (args.run_dir / "metrics.jsonl").read_text(encoding="utf-8").split("\n") if x.strip()
+    ]
     metrics = [m for m in metrics if "reward" in m]
     last_step = max(line["step"] for line in lines)
     first = [x for x in lines if x["step"] <= args.steps]
