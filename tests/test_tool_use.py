@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_module
-from transformers import TrainerCallback
 
 from rlaif.data.packaged import packaged_file
 from rlaif.environments.calculator import Calculator, evaluate
@@ -21,7 +20,7 @@ from rlaif.runs.environments import (
     ENV_REWARD,
     CountingFactory,
     ToolErrorCounter,
-    WithEnvironmentReward,
+    ToolUseReward,
     check_environment,
     tool_use,
 )
@@ -75,9 +74,14 @@ def test_the_environment_reward_is_added_with_its_weight_and_a_judge_failure_sta
     def judge(prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         return [0.5, None, 0.25]
 
-    combined = WithEnvironmentReward(judge, weight=0.5)
+    counter = ToolErrorCounter()
+    counter.errors = 2
+    combined = ToolUseReward(judge, 0.5, counter)
     scores = asyncio.run(combined(["q"] * 3, ["a"] * 3, environments=envs, log_metric=logged.__setitem__))
-    assert scores == [1.0, None, 0.25] and logged == {"environment_reward": pytest.approx(2 / 3)}
+    assert scores == [1.0, None, 0.25]
+    assert logged == {"environment_reward": pytest.approx(2 / 3), "tools/errors": 2} and counter.errors == 0
+    alone = ToolUseReward(judge, None, counter)  # reward_weight: null, TRL adds get_reward() itself
+    assert asyncio.run(alone(["q"] * 3, ["a"] * 3, environments=envs)) == [0.5, None, 0.25]
     assert combined.__name__ == "judge"
 
 
@@ -120,13 +124,10 @@ def test_the_config_group_reaches_a_real_grpo_trainer_and_a_raising_tool_goes_ba
         return {"role": "assistant", "content": "", "tool_calls": [call]}
 
     monkeypatch.setattr(grpo_trainer, "parse_response", parse)
-    logs: list[dict[str, Any]] = []  # what the callbacks after rlaif's see (RunRecord writes it to metrics.jsonl)
-    recorder = type("Recorder", (TrainerCallback,), {"on_log": lambda self, *a, logs=None, **k: logs_seen(logs)})
-    logs_seen = logs.append
     trainer, _ = tiny_trainer(
         tmp_path,
         [],
-        trainer_kwargs=lambda tokenizer: tool_use(cfg.environment, reward, tokenizer, [recorder()]),
+        trainer_kwargs=lambda tokenizer: tool_use(cfg.environment, reward, tokenizer, []),
         max_tool_calling_iterations=1,
         max_completion_length=512,  # room for the tool's result (the tiny tokenizer spells it out): 4 tokens a turn
         generation_kwargs={"max_new_tokens": 4},
@@ -134,7 +135,7 @@ def test_the_config_group_reaches_a_real_grpo_trainer_and_a_raising_tool_goes_ba
     assert [t.__name__ for t in trainer.tools] == ["calculate"]
     assert trainer.reward_func_names == (["reward"] if reward_weight is not None else ["reward", "Calculator"])
     trainer.train()
-    log = logs[0]
+    log = trainer.state.log_history[0]  # what every logger gets: metrics.jsonl, TensorBoard, the console
     assert log["tools/call_frequency"] == 1.0 and log["tools/failure_frequency"] == 1.0 and log["tools/errors"] == 4
     tool_turns = [m for completion in seen for m in completion if m["role"] == "tool"]
     assert len(tool_turns) == 4 and all(m["content"] == str({"error": "division by zero"}) for m in tool_turns)
@@ -159,7 +160,7 @@ def test_plain_functions_are_tools_too_and_a_missing_chat_template_is_the_users_
     assert tool.__name__ == "evaluate" and tool("6 * 7") == 42.0 and "environment_factory" not in built
     with pytest.raises(ValueError):
         tool("6 *")
-    assert built["callbacks"][0].counter.take() == 1 and "<tool_call>" in tokenizer.chat_template
+    assert built["reward_funcs"][0].counter.take() == 1 and "<tool_call>" in tokenizer.chat_template
     missing = _compose("environment=calculator", "environment.chat_template=trl:nope").environment
     with pytest.raises(ConfigError, match=r"environment\.chat_template: no such template: trl:nope"):
         tool_use(missing, judge, tokenizer, [])

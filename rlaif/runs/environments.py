@@ -8,8 +8,8 @@ rlaif adds three things:
 - the environment's ``get_reward()`` combined with the judge's score in ONE reward, ``judge + reward_weight *
   environment`` (``reward_weight: null``: TRL's own separate reward column, weight 1, which TRL's nansum would
   score alone where the judge failed; with a weight, a judge failure stays a failure);
-- ``tools/errors`` in every step's logs (metrics.jsonl): tool calls that raised, beside TRL's
-  ``tools/call_frequency`` and ``tools/failure_frequency``;
+- ``tools/errors`` in every step's logs: tool calls that raised, beside TRL's ``tools/call_frequency`` and
+  ``tools/failure_frequency``;
 - ``chat_template``: a tool-calling chat template for a policy whose own has none (the packaged SmolLM2's).
 """
 
@@ -25,7 +25,6 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict
-from transformers import TrainerCallback
 
 from rlaif.errors import ConfigError, parse_settings
 from rlaif.rewards.capabilities import call_reward
@@ -108,17 +107,6 @@ class ToolErrorCounter:
         return errors
 
 
-class ToolErrors(TrainerCallback):
-    """Adds ``tools/errors`` to each training step's logs (before RunRecord writes them to metrics.jsonl)."""
-
-    def __init__(self, counter: ToolErrorCounter) -> None:
-        self.counter = counter
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        if logs is not None and "tools/call_frequency" in logs:  # a step's log, not the run's closing summary
-            logs["tools/errors"] = self.counter.take()
-
-
 @dataclass
 class CountingFactory:
     """``factory``'s environments with their tools counted and, with ``hide_reward``, their ``get_reward`` kept
@@ -148,17 +136,24 @@ class CountingFactory:
         return self._classes[cls]
 
 
-class WithEnvironmentReward:
-    """The judge's reward plus ``weight`` x each rollout's ``get_reward()``; a judge failure (None) stays None."""
+class ToolUseReward:
+    """The judge's reward, plus ``weight`` x each rollout's ``get_reward()`` when a weight is set (a judge failure,
+    None, stays None); logs ``tools/errors`` and ``environment_reward`` through TRL's ``log_metric``, so they reach
+    every logger TRL feeds (TRL runs the tool loop just before it calls the rewards, once per generation batch)."""
 
-    def __init__(self, reward: Any, weight: float) -> None:
-        self.reward, self.weight = reward, weight
+    def __init__(self, reward: Any, weight: float | None, counter: ToolErrorCounter) -> None:
+        self.reward, self.weight, self.counter = reward, weight, counter
         self.__name__ = getattr(reward, "__name__", type(reward).__name__)
 
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         scores = await call_reward(self.reward, prompts, completions, **kwargs)
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric):
+            log_metric("tools/errors", self.counter.take())
+        if self.weight is None:
+            return scores
         extra = [await _env_reward(e) for e in kwargs.get("environments") or [None] * len(scores)]
-        if callable(log_metric := kwargs.get("log_metric")) and (known := [x for x in extra if x is not None]):
+        if callable(log_metric) and (known := [x for x in extra if x is not None]):
             log_metric("environment_reward", sum(known) / len(known))
         return [s if s is None or x is None else s + self.weight * x for s, x in zip(scores, extra, strict=True)]
 
@@ -187,9 +182,8 @@ def tool_use(env: DictConfig | None, reward: Any, tokenizer: Any, callbacks: lis
         kwargs["environment_factory"] = CountingFactory(factory, counter, settings.reward_weight is not None)
     if settings.chat_template is not None:
         tokenizer.chat_template = read_chat_template(settings.chat_template)
-    if settings.reward_weight is not None:
-        reward = WithEnvironmentReward(reward, settings.reward_weight)
-    return {"reward_funcs": [reward], "callbacks": [ToolErrors(counter), *callbacks], **kwargs}
+    reward = ToolUseReward(reward, settings.reward_weight, counter)
+    return {"reward_funcs": [reward], "callbacks": callbacks, **kwargs}
 
 
 def read_chat_template(name: str) -> str:
