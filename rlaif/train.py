@@ -31,6 +31,7 @@ from rlaif.monitoring.monitor import build_monitor, build_second_reward
 from rlaif.reporting.model_card import write_model_card
 from rlaif.reporting.run_report import report_at_end
 from rlaif.runs.config_checks import check_rows, check_train_config, resolve_resume
+from rlaif.runs.environments import tool_use
 from rlaif.runs.judge_and_reward import check_judge_for, open_judge_and_reward
 from rlaif.runs.processes import is_main_process, main_process_first
 from rlaif.runs.run_folder import finish_run, remove_created, set_aside_failed_marker
@@ -79,14 +80,14 @@ def build(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> tuple[Any, StepTi
     # 5. Plain TRL: guards watch rollouts (an alarm can stop the run), the timer splits steps, RunRecord keeps logs.
     timer, totals = StepTimer(judge, run_dir / "step_timing.jsonl"), JudgeTotals(judge, run_dir)  # judge_totals/
     guarded = GuardedReward(reward, [g for g in (canaries, monitor) if g is not None])
+    callbacks = [timer, totals, StopOnRequest(guarded.stop), RunRecord(run_dir, resume), CompletionsTable(run_dir)]
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[timer.timed(totals.counted(guarded))],
-        callbacks=[timer, totals, StopOnRequest(guarded.stop), RunRecord(run_dir, resume), CompletionsTable(run_dir)],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=instantiate(cfg.peft, _convert_="all"),
+        **tool_use(cfg.get("environment"), timer.timed(totals.counted(guarded)), tokenizer, callbacks),  # +tools
     )
     return trainer, timer, resume
 

@@ -4,7 +4,7 @@ aggregation, its control flags) instead of copying TRL's code: CPU, 4 completion
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +12,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_trainer(
-    tmp_path: Path, reward_funcs: list[Any], callbacks: Sequence[Any] = (), **config: Any
+    tmp_path: Path,
+    reward_funcs: list[Any],
+    callbacks: Sequence[Any] = (),
+    trainer_kwargs: Callable[[Any], dict[str, Any]] | None = None,
+    **config: Any,
 ) -> tuple[Any, Path]:
     """A GRPOTrainer on a tiny model built under ``tmp_path`` (scripts/make_tiny_model.py), and its output
-    folder. ``config`` overrides the GRPOConfig below (max_steps=1, no checkpoints, a log line per step)."""
+    folder. ``config`` overrides the GRPOConfig below (max_steps=1, no checkpoints, a log line per step);
+    ``trainer_kwargs(tokenizer)``, GRPOTrainer's keyword arguments (rlaif.runs.environments.tool_use's)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
@@ -45,12 +50,13 @@ def tiny_trainer(
         **config,
     }
     dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": f"Question {i}?"}]} for i in range(4)])
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    kwargs = {"reward_funcs": reward_funcs, "callbacks": list(callbacks)}
     trainer = GRPOTrainer(
         model=AutoModelForCausalLM.from_pretrained(folder),
-        reward_funcs=reward_funcs,
         args=GRPOConfig(**settings),
         train_dataset=dataset,
-        processing_class=AutoTokenizer.from_pretrained(folder),
-        callbacks=list(callbacks),
+        processing_class=tokenizer,
+        **(trainer_kwargs(tokenizer) if trainer_kwargs is not None else kwargs),
     )
     return trainer, out

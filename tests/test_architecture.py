@@ -1,9 +1,9 @@
 """The layout is the architecture: the import graph, read from the source, has no cycle and never climbs a layer.
 
-Layers, lowest first (docs/architecture.md): errors < data < judges < rewards < runs < reporting < evaluation
-< monitoring < nova < integrations < the entry points (and ``rlaif`` itself: its ``open_reward`` is the public API).
-A module may import its own layer or a lower one; no library imports an entry point; modules stay under 400 lines
-and entry points under 120. Lazy imports inside functions count too.
+Layers, lowest first (docs/architecture.md): errors < data < environments < judges < rewards < runs < reporting
+< evaluation < monitoring < nova < integrations < the entry points (and ``rlaif`` itself: its ``open_reward`` is the
+public API). A module may import its own layer or a lower one; no library imports an entry point; modules stay under
+400 lines and entry points under 120. Lazy imports inside functions count too.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ ENTRY_POINTS = {
 LAYERS = [
     "errors",
     "data",
+    "environments",
     "judges",
     "rewards",
     "runs",

@@ -22,6 +22,7 @@ from rlaif.data.loaders import row_origins
 from rlaif.errors import ConfigError, RubricError, parse_settings
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.rubric_spec import Rubric
+from rlaif.runs.environments import check_environment
 from rlaif.runs.resume_logs import cut_to_checkpoint
 from rlaif.runs.run_folder import latest_checkpoint
 
@@ -36,6 +37,7 @@ def check_train_config(cfg: DictConfig) -> None:
     check_group_size(cfg.grpo, cfg.get("reward"))
     check_one_judge_server(cfg.judge, int(os.environ.get("WORLD_SIZE", "1") or 1))
     check_vllm_rollouts(cfg.grpo, bool(torch.cuda.is_available()))
+    check_environment(cfg.get("environment"))  # its keys, and a TRL and transformers that run tools
 
 
 class _ReportPrices(BaseModel):
