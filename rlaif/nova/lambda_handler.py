@@ -151,7 +151,7 @@ class NovaGrader:
             from rlaif.rewards.transcript import tool_counts  # loaded with the reward already
 
             calls, _, errors = tool_counts(sample.answer)
-            metrics += [metric("tool_calls", float(calls)), metric("tool_errors", float(errors))]
+            metrics += [metric("tools/calls", float(calls)), metric("tools/errors", float(errors))]
         metrics.append(metric("judge_error", 1.0 if failed else 0.0))
         return result(sample.id, float(score), metrics)
 

@@ -275,8 +275,8 @@ def test_a_multi_turn_tool_using_sample_is_judged_as_a_whole_transcript(lambda_e
     results = handler([_multi_turn("tools", True), _multi_turn("plain", False)], None)
     assert _scores(results) == pytest.approx({"tools": 1.0, "plain": 0.8})
     metrics = _metrics(results[0])
-    assert metrics["tool_calls"] == (2.0, "Metric") and metrics["tool_errors"] == (1.0, "Metric")
-    assert "tool_calls" not in _metrics(results[1])
+    assert metrics["tools/calls"] == (2.0, "Metric") and metrics["tools/errors"] == (1.0, "Metric")
+    assert "tools/calls" not in _metrics(results[1])
     seen = [request_text(r.body) for r in lambda_env.requests if "<tool_call>" in request_text(r.body)]
     assert seen and all(
         "calculator: 391 " in t
