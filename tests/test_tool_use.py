@@ -164,3 +164,31 @@ def test_plain_functions_are_tools_too_and_a_missing_chat_template_is_the_users_
     missing = _compose("environment=calculator", "environment.chat_template=trl:nope").environment
     with pytest.raises(ConfigError, match=r"environment\.chat_template: no such template: trl:nope"):
         tool_use(missing, judge, tokenizer, [])
+
+
+def test_the_shipped_tool_use_experiment_trains_through_the_entry_point(tmp_path: Path) -> None:
+    """python -m rlaif.train experiment=tool_use, one small step with the packaged policy and judge: the rollouts go
+    through TRL's tool loop, the judge grades each transcript, and the step's logs carry the tool metrics."""
+    from tests._entry_point import run_train
+
+    run = tmp_path / "run"
+    done = run_train(
+        "experiment=tool_use",
+        "grpo.max_steps=1",
+        "grpo.per_device_train_batch_size=4",
+        "grpo.max_completion_length=48",  # the wiring, not the learning: half the shipped budget
+        "data.limit=4",
+        f"hydra.run.dir={run}",
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in (run / "rewards.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 4 and all(line["step"] == 1 for line in lines)
+    assert all(line["judged"] or line["score"] == 0.0 for line in lines)  # judged, or scored 0 by the edge rule
+    assert all(
+        set(line["verdicts"]) <= {"called_calculator", "matches_reference", "short"} for line in lines if line["judged"]
+    )
+    step = json.loads((run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert {"tools/errors", "environment_reward", "tools/call_frequency"} <= set(step)
+    monitor = json.loads((run / "monitor.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert 0.0 <= monitor["tool_call_rate"] <= 1.0
