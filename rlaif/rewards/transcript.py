@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from rlaif.errors import ConfigError
@@ -123,26 +123,43 @@ def call_text(call: Any) -> str:
     return f"{name}({json.dumps(arguments, ensure_ascii=False, sort_keys=True, default=str)})"
 
 
-def render_messages(messages: Sequence[Mapping[str, Any]], max_tool_chars: int) -> str:
-    """Each assistant turn, tool call and tool result in rlaif's tags, the final answer labelled last."""
+def turns(messages: Sequence[Mapping[str, Any]], max_tool_chars: int) -> Iterator[tuple[str, str]]:
+    """A transcript's parts in order, as (kind, text): ``assistant`` (a turn's text), ``turn`` (another role's),
+    ``tool_call`` (``name({json args})``), ``tool_result`` / ``tool_error`` (``name: result``, cut), and ``final``
+    last (the final answer, or a note that there is none): the one walk both renderings share."""
     final = _final_index(messages)
-    blocks = []
     for k, message in enumerate(messages):
-        role = message.get("role")
-        text = content_text(message)
+        role, text = message.get("role"), content_text(message)
         if role == "tool":
             name = message.get("name") or message.get("tool_call_id") or "tool"
-            shown = cut(text, max_tool_chars)
-            blocks.append(f"<tool_result>\n{defuse(f'{name}: {shown}')}\n</tool_result>")
-            continue
-        if k == final:
-            blocks.append(f"<final_answer>\n{defuse(text)}\n</final_answer>")
-            continue
-        if text.strip():
-            blocks.append(f"<{_turn_tag(role)}>\n{defuse(text)}\n</{_turn_tag(role)}>")
-        blocks.extend(f"<tool_call>\n{defuse(call_text(c))}\n</tool_call>" for c in message.get("tool_calls") or [])
+            yield ("tool_error" if is_tool_error(message) else "tool_result"), f"{name}: {cut(text, max_tool_chars)}"
+        elif k == final:
+            yield "final", text
+        else:
+            if text.strip():
+                yield ("assistant" if role in (None, "assistant") else "turn"), text
+            yield from (("tool_call", call_text(c)) for c in message.get("tool_calls") or [])
     if final is None:
-        blocks.append("<final_answer>\n(none: the transcript ends without one)\n</final_answer>")
+        yield "final", "(none: the transcript ends without one)"
+
+
+_PEOPLE_LABELS = {
+    "assistant": "assistant",
+    "turn": "turn",
+    "tool_call": "tool call",
+    "tool_result": "tool result",
+    "tool_error": "tool error",
+    "final": "final answer",
+}
+_JUDGE_TAGS = {"final": "final_answer", "tool_error": "tool_result"}  # the judge is not told which results failed
+
+
+def render_messages(messages: Sequence[Mapping[str, Any]], max_tool_chars: int) -> str:
+    """Each assistant turn, tool call and tool result in rlaif's tags, the final answer labelled last."""
+    blocks = []
+    for kind, text in turns(messages, max_tool_chars):
+        tag = _JUDGE_TAGS.get(kind, kind)
+        blocks.append(f"<{tag}>\n{defuse(text)}\n</{tag}>")
     return "\n".join(blocks)
 
 
@@ -152,10 +169,6 @@ def _final_index(messages: Sequence[Mapping[str, Any]]) -> int | None:
     if messages and messages[-1].get("role") in (None, "assistant") and not messages[-1].get("tool_calls"):
         return len(messages) - 1
     return None
-
-
-def _turn_tag(role: Any) -> str:
-    return "assistant" if role in (None, "assistant") else "turn"
 
 
 def is_tool_error(message: Mapping[str, Any]) -> bool:
@@ -192,20 +205,4 @@ def plain_text(completion: Any, max_tool_chars: int = DEFAULT_MAX_TOOL_CHARS) ->
     if not has_tool_turns(completion):
         return answer_text(completion) if completion is not None else ""
     messages = [m for m in completion if isinstance(m, Mapping)]
-    final = _final_index(messages)
-    lines = []
-    for k, message in enumerate(messages):
-        text = content_text(message)
-        if message.get("role") == "tool":
-            name = message.get("name") or message.get("tool_call_id") or "tool"
-            label = "tool error" if is_tool_error(message) else "tool result"
-            lines.append(f"[{label}] {name}: {cut(text, max_tool_chars)}")
-        elif k == final:
-            lines.append(f"[final answer] {text}")
-        else:
-            if text.strip():
-                lines.append(f"[assistant] {text}")
-            lines.extend(f"[tool call] {call_text(c)}" for c in message.get("tool_calls") or [])
-    if final is None:
-        lines.append("[final answer] (none: the transcript ends without one)")
-    return "\n".join(lines)
+    return "\n".join(f"[{_PEOPLE_LABELS[kind]}] {text}" for kind, text in turns(messages, max_tool_chars))
