@@ -115,7 +115,10 @@ _RANK = textwrap.dedent("""
             stop.request(RuntimeError("judge failure rate 75% over the last 4 answers"))
         control = callback.on_step_end(None, TrainerState(), TrainerControl())
         flags.append([control.should_save, control.should_training_stop])
-    print(json.dumps({"processes": state.num_processes, "flags": flags, "reason": repr(stop.reason)}))
+    print(json.dumps({"processes": state.num_processes, "flags": flags, "reason": repr(stop.reason)}), flush=True)
+    # Leave the process group before exiting: a gloo group torn down by interpreter exit can abort the process
+    # ("terminate called without an active exception", exit -6; seen once in CI) after its work is done.
+    state.destroy_process_group()
 """)
 
 
