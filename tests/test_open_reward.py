@@ -72,6 +72,8 @@ def test_outside_a_trainer_each_call_is_a_step_and_columns_reach_the_reward(tmp_
     with rlaif.open_reward("reward=rubric", "monitor=off", run_dir=tmp_path) as reward:
         assert reward.__name__ == "rubric"
         first = asyncio.run(reward([QUESTION] * 2, ["Boil it for 8 minutes.", "Go away."]))
+        # Up to date after every call, not only at the block's end (a process killed now keeps what it paid).
+        assert json.loads((tmp_path / "judge_metrics.json").read_text())["requests"] == 4
         second = asyncio.run(reward.score_batch([QUESTION], ["Boil it."], reference_answer=["8 minutes"]))
     assert len(first) == 2 and all(isinstance(s, float) for s in first)
     assert second.scores[0] is not None and second.stop is None

@@ -8,8 +8,8 @@ it). On the way out the judge is closed, and a vLLM server it launched is stoppe
 
 With ``run_dir`` the files of a run folder that belong to the reward go there: ``rewards.jsonl`` (every answer,
 its score, verdicts and rationale), ``judge_totals/`` and ``judge_metrics.json`` (what the judge was asked and
-paid), and the hacking alarm's ``monitor.jsonl`` and ``alarms.jsonl`` (``monitor=off`` turns it off). The judge's
-cache goes to ``<run_dir>/judge_cache`` as in a run. Canaries, the baseline and the report belong to
+paid, after every call), and the hacking alarm's ``monitor.jsonl`` and ``alarms.jsonl`` (``monitor=off`` turns it
+off). The judge's cache goes to ``<run_dir>/judge_cache`` as in a run. Canaries, the baseline and the report belong to
 ``rlaif.train``'s loop and are not built here.
 """
 
@@ -74,8 +74,13 @@ class RewardFunction:
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         if (reason := self.reward.stop.reason) is not None:  # no StopOnRequest ended the run after that step
             raise reason
+        return await self._step(prompts, completions, kwargs)
+
+    async def _step(self, prompts: list[Any], completions: list[Any], kwargs: dict[str, Any]) -> list[float | None]:
+        """One reward call, numbered (outside a trainer each call is a step of its own; a trainer's first call after
+        step N > 0 is a resume), with the judge's totals written after it however it ends."""
         self._calls += 1
-        if kwargs.get("trainer_state") is None:  # outside a trainer each call is a step of its own
+        if kwargs.get("trainer_state") is None:
             kwargs["trainer_state"] = SimpleNamespace(global_step=self._calls - 1)
         elif self._calls == 1:
             self._resumed(int(kwargs["trainer_state"].global_step))
@@ -104,13 +109,7 @@ class RewardFunction:
         state = SimpleNamespace(global_step=step - 1) if step is not None else None
         kwargs = {**columns, "log_extra": log_extra, "log_metric": log_metric, "trainer_state": state}
         kwargs[LOG_JUDGE_FAILED] = failed.extend
-        self._calls += 1
-        if state is None:
-            kwargs["trainer_state"] = SimpleNamespace(global_step=self._calls - 1)
-        try:
-            scores = await self.reward(list(prompts), list(completions), **kwargs)
-        finally:
-            self.write_totals()
+        scores = await self._step(list(prompts), list(completions), kwargs)
         failed = failed or [score is None for score in scores]  # a reward of the user's that does not report
         for extra, judge_failed in zip(extras, failed, strict=True):
             extra["judge_failed"] = float(judge_failed)  # under on_judge_error=neutral too, where the score is 0.5
@@ -133,11 +132,13 @@ class RewardFunction:
             self.monitor.restore(done)
 
     def write_totals(self) -> None:
-        """The judge's totals so far in ``<run_dir>/judge_totals/`` (a crash loses at most the requests in flight)."""
-        if self._totals is not None:
-            from rlaif.runs.judge_totals import write_totals
+        """The judge's totals so far in ``<run_dir>/judge_totals/`` and the run's in ``judge_metrics.json``, after
+        every call: a crash (or a Ray actor ended without exit handlers) loses at most the requests in flight."""
+        if self._totals is not None and self.run_dir is not None:
+            from rlaif.runs.judge_totals import write_folder_totals, write_totals
 
             write_totals(self._totals, self.judge.metrics.totals(), self._calls)
+            write_folder_totals(self.run_dir)
 
 
 @contextmanager
@@ -154,10 +155,7 @@ def open_reward(*overrides: str, run_dir: str | os.PathLike[str] | None = None) 
 @contextmanager
 def open_configured_reward(config: DictConfig, run_dir: Path | None) -> Iterator[RewardFunction]:
     """:func:`open_reward` for a config already composed (``python -m rlaif.serve``'s own, from ``@hydra.main``)."""
-    import json
-
     from rlaif.runs.judge_and_reward import check_judge_for, open_judge_and_reward
-    from rlaif.runs.judge_totals import folder_totals
 
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -170,5 +168,3 @@ def open_configured_reward(config: DictConfig, run_dir: Path | None) -> Iterator
             yield function
         finally:
             function.write_totals()
-            if run_dir is not None:
-                (run_dir / "judge_metrics.json").write_text(json.dumps(folder_totals(run_dir), indent=2))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import json
 import os
 import shlex
 import socket
@@ -128,12 +127,8 @@ async def score_items(function: Any, items: Sequence[Item], failed_score: float)
     references = [item.ground_truth for item in items]
     prompts = [[{"role": "user", "content": q}] for q in questions]
     answers = [item.solution_str for item in items]
+    # judge_metrics.json is brought up to date after every batch (Ray ends its actors without running atexit).
     scored = await function.score_batch(prompts, answers, reference_answer=references, id=ids)
-    if function.run_dir is not None:  # after every batch: Ray ends its actors without running atexit
-        from rlaif.reporting.html_page import write_atomic
-        from rlaif.runs.judge_totals import folder_totals
-
-        write_atomic(function.run_dir / "judge_metrics.json", json.dumps(folder_totals(function.run_dir), indent=2))
     if scored.stop is not None:
         raise RuntimeError(f"rlaif reward: {scored.stop}")
     return [

@@ -45,8 +45,20 @@ def write_totals(path: Path, totals: Mapping[str, float], step: int) -> None:
         "time": time.time(),
         "totals": {k: v if math.isfinite(v) else None for k, v in totals.items()},
     }
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    _replace(path, json.dumps(record, indent=1))
+
+
+def write_folder_totals(run_dir: Path, fallback: Mapping[str, float] | None = None) -> dict[str, float]:
+    """``judge_metrics.json``: the run's totals over every process and attempt (:func:`folder_totals`; ``fallback``
+    when the folder has none), replaced whole. What it wrote."""
+    totals = folder_totals(run_dir) or dict(fallback or {})
+    _replace(run_dir / "judge_metrics.json", json.dumps(totals, indent=2))
+    return totals
+
+
+def _replace(path: Path, text: str) -> None:
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # by process: several may replace the same file
+    partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from rlaif.runs.judge_totals import folder_totals
+from rlaif.runs.judge_totals import write_folder_totals
 from rlaif.runs.secrets import install_log_redaction, redact_saved_config, secret_values
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,7 @@ def finish_run(run_dir: Path, trainer: Any, judge: Any, step_time: dict[str, flo
         return {}
     history = [h for h in trainer.state.log_history if "reward" in h]
     rewards = [(h["step"], h["reward"], h.get("reward_std")) for h in history if _finite(h["reward"])]
-    totals = folder_totals(run_dir) or judge.metrics.totals()
-    (run_dir / "judge_metrics.json").write_text(json.dumps(totals, indent=2))
+    totals = write_folder_totals(run_dir, fallback=judge.metrics.totals())
     baseline = _baseline_reward(run_dir / "baseline.json")
     plot_rewards(rewards, run_dir / "reward_curve.png", baseline=baseline)
     summary = {
