@@ -1,6 +1,6 @@
 """GPU memory planning for rlaif's GPU experiments: computed from model shapes, not measured.
 
-Usage: python scripts/gpu_memory_plan.py    (prints the markdown table kept in README's "GPU memory plan")
+Usage: python scripts/gpu_memory_plan.py    (prints the markdown table kept in docs/scaling.md, "GPU memory plan")
 
 Every figure is an estimate in GB (1e9 bytes) for bf16 weights, from each model's config.json shapes:
 - training (one process, LoRA r=8 on every linear layer, gradient checkpointing): the frozen weights, the LoRA

@@ -11,7 +11,7 @@
 # import path: Hydra (configs), tenacity (retries), diskcache, jsonschema (rubric output schemas), pydantic. boto3
 # comes with the Lambda runtime. Never torch, transformers or TRL: the handler does not import them, and
 # the script fails if any of them lands in the zip.
-# Deploy (README "Amazon Nova"): aws lambda create-function --function-name SageMaker-rlaif-reward \
+# Deploy (docs/nova.md): aws lambda create-function --function-name SageMaker-rlaif-reward \
 #   --runtime python3.12 --handler rlaif.nova.lambda_handler.handler --zip-file fileb://dist/rlaif-nova-lambda.zip ...
 set -euo pipefail
 

@@ -61,19 +61,19 @@ def test_there_are_options_in_every_expected_group() -> None:
     assert {"local", "vllm", "openai", "bedrock"} <= {o for g, o in OPTIONS if g == "judge"}
 
 
-def test_the_readme_lists_every_judge_policy_key() -> None:
+def test_the_configuration_page_lists_every_judge_policy_key() -> None:
     from dataclasses import fields
 
     from rlaif.judges.limits import JudgePolicy
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    listed = readme[readme.index("Every judge accepts the shared limits under `judge.policy.*`") :].split("\n\n", 1)[0]
+    page = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    listed = page[page.index("Every judge accepts the shared limits under `judge.policy.*`") :].split("\n\n", 1)[0]
     assert [f.name for f in fields(JudgePolicy) if f"`{f.name}`" not in listed] == []
 
 
-def test_the_readmes_configuration_table_lists_every_option_of_each_group() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("| group | options | pick with |") :].split("\n\n", 1)[0]
+def test_the_configuration_pages_table_lists_every_option_of_each_group() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = page[page.index("| group | options | pick with |") :].split("\n\n", 1)[0]
     for row in table.splitlines()[2:]:
         group, options = (cell.strip() for cell in row.split("|")[1:3])
         listed = {word.strip("` ").removesuffix(" (default)").strip("`") for word in options.split(",")}
@@ -225,10 +225,10 @@ def _walk(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, data)]
 
 
-def test_the_readme_bedrock_pool_composes_and_builds_offline(tmp_path: Path) -> None:
-    readme = (Path(rlaif.__file__).parent.parent / "README.md").read_text()
+def test_the_judges_pages_bedrock_pool_composes_and_builds_offline(tmp_path: Path) -> None:
+    page = (Path(rlaif.__file__).parent.parent / "docs" / "judges.md").read_text()
     marker = "# conf/judge/my_bedrock_pool.yaml"
-    block = readme.split(marker)[1].split("```")[0]
+    block = page.split(marker)[1].split("```")[0]
     (tmp_path / "judge").mkdir()
     (tmp_path / "judge" / "my_bedrock_pool.yaml").write_text(marker + block)
     cfg = _compose("judge=my_bedrock_pool", f"hydra.searchpath=[file://{tmp_path}]")

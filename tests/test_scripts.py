@@ -238,9 +238,9 @@ def _memory_plan() -> Any:
     return module
 
 
-def test_readme_memory_table_is_the_scripts_output() -> None:
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("<!-- gpu_memory_plan.py -->\n")[1].split("\n<!-- /gpu_memory_plan.py -->")[0]
+def test_the_scaling_pages_memory_table_is_the_scripts_output() -> None:
+    page = (ROOT / "docs" / "scaling.md").read_text()
+    block = page.split("<!-- gpu_memory_plan.py -->\n")[1].split("\n<!-- /gpu_memory_plan.py -->")[0]
     assert block == _memory_plan().table()
 
 
