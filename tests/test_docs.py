@@ -82,7 +82,11 @@ def test_the_site_builds_in_strict_mode_with_the_api_reference(tmp_path: Path) -
     assert 'id="rlaif.integrations.in_process.open_reward"' in api
     judges = (tmp_path / "site" / "api" / "judges" / "index.html").read_text("utf-8")
     assert 'id="rlaif.judges.pool.JudgePool"' in judges and 'id="rlaif.judges.jury.Jury"' in judges
-    assert (tmp_path / "site" / "quickstart" / "index.html").is_file()
+    # The hook (scripts/mkdocs_hooks.py): a list right after a paragraph line and 2-space nesting render as lists,
+    # as on GitHub, and a docstring's Sphinx role shows as the plain name.
+    nova = (tmp_path / "site" / "nova" / "index.html").read_text("utf-8")
+    assert "<li><code>on_judge_error=raise</code> fails the whole invocation" in nova
+    assert "raises <code>rlaif.errors.ConfigError</code>" in api and ":class:" not in api
 
 
 def test_a_broken_link_and_a_page_left_out_of_the_nav_fail_the_build(tmp_path: Path) -> None:
@@ -101,6 +105,7 @@ def test_a_broken_link_and_a_page_left_out_of_the_nav_fail_the_build(tmp_path: P
     config["nav"] = [item for item in config["nav"] if "API reference" not in item]
     config["plugins"] = ["search"]
     config["docs_dir"] = str(docs)
+    config["hooks"] = [str(ROOT / hook) for hook in config["hooks"]]
     (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
     done = _mkdocs(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert done.returncode != 0
