@@ -79,7 +79,7 @@ def test_the_site_builds_in_strict_mode_with_the_api_reference(tmp_path: Path) -
     # mkdocstrings rendered the public API from the code (an anchor per object), not an empty page.
     api = (tmp_path / "site" / "api" / "open_reward" / "index.html").read_text("utf-8")
     assert 'id="rlaif.integrations.in_process.RewardFunction"' in api
-    assert 'id="rlaif.integrations.in_process.open_reward"' in api
+    assert 'id="rlaif.open_reward"' in api  # rlaif's lazy attribute, resolved to its definition
     judges = (tmp_path / "site" / "api" / "judges" / "index.html").read_text("utf-8")
     assert 'id="rlaif.judges.pool.JudgePool"' in judges and 'id="rlaif.judges.jury.Jury"' in judges
     # The hook (scripts/mkdocs_hooks.py): a list right after a paragraph line and 2-space nesting render as lists,
