@@ -18,12 +18,12 @@ import pytest
 
 from rlaif.data.loaders import packaged_prompts, read_rows
 from rlaif.evaluation.adapter_eval import decide, decide_by_rubric, tally
+from rlaif.evaluation.adapter_outputs import report_markdown
 from rlaif.evaluation.adapter_plan import Verdict
-from rlaif.evaluation.adapter_report import report
 from rlaif.evaluation.adapter_signals import Signal, independence, judge_models, paired_difference, report_order
 from rlaif.evaluation.stats import wilson_interval
 from rlaif.rewards.on_topic import MentionsQuestion
-from rlaif.rewards.report import Grade
+from rlaif.rewards.step_log import Grade
 from rlaif.rewards.verdicts.parsing import VerdictError
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
@@ -214,10 +214,10 @@ def test_report_table_cells_cannot_break_the_markdown_table() -> None:
         "independent_judges": 0,
         "signals": {"words": {**words, "adapter_mean": 3.0, "baseline_mean": 12.5, "note": "a | b"}},
     }
-    table = [line for line in report(summary, [item], examples=5).splitlines() if line.startswith("| a |")]
+    table = [line for line in report_markdown(summary, [item], examples=5).splitlines() if line.startswith("| a |")]
     assert len(table) == 1 and table[0].count(" | ") == 5  # six cells, the pipes in the texts escaped
     assert "line1<br>line2 \\|" in table[0] and "0.80 shown as A, 0.70 as B" in table[0]
-    text = report(summary, [item], examples=5)
+    text = report_markdown(summary, [item], examples=5)
     assert "| words | 3.00 | 12.50 | -9.500 | [-12.00, -7.00] | 1 | no (a \\| b) |" in text
     assert "No judge here is independent of the one that trained the policy" in text
 

@@ -1,7 +1,7 @@
 """``python -m rlaif.evaluate``'s pipeline after the plan (:mod:`rlaif.evaluation.adapter_plan`): both sides
 answer every held-out prompt -> every judge grades every answer with the training reward and decides each
 pair -> per-signal paired differences (:mod:`rlaif.evaluation.adapter_signals`) -> the files
-(:mod:`rlaif.evaluation.adapter_report`).
+(:mod:`rlaif.evaluation.adapter_outputs`).
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from typing import Any
 from omegaconf import DictConfig
 
 from rlaif.evaluation import adapter_signals
+from rlaif.evaluation.adapter_outputs import write_outputs
 from rlaif.evaluation.adapter_plan import Panel, Plan, Verdict, plain
-from rlaif.evaluation.adapter_report import write_outputs
 from rlaif.evaluation.baseline import generate
 from rlaif.evaluation.stats import swap_consistency, wilson_interval
 from rlaif.reporting.model_card import record_evaluation
 from rlaif.rewards.capabilities import grade_rows
 from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.orders import outcome
-from rlaif.rewards.report import Grade
+from rlaif.rewards.step_log import Grade
 from rlaif.rewards.verdicts.parsing import VerdictError
 from rlaif.runs.progress import progress
 

@@ -20,8 +20,8 @@ from rlaif.data.models import load_causal_lm, load_tokenizer
 from rlaif.errors import ConfigError, parse_settings
 from rlaif.judges.base import Judge
 from rlaif.rewards.capabilities import ComparesAnswers, GradesAnswers
-from rlaif.rewards.report import Grade
 from rlaif.rewards.rubric import RubricReward
+from rlaif.rewards.step_log import Grade
 from rlaif.runs.config_checks import check_rows
 from rlaif.runs.judge_and_reward import check_judge_for, open_judge_and_reward
 

@@ -2,7 +2,7 @@
 labelled set -> judge every item (and the audit, repeats, a second judge, each jury member) -> summarise ->
 write the report -> check the thresholds. Each stage is a module of its own, visited once, in that order:
 :mod:`~rlaif.evaluation.labelled_sets`, :mod:`~rlaif.evaluation.judge_eval_summary`,
-:mod:`~rlaif.evaluation.judge_eval_report`, :mod:`~rlaif.evaluation.judge_eval_settings` (the gate).
+:mod:`~rlaif.evaluation.judge_eval_outputs`, :mod:`~rlaif.evaluation.judge_eval_settings` (the gate).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from rlaif.errors import JudgeRejectedError
 from rlaif.evaluation.adversarial import adversarial_cases
-from rlaif.evaluation.judge_eval_report import HEADLINE_NAMES, write_outputs
+from rlaif.evaluation.judge_eval_outputs import HEADLINE_NAMES, write_outputs
 from rlaif.evaluation.judge_eval_settings import EvalSettings, apply_thresholds
 from rlaif.evaluation.judge_eval_summary import audit_table, cross_judge, summarise, verdict
 from rlaif.evaluation.jury_replay import RecordingJury

@@ -1,5 +1,5 @@
 """The numbers of ``python -m rlaif.judge_eval``: verdicts into ``summary.json`` (statistics from
-:mod:`rlaif.evaluation.stats`); :mod:`rlaif.evaluation.judge_eval_report` writes the files that show them.
+:mod:`rlaif.evaluation.stats`); :mod:`rlaif.evaluation.judge_eval_outputs` writes the files that show them.
 
 Rules the numbers follow: an item the judge could not score (``score`` null) counts in
 ``parse_failure_rate`` and is left out of agreement, κ and AUC. A pair whose two orders cancel out

@@ -28,9 +28,9 @@ from rlaif.rewards.checks import Check, Gated, JsonValid, apply_gates, check_pas
 from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
 from rlaif.rewards.prompts.rubric import NO, YES, criterion_request, json_request
-from rlaif.rewards.report import Grade, StepReport, reasoning_details, report, resolve
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.step_log import Grade, RewardStep, log_step, reasoning_details, resolve
 from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
 from rlaif.rewards.verdicts.jury_votes import jury_details, vote_choice, vote_json
 from rlaif.rewards.verdicts.parsing import VerdictError
@@ -76,7 +76,7 @@ class RubricReward:
         grades, gated = await self._grade(prompts, answers, references)
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
-        report(StepReport(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
+        log_step(RewardStep(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
         if stop is not None:
             raise stop
         return scores

@@ -1,5 +1,6 @@
-"""What a judge reward shows its user each step: metrics through TRL's ``log_metric``, rationales
-through ``log_extra`` and one ``rewards.jsonl`` line per completion.
+"""What a judge reward logs for each step (:func:`log_step`): metrics through TRL's ``log_metric``, rationales
+through ``log_extra`` and one ``rewards.jsonl`` line per completion (written by :mod:`rlaif.rewards.run_log`,
+which holds what lasts the whole run: the file and the console's count of errors).
 
 Among the metrics is one to watch for length hacking: the Spearman correlation, within each prompt's
 group, between answer length and reward (judges prefer longer answers 59-79% of the time; a policy learns
@@ -129,8 +130,8 @@ def length_spearman(prompts: Sequence[Any], answers: Sequence[str], scores: Sequ
 
 
 @dataclass
-class StepReport:
-    """Everything a reward reports for one call."""
+class RewardStep:
+    """Everything a reward logs for one call."""
 
     name: str
     prompts: Sequence[Any]
@@ -145,7 +146,7 @@ class StepReport:
 LOG_JUDGE_FAILED = "rlaif_log_judge_failed"
 
 
-def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardLog) -> None:
+def log_step(step: RewardStep, kwargs: Mapping[str, Any], judge: Any, log: RewardLog) -> None:
     """Log metrics and rationales to TRL (when it passed its callbacks), judge errors to the console,
     and append to rewards.jsonl."""
     failed = [(i, g.error) for i, g in enumerate(step.grades) if g.judged and g.error is not None]
@@ -186,7 +187,7 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
     )
 
 
-def _metrics(step: StepReport) -> dict[str, float]:
+def _metrics(step: RewardStep) -> dict[str, float]:
     judged = [g for g in step.grades if g.judged]
     failed = sum(g.error is not None for g in judged)
     metrics = {
