@@ -20,8 +20,8 @@ from rlaif.data.models import load_causal_lm, load_tokenizer
 from rlaif.errors import ConfigError, parse_settings
 from rlaif.judges.base import Judge
 from rlaif.rewards.capabilities import ComparesAnswers, GradesAnswers
+from rlaif.rewards.grades import Grade
 from rlaif.rewards.rubric import RubricReward
-from rlaif.rewards.step_log import Grade
 from rlaif.runs.config_checks import check_rows
 from rlaif.runs.judge_and_reward import check_judge_for, open_judge_and_reward
 
@@ -29,8 +29,8 @@ log = logging.getLogger("rlaif.evaluate")
 
 
 @dataclass
-class Verdict:
-    """One prompt's pairwise decision: ``outcome`` is win / tie / loss (for the adapter) or failure."""
+class PairOutcome:
+    """One prompt's adapter-vs-baseline decision: ``outcome`` is win / tie / loss (for the adapter) or failure."""
 
     outcome: str
     orders: tuple[float, float] | None = None  # P(adapter better) shown as A, shown as B
@@ -47,7 +47,7 @@ class Panel:
     judge: Judge
     pairwise: Any
     reward: Any  # grades one answer: the training reward, or the plain rubric when it cannot (reward_note)
-    verdicts: list[Verdict] = field(default_factory=list)
+    outcomes: list[PairOutcome] = field(default_factory=list)
     grades: dict[str, list[Grade]] = field(default_factory=dict)  # side -> one grade per prompt
     reward_note: str | None = None
 

@@ -23,8 +23,8 @@ from rlaif.evaluation.judge_eval_settings import EvalSettings, apply_thresholds
 from rlaif.evaluation.judge_eval_summary import audit_table, cross_judge, summarise, verdict
 from rlaif.evaluation.jury_replay import RecordingJury
 from rlaif.evaluation.labelled_sets import (
+    JudgedItems,
     LabelledSet,
-    Verdicts,
     check_compatible,
     judge_items,
     load_labelled,
@@ -124,7 +124,7 @@ def _genuine_pass(row: Mapping[str, Any]) -> bool:
     return row.get("criterion") is None and row["label"] == "pass"  # scored like an audit case: the whole rubric
 
 
-def _repeat_stability(reward: Any, labelled: LabelledSet, main: Verdicts, settings: EvalSettings) -> dict[str, Any]:
+def _repeat_stability(reward: Any, labelled: LabelledSet, main: JudgedItems, settings: EvalSettings) -> dict[str, Any]:
     """Judge a sample of items ``repeats`` times in all (the main pass is the first) and count the items
     whose verdict never changed. Sequential passes: identical requests in flight at once share one call."""
     k = settings.repeats

@@ -233,8 +233,9 @@ def check_compatible(labelled: LabelledSet, reward: Any) -> None:
 
 
 @dataclass
-class Verdicts:
-    """What one judge said about each item: a score (None on failure), its error, and for pairs both orders."""
+class JudgedItems:
+    """What one judge said about each item of a labelled set (judge_eval compares it with the labels): a score
+    (None on failure), its error, and for pairs both orders."""
 
     scores: list[float | None]
     errors: list[str | None]
@@ -261,10 +262,10 @@ async def judge_items(
     batch_size: int,
     what: str = "items",
     listwise: bool = False,
-) -> Verdicts:
+) -> JudgedItems:
     """Grade ``rows`` in batches of ``batch_size`` (each batch has its own judge deadline); never raises
     for a judge failure. Shows a progress bar (rlaif.runs.progress) and logs each batch as ``what``."""
-    out = Verdicts([], [], [])
+    out = JudgedItems([], [], [])
     started = time.perf_counter()
     with progress(len(rows), f"judging {what}") as bar:
         for start in range(0, len(rows), batch_size):
@@ -276,7 +277,7 @@ async def judge_items(
 
 
 async def _judge_batch(
-    reward: Any, chunk: Sequence[Mapping[str, Any]], pairwise: bool, listwise: bool, out: Verdicts
+    reward: Any, chunk: Sequence[Mapping[str, Any]], pairwise: bool, listwise: bool, out: JudgedItems
 ) -> None:
     """One batch's verdicts appended to ``out``."""
     if listwise:

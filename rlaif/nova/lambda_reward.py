@@ -26,8 +26,9 @@ from typing import Any
 from rlaif.errors import ConfigError
 from rlaif.nova.contract import SampleError, check_results
 from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.grades import Grade, resolve
 from rlaif.rewards.run_log import RewardLog
-from rlaif.rewards.step_log import Grade, RewardStep, log_step, resolve
+from rlaif.rewards.step_log import RewardStep, log_step
 from rlaif.rewards.transcript import Transcript, judged_answer
 
 log = logging.getLogger("rlaif.nova")

@@ -12,8 +12,8 @@ import inspect
 from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from rlaif.rewards.grades import Grade
 from rlaif.rewards.rubric_spec import Rubric
-from rlaif.rewards.step_log import Grade
 
 
 async def call_reward(reward: Any, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:

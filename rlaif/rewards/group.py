@@ -41,10 +41,11 @@ from rlaif.rewards import orders as order_rules
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.grades import Grade, resolve
 from rlaif.rewards.prompts.group import GroupPrompt, draw_ids, group_request, shared_prefix
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
-from rlaif.rewards.step_log import Grade, RewardStep, log_step, resolve
+from rlaif.rewards.step_log import RewardStep, log_step
 from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
 from rlaif.rewards.verdicts.group import parse_group_verdict
 from rlaif.rewards.verdicts.parsing import VerdictError

@@ -27,10 +27,11 @@ from rlaif.judges.base import Judge
 from rlaif.rewards.checks import Check, Gated, JsonValid, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.grades import Grade, reasoning_details, resolve
 from rlaif.rewards.prompts.rubric import NO, YES, criterion_request, json_request
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
-from rlaif.rewards.step_log import Grade, RewardStep, log_step, reasoning_details, resolve
+from rlaif.rewards.step_log import RewardStep, log_step
 from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
 from rlaif.rewards.verdicts.jury_votes import jury_details, vote_choice, vote_json
 from rlaif.rewards.verdicts.parsing import VerdictError

@@ -9,8 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from rlaif.rewards.grades import Grade
 from rlaif.rewards.run_log import ERRORS_IN_FULL, RewardLog
-from rlaif.rewards.step_log import Grade, RewardStep, length_spearman, log_step, spearman
+from rlaif.rewards.step_log import RewardStep, length_spearman, log_step, spearman
 
 
 def test_spearman() -> None:
