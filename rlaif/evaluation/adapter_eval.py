@@ -14,9 +14,10 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from rlaif.errors import plain
 from rlaif.evaluation import adapter_signals
 from rlaif.evaluation.adapter_outputs import write_outputs
-from rlaif.evaluation.adapter_plan import PairOutcome, Panel, Plan, plain
+from rlaif.evaluation.adapter_plan import PairOutcome, Panel, Plan
 from rlaif.evaluation.baseline import generate
 from rlaif.evaluation.stats import swap_consistency, wilson_interval
 from rlaif.reporting.model_card import record_evaluation

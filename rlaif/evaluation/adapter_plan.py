@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 
 from rlaif.data.loaders import load_eval_prompts
 from rlaif.data.models import load_causal_lm, load_tokenizer
-from rlaif.errors import ConfigError, parse_settings
+from rlaif.errors import ConfigError, parse_settings, plain
 from rlaif.judges.base import Judge
 from rlaif.rewards.capabilities import ComparesAnswers, GradesAnswers
 from rlaif.rewards.grades import Grade
@@ -104,12 +104,6 @@ def build_panel(cfg: DictConfig, role: str, judge_cfg: DictConfig, run_dir: Path
     if cfg.check_judge:
         check_judge_for(judge, reward)
     return Panel(role, judge, pairwise, reward, reward_note=note)
-
-
-def plain(node: DictConfig) -> dict[str, Any]:
-    container = OmegaConf.to_container(node, resolve=True)
-    assert isinstance(container, dict)
-    return {str(k): v for k, v in container.items()}
 
 
 def load_policy(cfg: DictConfig, adapter: Path, baseline: Path | None) -> Any:

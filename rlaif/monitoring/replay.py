@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import InputError
+from rlaif.errors import NotARunError
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.monitoring.monitor import Monitor, tool_fields
 from rlaif.monitoring.settings import MonitorSettings
@@ -25,10 +25,6 @@ from rlaif.rewards.conversation import answer_text, reference_text
 from rlaif.rewards.step_numbers import during_step_offset
 
 log = logging.getLogger("rlaif.monitor")
-
-
-class NotARunError(InputError, ValueError):
-    """The folder has no ``rewards.jsonl``: it is not a training run (exit 2)."""
 
 
 def saved_config(run_dir: Path) -> dict[str, Any]:
