@@ -25,7 +25,7 @@ from typing import Any
 
 from rlaif.data.packaged import resolve
 from rlaif.errors import ConfigError, DataError, RubricError
-from rlaif.rewards.capabilities import ComparesAnswers, GradesRowRubrics, HasRubric, JudgesGroups
+from rlaif.rewards.capabilities import ComparesAnswers, GradesCriteria, GradesRowRubrics, JudgesGroups
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.orders import kendall_tau
 from rlaif.rewards.row_rubric_spec import RubricItem, parse_item
@@ -222,14 +222,16 @@ def check_compatible(labelled: LabelledSet, reward: Any) -> None:
             f"{labelled.path} is a pairwise set: use reward=preference or reward=group "
             f"(reward {name!r} grades one answer)"
         )
-    if not labelled.pairwise and not isinstance(reward, HasRubric):
+    if not labelled.pairwise and not isinstance(reward, GradesCriteria):
         raise ConfigError(f"{labelled.path} is a pointwise set: use a rubric reward (reward {name!r} is not one)")
     if labelled.pairwise:
         return
-    ids = [c.id for c in reward.rubric.criteria]
+    ids = [c.id for c in reward.graded_rubric.criteria]
     for row, at in zip(labelled.rows, labelled.where, strict=True):
         if row.get("criterion") is not None and row["criterion"] not in ids:
-            raise DataError(f"{at}: criterion {row['criterion']!r} is not in rubric {reward.rubric.name!r} ({ids})")
+            raise DataError(
+                f"{at}: criterion {row['criterion']!r} is not in rubric {reward.graded_rubric.name!r} ({ids})"
+            )
 
 
 @dataclass

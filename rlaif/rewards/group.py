@@ -111,7 +111,7 @@ class GroupReward:
             spec = rubric if isinstance(rubric, Rubric) else Rubric.from_mapping(rubric or {}, "reward.rubric")
         self.judge = judge
         self.max_tool_chars = tool_chars(max_tool_chars)  # a tool result longer than this is cut for the judge
-        # Not named ``rubric``: this reward grades no criterion on its own (rlaif.rewards.capabilities.HasRubric).
+        self.rubric = spec  # guides the judge's one score per answer; no criterion is graded on its own
         self.prompt = GroupPrompt(
             instruction=str(instruction or "").strip(),
             rubric=spec,
@@ -141,6 +141,11 @@ class GroupReward:
         if stop is not None:
             raise stop
         return scores
+
+    @property
+    def ranks_within_group(self) -> bool:
+        """rlaif.rewards.capabilities.RanksWithinGroups: ``score=rank`` scores an answer only against the others."""
+        return self.score_mode == "rank"
 
     async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:
         """Grade every answer with its group (answers to the same prompt); never raises for a judge failure."""

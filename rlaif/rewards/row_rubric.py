@@ -93,6 +93,11 @@ class RowRubricReward:
         self.checks = list(checks)
         self.task = task
 
+    @property
+    def reads_first_token(self) -> bool:
+        """rlaif.rewards.capabilities.VerdictSource: ``mode: logprob`` reads each item's first token."""
+        return self.mode != "json"
+
     def row_problems(self, extras: Sequence[Any], wheres: Sequence[str]) -> list[str]:
         """What is wrong with each row whose rubric cannot be graded, named by its ``wheres``: the set-up check."""
         problems = []

@@ -71,6 +71,16 @@ class RubricReward:
         self._json = JsonValid(output.schema, name="schema_valid") if output is not None else None
         self.checks: list[Check] = ([self._json] if self._json is not None else []) + list(checks)
 
+    @property
+    def reads_first_token(self) -> bool:
+        """rlaif.rewards.capabilities.VerdictSource: ``mode: logprob`` reads each criterion's first token."""
+        return self.mode != "json"
+
+    @property
+    def graded_rubric(self) -> Rubric:
+        """rlaif.rewards.capabilities.GradesCriteria: every criterion of ``rubric`` is graded on its own."""
+        return self.rubric
+
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         references = kwargs.get("reference_answer") or [None] * len(prompts)
         answers = [judged_answer(c, self.max_tool_chars) for c in completions]
