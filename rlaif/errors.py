@@ -50,6 +50,11 @@ class RubricError(InputError, ValueError):
     """A rubric is malformed; the message names the rubric and the field."""
 
 
+class NotARunError(InputError, ValueError):
+    """A folder given as a training run holds none of what a run writes (``python -m rlaif.report``, ``python -m
+    rlaif.monitor``: exit 2)."""
+
+
 class ModelNotFoundError(InputError, RuntimeError):
     """A model named in the config (or the packaged default) is not on this machine."""
 
@@ -66,17 +71,20 @@ class RunStoppedError(RuntimeError):
 STOPPED = "run stopped: "  # how a deliberate stop's message, and so its FAILED, begins (the report reads it)
 
 
+def plain(value: Any) -> Any:
+    """A Hydra node as the plain dicts and lists it holds, interpolations resolved (anything else as it is)."""
+    from omegaconf import Container, OmegaConf
+
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, Container) else value
+
+
 def parse_settings(model: type[Settings], values: Mapping[Any, Any], key: str) -> Settings:
     """``values`` (a config group, as a plain mapping) checked against ``model`` (a pydantic model, or a
     dataclass with a ``__pydantic_config__``) and built from them: the one
     way rlaif checks its own settings. Every wrong key, type or range is named at once, by its full path
     (``judge_eval.repeats.k: ...``), in one :class:`ConfigError`. Unknown keys are errors too (models
     forbid extras), so a typo is not silently ignored."""
-    from omegaconf import Container, OmegaConf
     from pydantic import TypeAdapter, ValidationError
-
-    def plain(value: Any) -> Any:  # Hydra's nodes as the dicts and lists they hold
-        return OmegaConf.to_container(value, resolve=True) if isinstance(value, Container) else value
 
     values = {str(k): plain(v) for k, v in dict(plain(values)).items()}
     try:

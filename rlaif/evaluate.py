@@ -27,8 +27,8 @@ from omegaconf import DictConfig
 
 from rlaif.errors import entry_point
 from rlaif.evaluation.adapter_eval import evaluate
+from rlaif.evaluation.adapter_outputs import terminal_summary
 from rlaif.evaluation.adapter_plan import prepare
-from rlaif.evaluation.adapter_report import terminal_summary
 from rlaif.runs.run_folder import remove_created
 
 log = logging.getLogger("rlaif.evaluate")

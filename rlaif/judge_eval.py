@@ -26,7 +26,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from rlaif.errors import EXIT_THRESHOLDS_FAILED, entry_point
-from rlaif.evaluation.judge_eval_report import terminal_summary
+from rlaif.evaluation.judge_eval_outputs import terminal_summary
 from rlaif.evaluation.judge_eval_run import JudgeEvalResult, run_judge_eval
 from rlaif.evaluation.judge_eval_settings import EvalSettings
 from rlaif.evaluation.labelled_sets import check_compatible, load_labelled, select_split

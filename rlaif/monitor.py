@@ -17,33 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import EXIT_ALARM_FOUND, EXIT_BAD_INPUT, ConfigError, InputError
-from rlaif.monitoring.replay import plain_dict, references, replay, saved_config
-from rlaif.monitoring.settings import MonitorSettings, monitor_settings
+from rlaif.errors import EXIT_ALARM_FOUND, EXIT_BAD_INPUT, InputError
+from rlaif.monitoring.replay import plain_dict, references, replay, settings_for
 
 log = logging.getLogger("rlaif.monitor")
-
-
-def settings_for(run_dir: Path, config: Path | None, overrides: list[str]) -> tuple[MonitorSettings, dict[str, Any]]:
-    """The monitor settings for ``run_dir`` (its own, then ``config``, then ``overrides``) and its saved config."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    saved = saved_config(run_dir)
-    monitor = plain_dict(saved.get("monitor"))
-    try:
-        if config is not None:
-            if not config.is_file():
-                raise ConfigError(f"--config: {config} is not a file")
-            monitor.update(plain_dict(OmegaConf.to_container(OmegaConf.load(config))))
-        bad = [o for o in overrides if "=" not in o]
-        if bad:
-            raise ConfigError(f"{bad[0]!r}: expected KEY=VALUE (a monitor key, e.g. window=12)")
-        dotlist = OmegaConf.from_dotlist([o.removeprefix("monitor.") for o in overrides])
-        monitor.update(plain_dict(OmegaConf.to_container(dotlist)))
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"monitor settings: {exc}") from None
-    return monitor_settings(monitor, plain_dict(saved.get("rubric"))), saved
 
 
 def main(argv: list[str] | None = None) -> int:

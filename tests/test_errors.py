@@ -18,9 +18,12 @@ from rlaif.errors import (
     EXIT_THRESHOLDS_FAILED,
     ConfigError,
     DataError,
+    InputError,
     JudgeRejectedError,
+    NotARunError,
     entry_point,
     parse_settings,
+    plain,
 )
 from rlaif.judges.limits import JudgePolicy
 
@@ -160,3 +163,26 @@ def test_a_type_error_from_a_bug_inside_a_constructor_exits_1_with_its_traceback
     assert f"{said} (traceback in {run_dir}" in output
     failed = (run_dir / "FAILED").read_text()
     assert failed.startswith("Traceback") and f'{tmp_path / "buggy_reward.py"}", line 7, in __init__' in failed
+
+
+def test_both_readers_of_a_run_folder_refuse_a_non_run_with_the_one_not_a_run_error(tmp_path: Path) -> None:
+    # python -m rlaif.report and python -m rlaif.monitor catch it as bad input (exit 2): one class, from rlaif.errors.
+    from rlaif.monitoring.replay import read_steps
+    from rlaif.reporting.run_files import read_run
+
+    for read in (read_run, read_steps):
+        with pytest.raises(NotARunError, match="not a run folder"):
+            read(tmp_path)
+    assert issubclass(NotARunError, InputError)
+
+
+def test_plain_turns_hydra_nodes_into_plain_values_resolved_and_leaves_the_rest() -> None:
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    node = OmegaConf.create({"a": 1, "b": "${a}", "c": [{"d": "${a}"}]})
+    value = plain(node)
+    assert value == {"a": 1, "b": 1, "c": [{"d": 1}]} and type(value) is dict
+    assert not isinstance(value["c"], ListConfig) and not isinstance(value["c"][0], DictConfig)
+    assert plain(OmegaConf.create([1, "x"])) == [1, "x"]
+    kept = {"k": 1}
+    assert plain(kept) is kept and plain(None) is None

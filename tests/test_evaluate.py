@@ -18,12 +18,12 @@ import pytest
 
 from rlaif.data.loaders import packaged_prompts, read_rows
 from rlaif.evaluation.adapter_eval import decide, decide_by_rubric, tally
-from rlaif.evaluation.adapter_plan import Verdict
-from rlaif.evaluation.adapter_report import report
+from rlaif.evaluation.adapter_outputs import report_markdown
+from rlaif.evaluation.adapter_plan import PairOutcome
 from rlaif.evaluation.adapter_signals import Signal, independence, judge_models, paired_difference, report_order
 from rlaif.evaluation.stats import wilson_interval
+from rlaif.rewards.grades import Grade
 from rlaif.rewards.on_topic import MentionsQuestion
-from rlaif.rewards.report import Grade
 from rlaif.rewards.verdicts.parsing import VerdictError
 
 try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
@@ -74,7 +74,7 @@ def test_a_win_or_loss_needs_both_orders_to_agree(orders: tuple[float, float] | 
 def test_identical_answers_tie_without_a_judge_call() -> None:
     pairwise = _Orders((0.9, 0.9))
     verdict = asyncio.run(decide(SimpleNamespace(pairwise=pairwise), "q?", "same", "same", None))  # type: ignore[arg-type]
-    assert verdict == Verdict("tie", identical=True) and pairwise.calls == 0
+    assert verdict == PairOutcome("tie", identical=True) and pairwise.calls == 0
 
 
 def test_rubric_decisions_follow_the_two_scores() -> None:
@@ -91,17 +91,17 @@ def test_rubric_decisions_follow_the_two_scores() -> None:
 
 def test_tally_counts_win_rate_over_decided_pairs_with_a_wilson_interval() -> None:
     outcomes = ["win"] * 6 + ["loss"] * 2 + ["tie"] * 3 + ["failure"]
-    verdicts = [Verdict(o, None if o == "failure" else (0.6, 0.6)) for o in outcomes]
-    verdicts[8] = Verdict("tie", identical=True)
+    verdicts = [PairOutcome(o, None if o == "failure" else (0.6, 0.6)) for o in outcomes]
+    verdicts[8] = PairOutcome("tie", identical=True)
     grades = {"adapter": [Grade(0.8)] * 11 + [Grade(None, error="x")], "baseline": [Grade(0.4)] * 12}
     judge = SimpleNamespace(identity="test:j")
-    panel = SimpleNamespace(judge=judge, verdicts=verdicts, grades=grades, reward_note=None)
+    panel = SimpleNamespace(judge=judge, outcomes=verdicts, grades=grades, reward_note=None)
     t = tally(panel, 0.95, trained=True)  # type: ignore[arg-type]
     assert (t["wins"], t["ties"], t["losses"], t["failures"], t["identical"], t["n"]) == (6, 3, 2, 1, 1, 12)
     assert t["win_rate_decided"] == 6 / 8 and t["win_rate_interval"] == list(wilson_interval(6, 8, 0.95))
     assert t["reward"]["adapter"] == {"mean": pytest.approx(0.8), "failures": 1}
     assert t["reward"]["baseline"]["mean"] == pytest.approx(0.4) and t["trained_the_policy"] is True
-    none = SimpleNamespace(judge=panel.judge, verdicts=[Verdict("tie")], grades={}, reward_note=None)
+    none = SimpleNamespace(judge=panel.judge, outcomes=[PairOutcome("tie")], grades={}, reward_note=None)
     none_decided = tally(none, 0.95, False)  # type: ignore[arg-type]
     assert none_decided["win_rate_decided"] is None and none_decided["win_rate_interval"] is None
 
@@ -144,7 +144,7 @@ def test_evaluate_grades_with_the_training_reward_gate_included(
     assert panel.reward.__name__ == "rubric_on_topic" and adapter.score is not None and adapter.score > 0
     assert baseline.score == 0.0 and not baseline.judged and "on_topic" in baseline.rationale()
     assert transport.requests and all("not sure" not in str(r) for r in transport.requests)
-    assert panel.verdicts[0].outcome == "win"
+    assert panel.outcomes[0].outcome == "win"
 
 
 def test_independent_evidence_comes_first_and_the_training_judge_last() -> None:
@@ -214,10 +214,10 @@ def test_report_table_cells_cannot_break_the_markdown_table() -> None:
         "independent_judges": 0,
         "signals": {"words": {**words, "adapter_mean": 3.0, "baseline_mean": 12.5, "note": "a | b"}},
     }
-    table = [line for line in report(summary, [item], examples=5).splitlines() if line.startswith("| a |")]
+    table = [line for line in report_markdown(summary, [item], examples=5).splitlines() if line.startswith("| a |")]
     assert len(table) == 1 and table[0].count(" | ") == 5  # six cells, the pipes in the texts escaped
     assert "line1<br>line2 \\|" in table[0] and "0.80 shown as A, 0.70 as B" in table[0]
-    text = report(summary, [item], examples=5)
+    text = report_markdown(summary, [item], examples=5)
     assert "| words | 3.00 | 12.50 | -9.500 | [-12.00, -7.00] | 1 | no (a \\| b) |" in text
     assert "No judge here is independent of the one that trained the policy" in text
 

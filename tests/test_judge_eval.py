@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rlaif.errors import EXIT_THRESHOLDS_FAILED, ConfigError, DataError
-from rlaif.evaluation.judge_eval_report import terminal_summary
+from rlaif.evaluation.judge_eval_outputs import terminal_summary
 from rlaif.evaluation.judge_eval_run import run_judge_eval
 from rlaif.evaluation.judge_eval_settings import DEFAULT_THRESHOLDS, EvalSettings
 from rlaif.evaluation.labelled_sets import load_labelled

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rlaif.errors import ConfigError, DataError
-from rlaif.evaluation.judge_eval_report import terminal_summary
+from rlaif.evaluation.judge_eval_outputs import terminal_summary
 from rlaif.evaluation.judge_eval_run import run_judge_eval
 from rlaif.evaluation.labelled_sets import check_compatible, load_labelled, select_split
 from rlaif.judges.protocol import JudgeRequest, TransportResult

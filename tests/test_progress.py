@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rlaif.evaluation.labelled_sets import judge_items
-from rlaif.rewards.report import Grade
+from rlaif.rewards.grades import Grade
 from rlaif.runs.progress import progress, watching
 
 

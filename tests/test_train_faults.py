@@ -288,8 +288,7 @@ def _assert_one_set_per_step(
     are the killed run's own, untouched; the report's reader, the monitor and TensorBoard see one set."""
     from collections import Counter
 
-    from rlaif.monitor import settings_for
-    from rlaif.monitoring.replay import replay
+    from rlaif.monitoring.replay import replay, settings_for
     from rlaif.reporting.run_files import read_run
 
     rows = {name: _jsonl(run_dir / name) for name in _PER_STEP}

@@ -1,7 +1,7 @@
 """``python -m rlaif.evaluate``'s pipeline after the plan (:mod:`rlaif.evaluation.adapter_plan`): both sides
 answer every held-out prompt -> every judge grades every answer with the training reward and decides each
 pair -> per-signal paired differences (:mod:`rlaif.evaluation.adapter_signals`) -> the files
-(:mod:`rlaif.evaluation.adapter_report`).
+(:mod:`rlaif.evaluation.adapter_outputs`).
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from rlaif.errors import plain
 from rlaif.evaluation import adapter_signals
-from rlaif.evaluation.adapter_plan import Panel, Plan, Verdict, plain
-from rlaif.evaluation.adapter_report import write_outputs
+from rlaif.evaluation.adapter_outputs import write_outputs
+from rlaif.evaluation.adapter_plan import PairOutcome, Panel, Plan
 from rlaif.evaluation.baseline import generate
 from rlaif.evaluation.stats import swap_consistency, wilson_interval
 from rlaif.reporting.model_card import record_evaluation
 from rlaif.rewards.capabilities import grade_rows
 from rlaif.rewards.conversation import question_text, reference_text
+from rlaif.rewards.grades import Grade
 from rlaif.rewards.orders import outcome
-from rlaif.rewards.report import Grade
 from rlaif.rewards.verdicts.parsing import VerdictError
 from rlaif.runs.progress import progress
 
@@ -52,27 +53,27 @@ def answer_all(plan: Plan, cfg: DictConfig) -> dict[str, list[str]]:
             return {"adapter": adapter_answers, "baseline": run(bar)}
 
 
-async def decide(panel: Panel, question: str, answer: str, opponent: str, reference: str | None) -> Verdict:
+async def decide(panel: Panel, question: str, answer: str, opponent: str, reference: str | None) -> PairOutcome:
     """The adapter's ``answer`` against the baseline's ``opponent``, judged in both orders."""
     if answer == opponent:
-        return Verdict("tie", identical=True)  # nothing to judge, and no judge call to pay for
+        return PairOutcome("tie", identical=True)  # nothing to judge, and no judge call to pay for
     try:
         as_a, as_b = await panel.pairwise.judge_orders(question, answer, opponent, reference)
     except VerdictError as exc:
-        return Verdict("failure", error=str(exc))
+        return PairOutcome("failure", error=str(exc))
     # A win or a loss needs both orders to agree; otherwise position, not quality, decided: a tie.
-    return Verdict(outcome(as_a, as_b), (as_a, as_b))
+    return PairOutcome(outcome(as_a, as_b), (as_a, as_b))
 
 
-def decide_by_rubric(adapter: Grade, baseline: Grade, identical: bool) -> Verdict:
+def decide_by_rubric(adapter: Grade, baseline: Grade, identical: bool) -> PairOutcome:
     """The pair decided by the rubric scores the training reward gives: the higher score wins."""
     if identical:
-        return Verdict("tie", identical=True)
+        return PairOutcome("tie", identical=True)
     if adapter.score is None or baseline.score is None:
-        return Verdict("failure", error=adapter.error or baseline.error)
+        return PairOutcome("failure", error=adapter.error or baseline.error)
     if adapter.score == baseline.score:
-        return Verdict("tie")
-    return Verdict("win" if adapter.score > baseline.score else "loss")
+        return PairOutcome("tie")
+    return PairOutcome("win" if adapter.score > baseline.score else "loss")
 
 
 async def judge_panel(
@@ -88,20 +89,20 @@ async def judge_panel(
         grades = await grading
         n = len(prompts)
         sides = zip(answers["adapter"], answers["baseline"], strict=True)
-        verdicts = [decide_by_rubric(grades[k], grades[n + k], a == b) for k, (a, b) in enumerate(sides)]
+        outcomes = [decide_by_rubric(grades[k], grades[n + k], a == b) for k, (a, b) in enumerate(sides)]
     else:
         questions = [question_text(p) for p in prompts]
         shown = [reference_text(r) if show_reference else None for r in refs]
         pairs = zip(questions, answers["adapter"], answers["baseline"], shown, strict=True)
         decisions = asyncio.gather(*(decide(panel, q, a, b, r) for q, a, b, r in pairs))
-        verdicts, grades = await asyncio.gather(decisions, grading)
-    panel.verdicts = list(verdicts)
+        outcomes, grades = await asyncio.gather(decisions, grading)
+    panel.outcomes = list(outcomes)
     panel.grades = {"adapter": grades[: len(prompts)], "baseline": grades[len(prompts) :]}
 
 
 def tally(panel: Panel, level: float, trained: bool) -> dict[str, Any]:
     """The panel's counts, win rate over decided pairs with its Wilson interval, and mean reward scores."""
-    counts = Counter(v.outcome for v in panel.verdicts)
+    counts = Counter(v.outcome for v in panel.outcomes)
     wins, losses = counts["win"], counts["loss"]
     decided = wins + losses
     interval = wilson_interval(wins, decided, level) if decided else None
@@ -112,16 +113,16 @@ def tally(panel: Panel, level: float, trained: bool) -> dict[str, Any]:
     return {
         "judge": panel.judge.identity,
         "trained_the_policy": trained,
-        "n": len(panel.verdicts),
+        "n": len(panel.outcomes),
         "wins": wins,
         "ties": counts["tie"],
         "losses": losses,
         "failures": counts["failure"],
-        "identical": sum(v.identical for v in panel.verdicts),
+        "identical": sum(v.identical for v in panel.outcomes),
         "win_rate_decided": wins / decided if decided else None,
         "win_rate_interval": list(interval) if interval else None,
         "interval_level": level,
-        "swap_consistency": swap_consistency([v.orders for v in panel.verdicts if v.orders is not None]),
+        "swap_consistency": swap_consistency([v.orders for v in panel.outcomes if v.orders is not None]),
         "reward": reward,
         "reward_note": panel.reward_note,
     }
@@ -194,7 +195,7 @@ def _item(plan: Plan, answers: dict[str, list[str]], k: int) -> dict[str, Any]:
         "baseline_answer": answers["baseline"][k],
     }
     for panel in plan.panels:
-        verdict = panel.verdicts[k]
+        verdict = panel.outcomes[k]
         item[panel.role] = {
             "judge": panel.judge.identity,
             "verdict": verdict.outcome,

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 
 from rlaif.data.loaders import load_eval_prompts
 from rlaif.data.models import load_causal_lm, load_tokenizer
-from rlaif.errors import ConfigError, parse_settings
+from rlaif.errors import ConfigError, parse_settings, plain
 from rlaif.judges.base import Judge
 from rlaif.rewards.capabilities import ComparesAnswers, GradesAnswers
-from rlaif.rewards.report import Grade
+from rlaif.rewards.grades import Grade
 from rlaif.rewards.rubric import RubricReward
 from rlaif.runs.config_checks import check_rows
 from rlaif.runs.judge_and_reward import check_judge_for, open_judge_and_reward
@@ -29,8 +29,8 @@ log = logging.getLogger("rlaif.evaluate")
 
 
 @dataclass
-class Verdict:
-    """One prompt's pairwise decision: ``outcome`` is win / tie / loss (for the adapter) or failure."""
+class PairOutcome:
+    """One prompt's adapter-vs-baseline decision: ``outcome`` is win / tie / loss (for the adapter) or failure."""
 
     outcome: str
     orders: tuple[float, float] | None = None  # P(adapter better) shown as A, shown as B
@@ -47,7 +47,7 @@ class Panel:
     judge: Judge
     pairwise: Any
     reward: Any  # grades one answer: the training reward, or the plain rubric when it cannot (reward_note)
-    verdicts: list[Verdict] = field(default_factory=list)
+    outcomes: list[PairOutcome] = field(default_factory=list)
     grades: dict[str, list[Grade]] = field(default_factory=dict)  # side -> one grade per prompt
     reward_note: str | None = None
 
@@ -104,12 +104,6 @@ def build_panel(cfg: DictConfig, role: str, judge_cfg: DictConfig, run_dir: Path
     if cfg.check_judge:
         check_judge_for(judge, reward)
     return Panel(role, judge, pairwise, reward, reward_note=note)
-
-
-def plain(node: DictConfig) -> dict[str, Any]:
-    container = OmegaConf.to_container(node, resolve=True)
-    assert isinstance(container, dict)
-    return {str(k): v for k, v in container.items()}
 
 
 def load_policy(cfg: DictConfig, adapter: Path, baseline: Path | None) -> Any:

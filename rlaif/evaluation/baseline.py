@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rlaif.rewards.capabilities import GradesAnswers, grade_rows
+from rlaif.rewards.capabilities import GradesAnswers, RanksWithinGroups, grade_rows
 from rlaif.runs.progress import progress
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def baseline_check(
     if not isinstance(reward, GradesAnswers):
         log.info("baseline check skipped: reward %s has no grade() method", type(reward).__name__)
         return None
-    if getattr(reward, "score_mode", None) == "rank":  # rlaif.rewards.group: a rank needs two answers to a prompt
+    if isinstance(reward, RanksWithinGroups) and reward.ranks_within_group:  # a rank needs two answers to a prompt
         log.info("baseline check skipped: reward.score=rank ranks answers within their group; one answer per prompt")
         return None
     rows = dataset.shuffle(seed=seed).select(range(min(prompts, len(dataset))))

@@ -2,7 +2,7 @@
 labelled set -> judge every item (and the audit, repeats, a second judge, each jury member) -> summarise ->
 write the report -> check the thresholds. Each stage is a module of its own, visited once, in that order:
 :mod:`~rlaif.evaluation.labelled_sets`, :mod:`~rlaif.evaluation.judge_eval_summary`,
-:mod:`~rlaif.evaluation.judge_eval_report`, :mod:`~rlaif.evaluation.judge_eval_settings` (the gate).
+:mod:`~rlaif.evaluation.judge_eval_outputs`, :mod:`~rlaif.evaluation.judge_eval_settings` (the gate).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Any
 
 from rlaif.errors import JudgeRejectedError
 from rlaif.evaluation.adversarial import adversarial_cases
-from rlaif.evaluation.judge_eval_report import HEADLINE_NAMES, write_outputs
+from rlaif.evaluation.judge_eval_outputs import HEADLINE_NAMES, write_outputs
 from rlaif.evaluation.judge_eval_settings import EvalSettings, apply_thresholds
 from rlaif.evaluation.judge_eval_summary import audit_table, cross_judge, summarise, verdict
 from rlaif.evaluation.jury_replay import RecordingJury
 from rlaif.evaluation.labelled_sets import (
+    JudgedItems,
     LabelledSet,
-    Verdicts,
     check_compatible,
     judge_items,
     load_labelled,
@@ -124,7 +124,7 @@ def _genuine_pass(row: Mapping[str, Any]) -> bool:
     return row.get("criterion") is None and row["label"] == "pass"  # scored like an audit case: the whole rubric
 
 
-def _repeat_stability(reward: Any, labelled: LabelledSet, main: Verdicts, settings: EvalSettings) -> dict[str, Any]:
+def _repeat_stability(reward: Any, labelled: LabelledSet, main: JudgedItems, settings: EvalSettings) -> dict[str, Any]:
     """Judge a sample of items ``repeats`` times in all (the main pass is the first) and count the items
     whose verdict never changed. Sequential passes: identical requests in flight at once share one call."""
     k = settings.repeats

@@ -1,5 +1,5 @@
 """The numbers of ``python -m rlaif.judge_eval``: verdicts into ``summary.json`` (statistics from
-:mod:`rlaif.evaluation.stats`); :mod:`rlaif.evaluation.judge_eval_report` writes the files that show them.
+:mod:`rlaif.evaluation.stats`); :mod:`rlaif.evaluation.judge_eval_outputs` writes the files that show them.
 
 Rules the numbers follow: an item the judge could not score (``score`` null) counts in
 ``parse_failure_rate`` and is left out of agreement, κ and AUC. A pair whose two orders cancel out
@@ -19,7 +19,7 @@ from typing import Any
 
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.judge_eval_settings import EvalSettings
-from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts, row_item
+from rlaif.evaluation.labelled_sets import JudgedItems, LabelledSet, row_item
 from rlaif.rewards.orders import agreement, kendall_tau
 
 _UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
@@ -80,7 +80,9 @@ def _stats(
     return out
 
 
-def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: Mapping[str, float]) -> dict[str, Any]:
+def summarise(
+    labelled: LabelledSet, main: JudgedItems, cfg: EvalSettings, window: Mapping[str, float]
+) -> dict[str, Any]:
     """``summary.json`` of the main pass: overall, per breakdown field, and the judge's cost."""
     if labelled.listwise:
         return _summarise_listwise(labelled, main, cfg, window)
@@ -119,7 +121,7 @@ def summarise(labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: 
 
 
 def _summarise_listwise(
-    labelled: LabelledSet, main: Verdicts, cfg: EvalSettings, window: Mapping[str, float]
+    labelled: LabelledSet, main: JudgedItems, cfg: EvalSettings, window: Mapping[str, float]
 ) -> dict[str, Any]:
     """A listwise set: Kendall's tau between the judged and the known order, per group and averaged (with a
     bootstrap interval over groups), how often the judge's top answer is the best one, the orders'
@@ -149,7 +151,7 @@ def _summarise_listwise(
     return summary
 
 
-def _listwise_stats(rows: Sequence[Mapping[str, Any]], main: Verdicts, cfg: EvalSettings) -> dict[str, Any]:
+def _listwise_stats(rows: Sequence[Mapping[str, Any]], main: JudgedItems, cfg: EvalSettings) -> dict[str, Any]:
     scored = [i for i, s in enumerate(main.scores) if s is not None]
     taus = [float(main.scores[i] or 0.0) for i in scored]
     tops, agreements = [], []
@@ -182,8 +184,8 @@ def _listwise_stats(rows: Sequence[Mapping[str, Any]], main: Verdicts, cfg: Eval
     }
 
 
-def _subset(main: Verdicts, idx: Sequence[int]) -> Verdicts:
-    out = Verdicts([main.scores[i] for i in idx], [main.errors[i] for i in idx], [main.orders[i] for i in idx])
+def _subset(main: JudgedItems, idx: Sequence[int]) -> JudgedItems:
+    out = JudgedItems([main.scores[i] for i in idx], [main.errors[i] for i in idx], [main.orders[i] for i in idx])
     out.groups = [main.groups[i] for i in idx]
     return out
 
@@ -233,7 +235,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def audit_table(
-    rows: Sequence[Mapping[str, Any]], judged: Verdicts, threshold: float, passes: Sequence[float]
+    rows: Sequence[Mapping[str, Any]], judged: JudgedItems, threshold: float, passes: Sequence[float]
 ) -> dict[str, Any]:
     """Per adversarial category: the false-positive rate (share of scored cases at or above ``threshold``;
     an unscored case is a failure, not a pass) with its Wilson 95% upper bound, and how often a case
@@ -265,7 +267,7 @@ def audit_table(
     }
 
 
-def cross_judge(labelled: LabelledSet, main: Verdicts, second: Verdicts, cfg: EvalSettings) -> dict[str, Any]:
+def cross_judge(labelled: LabelledSet, main: JudgedItems, second: JudgedItems, cfg: EvalSettings) -> dict[str, Any]:
     """How often the second judge gives the first judge's verdict, and its own agreement with the labels."""
     pairwise = labelled.pairwise
     both = [i for i in range(len(main.scores)) if main.scores[i] is not None and second.scores[i] is not None]

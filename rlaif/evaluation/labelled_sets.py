@@ -25,7 +25,7 @@ from typing import Any
 
 from rlaif.data.packaged import resolve
 from rlaif.errors import ConfigError, DataError, RubricError
-from rlaif.rewards.capabilities import ComparesAnswers, GradesRowRubrics, HasRubric, JudgesGroups
+from rlaif.rewards.capabilities import ComparesAnswers, GradesCriteria, GradesRowRubrics, JudgesGroups
 from rlaif.rewards.conversation import reference_text
 from rlaif.rewards.orders import kendall_tau
 from rlaif.rewards.row_rubric_spec import RubricItem, parse_item
@@ -222,19 +222,22 @@ def check_compatible(labelled: LabelledSet, reward: Any) -> None:
             f"{labelled.path} is a pairwise set: use reward=preference or reward=group "
             f"(reward {name!r} grades one answer)"
         )
-    if not labelled.pairwise and not isinstance(reward, HasRubric):
+    if not labelled.pairwise and not isinstance(reward, GradesCriteria):
         raise ConfigError(f"{labelled.path} is a pointwise set: use a rubric reward (reward {name!r} is not one)")
     if labelled.pairwise:
         return
-    ids = [c.id for c in reward.rubric.criteria]
+    ids = [c.id for c in reward.graded_rubric.criteria]
     for row, at in zip(labelled.rows, labelled.where, strict=True):
         if row.get("criterion") is not None and row["criterion"] not in ids:
-            raise DataError(f"{at}: criterion {row['criterion']!r} is not in rubric {reward.rubric.name!r} ({ids})")
+            raise DataError(
+                f"{at}: criterion {row['criterion']!r} is not in rubric {reward.graded_rubric.name!r} ({ids})"
+            )
 
 
 @dataclass
-class Verdicts:
-    """What one judge said about each item: a score (None on failure), its error, and for pairs both orders."""
+class JudgedItems:
+    """What one judge said about each item of a labelled set (judge_eval compares it with the labels): a score
+    (None on failure), its error, and for pairs both orders."""
 
     scores: list[float | None]
     errors: list[str | None]
@@ -261,10 +264,10 @@ async def judge_items(
     batch_size: int,
     what: str = "items",
     listwise: bool = False,
-) -> Verdicts:
+) -> JudgedItems:
     """Grade ``rows`` in batches of ``batch_size`` (each batch has its own judge deadline); never raises
     for a judge failure. Shows a progress bar (rlaif.runs.progress) and logs each batch as ``what``."""
-    out = Verdicts([], [], [])
+    out = JudgedItems([], [], [])
     started = time.perf_counter()
     with progress(len(rows), f"judging {what}") as bar:
         for start in range(0, len(rows), batch_size):
@@ -276,7 +279,7 @@ async def judge_items(
 
 
 async def _judge_batch(
-    reward: Any, chunk: Sequence[Mapping[str, Any]], pairwise: bool, listwise: bool, out: Verdicts
+    reward: Any, chunk: Sequence[Mapping[str, Any]], pairwise: bool, listwise: bool, out: JudgedItems
 ) -> None:
     """One batch's verdicts appended to ``out``."""
     if listwise:

@@ -25,7 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from rlaif.rewards.report import LOG_JUDGE_FAILED
+from rlaif.rewards.step_log import LOG_JUDGE_FAILED
 from rlaif.runs.composed import compose_config
 
 

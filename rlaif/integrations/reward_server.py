@@ -203,10 +203,11 @@ def nova_grader(function: RewardFunction) -> tuple[Any, str | None]:
     """The Lambda's grader around the server's reward, or why ``/nova`` cannot serve it. Nova needs a number for
     every sample: under ``on_judge_error=none`` a failure is the Lambda's neutral 0.5 (its default), counted."""
     from rlaif.nova.lambda_handler import NovaConfigError, NovaGrader
+    from rlaif.rewards.capabilities import HasFailurePolicy
     from rlaif.rewards.failures import FailurePolicy
 
     reward = function.reward.reward  # the reward inside the monitor's guard, as the Lambda holds it
-    failures = getattr(reward, "failures", None)
+    failures = reward.failures if isinstance(reward, HasFailurePolicy) else None
     if isinstance(failures, FailurePolicy) and failures.on_judge_error == "none":
         failures = FailurePolicy("neutral", failures.max_failure_rate, failures.window, failures.min_calls)
     try:

@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
-
-from rlaif.errors import ConfigError
+from rlaif.errors import ConfigError, plain
 
 
 def member_policy(own: Any, parent: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -21,13 +19,6 @@ def member_policy(own: Any, parent: Mapping[str, Any], name: str) -> dict[str, A
     elif policy.get("cache", True) and not policy.get("cache_path") and parent.get("cache_path"):
         policy["cache_path"] = f"{parent['cache_path']}/{name}"
     return policy
-
-
-def plain(value: Any) -> Any:
-    """A Hydra node as plain Python values (anything else as it is)."""
-    if isinstance(value, DictConfig | ListConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
 
 
 def build_part(config: Mapping[str, Any], key: str, where: str) -> Any:

@@ -24,8 +24,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import Any
 
-from rlaif.errors import ConfigError
-from rlaif.judges._members import build_part, member_policy, plain
+from rlaif.errors import ConfigError, plain
+from rlaif.judges._members import build_part, member_policy
 from rlaif.judges._metrics import JudgeMetrics
 from rlaif.judges.base import Judge
 from rlaif.judges.limits import JudgePolicy

@@ -369,7 +369,8 @@ def pool_judge(
     the endpoints' caches go (``<cache_path>/<name>``; ``cache: false``: none) and may set a
     ``batch_deadline_s`` for a batch with its failovers (default: the longest of the endpoints').
     """
-    from rlaif.judges._members import build_endpoints, plain
+    from rlaif.errors import plain
+    from rlaif.judges._members import build_endpoints
 
     pool_policy = dict(plain(policy) or {})
     built = build_endpoints(endpoints, endpoint, pool_policy)

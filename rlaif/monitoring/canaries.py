@@ -32,7 +32,7 @@ from rlaif.errors import ConfigError, DataError, parse_settings
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.labelled_sets import LabelledSet, judge_items, load_labelled, truth_of
 from rlaif.monitoring.alarms import Alarm, AlarmSink
-from rlaif.rewards.capabilities import ComparesAnswers, GradesRowRubrics, HasRubric
+from rlaif.rewards.capabilities import AsksAJudge, ComparesAnswers, GradesCriteria, GradesRowRubrics
 
 log = logging.getLogger("rlaif.monitor")
 
@@ -205,12 +205,13 @@ def build_canaries(
     under ``canaries.on_alarm``; ``resume``: the checkpoint a resumed run starts from. Bad values raise
     :class:`ConfigError` (bad input: exit 2) naming ``canaries.<key>``."""
     keys = parse_settings(_Keys, settings, "canaries")
-    if not keys.enabled or getattr(reward, "judge", None) is None:
+    judge = reward.judge if isinstance(reward, AsksAJudge) else None  # the check-only reward asks none
+    if not keys.enabled or judge is None:
         return None
     sink = sink or AlarmSink(run_dir / "alarms.jsonl", keys.on_alarm)
     pairwise = isinstance(reward, ComparesAnswers)
     items = not pairwise and isinstance(reward, GradesRowRubrics)  # reward=row_rubric: rows of one item each
-    if not pairwise and not items and not isinstance(reward, HasRubric):
+    if not pairwise and not items and not isinstance(reward, GradesCriteria):
         log.info("canaries: off (reward %s grades no labelled answers)", getattr(reward, "__name__", reward))
         return None
     key = "pairwise_labelled" if pairwise else "items_labelled" if items else "labelled"
@@ -226,11 +227,11 @@ def build_canaries(
         raise ConfigError(
             f"canaries.{key}: {labelled.path} is a {labelled.kind} set, which reward {what!r} cannot grade"
         )
-    rubric = getattr(getattr(reward, "rubric", None), "name", PACKAGED_RUBRIC)
+    rubric = reward.graded_rubric.name if isinstance(reward, GradesCriteria) else PACKAGED_RUBRIC
     for_this_rubric = items or not name.startswith("packaged:") or rubric == PACKAGED_RUBRIC
     rows, labels_apply = _sample(labelled, reward, keys.rows, keys.seed, for_this_rubric)
     if not labels_apply:
-        ids = ", ".join(c.id for c in reward.rubric.criteria)
+        ids = ", ".join(c.id for c in reward.graded_rubric.criteria)
         log.warning(
             "canaries: %s has no labelled rows for rubric %s (criteria: %s); its whole-answer rows were labelled "
             "for rubric %s. The canaries grade %d of them with your rubric and alarm only when the judge's scores "
@@ -289,7 +290,7 @@ def _sample(
     if labelled.pairwise or labelled.items:  # every row's label applies: an item row carries its own criterion
         usable, fallback = list(labelled.rows), []
     else:
-        ids = {c.id for c in reward.rubric.criteria}
+        ids = {c.id for c in reward.graded_rubric.criteria}
         usable = [r for r in labelled.rows if r.get("criterion") in ids or (for_this_rubric and not r.get("criterion"))]
         fallback = [r for r in labelled.rows if not r.get("criterion")]
     rng = random.Random(seed)

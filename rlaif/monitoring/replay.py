@@ -16,19 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import InputError
+from rlaif.errors import ConfigError, NotARunError
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.monitoring.monitor import Monitor, tool_fields
-from rlaif.monitoring.settings import MonitorSettings
+from rlaif.monitoring.settings import MonitorSettings, monitor_settings
 from rlaif.monitoring.signals import Rollout
 from rlaif.rewards.conversation import answer_text, reference_text
 from rlaif.rewards.step_numbers import during_step_offset
 
 log = logging.getLogger("rlaif.monitor")
-
-
-class NotARunError(InputError, ValueError):
-    """The folder has no ``rewards.jsonl``: it is not a training run (exit 2)."""
 
 
 def saved_config(run_dir: Path) -> dict[str, Any]:
@@ -44,6 +40,29 @@ def saved_config(run_dir: Path) -> dict[str, Any]:
 def plain_dict(value: Any) -> dict[str, Any]:
     """``value`` when it is a mapping (keys as text), else ``{}``."""
     return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+def settings_for(run_dir: Path, config: Path | None, overrides: list[str]) -> tuple[MonitorSettings, dict[str, Any]]:
+    """The monitor settings for ``run_dir`` (its own, then ``config``, then ``overrides``) and its saved config: what
+    ``python -m rlaif.monitor RUN_DIR [--config FILE] [KEY=VALUE ...]`` replays it with."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    saved = saved_config(run_dir)
+    monitor = plain_dict(saved.get("monitor"))
+    try:
+        if config is not None:
+            if not config.is_file():
+                raise ConfigError(f"--config: {config} is not a file")
+            monitor.update(plain_dict(OmegaConf.to_container(OmegaConf.load(config))))
+        bad = [o for o in overrides if "=" not in o]
+        if bad:
+            raise ConfigError(f"{bad[0]!r}: expected KEY=VALUE (a monitor key, e.g. window=12)")
+        dotlist = OmegaConf.from_dotlist([o.removeprefix("monitor.") for o in overrides])
+        monitor.update(plain_dict(OmegaConf.to_container(dotlist)))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"monitor settings: {exc}") from None
+    return monitor_settings(monitor, plain_dict(saved.get("rubric"))), saved
 
 
 def read_steps(run_dir: Path) -> dict[int, list[dict[str, Any]]]:

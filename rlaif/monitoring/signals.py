@@ -22,7 +22,7 @@ from rlaif.judges.quantiles import median
 from rlaif.rewards.checks import LanguageMatch, takes_reference
 from rlaif.rewards.fencing import normalize
 from rlaif.rewards.on_topic import MentionsQuestion
-from rlaif.rewards.report import spearman
+from rlaif.rewards.step_log import spearman
 
 Wrong = Literal["down", "up", "collapse", "floor"]
 

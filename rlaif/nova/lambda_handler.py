@@ -65,10 +65,11 @@ class NovaGrader:
     when its reward's is ``none``)."""
 
     def __init__(self, reward: Any, failures: Any = None) -> None:
-        from rlaif.rewards.capabilities import GradesRowRubrics  # loaded with the reward already
+        from rlaif.rewards.capabilities import GradesAnswers, GradesCriteria, GradesRowRubrics  # loaded already
 
         self.row_rubric = isinstance(reward, GradesRowRubrics)  # each sample carries its own rubric (reward=row_rubric)
-        if not callable(getattr(reward, "grade", None)) or not (hasattr(reward, "rubric") or self.row_rubric):
+        graded = self.row_rubric or (isinstance(reward, GradesAnswers) and isinstance(reward, GradesCriteria))
+        if not graded:
             raise NovaConfigError(
                 f"reward: {type(reward).__name__} does not grade one answer at a time; the Nova contract scores "
                 "each sample on its own: use a rubric reward (reward=rubric, rubric_with_checks, rubric_on_topic, "

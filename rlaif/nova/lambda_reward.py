@@ -26,8 +26,9 @@ from typing import Any
 from rlaif.errors import ConfigError
 from rlaif.nova.contract import SampleError, check_results
 from rlaif.rewards.failures import FailurePolicy
-from rlaif.rewards.report import Grade, StepReport, report, resolve
+from rlaif.rewards.grades import Grade, resolve
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.step_log import RewardStep, log_step
 from rlaif.rewards.transcript import Transcript, judged_answer
 
 log = logging.getLogger("rlaif.nova")
@@ -77,8 +78,8 @@ class NovaLambdaReward:
         answers = [judged_answer(c) for c in completions]
         grades = await self._grades(build_samples(prompts, answers, kwargs))
         scores, stop = resolve(grades, self.failures)
-        report(
-            StepReport(self.__name__, prompts, answers, grades, scores, _metric_means(grades)), kwargs, None, self.log
+        log_step(
+            RewardStep(self.__name__, prompts, answers, grades, scores, _metric_means(grades)), kwargs, None, self.log
         )
         if stop is not None:
             raise stop

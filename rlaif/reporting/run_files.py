@@ -15,13 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import STOPPED, InputError
+from rlaif.errors import STOPPED, NotARunError
 from rlaif.rewards.step_numbers import during_step_offset
 from rlaif.runs.judge_totals import read_files
-
-
-class NotARunError(InputError):
-    """A folder with nothing a training run writes (exit 2)."""
 
 
 @dataclass

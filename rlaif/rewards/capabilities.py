@@ -2,8 +2,9 @@
 
 ``rlaif.evaluate``, ``rlaif.judge_eval``, the baseline step, the canaries and the judged monitor each need
 a particular skill of the configured reward (``reward=...``, any ``_target_``): grading one answer alone,
-comparing two answers in both orders, scoring a group of answers together, or holding a rubric. A reward of
-the user's gains a skill by having the method or attribute; nothing is registered.
+comparing two answers in both orders, scoring a group of answers together, grading each criterion of a rubric.
+Callers ask with ``isinstance`` against these protocols, never by probing for an attribute name. A reward of the
+user's gains a skill by defining the protocol's members; nothing is registered.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import inspect
 from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from rlaif.rewards.report import Grade
+from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.grades import Grade
 from rlaif.rewards.rubric_spec import Rubric
 
 
@@ -23,10 +25,35 @@ async def call_reward(reward: Any, prompts: list[Any], completions: list[Any], *
     return list(await result if inspect.isawaitable(result) else result)
 
 
+@runtime_checkable
+class VerdictSource(Protocol):
+    """Says where it reads its verdicts: from the judge's first token (log-prob or one-word verdicts, which a judge
+    that reasons before it answers cannot give) or from a reply written in full (the rubric rewards' ``mode:
+    json``)."""
+
+    @property
+    def reads_first_token(self) -> bool: ...
+
+
 def reads_first_token(reward: Any) -> bool:
-    """Whether ``reward`` reads its verdicts from the judge's first token (every rlaif reward but one written
-    in full: ``mode: json``), which a judge that reasons before it answers cannot give."""
-    return getattr(reward, "mode", None) != "json"
+    """Whether ``reward`` reads its verdicts from the judge's first token: what it declares (:class:`VerdictSource`),
+    else yes, so a reward that says nothing gets the stricter judge check."""
+    return reward.reads_first_token if isinstance(reward, VerdictSource) else True
+
+
+@runtime_checkable
+class AsksAJudge(Protocol):
+    """Calls a judge (every reward but the check-only one): the canaries have something to watch."""
+
+    judge: Any
+
+
+@runtime_checkable
+class HasFailurePolicy(Protocol):
+    """Turns a judge failure into a score by a :class:`~rlaif.rewards.failures.FailurePolicy` (the judge rewards);
+    the Nova Lambda applies the same rule to a sample the judge failed on."""
+
+    failures: FailurePolicy
 
 
 @runtime_checkable
@@ -83,7 +110,39 @@ class JudgesGroups(Protocol):
 
 
 @runtime_checkable
-class HasRubric(Protocol):
-    """Grades against a rubric whose criteria name the labels of a pointwise labelled set."""
+class RanksWithinGroups(Protocol):
+    """Says whether its scores only rank the answers to the same prompt against each other (``reward=group
+    score=rank``): then one answer per prompt (the baseline step) has no score of its own."""
 
-    rubric: Rubric
+    @property
+    def ranks_within_group(self) -> bool: ...
+
+
+@runtime_checkable
+class ComparesWithReference(Protocol):
+    """Says whether it compares each answer with the row's ``reference_answer`` (the preference reward's
+    ``vs_reference``): without one every answer is an unscorable None, so ``rlaif.train`` refuses such rows first."""
+
+    @property
+    def requires_reference(self) -> bool: ...
+
+
+@runtime_checkable
+class GradesCriteria(Protocol):
+    """Grades every criterion of ``graded_rubric`` on its own: each grade's ``passes`` holds a P(pass) per criterion
+    id, so a pointwise labelled set's labels (judge_eval, the canaries) and the Nova Lambda's per-criterion results
+    can be read from it. The rubric reward declares it; the group reward does not (its rubric guides one score per
+    answer)."""
+
+    @property
+    def graded_rubric(self) -> Rubric: ...
+
+
+@runtime_checkable
+class TimesItsGuards(Protocol):
+    """Runs guards around the reward (the monitor's :class:`~rlaif.monitoring.guard.GuardedReward`): the step timer
+    takes their seconds and judge requests apart from the reward's."""
+
+    def take_guard_seconds(self) -> float: ...
+
+    def take_guard_requests(self) -> tuple[float, float]: ...

@@ -41,10 +41,11 @@ from rlaif.rewards import orders as order_rules
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.grades import Grade, resolve
 from rlaif.rewards.prompts.group import GroupPrompt, draw_ids, group_request, shared_prefix
-from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.step_log import RewardStep, log_step
 from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
 from rlaif.rewards.verdicts.group import parse_group_verdict
 from rlaif.rewards.verdicts.parsing import VerdictError
@@ -110,7 +111,7 @@ class GroupReward:
             spec = rubric if isinstance(rubric, Rubric) else Rubric.from_mapping(rubric or {}, "reward.rubric")
         self.judge = judge
         self.max_tool_chars = tool_chars(max_tool_chars)  # a tool result longer than this is cut for the judge
-        # Not named ``rubric``: this reward grades no criterion on its own (rlaif.rewards.capabilities.HasRubric).
+        self.rubric = spec  # guides the judge's one score per answer; no criterion is graded on its own
         self.prompt = GroupPrompt(
             instruction=str(instruction or "").strip(),
             rubric=spec,
@@ -136,10 +137,15 @@ class GroupReward:
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
         metrics.update(group_metrics(groups, self.prompt.max_score))
-        report(StepReport(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
+        log_step(RewardStep(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
         if stop is not None:
             raise stop
         return scores
+
+    @property
+    def ranks_within_group(self) -> bool:
+        """rlaif.rewards.capabilities.RanksWithinGroups: ``score=rank`` scores an answer only against the others."""
+        return self.score_mode == "rank"
 
     async def grade(self, prompts: Sequence[Any], completions: Sequence[Any], references: Sequence[Any]) -> list[Grade]:
         """Grade every answer with its group (answers to the same prompt); never raises for a judge failure."""

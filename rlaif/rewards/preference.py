@@ -31,11 +31,12 @@ from rlaif.rewards import orders
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.grades import Grade, resolve
 from rlaif.rewards.prompts.preference import CHOICES, PreferenceSpec, pair_request
-from rlaif.rewards.report import Grade, StepReport, report, resolve
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.step_log import RewardStep, log_step
 from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
-from rlaif.rewards.verdicts.jury_votes import Vote, vote_choice
+from rlaif.rewards.verdicts.jury_votes import ChoiceProbability, vote_choice
 from rlaif.rewards.verdicts.parsing import VerdictError
 
 Mode = Literal["vs_reference", "within_group"]
@@ -117,7 +118,7 @@ class PreferenceReward:
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
         metrics.update(_match_metrics(matches, grades))
-        report(StepReport(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
+        log_step(RewardStep(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
         if stop is not None:
             raise stop
         return scores
@@ -218,7 +219,7 @@ def _new_match(question: str, x: str, y: str, reference: str | None) -> _Match:
     return _Match(question, first, second, reference)
 
 
-def _p_a(response: JudgeResponse) -> Vote:
+def _p_a(response: JudgeResponse) -> ChoiceProbability:
     return vote_choice(CHOICES, response, CHOICES[0])
 
 

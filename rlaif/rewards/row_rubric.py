@@ -28,14 +28,15 @@ from rlaif.judges.base import Judge
 from rlaif.rewards.checks import Check, Gated, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.grades import Grade, reasoning_details, resolve
 from rlaif.rewards.prompts.row_rubric import item_request, items_request
 from rlaif.rewards.prompts.rubric import NO, YES
-from rlaif.rewards.report import Grade, StepReport, reasoning_details, report, resolve
 from rlaif.rewards.row_rubric_spec import RowRubric, RubricItem, parse_row_rubric
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.step_log import RewardStep, log_step
 from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
-from rlaif.rewards.verdicts.jury_votes import Vote, jury_details, vote_choice, vote_json
+from rlaif.rewards.verdicts.jury_votes import ChoiceProbability, jury_details, vote_choice, vote_json
 from rlaif.rewards.verdicts.parsing import VerdictError, duplicate_keys
 
 Mode = Literal["logprob", "json"]
@@ -92,6 +93,11 @@ class RowRubricReward:
         self.checks = list(checks)
         self.task = task
 
+    @property
+    def reads_first_token(self) -> bool:
+        """rlaif.rewards.capabilities.VerdictSource: ``mode: logprob`` reads each item's first token."""
+        return self.mode != "json"
+
     def row_problems(self, extras: Sequence[Any], wheres: Sequence[str]) -> list[str]:
         """What is wrong with each row whose rubric cannot be graded, named by its ``wheres``: the set-up check."""
         problems = []
@@ -113,7 +119,7 @@ class RowRubricReward:
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
         metrics.update(item_metrics(grades))
-        report(StepReport(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
+        log_step(RewardStep(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
         if stop is not None:
             raise stop
         return scores
@@ -200,7 +206,7 @@ class RowRubricReward:
         return grades
 
 
-def _read_json(reply: Any, rubric: RowRubric) -> tuple[dict[str, Vote], dict[str, str]] | str:
+def _read_json(reply: Any, rubric: RowRubric) -> tuple[dict[str, ChoiceProbability], dict[str, str]] | str:
     """The votes and reasons of a JSON verdict over exactly the row's item ids, or what is wrong with it."""
     try:
         repeated = duplicate_keys(getattr(reply, "text", None) or "", rubric.ids)
@@ -211,7 +217,9 @@ def _read_json(reply: Any, rubric: RowRubric) -> tuple[dict[str, Vote], dict[str
         return str(exc)
 
 
-def _grade(rubric: RowRubric, votes: Mapping[str, Vote], reasons: Mapping[str, str] | None = None) -> Grade:
+def _grade(
+    rubric: RowRubric, votes: Mapping[str, ChoiceProbability], reasons: Mapping[str, str] | None = None
+) -> Grade:
     """An answer's grade from its items' votes; ``reasons``: the judge's written reason per item (json mode)."""
     met = {it.id: votes[it.id].p for it in rubric.items}
     gate = math.prod(met[it.id] for it in rubric.items if it.required)

@@ -27,10 +27,11 @@ from rlaif.judges.base import Judge
 from rlaif.rewards.checks import Check, Gated, JsonValid, apply_gates, check_pass_rates
 from rlaif.rewards.conversation import question_text, reference_text
 from rlaif.rewards.failures import FailurePolicy
+from rlaif.rewards.grades import Grade, reasoning_details, resolve
 from rlaif.rewards.prompts.rubric import NO, YES, criterion_request, json_request
-from rlaif.rewards.report import Grade, StepReport, reasoning_details, report, resolve
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.run_log import RewardLog
+from rlaif.rewards.step_log import RewardStep, log_step
 from rlaif.rewards.transcript import DEFAULT_MAX_TOOL_CHARS, judged_answer, tool_chars
 from rlaif.rewards.verdicts.jury_votes import jury_details, vote_choice, vote_json
 from rlaif.rewards.verdicts.parsing import VerdictError
@@ -70,13 +71,23 @@ class RubricReward:
         self._json = JsonValid(output.schema, name="schema_valid") if output is not None else None
         self.checks: list[Check] = ([self._json] if self._json is not None else []) + list(checks)
 
+    @property
+    def reads_first_token(self) -> bool:
+        """rlaif.rewards.capabilities.VerdictSource: ``mode: logprob`` reads each criterion's first token."""
+        return self.mode != "json"
+
+    @property
+    def graded_rubric(self) -> Rubric:
+        """rlaif.rewards.capabilities.GradesCriteria: every criterion of ``rubric`` is graded on its own."""
+        return self.rubric
+
     async def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float | None]:
         references = kwargs.get("reference_answer") or [None] * len(prompts)
         answers = [judged_answer(c, self.max_tool_chars) for c in completions]
         grades, gated = await self._grade(prompts, answers, references)
         scores, stop = resolve(grades, self.failures)
         metrics = {f"check/{n}/pass_rate": r for n, r in check_pass_rates(gated).items()}
-        report(StepReport(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
+        log_step(RewardStep(self.__name__, prompts, answers, grades, scores, metrics), kwargs, self.judge, self.log)
         if stop is not None:
             raise stop
         return scores

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, NonNegativeFloat
 
 from rlaif.data.loaders import row_origins
 from rlaif.errors import ConfigError, RubricError, parse_settings
+from rlaif.rewards.capabilities import ComparesWithReference, GradesCriteria, GradesRowRubrics
 from rlaif.rewards.conversation import reference_text
-from rlaif.rewards.rubric_spec import Rubric
 from rlaif.runs.environments import check_environment
 from rlaif.runs.resume_logs import cut_to_checkpoint
 from rlaif.runs.run_folder import latest_checkpoint
@@ -185,7 +185,7 @@ def check_rows(reward: Any, rows: Any, data_path: str, columns: Any = None) -> N
 
 
 def _check_row_rubrics(reward: Any, rows: Any, data_path: str, columns: Any) -> None:
-    layer = next((x for x in _layers(reward) if callable(getattr(type(x), "row_problems", None))), None)
+    layer = next((x for x in _layers(reward) if isinstance(x, GradesRowRubrics)), None)
     if layer is None:
         return
     ids, extras = [str(i) for i in rows["id"]], list(rows["extra"])
@@ -225,14 +225,14 @@ def _layers(reward: Any) -> Iterator[Any]:
 def _reference_need(reward: Any) -> tuple[str, str] | None:
     """(what reads the reference, the way out) for the first layer of ``reward`` that needs one; None if none."""
     for layer in _layers(reward):
-        if getattr(layer, "requires_reference", False):
+        if isinstance(layer, ComparesWithReference) and layer.requires_reference:
             name = str(getattr(layer, "__name__", type(layer).__name__))
             return (
                 f"reward {name!r} compares each answer with the row's reference",
                 "use reward.mode=within_group (answers compared with each other)",
             )
-        rubric = getattr(layer, "rubric", None)
-        if isinstance(rubric, Rubric) and rubric.show_reference:
+        rubric = layer.graded_rubric if isinstance(layer, GradesCriteria) else None
+        if rubric is not None and rubric.show_reference:
             return (
                 f"rubric {rubric.name!r} grades each answer with the row's reference shown to the judge "
                 "(show_reference: true)",

@@ -22,7 +22,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from rlaif.judges.quantiles import median
-from rlaif.rewards.capabilities import call_reward
+from rlaif.rewards.capabilities import TimesItsGuards, call_reward
 
 log = logging.getLogger("rlaif.train")
 
@@ -173,12 +173,11 @@ class TimedReward:
         try:
             return await call_reward(self.reward, prompts, completions, **kwargs)  # a plain function works too
         finally:
-            take_guard_seconds = getattr(self.reward, "take_guard_seconds", None)  # a GuardedReward's guards
-            take_guard_requests = getattr(self.reward, "take_guard_requests", None)
+            guarded = isinstance(self.reward, TimesItsGuards)  # a GuardedReward's guards
             self.timer.reward_finished(
                 start,
-                take_guard_seconds() if callable(take_guard_seconds) else 0.0,
-                take_guard_requests() if callable(take_guard_requests) else (0.0, 0.0),
+                self.reward.take_guard_seconds() if guarded else 0.0,
+                self.reward.take_guard_requests() if guarded else (0.0, 0.0),
             )
 
     def __getattr__(self, name: str) -> Any:

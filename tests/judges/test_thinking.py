@@ -26,7 +26,7 @@ from rlaif.judges.base import Judge
 from rlaif.judges.pool import pool_judge
 from rlaif.judges.preflight import JudgeUnavailableError
 from rlaif.judges.protocol import JudgeRequest, TokenLogprob
-from rlaif.rewards.report import REASONING_CHARS
+from rlaif.rewards.grades import REASONING_CHARS
 from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.verdicts.choices import choice_distribution
 from rlaif.rewards.verdicts.parsing import VerdictError

@@ -70,8 +70,7 @@ def test_a_folder_from_before_trls_step_numbers_reads_as_one_written_with_them(t
     """A run folder written before every file used TRL's step numbers (its rewards, monitor, canaries and alarms
     lines counted from 0, and run_info.json has no step_numbering) reads as a folder of today: every step one
     more, the alarm at the step of TRL's log; python -m rlaif.monitor replays it by the same numbers."""
-    from rlaif.monitor import settings_for
-    from rlaif.monitoring.replay import replay
+    from rlaif.monitoring.replay import replay, settings_for
 
     old = synthesise_run(tmp_path / "old", steps=6, old_numbering=True)
     new = synthesise_run(tmp_path / "new", steps=6)

@@ -303,3 +303,32 @@ def test_rank_mode_has_no_baseline(tmp_path: Path, caplog: pytest.LogCaptureFixt
     with caplog.at_level("INFO"):
         assert baseline_check(None, None, reward, None, tmp_path / "baseline.json") is None
     assert "reward.score=rank" in caplog.text and not (tmp_path / "baseline.json").exists() and not transport.requests
+
+
+def test_the_group_reward_holds_its_rubric_by_name_yet_declares_no_per_criterion_grading() -> None:
+    # What a reward can do is the protocol it declares (rlaif.rewards.capabilities), not which attribute names it
+    # happens to have: reward=group keeps its rubric as ``rubric`` and still is no rubric reward to the callers that
+    # read grades per criterion (a pointwise labelled set, the Nova Lambda); score=rank declares it only ranks
+    # (test_rank_mode_has_no_baseline: the baseline step skips it).
+    from rlaif.evaluation.labelled_sets import LabelledSet, check_compatible
+    from rlaif.nova.lambda_handler import NovaConfigError, NovaGrader
+    from rlaif.rewards.capabilities import GradesCriteria, reads_first_token
+    from rlaif.rewards.failures import FailurePolicy
+    from rlaif.rewards.rubric import RubricReward
+
+    judge, _ = scripted_judge(by_text(len))
+    group, ranked = GroupReward(judge, rubric=RUBRIC), GroupReward(judge, rubric=RUBRIC, score="rank")
+    rubric = RubricReward(judge, RUBRIC, mode="json")
+    assert group.rubric is not None and group.rubric.name == rubric.rubric.name
+    assert not isinstance(group, GradesCriteria) and isinstance(rubric, GradesCriteria)
+    pointwise = LabelledSet(path=Path("points.jsonl"), pairwise=False, rows=[], where=[])
+    with pytest.raises(ConfigError, match="is a pointwise set: use a rubric reward"):
+        check_compatible(pointwise, group)
+    check_compatible(pointwise, rubric)
+    with pytest.raises(NovaConfigError, match="does not grade one answer at a time"):
+        NovaGrader(group)
+    assert NovaGrader(rubric, failures=FailurePolicy("neutral")).reward is rubric
+    assert not group.ranks_within_group and ranked.ranks_within_group
+    # The judge check: a json rubric reads a written verdict; a reward that declares nothing gets the strict check.
+    assert not reads_first_token(rubric) and reads_first_token(RubricReward(judge, RUBRIC))
+    assert reads_first_token(group)

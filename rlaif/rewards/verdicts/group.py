@@ -20,8 +20,9 @@ from rlaif.rewards.verdicts.parsing import VerdictError, json_objects
 
 
 @dataclass(frozen=True)
-class AnswerVerdict:
-    """The judge's score for one answer id (0 to the request's maximum) and why."""
+class AnswerScore:
+    """One answer's entry in a group verdict as read from the reply: its score (0 to the request's maximum) and why.
+    The reward turns it into the answer's :class:`~rlaif.rewards.grades.Grade`."""
 
     score: float
     rationale: str
@@ -31,7 +32,7 @@ class _DuplicateKey(ValueError):
     pass
 
 
-def parse_group_verdict(reply: Any, ids: Sequence[str], max_score: int) -> dict[str, AnswerVerdict]:
+def parse_group_verdict(reply: Any, ids: Sequence[str], max_score: int) -> dict[str, AnswerScore]:
     """Every id's verdict from a judge response (or anything with ``text`` and ``error``); raises
     :class:`VerdictError` unless one complete verdict names exactly ``ids``, each once."""
     if getattr(reply, "error", None) is not None:
@@ -60,7 +61,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _verdict(data: Any, ids: Sequence[str], max_score: int) -> dict[str, AnswerVerdict]:
+def _verdict(data: Any, ids: Sequence[str], max_score: int) -> dict[str, AnswerScore]:
     if not isinstance(data, dict):
         raise VerdictError("verdict is not a JSON object")
     missing = [i for i in ids if i not in data]
@@ -76,7 +77,7 @@ def _verdict(data: Any, ids: Sequence[str], max_score: int) -> dict[str, AnswerV
         where = ".".join(str(p) for p in error.absolute_path)
         raise VerdictError(f"answer {where}: {error.message}; expected {{'rationale': str, 'score': 0-{max_score}}}")
     return {
-        i: AnswerVerdict(score=float(data[i]["score"]), rationale=str(data[i].get("rationale", ""))[:500]) for i in ids
+        i: AnswerScore(score=float(data[i]["score"]), rationale=str(data[i].get("rationale", ""))[:500]) for i in ids
     }
 
 

@@ -24,18 +24,19 @@ from rlaif.rewards.verdicts.parsing import VerdictError, parse_json_verdict
 
 
 @dataclass(frozen=True)
-class Vote:
-    """A verdict: P(target) (the jury's combined one), and each member's own (None when it gave none)."""
+class ChoiceProbability:
+    """A choice verdict as a probability: P(target) (a jury's combined one), and each member's own (None when it gave
+    none). A JSON pass/fail reads as 1 or 0."""
 
     p: float
     members: dict[str, float | None] = field(default_factory=dict)  # empty for a single judge
 
 
-def vote_choice(choices: Sequence[str], reply: Any, target: str) -> Vote:
+def vote_choice(choices: Sequence[str], reply: Any, target: str) -> ChoiceProbability:
     """P(``target``) out of ``choices``, from one judge's reply or a jury's. Raises :class:`VerdictError`."""
     votes = getattr(reply, "votes", None)
     if votes is None:
-        return Vote(choice_distribution(choices, reply)[target])
+        return ChoiceProbability(choice_distribution(choices, reply)[target])
     members: dict[str, float | None] = {}
     errors: dict[str, str] = {}
     for name, response in votes.members.items():
@@ -43,15 +44,17 @@ def vote_choice(choices: Sequence[str], reply: Any, target: str) -> Vote:
             members[name] = choice_distribution(choices, response)[target]
         except VerdictError as exc:
             members[name], errors[name] = None, str(exc)
-    return Vote(combine(members, votes.aggregate, votes.quorum, errors), members)
+    return ChoiceProbability(combine(members, votes.aggregate, votes.quorum, errors), members)
 
 
-def vote_json(reply: Any, criterion_ids: Sequence[str]) -> tuple[dict[str, Vote], dict[str, str]]:
-    """Per criterion a :class:`Vote` on pass (1/0 per member) and the reason(s), from a JSON verdict."""
+def vote_json(reply: Any, criterion_ids: Sequence[str]) -> tuple[dict[str, ChoiceProbability], dict[str, str]]:
+    """Per criterion a :class:`ChoiceProbability` on pass (1/0 per member) and the reason(s), from a JSON verdict."""
     votes = getattr(reply, "votes", None)
     if votes is None:
         verdict = parse_json_verdict(_text(reply), criterion_ids)
-        return {cid: Vote(float(v.passed)) for cid, v in verdict.items()}, {cid: v.reason for cid, v in verdict.items()}
+        return {cid: ChoiceProbability(float(v.passed)) for cid, v in verdict.items()}, {
+            cid: v.reason for cid, v in verdict.items()
+        }
     parsed: dict[str, dict[str, Any] | None] = {}
     errors: dict[str, str] = {}
     for name, response in votes.members.items():
@@ -59,11 +62,11 @@ def vote_json(reply: Any, criterion_ids: Sequence[str]) -> tuple[dict[str, Vote]
             parsed[name] = parse_json_verdict(_text(response), criterion_ids)
         except VerdictError as exc:
             parsed[name], errors[name] = None, str(exc)
-    out: dict[str, Vote] = {}
+    out: dict[str, ChoiceProbability] = {}
     reasons: dict[str, str] = {}
     for cid in criterion_ids:
         members = {n: None if v is None else float(v[cid].passed) for n, v in parsed.items()}
-        out[cid] = Vote(combine(members, votes.aggregate, votes.quorum, errors), members)
+        out[cid] = ChoiceProbability(combine(members, votes.aggregate, votes.quorum, errors), members)
         reasons[cid] = " | ".join(f"{n}: {v[cid].reason}" for n, v in parsed.items() if v is not None)
     return out, reasons
 
@@ -90,7 +93,7 @@ def combine(members: Mapping[str, float | None], aggregate: str, quorum: int, er
     raise ConfigError(f"judge.aggregate: unknown rule {aggregate!r}")
 
 
-def jury_details(votes: Mapping[str, Vote]) -> dict[str, Any]:
+def jury_details(votes: Mapping[str, ChoiceProbability]) -> dict[str, Any]:
     """``{"jury": {member: {key: P}}}`` for ``rewards.jsonl`` (empty for a single judge)."""
     by_member: dict[str, dict[str, float | None]] = {}
     for key, vote in votes.items():

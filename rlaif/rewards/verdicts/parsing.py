@@ -25,6 +25,8 @@ class VerdictError(ValueError):
 
 @dataclass(frozen=True)
 class CriterionVerdict:
+    """One criterion's entry in a JSON verdict as read from the reply: pass or fail, and why."""
+
     passed: bool
     reason: str
 

@@ -9,8 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from rlaif.rewards.report import Grade, StepReport, length_spearman, report, spearman
+from rlaif.rewards.grades import Grade
 from rlaif.rewards.run_log import ERRORS_IN_FULL, RewardLog
+from rlaif.rewards.step_log import RewardStep, length_spearman, log_step, spearman
 
 
 def test_spearman() -> None:
@@ -31,11 +32,11 @@ def test_length_spearman_averages_groups_and_skips_small_or_unscored_ones() -> N
 # -- judge errors on the console ------------------------------------------------------------------
 
 
-def failing_step(failed: int, ok: int = 1, name: str = "rubric") -> StepReport:
+def failing_step(failed: int, ok: int = 1, name: str = "rubric") -> RewardStep:
     grades = [Grade(None, error=f"judge error: HTTP 500 #{k}") for k in range(failed)] + [Grade(1.0)] * ok
     grades.append(Grade(None, error="unpaired: no opponent", judged=False))  # decided without the judge: not shown
     n = len(grades)
-    return StepReport(name, ["p"] * n, ["a"] * n, grades, [g.score for g in grades])
+    return RewardStep(name, ["p"] * n, ["a"] * n, grades, [g.score for g in grades])
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -46,7 +47,7 @@ def run_steps(log: RewardLog, failed_per_step: list[int], caplog: pytest.LogCapt
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="rlaif.rewards"):
         for step, failed in enumerate(failed_per_step, start=1):  # TRL's step numbers: global_step + 1
-            report(failing_step(failed), {"trainer_state": SimpleNamespace(global_step=step - 1)}, None, log)
+            log_step(failing_step(failed), {"trainer_state": SimpleNamespace(global_step=step - 1)}, None, log)
     return warnings(caplog)
 
 

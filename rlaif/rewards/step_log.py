@@ -1,5 +1,6 @@
-"""What a judge reward shows its user each step: metrics through TRL's ``log_metric``, rationales
-through ``log_extra`` and one ``rewards.jsonl`` line per completion.
+"""What a judge reward logs for each step (:func:`log_step`): metrics through TRL's ``log_metric``, rationales
+through ``log_extra`` and one ``rewards.jsonl`` line per completion (written by :mod:`rlaif.rewards.run_log`,
+which holds what lasts the whole run: the file and the console's count of errors).
 
 Among the metrics is one to watch for length hacking: the Spearman correlation, within each prompt's
 group, between answer length and reward (judges prefer longer answers 59-79% of the time; a policy learns
@@ -20,69 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
-from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
+from rlaif.rewards.grades import Grade
 from rlaif.rewards.run_log import RewardLine, RewardLog
 from rlaif.rewards.step_numbers import step_being_taken
 from rlaif.rewards.verdicts.jury_votes import jury_metrics
-
-# A thinking judge's reasoning goes to rewards.jsonl (``reasoning``) cut to at most this many characters: its
-# first and last halves (the verdict is argued at the end), with how much was left out between them.
-REASONING_CHARS = 1000
-
-
-def reasoning_details(reply: Any) -> dict[str, str]:
-    """``{"reasoning": ...}`` for a :class:`Grade`'s details when the judge's reply carries reasoning, else ``{}``:
-    bounded to :data:`REASONING_CHARS`, so a long chain of thought cannot swell rewards.jsonl."""
-    text = getattr(reply, "reasoning", None)
-    if not text:
-        return {}
-    if len(text) > REASONING_CHARS:
-        half = REASONING_CHARS // 2
-        text = f"{text[:half]} [... {len(text) - 2 * half} characters left out ...] {text[-half:]}"
-    return {"reasoning": text}
-
-
-@dataclass
-class Grade:
-    """The outcome for one answer: a score, or the error that prevented one."""
-
-    score: float | None
-    passes: dict[str, float] = field(default_factory=dict)  # criterion id -> pass (0/1) or P(pass)
-    reasons: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-    judged: bool = True  # False when an edge rule or a gate decided without asking the judge
-    details: dict[str, Any] = field(default_factory=dict)  # extra fields for rewards.jsonl
-    # rewards.jsonl's verdicts when they are more than a P(pass) per criterion: a per-row rubric's items, each
-    # with its text, points, P(met) and reason. Kept out of ``passes``: item ids mean nothing across rows.
-    verdicts: dict[str, Any] | None = None
-
-    def rationale(self) -> str:
-        return self.error or "; ".join(f"{k}: {v}" for k, v in self.reasons.items())
-
-
-def resolve(grades: Sequence[Grade], failures: FailurePolicy) -> tuple[list[float | None], JudgeFailureError | None]:
-    """Scores for TRL, and the error that must stop the run (raise it *after* reporting the step, so
-    the failing step's answers and errors still reach ``rewards.jsonl``).
-
-    Judged answers pass through the failure policy. An empty or gated answer is a decided 0: counting
-    it would dilute the judge's failure rate. An answer that could not be sent to the judge at all
-    (preference: unpaired) counts toward the abort threshold but stays ``None`` (no neutral 0.5: the
-    judge never saw it).
-    """
-    scores: list[float | None] = []
-    stop: JudgeFailureError | None = None
-    for g in grades:
-        try:
-            if g.judged:
-                scores.append(failures.resolve(g.score, g.error))
-                continue
-            if g.error is not None:
-                failures.resolve(None, g.error)
-            scores.append(g.score)
-        except JudgeFailureError as exc:
-            stop = stop or exc
-            scores.append(None)
-    return scores, stop
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
@@ -129,8 +71,8 @@ def length_spearman(prompts: Sequence[Any], answers: Sequence[str], scores: Sequ
 
 
 @dataclass
-class StepReport:
-    """Everything a reward reports for one call."""
+class RewardStep:
+    """Everything a reward logs for one call."""
 
     name: str
     prompts: Sequence[Any]
@@ -145,7 +87,7 @@ class StepReport:
 LOG_JUDGE_FAILED = "rlaif_log_judge_failed"
 
 
-def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardLog) -> None:
+def log_step(step: RewardStep, kwargs: Mapping[str, Any], judge: Any, log: RewardLog) -> None:
     """Log metrics and rationales to TRL (when it passed its callbacks), judge errors to the console,
     and append to rewards.jsonl."""
     failed = [(i, g.error) for i, g in enumerate(step.grades) if g.judged and g.error is not None]
@@ -186,7 +128,7 @@ def report(step: StepReport, kwargs: Mapping[str, Any], judge: Any, log: RewardL
     )
 
 
-def _metrics(step: StepReport) -> dict[str, float]:
+def _metrics(step: RewardStep) -> dict[str, float]:
     judged = [g for g in step.grades if g.judged]
     failed = sum(g.error is not None for g in judged)
     metrics = {

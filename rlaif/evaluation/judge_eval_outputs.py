@@ -13,7 +13,7 @@ from typing import Any
 
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.judge_eval_summary import verdict
-from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts
+from rlaif.evaluation.labelled_sets import JudgedItems, LabelledSet
 from rlaif.reporting.html_page import markdown_page
 
 # -- files ----------------------------------------------------------------------------------------
@@ -23,9 +23,9 @@ def write_outputs(
     out_dir: Path,
     summary: dict[str, Any],
     labelled: LabelledSet,
-    main: Verdicts,
+    main: JudgedItems,
     audit_rows: Sequence[Mapping[str, Any]],
-    second: Verdicts | None,
+    second: JudgedItems | None,
 ) -> None:
     """``items.jsonl``, ``audit.jsonl`` (when audited), ``summary.json``, the charts, ``report.md`` and
     ``report.html`` (the same, its charts embedded: one file that opens offline)."""
@@ -60,7 +60,7 @@ def _jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows), encoding="utf-8")
 
 
-def _charts(out_dir: Path, summary: Mapping[str, Any], labelled: LabelledSet, main: Verdicts) -> dict[str, str]:
+def _charts(out_dir: Path, summary: Mapping[str, Any], labelled: LabelledSet, main: JudgedItems) -> dict[str, str]:
     """The PNGs that apply: ROC and calibration (soft scores), one bar chart per breakdown, the audit."""
 
     charts: dict[str, str] = {}

@@ -30,7 +30,7 @@ def write_outputs(run_dir: Path, summary: dict[str, Any], items: Sequence[dict[s
             handle.write(json.dumps(item, ensure_ascii=False) + "\n")
     tallies = panels(summary)
     plot(tallies, run_dir / "win_loss.png")
-    (run_dir / "report.md").write_text(report(summary, items, examples), encoding="utf-8")
+    (run_dir / "report.md").write_text(report_markdown(summary, items, examples), encoding="utf-8")
     markdown_page(run_dir / "report.md", "rlaif adapter evaluation")  # report.html: one file, the chart embedded
     # Last, as run_summary.json in a training run: its presence means the evaluation finished.
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -77,7 +77,7 @@ def plot(tallies: dict[str, dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def report(summary: dict[str, Any], items: Sequence[dict[str, Any]], examples: int) -> str:
+def report_markdown(summary: dict[str, Any], items: Sequence[dict[str, Any]], examples: int) -> str:
     """``report.md``: the setup, the results table, warnings and a table of example pairs."""
     data = summary["eval_data"]
     split = data["eval_path"] if data.get("eval_path") else f"eval_fraction={data['eval_fraction']} of {data['path']}"
