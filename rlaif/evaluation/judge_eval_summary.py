@@ -14,13 +14,14 @@ down by ``polarity`` too: pitfall items (meeting them costs points) apart from p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.judge_eval_settings import EvalSettings
 from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts, row_item
-from rlaif.rewards.orders import agreement, kendall_tau
+from rlaif.rewards.correlation import kendall_tau
+from rlaif.rewards.orders import agreement
 
 _UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
 
@@ -62,20 +63,15 @@ def _stats(
         for i, y, s in zip(scored, labels, values, strict=True)
     ]
 
-    def ci(stat: Callable[[list[bool], list[Any]], float | None], other: list[Any]) -> tuple[float, float] | None:
-        def resampled(idx: Sequence[int]) -> float | None:
-            return stat([labels[k] for k in idx], [other[k] for k in idx])
-
-        return st.bootstrap_ci(resampled, len(scored), resamples=cfg.resamples, seed=cfg.seed)
-
+    boot = {"resamples": cfg.resamples, "seed": cfg.seed}
     out: dict[str, Any] = {"n": len(scores), "n_scored": len(scored)}
     out["mean_score"] = sum(values) / len(values) if values else None
     out["agreement"] = st.agreement(labels, predictions) if scored else None
-    out["agreement_ci"] = ci(st.agreement, predictions)
+    out["agreement_ci"] = st.agreement_ci(labels, predictions, **boot)
     out["kappa"] = st.cohen_kappa(labels, predictions)
-    out["kappa_ci"] = ci(st.cohen_kappa, predictions)
+    out["kappa_ci"] = st.kappa_ci(labels, predictions, **boot)
     out["auc"] = st.roc_auc(labels, values) if scored else None
-    out["auc_ci"] = ci(st.roc_auc, values) if out["auc"] is not None else None
+    out["auc_ci"] = st.auc_ci(labels, values, **boot) if out["auc"] is not None else None
     out["word_count_auc"] = st.roc_auc([t == positive for t in truths], list(heuristic)) if truths else None
     return out
 
@@ -168,14 +164,11 @@ def _listwise_stats(rows: Sequence[Mapping[str, Any]], main: Verdicts, cfg: Eval
     def mean_of(values: Sequence[float]) -> float | None:
         return sum(values) / len(values) if values else None
 
-    def ci(idx: Sequence[int]) -> float | None:
-        return mean_of([taus[k] for k in idx])
-
     return {
         "n": len(rows),
         "n_scored": len(scored),
         "kendall_tau": mean_of(taus),
-        "kendall_tau_ci": st.bootstrap_ci(ci, len(taus), resamples=cfg.resamples, seed=cfg.seed),
+        "kendall_tau_ci": st.mean_ci(taus, resamples=cfg.resamples, seed=cfg.seed),
         "top1_accuracy": mean_of(tops),
         "order_agreement": mean_of(agreements),
         "word_count_tau": mean_of([0.0 if t is None else t for t in shorter]),

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from rlaif.judges.quantiles import median
 from rlaif.rewards.checks import LanguageMatch, takes_reference
+from rlaif.rewards.correlation import spearman
 from rlaif.rewards.fencing import normalize
 from rlaif.rewards.on_topic import MentionsQuestion
-from rlaif.rewards.report import spearman
 
 Wrong = Literal["down", "up", "collapse", "floor"]
 

@@ -85,36 +85,12 @@ def resolve(grades: Sequence[Grade], failures: FailurePolicy) -> tuple[list[floa
     return scores, stop
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Spearman's rank correlation (ties share their mean rank); None when either side is constant."""
-    rx, ry = _ranks(x), _ranks(y)
-    n = len(rx)
-    if n < 2:
-        return None
-    mx, my = sum(rx) / n, sum(ry) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
-    if sxx == 0 or syy == 0:
-        return None
-    return sxy / math.sqrt(sxx * syy)
-
-
-def _ranks(values: Sequence[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for k in range(start, end + 1):
-            ranks[order[k]] = (start + end) / 2.0
-        start = end + 1
-    return ranks
-
-
 def length_spearman(prompts: Sequence[Any], answers: Sequence[str], scores: Sequence[float | None]) -> float | None:
     """Mean over prompt groups (>= 3 scored answers) of Spearman(answer length, reward); None if no group."""
+    # scipy's Spearman, imported here: this module is on the Nova reward Lambda's import path (its rubric reward
+    # grades with Grade), and the Lambda ships without scipy; it grades one sample at a time and logs no metrics.
+    from rlaif.rewards.correlation import spearman
+
     groups: dict[str, list[int]] = defaultdict(list)
     for i, (prompt, score) in enumerate(zip(prompts, scores, strict=True)):
         if score is not None and not math.isnan(score):
