@@ -20,6 +20,7 @@ from typing import Any
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.judge_eval_settings import EvalSettings
 from rlaif.evaluation.labelled_sets import LabelledSet, Verdicts, row_item
+from rlaif.evaluation.second_opinion import agreement_with, positive_class, verdict_rule
 from rlaif.rewards.correlation import kendall_tau
 from rlaif.rewards.orders import agreement
 
@@ -27,12 +28,9 @@ _UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the f
 
 
 def verdict(score: float | None, pairwise: bool, threshold: float) -> str | None:
-    """``pass``/``fail`` (score >= threshold) or, for pairs, ``a``/``b``/``tie``; None when unscored."""
-    if score is None:
-        return None
-    if pairwise:
-        return "a" if score > 0.5 else "b" if score < 0.5 else "tie"
-    return "pass" if score >= threshold else "fail"
+    """``pass``/``fail`` (score >= threshold) or, for pairs, ``a``/``b``/``tie``
+    (:func:`~rlaif.evaluation.second_opinion.verdict_rule`); None when unscored."""
+    return None if score is None else verdict_rule(pairwise, threshold)(score)
 
 
 def word_count_scores(rows: Sequence[Mapping[str, Any]], pairwise: bool) -> list[float]:
@@ -259,18 +257,22 @@ def audit_table(
 
 
 def cross_judge(labelled: LabelledSet, main: Verdicts, second: Verdicts, cfg: EvalSettings) -> dict[str, Any]:
-    """How often the second judge gives the first judge's verdict, and its own agreement with the labels."""
+    """How often the second judge gives the first judge's verdict (:func:`~rlaif.evaluation.second_opinion.
+    agreement_with`: agreement, κ, Spearman's ρ of the scores with its interval), and its own agreement with the
+    labels."""
     pairwise = labelled.pairwise
-    both = [i for i in range(len(main.scores)) if main.scores[i] is not None and second.scores[i] is not None]
-    first = [verdict(main.scores[i], pairwise, cfg.threshold) for i in both]
-    other = [verdict(second.scores[i], pairwise, cfg.threshold) for i in both]
-    positive = "a" if pairwise else "pass"
     truths = [labelled.truth(i) for i in range(len(labelled.rows))]
     own = _stats(truths, second.scores, pairwise, cfg, word_count_scores(labelled.rows, pairwise))
+    agreed = agreement_with(
+        main.scores,
+        second.scores,
+        verdict=verdict_rule(pairwise, cfg.threshold),
+        positive=positive_class(pairwise),
+        resamples=cfg.resamples,
+        seed=cfg.seed,
+    )
     return {
-        "n": len(both),
-        "agreement": sum(a == b for a, b in zip(first, other, strict=True)) / len(both) if both else None,
-        "kappa": st.cohen_kappa([v == positive for v in first], [v == positive for v in other]),
+        **agreed.as_dict(),
         "second_vs_labels": {k: own[k] for k in ("agreement", "agreement_ci", "kappa", "kappa_ci", "auc")},
         "second_parse_failure_rate": sum(s is None for s in second.scores) / len(second.scores),
     }
