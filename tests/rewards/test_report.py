@@ -1,4 +1,4 @@
-"""The length-hacking alarm's statistics, and judge errors reaching the console."""
+"""The length Spearman metric (a metric, not an alarm), and judge errors reaching the console."""
 
 from __future__ import annotations
 
