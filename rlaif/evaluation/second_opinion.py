@@ -77,7 +77,8 @@ def agreement_with(
     group, averaged."""
     verdict = verdict or verdict_rule()
     if len(training) != len(second) or (groups is not None and len(groups) != len(training)):
-        raise ValueError(f"agreement_with: {len(training)} training scores, {len(second)} second, groups {groups!r}")
+        counts = f"{len(training)} training scores, {len(second)} second opinions"
+        raise ValueError(f"agreement_with: {counts}, {'no' if groups is None else len(groups)} group keys")
     both = [i for i in range(len(training)) if _scored(training[i]) and _scored(second[i])]
     a = [float(training[i]) for i in both]  # type: ignore[arg-type]
     b = [float(second[i]) for i in both]  # type: ignore[arg-type]
