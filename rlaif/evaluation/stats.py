@@ -19,7 +19,9 @@ undefined, where the library returns nan, warns or raises):
 - swap consistency: rlaif's own rule for a pair judged in both orders (:mod:`rlaif.rewards.orders`);
 - the calibration table: equal-width bins with their counts, plain Python.
 
-Labels are booleans (True = pass / preferred as expected); scores are P(pass) in [0, 1].
+Labels are booleans (True = pass / preferred as expected); scores are P(pass) in [0, 1]. scikit-learn and scipy
+are imported on first use: ``rlaif.train`` loads this module with the canaries, and their ~2 s of import belong to
+the first check, not to every start (canaries=off never pays them).
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy.stats import binomtest, rankdata
-from sklearn.metrics import accuracy_score, cohen_kappa_score, roc_auc_score, roc_curve
 
 # Re-exported: the statistics report percentiles by rlaif's one definition (judge latency p50/p95 use it too).
 from rlaif.judges.quantiles import percentile
@@ -59,6 +59,8 @@ def _check_pairs(labels: Sequence[object], other: Sequence[object]) -> None:
 
 def agreement(labels: Sequence[bool], predictions: Sequence[bool]) -> float:
     """Fraction of rows where the prediction equals the label; raises ValueError when there are no rows."""
+    from sklearn.metrics import accuracy_score  # on first use (module docstring)
+
     _check_pairs(labels, predictions)
     if not labels:
         raise ValueError("agreement of zero rows is undefined")
@@ -67,6 +69,8 @@ def agreement(labels: Sequence[bool], predictions: Sequence[bool]) -> float:
 
 def cohen_kappa(labels: Sequence[bool], predictions: Sequence[bool]) -> float | None:
     """Cohen's κ = (p_o - p_e) / (1 - p_e); None when undefined (no rows, or expected agreement 1)."""
+    from sklearn.metrics import cohen_kappa_score  # on first use (module docstring)
+
     _check_pairs(labels, predictions)
     ys, ps = [bool(y) for y in labels], [bool(p) for p in predictions]
     # Both raters constant and equal: chance already explains everything, κ is 0/0 (scikit-learn's nan).
@@ -82,6 +86,8 @@ def _two_classes(labels: Sequence[bool]) -> bool:
 def roc_auc(labels: Sequence[bool], scores: Sequence[float]) -> float | None:
     """Area under the ROC curve: the probability that a pass outscores a fail (ties count 1/2); None when one
     class is absent."""
+    from sklearn.metrics import roc_auc_score  # on first use (module docstring)
+
     _check_pairs(labels, scores)
     if not _two_classes(labels):
         return None
@@ -94,6 +100,8 @@ def roc_points(labels: Sequence[bool], scores: Sequence[float]) -> list[tuple[fl
     One point per distinct score used as the threshold (score ≥ threshold ⇒ pass), highest first.
     Empty when one class is absent: there is no curve to draw.
     """
+    from sklearn.metrics import roc_curve  # on first use (module docstring)
+
     _check_pairs(labels, scores)
     if not _two_classes(labels):
         return []
@@ -200,6 +208,8 @@ def kappa_rows(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
 def auc_rows(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """:func:`sklearn.metrics.roc_auc_score` of each row, by the Mann–Whitney U of the row's ranks
     (:func:`scipy.stats.rankdata`, ties sharing their mean rank); nan where the row has one class."""
+    from scipy.stats import rankdata  # on first use (module docstring)
+
     passes = labels.sum(axis=1)
     fails = labels.shape[1] - passes
     u = (rankdata(scores, axis=1) * labels).sum(axis=1) - passes * (passes + 1) / 2
@@ -213,6 +223,8 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     Unlike the normal approximation it stays inside [0, 1] and is informative at 0 successes, which is
     exactly the case of a judge that passed none of an adversarial category.
     """
+    from scipy.stats import binomtest  # on first use (module docstring)
+
     if n < 0 or not 0 <= successes <= n:
         raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
     if not 0.0 < level < 1.0:

@@ -5,13 +5,15 @@ rlaif's contract on top of scipy's: None where the correlation is undefined (few
 constant), where scipy returns nan with a warning; a ValueError when the two sides differ in length. Here, in the
 rewards layer, because the rewards read them (the group reward's order agreement, the length Spearman) as well as
 the judge evaluation and the monitor above them.
+
+scipy is imported on first use, not with this module: ``rlaif.train`` loads it (the canaries, the group reward) and
+should not pay scipy.stats' second of import before anything is measured, and the Nova reward Lambda, which ships
+without scipy, imports it with the reward module (:mod:`rlaif.rewards.report`) and never computes one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from scipy import stats
 
 
 def _defined(name: str, x: Sequence[float], y: Sequence[float]) -> bool:
@@ -25,7 +27,9 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
     than two values."""
     if not _defined("spearman", x, y):
         return None
-    return float(stats.spearmanr(x, y).statistic)
+    from scipy.stats import spearmanr  # on first use (module docstring)
+
+    return float(spearmanr(x, y).statistic)
 
 
 def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
@@ -37,4 +41,6 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
     """
     if not _defined("kendall_tau", x, y):
         return None
-    return float(stats.kendalltau(x, y).statistic)
+    from scipy.stats import kendalltau  # on first use (module docstring)
+
+    return float(kendalltau(x, y).statistic)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
+from rlaif.rewards.correlation import spearman
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 from rlaif.rewards.run_log import RewardLine, RewardLog
 from rlaif.rewards.step_numbers import step_being_taken
@@ -87,10 +88,6 @@ def resolve(grades: Sequence[Grade], failures: FailurePolicy) -> tuple[list[floa
 
 def length_spearman(prompts: Sequence[Any], answers: Sequence[str], scores: Sequence[float | None]) -> float | None:
     """Mean over prompt groups (>= 3 scored answers) of Spearman(answer length, reward); None if no group."""
-    # scipy's Spearman, imported here: this module is on the Nova reward Lambda's import path (its rubric reward
-    # grades with Grade), and the Lambda ships without scipy; it grades one sample at a time and logs no metrics.
-    from rlaif.rewards.correlation import spearman
-
     groups: dict[str, list[int]] = defaultdict(list)
     for i, (prompt, score) in enumerate(zip(prompts, scores, strict=True)):
         if score is not None and not math.isnan(score):
