@@ -31,7 +31,7 @@ from rlaif.data.models import packaged_model_dir
 from rlaif.data.packaged import resolve
 from rlaif.judges.backends.openai_compat import openai_judge
 from rlaif.judges.serving.vllm_server import VLLMServer
-from rlaif.rewards.orders import kendall_tau
+from rlaif.rewards.correlation import kendall_tau
 from rlaif.rewards.verdicts.parsing import VerdictError
 
 

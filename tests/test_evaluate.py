@@ -220,6 +220,13 @@ def test_report_table_cells_cannot_break_the_markdown_table() -> None:
     text = report_markdown(summary, [item], examples=5)
     assert "| words | 3.00 | 12.50 | -9.500 | [-12.00, -7.00] | 1 | no (a \\| b) |" in text
     assert "No judge here is independent of the one that trained the policy" in text
+    # A judge under judges.NAME as a second opinion on the training judge (rlaif.evaluation.second_opinion).
+    agreed = {"n": 4, "agreement": 0.75, "kappa": 0.5, "spearman": 0.8, "spearman_ci": [0.2, 1.0], "groups": None}
+    text = report_markdown({**summary, "second_opinions": {"big": agreed}}, [item], examples=5)
+    assert (
+        "Judge `big` against the training judge, on all 4 answers both scored: same verdict on 0.75, κ 0.50, " in text
+    )
+    assert "Spearman's ρ 0.80 [0.20, 1.00]." in text
 
 
 def test_bad_input_exits_2_naming_the_key_and_leaves_no_run_folder(tmp_path: Path) -> None:
@@ -356,6 +363,10 @@ def test_evaluate_an_adapter_from_a_two_step_run_end_to_end(trained_run: Path, t
     assert summary["baseline"] == str(other) and summary["judges"]["second"]["judge"] == summary["judge"]
     # The same judge config as the training judge: it trained the policy, and is marked so.
     assert summary["signals"]["judges.second"]["trained_the_policy"] is True
+    # judges.second as a second opinion on the training judge (rlaif.evaluation.second_opinion): the same judge
+    # config, so the same verdict on every answer both scored.
+    agreed = summary["second_opinions"]["second"]
+    assert agreed["n"] > 0 and agreed["agreement"] == 1.0 and agreed["kappa"] in (None, pytest.approx(1.0))
     assert [i["adapter_answer"] for i in other_items] == [i["adapter_answer"] for i in items]
     assert [i["baseline_answer"] for i in other_items] != [i["baseline_answer"] for i in items]
     assert any(i["judge"]["p_adapter_as_a"] is not None for i in other_items), "no pair reached the judge"

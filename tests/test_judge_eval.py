@@ -254,6 +254,11 @@ def test_second_judge_agreement(tmp_path: Path) -> None:
     reward.judge.close(), contrary.judge.close()
     cross = result.summary["cross_judge"]
     assert cross["n"] == 6 and cross["agreement"] == 0.0
+    # The second-opinion statistics (rlaif.evaluation.second_opinion): a contrary judge ranks the items the other way.
+    assert cross["spearman"] < -0.5 and cross["kappa"] == pytest.approx(-1.0)
+    assert cross["spearman_ci"] is not None and f"Spearman's ρ of the scores {cross['spearman']:.3f}" in (
+        result.out_dir / "report.md"
+    ).read_text(encoding="utf-8")
     assert cross["second_vs_labels"]["agreement"] == pytest.approx(2 / 6)
     assert "second_score" in items(result.out_dir)[0]
 

@@ -19,6 +19,7 @@ from rlaif.evaluation import adapter_signals
 from rlaif.evaluation.adapter_outputs import write_outputs
 from rlaif.evaluation.adapter_plan import PairOutcome, Panel, Plan
 from rlaif.evaluation.baseline import generate
+from rlaif.evaluation.second_opinion import agreement_with
 from rlaif.evaluation.stats import swap_consistency, wilson_interval
 from rlaif.reporting.model_card import record_evaluation
 from rlaif.rewards.capabilities import grade_rows
@@ -177,12 +178,24 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "independent_judges": sum(not trained(p) and notes[p.role] is None for p in plan.panels),
         **tallies["judge"],
         "judges": {p.role.removeprefix("judges."): tallies[p.role] for p in plan.panels[1:]},
+        # Each judge under judges.NAME as a second opinion on the training judge, on both sides' answers.
+        "second_opinions": {
+            p.role.removeprefix("judges."): _second_opinion(plan.panels[0], p, cfg) for p in plan.panels[1:]
+        },
         "warnings": plan.warnings,
     }
     items = [_item(plan, answers, k) for k in range(len(answers["adapter"]))]
     write_outputs(run_dir, summary, items, examples=cfg.examples)
     record_evaluation(Path(str(cfg.adapter)).expanduser(), summary, run_dir / "report.html")  # the model card
     return summary
+
+
+def _second_opinion(training: Panel, other: Panel, cfg: DictConfig) -> dict[str, Any]:
+    """:func:`~rlaif.evaluation.second_opinion.agreement_with` of ``other``'s reward scores against the training
+    judge's, over every answer of both sides (pass at 0.5), with a bootstrap interval over the answers."""
+    scores = [[g.score for side in ("adapter", "baseline") for g in panel.grades[side]] for panel in (training, other)]
+    agreed = agreement_with(*scores, resamples=cfg.bootstrap.resamples, seed=cfg.seed, level=cfg.interval_level)
+    return agreed.as_dict()
 
 
 def _item(plan: Plan, answers: dict[str, list[str]], k: int) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 - ``summary.json``: ``signals`` (per signal, in report order: the paired difference ``diff`` adapter −
   baseline, ``diff_interval``, ``n``, ``trained_the_policy``); the training judge's counts (``wins``,
   ``ties``, ``losses``, ``failures``), ``win_rate_decided`` with its Wilson interval and mean reward per
-  side at the top level, each other judge's under ``judges.NAME``; the adapter and baseline;
+  side at the top level, each other judge's under ``judges.NAME``, and its agreement with the training judge
+  under ``second_opinions.NAME`` (:mod:`rlaif.evaluation.second_opinion`); the adapter and baseline;
 - ``items.jsonl``: one line per prompt, both answers and each judge's verdict with P(adapter better)
   in each order and the reward's rationale;
 - ``win_loss.png`` and ``report.md``: the evidence table, the chart, and example pairs with rationales.
@@ -163,6 +164,13 @@ def evidence_table(summary: dict[str, Any]) -> list[str]:
         rows.append(
             "No judge here is independent of the one that trained the policy, so the only independent evidence "
             "is the deterministic signals. Add one: `+judge@judges.NAME=vllm judges.NAME.base_url=...`."
+        )
+    for name, agreed in (summary.get("second_opinions") or {}).items():
+        rho, interval = agreed["spearman"], agreed["spearman_ci"]
+        rows.append(
+            f"Judge `{name}` against the training judge, on all {agreed['n']} answers both scored: same verdict on "
+            f"{_num(agreed['agreement'])}, κ {_num(agreed['kappa'])}, Spearman's ρ {_num(rho)}"
+            + (f" [{interval[0]:.2f}, {interval[1]:.2f}]." if interval else ".")
         )
     if any("not an independent judge" in (s.get("note") or "") for s in summary["signals"].values()):
         rows.append("A second rubric or persona on the training judge's model shares its blind spots: not independent.")

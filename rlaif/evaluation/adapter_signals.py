@@ -45,12 +45,9 @@ def paired_difference(
     pairs = [(a, b) for a, b in zip(adapter, baseline, strict=True) if a is not None and b is not None]
     diffs = [a - b for a, b in pairs]
 
-    def mean_of(idx: Sequence[int]) -> float:
-        return sum(diffs[i] for i in idx) / len(idx)
-
-    interval = st.bootstrap_ci(mean_of, len(diffs), resamples=resamples, seed=seed, level=level)
+    interval = st.mean_ci(diffs, resamples=resamples, seed=seed, level=level)
     return {
-        "diff": mean_of(range(len(diffs))) if diffs else None,
+        "diff": sum(diffs) / len(diffs) if diffs else None,
         "diff_interval": list(interval) if interval else None,
         "n": len(diffs),
         "adapter_mean": sum(a for a, _ in pairs) / len(pairs) if pairs else None,

@@ -297,7 +297,8 @@ def _sections(s: Mapping[str, Any], charts: Mapping[str, str]) -> list[str]:
             "## Second judge",
             "",
             f"`{cross.get('identity')}` gave the same verdict on "
-            f"{_f(cross['agreement'])} of {cross['n']} items (κ {_f(cross['kappa'])}); against the labels: "
+            f"{_f(cross['agreement'])} of {cross['n']} items (κ {_f(cross['kappa'])}, Spearman's ρ of the scores "
+            f"{_f(cross.get('spearman'))}{_ci(cross.get('spearman_ci'))}); against the labels: "
             f"agreement {_f(own['agreement'])}{_ci(own['agreement_ci'])}, κ {_f(own['kappa'])}, AUC {_f(own['auc'])}.",
         ]
     if "jury_members" in s:

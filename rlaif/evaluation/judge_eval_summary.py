@@ -14,24 +14,23 @@ down by ``polarity`` too: pitfall items (meeting them costs points) apart from p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.judge_eval_settings import EvalSettings
 from rlaif.evaluation.labelled_sets import JudgedItems, LabelledSet, row_item
-from rlaif.rewards.orders import agreement, kendall_tau
+from rlaif.evaluation.second_opinion import agreement_with, positive_class, verdict_rule
+from rlaif.rewards.correlation import kendall_tau
+from rlaif.rewards.orders import agreement
 
 _UNSET = {"criterion": "(whole rubric)"}  # the group name of rows without the field
 
 
 def verdict(score: float | None, pairwise: bool, threshold: float) -> str | None:
-    """``pass``/``fail`` (score >= threshold) or, for pairs, ``a``/``b``/``tie``; None when unscored."""
-    if score is None:
-        return None
-    if pairwise:
-        return "a" if score > 0.5 else "b" if score < 0.5 else "tie"
-    return "pass" if score >= threshold else "fail"
+    """``pass``/``fail`` (score >= threshold) or, for pairs, ``a``/``b``/``tie``
+    (:func:`~rlaif.evaluation.second_opinion.verdict_rule`); None when unscored."""
+    return None if score is None else verdict_rule(pairwise, threshold)(score)
 
 
 def word_count_scores(rows: Sequence[Mapping[str, Any]], pairwise: bool) -> list[float]:
@@ -62,20 +61,15 @@ def _stats(
         for i, y, s in zip(scored, labels, values, strict=True)
     ]
 
-    def ci(stat: Callable[[list[bool], list[Any]], float | None], other: list[Any]) -> tuple[float, float] | None:
-        def resampled(idx: Sequence[int]) -> float | None:
-            return stat([labels[k] for k in idx], [other[k] for k in idx])
-
-        return st.bootstrap_ci(resampled, len(scored), resamples=cfg.resamples, seed=cfg.seed)
-
+    boot = {"resamples": cfg.resamples, "seed": cfg.seed}
     out: dict[str, Any] = {"n": len(scores), "n_scored": len(scored)}
     out["mean_score"] = sum(values) / len(values) if values else None
     out["agreement"] = st.agreement(labels, predictions) if scored else None
-    out["agreement_ci"] = ci(st.agreement, predictions)
+    out["agreement_ci"] = st.agreement_ci(labels, predictions, **boot)
     out["kappa"] = st.cohen_kappa(labels, predictions)
-    out["kappa_ci"] = ci(st.cohen_kappa, predictions)
+    out["kappa_ci"] = st.kappa_ci(labels, predictions, **boot)
     out["auc"] = st.roc_auc(labels, values) if scored else None
-    out["auc_ci"] = ci(st.roc_auc, values) if out["auc"] is not None else None
+    out["auc_ci"] = st.auc_ci(labels, values, **boot) if out["auc"] is not None else None
     out["word_count_auc"] = st.roc_auc([t == positive for t in truths], list(heuristic)) if truths else None
     return out
 
@@ -170,14 +164,11 @@ def _listwise_stats(rows: Sequence[Mapping[str, Any]], main: JudgedItems, cfg: E
     def mean_of(values: Sequence[float]) -> float | None:
         return sum(values) / len(values) if values else None
 
-    def ci(idx: Sequence[int]) -> float | None:
-        return mean_of([taus[k] for k in idx])
-
     return {
         "n": len(rows),
         "n_scored": len(scored),
         "kendall_tau": mean_of(taus),
-        "kendall_tau_ci": st.bootstrap_ci(ci, len(taus), resamples=cfg.resamples, seed=cfg.seed),
+        "kendall_tau_ci": st.mean_ci(taus, resamples=cfg.resamples, seed=cfg.seed),
         "top1_accuracy": mean_of(tops),
         "order_agreement": mean_of(agreements),
         "word_count_tau": mean_of([0.0 if t is None else t for t in shorter]),
@@ -268,18 +259,22 @@ def audit_table(
 
 
 def cross_judge(labelled: LabelledSet, main: JudgedItems, second: JudgedItems, cfg: EvalSettings) -> dict[str, Any]:
-    """How often the second judge gives the first judge's verdict, and its own agreement with the labels."""
+    """How often the second judge gives the first judge's verdict (:func:`~rlaif.evaluation.second_opinion.
+    agreement_with`: agreement, κ, Spearman's ρ of the scores with its interval), and its own agreement with the
+    labels."""
     pairwise = labelled.pairwise
-    both = [i for i in range(len(main.scores)) if main.scores[i] is not None and second.scores[i] is not None]
-    first = [verdict(main.scores[i], pairwise, cfg.threshold) for i in both]
-    other = [verdict(second.scores[i], pairwise, cfg.threshold) for i in both]
-    positive = "a" if pairwise else "pass"
     truths = [labelled.truth(i) for i in range(len(labelled.rows))]
     own = _stats(truths, second.scores, pairwise, cfg, word_count_scores(labelled.rows, pairwise))
+    agreed = agreement_with(
+        main.scores,
+        second.scores,
+        verdict=verdict_rule(pairwise, cfg.threshold),
+        positive=positive_class(pairwise),
+        resamples=cfg.resamples,
+        seed=cfg.seed,
+    )
     return {
-        "n": len(both),
-        "agreement": sum(a == b for a, b in zip(first, other, strict=True)) / len(both) if both else None,
-        "kappa": st.cohen_kappa([v == positive for v in first], [v == positive for v in other]),
+        **agreed.as_dict(),
         "second_vs_labels": {k: own[k] for k in ("agreement", "agreement_ci", "kappa", "kappa_ci", "auc")},
         "second_parse_failure_rate": sum(s is None for s in second.scores) / len(second.scores),
     }

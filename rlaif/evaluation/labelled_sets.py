@@ -27,7 +27,7 @@ from rlaif.data.packaged import resolve
 from rlaif.errors import ConfigError, DataError, RubricError
 from rlaif.rewards.capabilities import ComparesAnswers, GradesCriteria, GradesRowRubrics, JudgesGroups
 from rlaif.rewards.conversation import reference_text
-from rlaif.rewards.orders import kendall_tau
+from rlaif.rewards.correlation import kendall_tau
 from rlaif.rewards.row_rubric_spec import RubricItem, parse_item
 from rlaif.rewards.verdicts.parsing import VerdictError
 from rlaif.runs.progress import progress

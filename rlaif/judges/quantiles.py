@@ -2,13 +2,15 @@
 
 Linear interpolation between order statistics, at position (n - 1)·q of the sorted values, so the median of
 an even count is the mean of the middle two. Judge latency p50/p95 (:mod:`rlaif.judges._metrics`), the
-evaluation statistics and their bootstrap intervals, step-timing medians, monitoring signals, jury medians
+evaluation statistics, step-timing medians, monitoring signals, jury medians
 and the benchmarks all call these two functions, so a p50 in one report is the median in another. It lives
 in ``rlaif.judges``, the lowest layer that needs it, so every user imports it without climbing a layer.
 
 Plain Python, not ``numpy.quantile``: the Nova reward Lambda (scripts/package_nova_lambda.sh) ships without
-numpy and takes a jury's median. The arithmetic is numpy's own (its ``_lerp``), so the values are the same to
-the bit (tests/judges/test_quantiles.py compares them).
+numpy and takes a jury's median, and judge latency p50/p95 (:mod:`rlaif.judges._metrics`) are on its import path
+too. The arithmetic is numpy's own (its ``_lerp``), so the values are the same to the bit
+(tests/judges/test_quantiles.py compares them); where numpy is loaded anyway (the bootstrap intervals of
+:mod:`rlaif.evaluation.stats`) ``numpy.quantile(..., method="linear")`` is called directly: the same definition.
 """
 
 from __future__ import annotations

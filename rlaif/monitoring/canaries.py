@@ -4,9 +4,11 @@ quantised swap, an API model version change, a degraded server returning garbage
 
 Each check grades the same rows (default: 16 rows of the shipped pointwise set, half of them passes; with
 reward=row_rubric, of the shipped set of rubric items, half of them met) with the run's own reward and judge,
-and records the AUC, the pass rate on the passes and on the fails, the parse failures and the check's own judge
-requests (``canaries.jsonl``, ``canary/*`` in TensorBoard). The first check is run twice: how much a row's
-score moves between those two is the judge's own noise (0 for a deterministic judge). A later check raises an alarm when
+and records the AUC, the pass rate on the passes and on the fails, the parse failures, the agreement with the
+first check (``first_agreement``, ``first_kappa``, ``first_spearman``: the second-opinion statistics of
+:mod:`rlaif.evaluation.second_opinion`, the judge now against itself then) and the check's own judge requests
+(``canaries.jsonl``, ``canary/*`` in TensorBoard). The first check is run twice: how much a row's score moves
+between those two is the judge's own noise (0 for a deterministic judge). A later check raises an alarm when
 
 - its rows moved from the first check by more than that noise allows: the mean absolute change of a row's
   score exceeds ``max(min_shift, 3 x noise)``;
@@ -31,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from rlaif.errors import ConfigError, DataError, parse_settings
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.labelled_sets import LabelledSet, judge_items, load_labelled, truth_of
+from rlaif.evaluation.second_opinion import agreement_with, positive_class, verdict_rule
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.rewards.capabilities import AsksAJudge, ComparesAnswers, GradesCriteria, GradesRowRubrics
 
@@ -165,7 +168,16 @@ class Canaries:
             "parse_failure_rate": sum(s is None for s in scores) / len(scores),
             "shift": _mean_abs_change(self._first, scores),
             "noise": self._noise,
+            **self._against_first(scores),
         }
+
+    def _against_first(self, scores: list[float | None]) -> dict[str, float | None]:
+        """The judge now as a second opinion on itself at the first check (:func:`~rlaif.evaluation.second_opinion.
+        agreement_with`, no interval): the share of rows with the same verdict, κ and Spearman's ρ."""
+        assert self._first is not None
+        rule, positive = verdict_rule(self.pairwise), positive_class(self.pairwise)
+        agreed = agreement_with(self._first, scores, verdict=rule, positive=positive, resamples=0)
+        return {"first_agreement": agreed.agreement, "first_kappa": agreed.kappa, "first_spearman": agreed.spearman}
 
     def _moved(self, check: Mapping[str, Any]) -> bool:
         """The scores moved beyond the judge's own noise since the first check."""

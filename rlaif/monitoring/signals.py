@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rlaif.evaluation.second_opinion import agreement_with
 from rlaif.judges.quantiles import median
 from rlaif.rewards.checks import LanguageMatch, takes_reference
 from rlaif.rewards.fencing import normalize
 from rlaif.rewards.on_topic import MentionsQuestion
-from rlaif.rewards.step_log import spearman
 
 Wrong = Literal["down", "up", "collapse", "floor"]
 
@@ -100,14 +100,13 @@ def group_agreement(groups: Mapping[str, Sequence[tuple[float | None, float | No
     """How alike the training reward and a second judge rank the answers where GRPO uses the reward: within
     each prompt's group (its advantages compare a group's answers with each other, never across groups).
     Spearman's rank correlation of each group's (reward, second judge) pairs where both scored, averaged over
-    the groups that have one (2+ such pairs, neither side constant); None when no group has one."""
-    rhos = []
-    for pairs in groups.values():
-        scored = [(float(a or 0.0), float(b or 0.0)) for a, b in pairs if _scored(a) and _scored(b)]
-        rho = spearman([a for a, _ in scored], [b for _, b in scored]) if len(scored) >= 2 else None
-        if rho is not None:
-            rhos.append(rho)
-    return statistics.fmean(rhos) if rhos else None
+    the groups that have one (2+ such pairs, neither side constant); None when no group has one. The one
+    second-opinion statistic (:func:`rlaif.evaluation.second_opinion.agreement_with`), with no interval: every
+    step."""
+    keys = [key for key, pairs in groups.items() for _ in pairs]
+    pairs = [pair for key in groups for pair in groups[key]]
+    agreed = agreement_with([a for a, _ in pairs], [b for _, b in pairs], groups=keys, resamples=0)
+    return agreed.spearman
 
 
 def repetition(answer: str, n: int = 3) -> float:

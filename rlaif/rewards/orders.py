@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from rlaif.rewards.correlation import kendall_tau
+
 Outcome = Literal["win", "loss", "tie"]
 
 
@@ -65,8 +67,8 @@ def shown_orders(orders: OrderSet, n: int) -> dict[str, list[int]]:
 
 
 def agreement(scores: Sequence[Sequence[float]]) -> float | None:
-    """The mean :func:`kendall_tau` over every two of the orders' scores (each a score per answer); None when
-    fewer than two orders or no pair of orders has a defined tau."""
+    """The mean Kendall's tau (:func:`rlaif.rewards.correlation.kendall_tau`) over every two of the orders' scores
+    (each a score per answer); None when fewer than two orders or no pair of orders has a defined tau."""
     taus = [
         tau
         for i in range(len(scores))
@@ -74,33 +76,3 @@ def agreement(scores: Sequence[Sequence[float]]) -> float | None:
         if (tau := kendall_tau(scores[i], scores[j])) is not None
     ]
     return sum(taus) / len(taus) if taus else None
-
-
-def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Kendall's tau-b between two scorings of the same items (ties on either side handled as scipy's
-    ``kendalltau`` does); None when either side is constant or there are fewer than two items.
-
-    The group reward (:mod:`rlaif.rewards.group`) reads its two orders' agreement with it, and the judge
-    evaluation a judged group's agreement with its known order.
-    """
-    if len(x) != len(y):
-        raise ValueError(f"kendall_tau: {len(x)} and {len(y)} values")
-    concordant = discordant = tied_x = tied_y = 0
-    n = len(x)
-    for i in range(n):
-        for j in range(i + 1, n):
-            dx, dy = x[i] - x[j], y[i] - y[j]
-            if dx == 0 and dy == 0:
-                tied_x += 1
-                tied_y += 1
-            elif dx == 0:
-                tied_x += 1
-            elif dy == 0:
-                tied_y += 1
-            elif (dx > 0) == (dy > 0):
-                concordant += 1
-            else:
-                discordant += 1
-    pairs = n * (n - 1) // 2
-    denominator = ((pairs - tied_x) * (pairs - tied_y)) ** 0.5
-    return (concordant - discordant) / denominator if denominator > 0 else None

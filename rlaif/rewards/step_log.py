@@ -21,38 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
+from rlaif.rewards.correlation import spearman
 from rlaif.rewards.grades import Grade
 from rlaif.rewards.run_log import RewardLine, RewardLog
 from rlaif.rewards.step_numbers import step_being_taken
 from rlaif.rewards.verdicts.jury_votes import jury_metrics
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Spearman's rank correlation (ties share their mean rank); None when either side is constant."""
-    rx, ry = _ranks(x), _ranks(y)
-    n = len(rx)
-    if n < 2:
-        return None
-    mx, my = sum(rx) / n, sum(ry) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
-    if sxx == 0 or syy == 0:
-        return None
-    return sxy / math.sqrt(sxx * syy)
-
-
-def _ranks(values: Sequence[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for k in range(start, end + 1):
-            ranks[order[k]] = (start + end) / 2.0
-        start = end + 1
-    return ranks
 
 
 def length_spearman(prompts: Sequence[Any], answers: Sequence[str], scores: Sequence[float | None]) -> float | None:

@@ -70,6 +70,8 @@ def test_an_unchanged_judge_raises_no_alarm_in_many_checks(tmp_path: Path) -> No
     assert all(c["shift"] == 0.0 for c in canaries.checks)
     lines = [json.loads(x) for x in (tmp_path / "canaries.jsonl").read_text().splitlines()]
     assert len(lines) == 10 and set(lines[0]) >= {"auc", "pass_rate_on_passes", "pass_rate_on_fails", "shift"}
+    # The judge as a second opinion on itself at the first check (rlaif.evaluation.second_opinion): unchanged.
+    assert all(c["first_agreement"] == 1.0 and c["first_spearman"] == pytest.approx(1.0) for c in lines)
 
 
 def test_a_judge_that_changes_raises_the_alarm_at_the_next_check(tmp_path: Path) -> None:
@@ -81,6 +83,8 @@ def test_a_judge_that_changes_raises_the_alarm_at_the_next_check(tmp_path: Path)
     alarms = canaries.sink.raised
     assert alarms and {a.step for a in alarms} == {7}
     assert "shift" in {a.signal for a in alarms}
+    assert canaries.checks[-1]["first_spearman"] == pytest.approx(-1.0)  # the flipped judge ranks them the other way
+    assert canaries.checks[-1]["first_agreement"] < canaries.checks[0]["first_agreement"] == 1.0
     written = [json.loads(x) for x in (tmp_path / "alarms.jsonl").read_text().splitlines()]
     assert written[0]["source"] == "canaries" and written[0]["step"] == 7
 

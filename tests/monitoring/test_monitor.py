@@ -17,8 +17,8 @@ from rlaif.monitoring.alarms import AlarmStopError
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.monitoring.monitor import Monitor, build_monitor
 from rlaif.monitoring.signals import Rollout
+from rlaif.rewards.correlation import spearman
 from rlaif.rewards.failures import JudgeFailureError
-from rlaif.rewards.step_log import spearman
 from rlaif.runs.stopping import StopOnRequest, StopRequest
 
 try:

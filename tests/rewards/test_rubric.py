@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from rlaif.judges.protocol import JudgeRequest, TransportResult
+from rlaif.monitoring.settings import monitor_settings
+from rlaif.monitoring.signals import MEASURES, SIGNALS
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.run_log import LINE_KEYS
@@ -258,7 +260,7 @@ def test_rewards_jsonl_log_metric_and_log_extra(tmp_path: Path) -> None:
     assert len(rationales) == 2 and "relevant: P(yes)=1.00" in rationales[0]
 
 
-def test_length_spearman_alarm_is_logged_per_group() -> None:
+def test_length_spearman_is_a_metric_logged_per_group_and_no_alarm() -> None:
     def longer_is_better(request: JudgeRequest) -> TransportResult:
         return yes_no(min(1.0, len(fenced(request)) / 40))
 
@@ -267,3 +269,8 @@ def test_length_spearman_alarm_is_logged_per_group() -> None:
     answers = ["a" * 5, "a" * 10, "a" * 20, "a" * 30]
     call(RubricReward(judge, RUBRIC), answers, **recorder.kwargs())
     assert recorder.metrics["rubric/length_spearman"] == [pytest.approx(1.0)]
+    # A metric only (README, docs/monitoring.md, docs/failures.md, docs/answer_fence.md say so): the hacking alarm's
+    # rule watches answer_words for length, and has no length_spearman signal to alarm on.
+    rule = monitor_settings({"judge": {"name": "second"}, "judge_sample": 2}).rule
+    assert "answer_words" in rule.wrong_way and not any("length" in name for name in [*rule.wrong_way, *MEASURES])
+    assert "length_spearman" not in SIGNALS

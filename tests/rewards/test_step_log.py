@@ -1,4 +1,4 @@
-"""The length-hacking alarm's statistics, and judge errors reaching the console."""
+"""The length Spearman metric (a metric, not an alarm), and judge errors reaching the console."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from types import SimpleNamespace
 
 import pytest
 
+from rlaif.rewards.correlation import spearman
 from rlaif.rewards.grades import Grade
 from rlaif.rewards.run_log import ERRORS_IN_FULL, RewardLog
-from rlaif.rewards.step_log import RewardStep, length_spearman, log_step, spearman
+from rlaif.rewards.step_log import RewardStep, length_spearman, log_step
 
 
-def test_spearman() -> None:
-    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486832980505138)  # ties share a rank
+def test_spearman_is_none_where_scipy_has_no_value() -> None:
+    # scipy's spearmanr is nan (with a warning) for a constant side or one value: rlaif's contract is None.
     assert spearman([1, 1, 1], [1, 2, 3]) is None and spearman([1], [2]) is None
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486832980505138)  # ties share a rank
+    with pytest.raises(ValueError, match="2 and 3 values"):
+        spearman([1, 2], [1, 2, 3])
 
 
 def test_length_spearman_averages_groups_and_skips_small_or_unscored_ones() -> None:
