@@ -69,13 +69,13 @@ judge-stop: $(VENV)/.installed
 train: $(VENV)/.installed
 	$(VENV)/bin/python -m rlaif.train $(ARGS)
 
-# Tests run on PYTEST_WORKERS pytest-xdist workers (0: in this process, one at a time); --dist loadgroup keeps
-# each xdist_group (tests/conftest.py: the vLLM server's tests, the shared smoke run's) on one worker.
+# Tests run on PYTEST_WORKERS pytest-xdist workers (0: in this process, one at a time), a file at a time
+# (--dist loadfile; tests/conftest.py keeps the files sharing the vLLM server, or the smoke run, on one worker).
 PYTEST_WORKERS ?= 2
 
 test: $(VENV)/.installed $(JUDGE_VENV)/.installed
 	RLAIF_VLLM_PYTHON="$(abspath $(JUDGE_VENV))/bin/python" $(VENV)/bin/python -m pytest \
-	  -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	  -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check rlaif tests benchmarks examples

@@ -1,15 +1,20 @@
 """Test-wide settings and fixtures: offline, one model cache, the fixtures several test files share, and the
-pytest-xdist set-up (``make test`` runs ``pytest -n 2 --dist loadgroup``).
+pytest-xdist set-up (``make test`` runs ``pytest -n 2 --dist loadfile``).
 
-Parallel: every test runs on whichever worker is free, except the groups below, each kept on one worker
-(``xdist_group``): tests that share a session fixture too costly to build twice (the vLLM server of
-tests/integration; the trained run of :func:`smoke_run`) run where it was built.
+Parallel, a file at a time: a file's tests run on one worker, in their order (module-scoped fixtures are built
+once, and some tests read what an earlier one left in them), files on whichever worker is free. Files that share
+a session fixture too costly to build twice are one unit (:func:`pytest_xdist_make_scheduler`): tests/integration
+(one vLLM server), tests/test_train.py and tests/test_evaluate.py (one trained run, :func:`smoke_run`). Tests
+marked ``alone`` (rates measured on the wall clock, which another test's CPU load skews) run while no other test
+runs: a lock shared by the workers (:func:`_machine_lock`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
+from typing import IO, ClassVar
 
 import pytest
 
@@ -25,21 +30,86 @@ if (workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))) > 1:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 TESTS = Path(__file__).resolve().parent
-# Session fixtures that group the tests using them onto one xdist worker (fixture name -> group).
-GROUPED_FIXTURES = {"smoke_run": "smoke_run"}
+# Files scheduled as one unit under --dist loadfile: they share a session fixture (path prefix -> unit).
+UNITS = {"tests/integration/": "vllm", "tests/test_train.py": "smoke_run", "tests/test_evaluate.py": "smoke_run"}
+# Whole files of tests marked alone: request rates measured at a server against the limiter's wall clock.
+ALONE_FILES = {"judges/test_rate_limits.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """--dist loadfile, with the files of :data:`UNITS` as one unit each: tests/integration's vLLM server takes
+    ~40 s to start and one per worker would compete for the cores (its tests size their trainings for one
+    server on the machine); the smoke run trains for ~20 s. Other --dist modes: pytest-xdist's own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class _Units(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path: str = super()._split_scope(nodeid)
+            return next((unit for prefix, unit in UNITS.items() if path.startswith(prefix)), path)
+
+    return _Units(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """xdist groups (used by ``--dist loadgroup``; without xdist they mean nothing). tests/integration: one
-    vLLM server for the session (~40 s to start, one per worker would compete for the cores), and trainings
-    beside it that its tests size for one server on the machine."""
     for item in items:
-        if item.path.is_relative_to(TESTS / "integration"):
-            item.add_marker(pytest.mark.xdist_group("vllm"))
-            continue
-        for fixture, group in GROUPED_FIXTURES.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
+        if item.path.relative_to(TESTS).as_posix() in ALONE_FILES:
+            item.add_marker(pytest.mark.alone)
+
+
+# -- alone: one lock file shared by the workers (read-write, with a turnstile so a test waiting to run alone is
+# not starved by the other workers' next tests). Without xdist workers there is nothing to wait for.
+
+
+class _Held:
+    """What this worker holds: "alone" or "shared" (or None), and the open lock files."""
+
+    mode: ClassVar[str | None] = None
+    files: ClassVar[list[IO[str]]] = []
+
+
+def _lock_dir(config: pytest.Config) -> Path | None:
+    if getattr(config, "workerinput", None) is None:
+        return None
+    factory: pytest.TempPathFactory = config._tmp_path_factory  # type: ignore[attr-defined]
+    return factory.getbasetemp().parent  # the session's folder, above each worker's own
+
+
+def _machine_lock(config: pytest.Config, alone: bool) -> None:
+    folder, mode = _lock_dir(config), "alone" if alone else "shared"
+    if folder is None or _Held.mode == mode:
+        return
+    _release()
+    turnstile = open(folder / "machine.turnstile", "a")  # noqa: SIM115 - held across hooks
+    fcntl.flock(turnstile, fcntl.LOCK_EX)
+    machine = open(folder / "machine.lock", "a")  # noqa: SIM115
+    fcntl.flock(machine, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+    if alone:  # keep the turnstile: the others' next tests wait at it
+        _Held.files = [machine, turnstile]
+    else:
+        turnstile.close()
+        _Held.files = [machine]
+    _Held.mode = mode
+
+
+def _release() -> None:
+    for handle in _Held.files:
+        handle.close()
+    _Held.files, _Held.mode = [], None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _machine_lock(item.config, alone=item.get_closest_marker("alone") is not None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Shared: released after every test, so a test waiting to run alone gets its turn. Alone: kept while the
+    next test on this worker runs alone too (its module's next test), so no other test slips in between."""
+    if item.get_closest_marker("alone") is None or nextitem is None or nextitem.get_closest_marker("alone") is None:
+        _release()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
