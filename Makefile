@@ -7,7 +7,7 @@
 # make judge-start / judge-stop — build the judge's vLLM venv if missing, start / stop a vLLM judge server
 #                  (JUDGE_MODEL=packaged:smollm2-135m-instruct JUDGE_PORT=8000; then judge=vllm in ARGS)
 # Extra arguments: make train ARGS="judge=vllm judge.base_url=http://127.0.0.1:8000/v1"
-#                  make test PYTEST_ARGS="-k rubric"
+#                  make test PYTEST_ARGS="-k rubric"   (PYTEST_WORKERS=0: one test at a time, no xdist)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -71,8 +71,13 @@ judge-stop: $(VENV)/.installed
 train: $(VENV)/.installed
 	$(VENV)/bin/python -m rlaif.train $(ARGS)
 
+# Tests run on PYTEST_WORKERS pytest-xdist workers (0: in this process, one at a time), a file at a time
+# (--dist loadfile; tests/conftest.py keeps the files sharing the vLLM server, or the smoke run, on one worker).
+PYTEST_WORKERS ?= 2
+
 test: $(VENV)/.installed $(JUDGE_VENV)/.installed
-	RLAIF_VLLM_PYTHON="$(abspath $(JUDGE_VENV))/bin/python" $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	RLAIF_VLLM_PYTHON="$(abspath $(JUDGE_VENV))/bin/python" $(VENV)/bin/python -m pytest \
+	  -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check rlaif tests benchmarks examples

@@ -9,11 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from rlaif.runs.run_record import CompletionsTable
-
-try:
-    from tests._entry_point import SMALL, run_train
-except ImportError:
-    from _entry_point import SMALL, run_train  # type: ignore[no-redef]
+from tests._entry_point import SMALL, run_train
 
 
 def line(step: int, k: int, **extra: object) -> str:

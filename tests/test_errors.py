@@ -26,11 +26,7 @@ from rlaif.errors import (
     plain,
 )
 from rlaif.judges.limits import JudgePolicy
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train
-except ImportError:
-    from _entry_point import run_train  # type: ignore[no-redef]
+from tests._entry_point import run_train
 
 log = logging.getLogger("test")
 

@@ -25,13 +25,8 @@ from rlaif.evaluation.stats import wilson_interval
 from rlaif.rewards.grades import Grade
 from rlaif.rewards.on_topic import MentionsQuestion
 from rlaif.rewards.verdicts.parsing import VerdictError
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train, train_env
-    from tests.rewards.scripted import scripted_judge, yes_no
-except ImportError:
-    from _entry_point import run_train, train_env  # type: ignore[no-redef]
-    from rewards.scripted import scripted_judge, yes_no  # type: ignore[no-redef]
+from tests._entry_point import train_env
+from tests.rewards.scripted import scripted_judge, yes_no
 
 
 def run_evaluate(*overrides: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
@@ -261,12 +256,10 @@ def test_bad_input_exits_2_naming_the_key_and_leaves_no_run_folder(tmp_path: Pat
     assert "rubric 'reference_qa'" in output and not run_dir.exists()
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("evaluate") / "train"
-    result = run_train("debug=smoke", "grpo.max_completion_length=8", f"hydra.run.dir={run_dir}")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return run_dir
+@pytest.fixture
+def trained_run(smoke_run: tuple[Path, str]) -> Path:
+    """The session's 2-step smoke run (tests/conftest.py), shared with tests/test_train.py: only read here."""
+    return smoke_run[0]
 
 
 def check_outputs(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -8,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.test_evaluate import run_evaluate
-except ImportError:  # pragma: no cover
-    from test_evaluate import run_evaluate  # type: ignore[no-redef]
+from tests.test_evaluate import run_evaluate
 
 ROWS = [  # questions the packaged training set does not hold (rlaif.evaluate refuses a seen one)
     ("r1", "Name a primary colour.", ["The answer names red, blue or yellow."]),

@@ -13,10 +13,7 @@ from pathlib import Path
 
 import pytest
 
-try:  # tests/ as a package or as rootdir-relative modules
-    from tests._entry_point import run_train
-except ImportError:
-    from _entry_point import run_train  # type: ignore[no-redef]
+from tests._entry_point import run_train
 
 
 def test_one_generation_per_prompt_is_refused_naming_the_key(tmp_path: Path) -> None:

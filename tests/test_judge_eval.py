@@ -21,13 +21,8 @@ from rlaif.evaluation.labelled_sets import load_labelled
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.judges._flaky_server import FlakyServer
-    from tests.rewards.scripted import a_or_b, fail, fenced, scripted_judge, yes_no
-except ImportError:
-    from judges._flaky_server import FlakyServer  # type: ignore[no-redef]
-    from rewards.scripted import a_or_b, fail, fenced, scripted_judge, yes_no  # type: ignore[no-redef]
+from tests.judges._flaky_server import FlakyServer
+from tests.rewards.scripted import a_or_b, fail, fenced, scripted_judge, yes_no
 
 RUBRIC = {
     "name": "everyday",

@@ -18,11 +18,7 @@ from rlaif.evaluation.labelled_sets import check_compatible, load_labelled, sele
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.group import GroupReward
 from rlaif.rewards.rubric import RubricReward
-
-try:  # tests/ as a package or as rootdir-relative modules
-    from tests.rewards.scripted import scripted_judge, user_text
-except ImportError:
-    from rewards.scripted import scripted_judge, user_text  # type: ignore[no-redef]
+from tests.rewards.scripted import scripted_judge, user_text
 
 SETTINGS = {"audit": {"enabled": False}, "repeats": {"k": 1}, "bootstrap": {"resamples": 100}, "split": "all"}
 _ANSWER = re.compile(r'Answer "([a-z]{3})":\n<answer>\n(.*?)\n</answer>', re.DOTALL)

@@ -20,13 +20,8 @@ from rlaif.rewards.prompts.row_rubric import item_request
 from rlaif.rewards.row_rubric import RowRubricReward
 from rlaif.rewards.row_rubric_spec import parse_item
 from rlaif.rewards.rubric import RubricReward
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.rewards.scripted import fenced, scripted_judge, text_reply, user_text, yes_no
-    from tests.test_judge_eval import RUBRIC, items, judge_eval, point, write_jsonl
-except ImportError:
-    from rewards.scripted import fenced, scripted_judge, text_reply, user_text, yes_no  # type: ignore[no-redef]
-    from test_judge_eval import RUBRIC, items, judge_eval, point, write_jsonl  # type: ignore[no-redef]
+from tests.rewards.scripted import fenced, scripted_judge, text_reply, user_text, yes_no
+from tests.test_judge_eval import RUBRIC, items, judge_eval, point, write_jsonl
 
 NO_EXTRAS = {"audit": {"enabled": False}, "repeats": {"k": 1}, "bootstrap": {"resamples": 200}}
 POLITE = {"title": "Polite", "description": "Essential Criteria: The answer is polite.", "weight": 5}

@@ -172,7 +172,7 @@ def test_a_resumed_trainer_logs_each_replayed_step_once(tmp_path: Path) -> None:
 def test_with_its_callbacks_a_failing_judge_stops_a_trl_run_after_the_step(tmp_path: Path) -> None:
     """GRPOTrainer(callbacks=reward.callbacks): past max_failure_rate the run ends after that step, with a
     checkpoint to resume from, as rlaif.train stops (not at max_steps, not by a crash inside TRL)."""
-    from _tiny_trl import tiny_trainer
+    from tests._tiny_trl import tiny_trainer
 
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     overrides = ("judge=vllm", f"judge.base_url={url}", "judge.policy.max_retries=0", "check_judge=false")

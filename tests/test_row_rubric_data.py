@@ -18,13 +18,8 @@ from rlaif.judges.base import Judge
 from rlaif.rewards.row_rubric import RowRubricReward, row_rubric_of
 from rlaif.rewards.row_rubric_spec import parse_row_rubric
 from rlaif.runs.config_checks import check_rows
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train
-    from tests.rewards.scripted import ScriptedTransport, yes_no
-except ImportError:
-    from _entry_point import run_train  # type: ignore[no-redef]
-    from rewards.scripted import ScriptedTransport, yes_no  # type: ignore[no-redef]
+from tests._entry_point import run_train
+from tests.rewards.scripted import ScriptedTransport, yes_no
 
 PREFIXES = ("Essential Criteria: ", "Important Criteria: ", "Optional Criteria: ", "Pitfall Criteria: ")
 

@@ -17,13 +17,8 @@ import pytest
 from rlaif.data.loaders import load_prompts
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.row_rubric import RowRubricReward
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train
-    from tests.rewards.scripted import fenced, scripted_judge, user_text, yes_no
-except ImportError:  # pragma: no cover
-    from _entry_point import run_train  # type: ignore[no-redef]
-    from rewards.scripted import fenced, scripted_judge, user_text, yes_no  # type: ignore[no-redef]
+from tests._entry_point import run_train
+from tests.rewards.scripted import fenced, scripted_judge, user_text, yes_no
 
 QUESTION = "How many legs does a spider have?"
 RUBRIC: list[Any] = [  # RaR, a HealthBench pitfall, a plain string: positive points 5 + 1 = 6

@@ -8,11 +8,7 @@ from pathlib import Path
 import pytest
 
 from rlaif.runs.run_folder import latest_checkpoint, plot_rewards, set_aside_failed_marker
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train
-except ImportError:
-    from _entry_point import run_train  # type: ignore[no-redef]
+from tests._entry_point import run_train
 
 
 def test_bad_input_never_deletes_an_existing_folder(tmp_path: Path) -> None:

@@ -19,11 +19,7 @@ from rlaif.monitoring.alarms import AlarmStopError
 from rlaif.monitoring.guard import GuardedReward
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.runs.stopping import StopOnRequest, saved_checkpoint, stop_reason
-
-try:
-    from tests._tiny_trl import tiny_trainer
-except ImportError:
-    from _tiny_trl import tiny_trainer  # type: ignore[no-redef]
+from tests._tiny_trl import tiny_trainer
 
 
 class _JudgeDownAtStep:

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
-import shutil
-import site
-import subprocess
 import sys
 import tomllib
 import zipfile
@@ -17,60 +12,11 @@ from pathlib import Path
 import pytest
 
 from rlaif.data.models import packaged_model_dir
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train, train_command, train_env
-    from tests.browser import open_page
-    from tests.judges._flaky_server import SERVE, fake_vllm
-except ImportError:
-    from _entry_point import run_train, train_command, train_env  # type: ignore[no-redef]
-    from browser import open_page  # type: ignore[no-redef]
-    from judges._flaky_server import SERVE, fake_vllm  # type: ignore[no-redef]
+from tests._entry_point import run_train, sha256
+from tests.browser import open_page
+from tests.judges._flaky_server import SERVE, fake_vllm
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="session")
-def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """rlaif as a user installs it: (the wheel, the folder it is installed into), built once per session.
-
-    Built from a copy of the checkout: building in place would write build/ and rlaif.egg-info/ into a
-    tree other runs share. No build isolation and no index: the venv's own setuptools, nothing fetched.
-    """
-    work = tmp_path_factory.mktemp("wheel")
-    source = work / "source"
-    shutil.copytree(ROOT / "rlaif", source / "rlaif", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, source / name)
-    dist, target = work / "dist", work / "target"
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(dist), str(source)]
-    _check_call(build)
-    (wheel,) = dist.glob("rlaif-*.whl")
-    _check_call([*pip, "install", "--no-deps", "--no-index", "--target", str(target), str(wheel)])
-    return wheel, target
-
-
-def _check_call(command: list[str]) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
-
-
-def run_installed(target: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` seeing rlaif only as installed in ``target``, never the checkout.
-
-    -S: no .pth files, so the checkout's editable install (a finder that a .pth file installs, and that
-    would answer for any module missing from the wheel) is not there; the venv's site-packages come back
-    through PYTHONPATH, after ``target``. -P: not the working directory either.
-    """
-    path = [str(target), *site.getsitepackages()]
-    env = train_env({"PYTHONPATH": os.pathsep.join(path)})
-    command = [sys.executable, "-S", "-P", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, env=env, cwd=cwd)
 
 
 def test_the_wheel_ships_every_file_the_package_reads(installed_wheel: tuple[Path, Path]) -> None:
@@ -82,23 +28,6 @@ def test_the_wheel_ships_every_file_the_package_reads(installed_wheel: tuple[Pat
     # Every package-data pattern names something: a stale one (a folder that moved) ships nothing, silently.
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["rlaif"]
     assert [pattern for pattern in patterns if not list(package.glob(pattern))] == []
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory, installed_wheel: tuple[Path, Path]) -> tuple[Path, str]:
-    """The default smoke run (2 steps), once for the tests below: (its folder, the base weights' sha256 before)."""
-    # From the installed wheel, not the checkout: the default smoke run proves the package data is complete.
-    _, target = installed_wheel
-    tmp_path = tmp_path_factory.mktemp("smoke")
-    where = run_installed(target, "-c", "import rlaif; print(rlaif.__file__)", cwd=tmp_path)
-    assert where.returncode == 0, where.stderr[-3000:]
-    assert Path(where.stdout.strip()).is_relative_to(target), where.stdout
-
-    base_before = sha256(packaged_model_dir() / "model.safetensors")
-    run_dir = tmp_path / "run"
-    result = run_installed(target, *train_command("debug=smoke", f"hydra.run.dir={run_dir}")[1:], cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return run_dir, base_before
 
 
 @pytest.mark.slow

@@ -18,12 +18,8 @@ from typing import Any
 
 import pytest
 
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import SMALL, run_train, train_command, train_env
-    from tests.judges._flaky_server import FlakyServer
-except ImportError:
-    from _entry_point import SMALL, run_train, train_command, train_env  # type: ignore[no-redef]
-    from judges._flaky_server import FlakyServer  # type: ignore[no-redef]
+from tests._entry_point import SMALL, run_train, train_command, train_env
+from tests.judges._flaky_server import FlakyServer
 
 
 def vllm_judge(url: str, *extra: str) -> tuple[str, ...]:

@@ -7,11 +7,7 @@ import pytest
 from rlaif.judges.backends.local import local_judge
 from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.verdicts.choices import choice_distribution
-
-try:
-    from tests.gpu.conftest import requires_cuda
-except ImportError:
-    from conftest import requires_cuda  # type: ignore[no-redef]
+from tests.gpu.conftest import requires_cuda
 
 pytestmark = [pytest.mark.gpu, requires_cuda]
 

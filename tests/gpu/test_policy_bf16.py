@@ -8,11 +8,7 @@ from typing import Any
 import pytest
 
 from rlaif.data.models import load_causal_lm, policy_dtype
-
-try:
-    from tests.gpu.conftest import requires_cuda
-except ImportError:
-    from conftest import requires_cuda  # type: ignore[no-redef]
+from tests.gpu.conftest import requires_cuda
 
 pytestmark = [pytest.mark.gpu, requires_cuda]
 

@@ -7,11 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from rlaif.runs.step_timing import StepTimer
-
-try:
-    from tests.gpu.conftest import requires_cuda
-except ImportError:
-    from conftest import requires_cuda  # type: ignore[no-redef]
+from tests.gpu.conftest import requires_cuda
 
 pytestmark = [pytest.mark.gpu, requires_cuda]
 

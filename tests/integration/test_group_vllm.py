@@ -9,11 +9,7 @@ from pathlib import Path
 import pytest
 
 from rlaif.judges.serving.vllm_server import VLLMServer
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train
-except ImportError:
-    from _entry_point import run_train  # type: ignore[no-redef]
+from tests._entry_point import run_train
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

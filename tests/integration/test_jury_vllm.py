@@ -18,9 +18,7 @@ from pathlib import Path
 import pytest
 
 from rlaif.judges.serving.vllm_server import VLLMServer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from judges._flaky_server import FlakyServer
+from tests.judges._flaky_server import FlakyServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

@@ -15,13 +15,8 @@ import pytest
 
 from rlaif.judges.preflight import PROBE
 from rlaif.judges.serving.vllm_server import VLLMServer
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import train_command, train_env
-    from tests.judges._flaky_server import FlakyServer
-except ImportError:
-    from _entry_point import train_command, train_env  # type: ignore[no-redef]
-    from judges._flaky_server import FlakyServer  # type: ignore[no-redef]
+from tests._entry_point import train_command, train_env
+from tests.judges._flaky_server import FlakyServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

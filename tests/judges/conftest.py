@@ -8,12 +8,8 @@ from typing import Any
 
 import pytest
 
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.judges._flaky_server import FlakyServer
-    from tests.judges.converse_server import ConverseServer, Reply
-except ImportError:
-    from _flaky_server import FlakyServer  # type: ignore[no-redef]
-    from converse_server import ConverseServer, Reply  # type: ignore[no-redef]
+from tests.judges._flaky_server import FlakyServer
+from tests.judges.converse_server import ConverseServer, Reply
 
 # -- OpenAI-compatible (rlaif/judges/backends/openai_compat.py) ----------------------------------------------
 

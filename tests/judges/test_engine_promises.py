@@ -16,11 +16,7 @@ from rlaif.judges._cache import request_key
 from rlaif.judges.base import Judge
 from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransientJudgeError, TransportResult
 from rlaif.rewards.rubric import RubricReward
-
-try:
-    from tests.rewards.scripted import FAST_POLICY, Recorder, ScriptedTransport, yes_no
-except ImportError:
-    from scripted import FAST_POLICY, Recorder, ScriptedTransport, yes_no  # type: ignore[no-redef]
+from tests.rewards.scripted import FAST_POLICY, Recorder, ScriptedTransport, yes_no
 
 FAST = {"backoff_initial_s": 0.001, "backoff_max_s": 0.002, "backoff_jitter_s": 0.0, "timeout_s": 0.5}
 

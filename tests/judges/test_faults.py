@@ -23,13 +23,8 @@ from rlaif.judges.base import Judge
 from rlaif.judges.protocol import JudgeRequest
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.judges._flaky_server import FlakyServer
-    from tests.judges.converse_server import ConverseServer, Reply
-except ImportError:
-    from _flaky_server import FlakyServer  # type: ignore[no-redef]
-    from converse_server import ConverseServer, Reply  # type: ignore[no-redef]
+from tests.judges._flaky_server import FlakyServer
+from tests.judges.converse_server import ConverseServer, Reply
 
 FAST = {
     "timeout_s": 5.0,

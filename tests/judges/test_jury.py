@@ -27,11 +27,7 @@ from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.verdicts.jury_votes import combine, jury_metrics
 from rlaif.rewards.verdicts.parsing import VerdictError
-
-try:
-    from tests.rewards.scripted import Recorder, a_or_b, fail, scripted_judge, yes_no
-except ImportError:  # rootdir-relative import mode
-    from rewards.scripted import Recorder, a_or_b, fail, scripted_judge, yes_no  # type: ignore[no-redef]
+from tests.rewards.scripted import Recorder, a_or_b, fail, scripted_judge, yes_no
 
 RUBRIC = {
     "name": "t",

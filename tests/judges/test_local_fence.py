@@ -9,11 +9,7 @@ from rlaif.data.models import PACKAGED_MODEL, load_tokenizer
 from rlaif.judges.backends.local import LocalTransport
 from rlaif.rewards.prompts.rubric import criterion_request
 from rlaif.rewards.rubric_spec import Rubric
-
-try:
-    from tests.rewards.attacks import ROLE_TOKENS
-except ImportError:
-    from rewards.attacks import ROLE_TOKENS  # type: ignore[no-redef]
+from tests.rewards.attacks import ROLE_TOKENS
 
 
 def test_role_tokens_in_an_answer_reach_the_local_judge_as_plain_text() -> None:

@@ -34,11 +34,7 @@ from rlaif.judges.base import Judge
 from rlaif.judges.protocol import JudgeRequest, PermanentJudgeError, TransientJudgeError
 from rlaif.judges.serving.vllm_server import VLLMServer
 from rlaif.rewards.verdicts.choices import choice_distribution
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.judges._flaky_server import SERVE, FlakyServer, completion, fake_vllm, pid_alive
-except ImportError:
-    from _flaky_server import SERVE, FlakyServer, completion, fake_vllm, pid_alive  # type: ignore[no-redef]
+from tests.judges._flaky_server import SERVE, FlakyServer, completion, fake_vllm, pid_alive
 
 CONF = Path(rlaif.__file__).resolve().parent / "conf" / "judge"
 FAST = {

@@ -19,15 +19,9 @@ from rlaif.judges._routing import pick
 from rlaif.judges.pool import JudgePool, pool_judge
 from rlaif.judges.preflight import PROBE, JudgeUnavailableError, check_judge
 from rlaif.judges.protocol import JudgeRequest
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train
-    from tests.judges._flaky_server import FlakyServer
-    from tests.judges._hung_server import HungServer
-except ImportError:
-    from _entry_point import run_train  # type: ignore[no-redef]
-    from _flaky_server import FlakyServer  # type: ignore[no-redef]
-    from _hung_server import HungServer  # type: ignore[no-redef]
+from tests._entry_point import run_train
+from tests.judges._flaky_server import FlakyServer
+from tests.judges._hung_server import HungServer
 
 FAST = {"timeout_s": 5.0, "max_retries": 1, "backoff_initial_s": 0.05, "backoff_max_s": 0.1, "backoff_jitter_s": 0.0}
 ENDPOINT = {"_target_": "rlaif.judges.backends.openai_compat.openai_judge", "model": "judge", "policy": FAST}

@@ -12,13 +12,8 @@ import pytest
 from rlaif.judges.backends.bedrock import bedrock_judge
 from rlaif.judges.backends.openai_compat import openai_judge
 from rlaif.judges.preflight import JudgeUnavailableError, check_judge
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train
-    from tests.judges._flaky_server import FlakyServer
-except ImportError:
-    from _entry_point import run_train  # type: ignore[no-redef]
-    from judges._flaky_server import FlakyServer  # type: ignore[no-redef]
+from tests._entry_point import run_train
+from tests.judges._flaky_server import FlakyServer
 
 # The engine's own limits are deliberately slow (many retries, long backoff): the probe must not use them.
 SLOW_POLICY: dict[str, Any] = {"timeout_s": 5.0, "max_retries": 6, "backoff_initial_s": 30.0, "cache": False}

@@ -17,13 +17,8 @@ from rlaif.judges.base import Judge
 from rlaif.judges.limits import JudgePolicy
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.judges.rate_limits import BURST_S, TokenBucket, estimate_tokens
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests._entry_point import run_train
-    from tests.judges._flaky_server import FlakyServer
-except ImportError:
-    from _entry_point import run_train  # type: ignore[no-redef]
-    from _flaky_server import FlakyServer  # type: ignore[no-redef]
+from tests._entry_point import run_train
+from tests.judges._flaky_server import FlakyServer
 
 # Only the rate limits pace these judges: no backoff to speak of, no breaker, no cache, room for every request.
 QUICK = {

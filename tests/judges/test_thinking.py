@@ -31,11 +31,7 @@ from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.verdicts.choices import choice_distribution
 from rlaif.rewards.verdicts.parsing import VerdictError
 from rlaif.runs.judge_and_reward import check_judge_for
-
-try:
-    from tests.judges._thinking_server import REASONING_HEAD, REASONING_TAIL, ThinkingServer
-except ImportError:
-    from _thinking_server import REASONING_HEAD, REASONING_TAIL, ThinkingServer  # type: ignore[no-redef]
+from tests.judges._thinking_server import REASONING_HEAD, REASONING_TAIL, ThinkingServer
 
 RUBRIC = {
     "name": "t",

@@ -15,11 +15,7 @@ from typing import Any
 import pytest
 
 from rlaif.judges.serving.vllm_server import VLLMServer, VLLMServerError, main
-
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.judges._flaky_server import SERVE, fake_vllm, pid_alive
-except ImportError:
-    from _flaky_server import SERVE, fake_vllm, pid_alive  # type: ignore[no-redef]
+from tests.judges._flaky_server import SERVE, fake_vllm, pid_alive
 
 
 def fake_server(tmp_path: Path, body: str, **options: Any) -> VLLMServer:

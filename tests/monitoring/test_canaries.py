@@ -25,10 +25,8 @@ from rlaif.monitoring.canaries import Canaries, build_canaries
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.row_rubric import RowRubricReward
 from rlaif.rewards.rubric import RubricReward
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the judge tests' helpers, as plain modules
-from judges._flaky_server import FlakyServer
-from rewards.scripted import ScriptedTransport, a_or_b, fenced, text_reply, yes_no
+from tests.judges._flaky_server import FlakyServer
+from tests.rewards.scripted import ScriptedTransport, a_or_b, fenced, text_reply, yes_no
 
 SETTINGS = {"enabled": True, "every": 2, "rows": 8, "seed": 0, "on_alarm": "warn"}
 

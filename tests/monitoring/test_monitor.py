@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,11 +19,7 @@ from rlaif.monitoring.signals import Rollout
 from rlaif.rewards.correlation import spearman
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.runs.stopping import StopOnRequest, StopRequest
-
-try:
-    from tests.monitoring.recorded_runs import NON_ANSWER, ON_TOPIC, QUESTIONS
-except ImportError:
-    from monitoring.recorded_runs import NON_ANSWER, ON_TOPIC, QUESTIONS  # type: ignore[no-redef]
+from tests.monitoring.recorded_runs import NON_ANSWER, ON_TOPIC, QUESTIONS
 
 RUBRIC = {"criteria": [{"id": "polite", "question": "Is the answer polite?"}]}
 IDS = ["everyday-001", "everyday-002"]
@@ -261,9 +256,7 @@ def test_the_judged_monitor_grades_with_a_second_row_rubric_reward_against_each_
     """reward=row_rubric as the second opinion: it needs each row's rubric (its ``extra``), as training has it."""
     from rlaif.judges.base import Judge
     from rlaif.rewards.row_rubric import RowRubricReward
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from rewards.scripted import ScriptedTransport, fenced, user_text, yes_no
+    from tests.rewards.scripted import ScriptedTransport, fenced, user_text, yes_no
 
     transport = ScriptedTransport(lambda r: yes_no(0.9 if fenced(r) == NON_ANSWER else 0.1))
     monitor = _monitor(tmp_path, judge={"_target_": "unused"}, judge_sample=8, min_agreement=0.0)
@@ -345,10 +338,8 @@ class _LevelledSecond:
 
 
 def _tiny(tmp_path: Path, monitor: Monitor, reward: Any, **config: Any) -> tuple[Any, Any]:
-    try:
-        from tests._tiny_trl import tiny_trainer
-    except ImportError:
-        from _tiny_trl import tiny_trainer  # type: ignore[no-redef]
+    from tests._tiny_trl import tiny_trainer
+
     guarded = GuardedReward(reward, [monitor])
     trainer, _ = tiny_trainer(
         tmp_path, [guarded], [StopOnRequest(guarded.stop)], per_device_train_batch_size=8, **config

@@ -13,11 +13,7 @@ import pytest
 
 from rlaif.monitor import main
 from rlaif.monitoring.settings import DEFAULTS, monitor_settings
-
-try:
-    from tests.monitoring.recorded_runs import write_run
-except ImportError:
-    from monitoring.recorded_runs import write_run  # type: ignore[no-redef]
+from tests.monitoring.recorded_runs import write_run
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

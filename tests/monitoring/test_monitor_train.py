@@ -8,11 +8,7 @@ import pytest
 
 from rlaif.errors import ConfigError
 from rlaif.monitoring.settings import monitor_settings
-
-try:
-    from tests._entry_point import run_train
-except ImportError:
-    from _entry_point import run_train  # type: ignore[no-redef]
+from tests._entry_point import run_train
 
 
 def test_a_judge_sample_that_leaves_an_answer_alone_in_its_group_exits_2(tmp_path: Path) -> None:

@@ -17,20 +17,8 @@ from rlaif.nova import lambda_handler
 from rlaif.nova.contract import SampleError, parse_sample
 from rlaif.nova.lambda_handler import NovaConfigError, build_grader, handler
 from rlaif.rewards.failures import JudgeFailureError
-
-try:
-    from tests.judges.converse_server import ConverseServer, RecordedRequest, Reply
-    from tests.nova.payloads import LONG, POLITE_SHORT, SHAPES, bedrock_sample, judge_reply, request_text
-except ImportError:  # pragma: no cover
-    from judges.converse_server import ConverseServer, RecordedRequest, Reply  # type: ignore[no-redef]
-    from nova.payloads import (  # type: ignore[no-redef]
-        LONG,
-        POLITE_SHORT,
-        SHAPES,
-        bedrock_sample,
-        judge_reply,
-        request_text,
-    )
+from tests.judges.converse_server import ConverseServer, RecordedRequest, Reply
+from tests.nova.payloads import LONG, POLITE_SHORT, SHAPES, bedrock_sample, judge_reply, request_text
 
 FAST_RETRIES = (
     "judge.policy.backoff_initial_s=0.01",

@@ -11,17 +11,10 @@ import pytest
 
 from rlaif.nova import lambda_handler
 from rlaif.nova.lambda_reward import NovaLambdaReward, build_samples
-
-try:
-    from tests._entry_point import run_train
-    from tests.judges.converse_server import ConverseServer, RecordedRequest, Reply
-    from tests.nova.lambda_server import LambdaServer
-    from tests.nova.payloads import judge_reply, request_text
-except ImportError:  # pragma: no cover
-    from _entry_point import run_train  # type: ignore[no-redef]
-    from judges.converse_server import ConverseServer, RecordedRequest, Reply  # type: ignore[no-redef]
-    from nova.lambda_server import LambdaServer  # type: ignore[no-redef]
-    from nova.payloads import judge_reply, request_text  # type: ignore[no-redef]
+from tests._entry_point import run_train
+from tests.judges.converse_server import ConverseServer, RecordedRequest, Reply
+from tests.nova.lambda_server import LambdaServer
+from tests.nova.payloads import judge_reply, request_text
 
 PROMPT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the capital of France?"}]
 

@@ -16,13 +16,8 @@ import pytest
 from rlaif.data.loaders import load_prompts
 from rlaif.nova import lambda_handler
 from rlaif.nova.lambda_handler import build_grader, handler
-
-try:
-    from tests.judges.converse_server import ConverseServer, RecordedRequest, Reply
-    from tests.nova.payloads import request_text
-except ImportError:  # pragma: no cover
-    from judges.converse_server import ConverseServer, RecordedRequest, Reply  # type: ignore[no-redef]
-    from nova.payloads import request_text  # type: ignore[no-redef]
+from tests.judges.converse_server import ConverseServer, RecordedRequest, Reply
+from tests.nova.payloads import request_text
 
 QUESTION = "What is the capital of Japan?"
 # One item of each published shape: RaR (5 points), a HealthBench pitfall (-5), a plain string (1), a NeMo Gym

@@ -15,19 +15,8 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from tests.judges.converse_server import ConverseServer, RecordedRequest, Reply
-    from tests.nova.payloads import LONG, POLITE_SHORT, bedrock_sample, evaluation_sample, judge_reply, request_text
-except ImportError:  # pragma: no cover
-    from judges.converse_server import ConverseServer, RecordedRequest, Reply  # type: ignore[no-redef]
-    from nova.payloads import (  # type: ignore[no-redef]
-        LONG,
-        POLITE_SHORT,
-        bedrock_sample,
-        evaluation_sample,
-        judge_reply,
-        request_text,
-    )
+from tests.judges.converse_server import ConverseServer, RecordedRequest, Reply
+from tests.nova.payloads import LONG, POLITE_SHORT, bedrock_sample, evaluation_sample, judge_reply, request_text
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "numpy", "openai", "httpx")

@@ -9,11 +9,7 @@ import pytest
 
 from rlaif.data.models import PACKAGED_HUB_ID, PACKAGED_MODEL, hub_id
 from rlaif.reporting.model_card import record_evaluation, write_model_card
-
-try:
-    from tests.reporting.synthetic_run import synthesise_run
-except ImportError:
-    from reporting.synthetic_run import synthesise_run  # type: ignore[no-redef]
+from tests.reporting.synthetic_run import synthesise_run
 
 RUBRIC = """rubric:
   name: everyday

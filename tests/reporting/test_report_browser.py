@@ -7,13 +7,8 @@ import json
 from pathlib import Path
 
 from rlaif.reporting.run_report import write_report
-
-try:
-    from tests.browser import open_page
-    from tests.reporting.synthetic_run import synthesise_run
-except ImportError:
-    from browser import open_page  # type: ignore[no-redef]
-    from reporting.synthetic_run import synthesise_run  # type: ignore[no-redef]
+from tests.browser import open_page
+from tests.reporting.synthetic_run import synthesise_run
 
 
 def test_a_500_step_report_opens_and_its_filter_finds_answers_by_criterion_verdict_and_text(

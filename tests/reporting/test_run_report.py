@@ -13,11 +13,7 @@ import pytest
 from rlaif.report import main
 from rlaif.reporting.run_files import read_run
 from rlaif.reporting.run_report import report_at_end, write_report
-
-try:
-    from tests.reporting.synthetic_run import synthesise_run
-except ImportError:
-    from reporting.synthetic_run import synthesise_run  # type: ignore[no-redef]
+from tests.reporting.synthetic_run import synthesise_run
 
 
 def shown(page: str, testid: str) -> list[str]:

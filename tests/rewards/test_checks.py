@@ -25,11 +25,7 @@ from rlaif.rewards.checks import (
 from rlaif.rewards.language import dominant_script
 from rlaif.rewards.on_topic import MentionsQuestion
 from rlaif.rewards.run_log import LINE_KEYS
-
-try:
-    from tests.rewards.scripted import Recorder
-except ImportError:
-    from scripted import Recorder  # type: ignore[no-redef]
+from tests.rewards.scripted import Recorder
 
 SCHEMA = {
     "type": "object",

@@ -16,13 +16,8 @@ from hydra.utils import instantiate
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.checks import CheckReward, LengthPenalty, NonEmpty, RegexFilter
 from rlaif.rewards.rubric import RubricReward
-
-try:
-    from tests._tiny_trl import tiny_trainer
-    from tests.rewards.scripted import Recorder, fail, fenced, scripted_judge, yes_no
-except ImportError:
-    from _tiny_trl import tiny_trainer  # type: ignore[no-redef]
-    from scripted import Recorder, fail, fenced, scripted_judge, yes_no  # type: ignore[no-redef]
+from tests._tiny_trl import tiny_trainer
+from tests.rewards.scripted import Recorder, fail, fenced, scripted_judge, yes_no
 
 RUBRIC = {"name": "t", "criteria": [{"id": "good", "question": "It is good."}]}
 PROMPT = [{"role": "user", "content": "How do I boil an egg?"}]

@@ -15,11 +15,7 @@ from hydra import compose, initialize_config_module
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 from rlaif.rewards.rubric import RubricReward
-
-try:
-    from tests.rewards.scripted import fail, scripted_judge, yes_no
-except ImportError:
-    from scripted import fail, scripted_judge, yes_no  # type: ignore[no-redef]
+from tests.rewards.scripted import fail, scripted_judge, yes_no
 
 RUBRIC = {"name": "t", "criteria": [{"id": "ok", "question": "Is it fine?"}]}
 PROMPT = [{"role": "user", "content": "How do I boil an egg?"}]

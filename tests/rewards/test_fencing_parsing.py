@@ -11,11 +11,7 @@ from rlaif.rewards.fencing import defuse, fence, ignore_instructions, normalize
 from rlaif.rewards.prompts.rubric import verdict_schema_for
 from rlaif.rewards.verdicts.choices import choice_distribution
 from rlaif.rewards.verdicts.parsing import VerdictError, parse_json_verdict
-
-try:
-    from tests.rewards.scripted import first_token
-except ImportError:
-    from scripted import first_token  # type: ignore[no-redef]
+from tests.rewards.scripted import first_token
 
 
 @pytest.mark.parametrize(

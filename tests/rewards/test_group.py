@@ -24,11 +24,7 @@ from rlaif.rewards.group import GroupReward
 from rlaif.rewards.prompts.group import draw_ids, shared_prefix
 from rlaif.rewards.verdicts.group import parse_group_verdict
 from rlaif.rewards.verdicts.parsing import VerdictError
-
-try:  # tests/ as a package or as rootdir-relative modules
-    from tests.rewards.scripted import scripted_judge, user_text
-except ImportError:
-    from rewards.scripted import scripted_judge, user_text  # type: ignore[no-redef]
+from tests.rewards.scripted import scripted_judge, user_text
 
 RUBRIC = {
     "name": "t",

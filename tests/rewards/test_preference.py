@@ -18,11 +18,7 @@ from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.checks import RegexFilter
 from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 from rlaif.rewards.preference import PreferenceReward
-
-try:
-    from tests.rewards.scripted import Recorder, a_or_b, fail, fenced, scripted_judge, text_reply
-except ImportError:
-    from scripted import Recorder, a_or_b, fail, fenced, scripted_judge, text_reply  # type: ignore[no-redef]
+from tests.rewards.scripted import Recorder, a_or_b, fail, fenced, scripted_judge, text_reply
 
 SPEC = {
     "instruction": "The better answer is correct and short.",

@@ -19,11 +19,7 @@ from rlaif.rewards.row_rubric import RowRubricReward, row_rubric_of
 from rlaif.rewards.row_rubric_spec import parse_row_rubric
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.runs.config_checks import check_rows
-
-try:
-    from tests.rewards.scripted import Recorder, fenced, scripted_judge, text_reply, user_text, yes_no
-except ImportError:
-    from scripted import Recorder, fenced, scripted_judge, text_reply, user_text, yes_no  # type: ignore[no-redef]
+from tests.rewards.scripted import Recorder, fenced, scripted_judge, text_reply, user_text, yes_no
 
 PROMPT = [{"role": "user", "content": "My knee hurts after running. What should I do?"}]
 # One item of each published shape, mixed as a dataset may mix them.

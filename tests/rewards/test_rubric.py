@@ -17,11 +17,7 @@ from rlaif.monitoring.signals import MEASURES, SIGNALS
 from rlaif.rewards.failures import JudgeFailureError
 from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.run_log import LINE_KEYS
-
-try:
-    from tests.rewards.scripted import Recorder, criterion_of, fail, fenced, scripted_judge, text_reply, yes_no
-except ImportError:
-    from scripted import Recorder, criterion_of, fail, fenced, scripted_judge, text_reply, yes_no  # type: ignore[no-redef]
+from tests.rewards.scripted import Recorder, criterion_of, fail, fenced, scripted_judge, text_reply, yes_no
 
 RUBRIC = {
     "name": "t",

@@ -15,11 +15,7 @@ from rlaif.errors import RubricError
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.prompts.preference import PreferenceSpec, pair_request
 from rlaif.rewards.rubric_spec import Rubric
-
-try:
-    from tests.rewards.scripted import scripted_judge, yes_no
-except ImportError:
-    from scripted import scripted_judge, yes_no  # type: ignore[no-redef]
+from tests.rewards.scripted import scripted_judge, yes_no
 
 CONF = Path(rlaif.__file__).parent / "conf"
 RUBRICS = sorted(p.stem for p in (CONF / "rubric").glob("*.yaml"))

@@ -26,13 +26,8 @@ from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.verdicts.choices import choice_distribution
 from rlaif.rewards.verdicts.parsing import VerdictError, parse_json_verdict
-
-try:
-    from tests.rewards.attacks import BENIGN, ENCODINGS, INJECTIONS, attacks
-    from tests.rewards.scripted import a_or_b, fenced, scripted_judge, text_reply, yes_no
-except ImportError:
-    from attacks import BENIGN, ENCODINGS, INJECTIONS, attacks  # type: ignore[no-redef]
-    from scripted import a_or_b, fenced, scripted_judge, text_reply, yes_no  # type: ignore[no-redef]
+from tests.rewards.attacks import BENIGN, ENCODINGS, INJECTIONS, attacks
+from tests.rewards.scripted import a_or_b, fenced, scripted_judge, text_reply, yes_no
 
 ATTACKS = attacks()
 RUBRIC = {

@@ -28,11 +28,7 @@ from rlaif.rewards.row_rubric import RowRubricReward
 from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.rubric_spec import Rubric
 from rlaif.rewards.transcript import Transcript, judged_answer, plain_text, tool_counts
-
-try:
-    from tests.rewards.scripted import a_or_b, scripted_judge, text_reply, user_text, yes_no
-except ImportError:
-    from scripted import a_or_b, scripted_judge, text_reply, user_text, yes_no  # type: ignore[no-redef]
+from tests.rewards.scripted import a_or_b, scripted_judge, text_reply, user_text, yes_no
 
 PROMPT = [{"role": "user", "content": "What is 17 times 23?"}]
 RUBRIC = {

@@ -29,12 +29,8 @@ import pytest
 import torch
 from prometheus_client.parser import text_string_to_metric_families
 
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.nova.payloads import QUESTION, bedrock_sample, sagemaker_sample
-    from tests.serving._serve import Served
-except ImportError:
-    from _serve import Served  # type: ignore[no-redef]
-    from nova.payloads import QUESTION, bedrock_sample, sagemaker_sample  # type: ignore[no-redef]
+from tests.nova.payloads import QUESTION, bedrock_sample, sagemaker_sample
+from tests.serving._serve import Served
 
 KEY_ENV = "RLAIF_TEST_SERVE_KEY"
 KEY = "test-key-not-a-secret"

@@ -14,14 +14,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-try:  # tests/ as a package or as rootdir-relative modules: either pytest import mode works
-    from tests.judges._flaky_server import FlakyServer
-    from tests.nova.payloads import POLITE_SHORT, sagemaker_sample
-    from tests.serving._serve import Served
-except ImportError:
-    from _flaky_server import FlakyServer  # type: ignore[no-redef]
-    from _serve import Served  # type: ignore[no-redef]
-    from nova.payloads import POLITE_SHORT, sagemaker_sample  # type: ignore[no-redef]
+from tests.judges._flaky_server import FlakyServer
+from tests.nova.payloads import POLITE_SHORT, sagemaker_sample
+from tests.serving._serve import Served
 
 PROMPT = "What is the capital of France?"
 ANSWER = " Paris is the capital of France."
