@@ -88,7 +88,7 @@ def test_a_seeded_generation_gives_the_caller_back_its_cpu_and_cuda_states(monke
     [(1.0, "already pass (> 95%)"), (0.95, None), (0.5, None), (0.05, None), (0.0, "(< 5%)"), (None, "no baseline")],
 )
 def test_the_baseline_warns_above_95_and_below_5_percent_passing(pass_rate: float | None, warned: str | None) -> None:
-    from rlaif.evaluation.baseline import _warning  # README's run folder table promises these two limits
+    from rlaif.evaluation.baseline import _warning  # docs/run_folder.md's table promises these two limits
 
     warning = _warning(pass_rate)
     assert warning is None if warned is None else warned in (warning or "")

@@ -37,8 +37,9 @@ def _lines(path: Path) -> list[dict]:
 
 
 def test_the_example_trains_plain_trl_with_rlaifs_reward(tmp_path: Path) -> None:
-    """One GRPO step of the README's example: the dataset's reference answers reach the reward, every
-    completion is judged and logged, the judge's totals are the run's, the hacking alarm watched the step."""
+    """One GRPO step of examples/trl_grpo.py (docs/reward_anywhere.md): the dataset's reference answers reach the
+    reward, every completion is judged and logged, the judge's totals are the run's, the hacking alarm watched the
+    step."""
     from rlaif.data.models import packaged_model_dir
 
     assert len(EXAMPLE.read_text(encoding="utf-8").splitlines()) <= 40  # the issue's bound: a short example

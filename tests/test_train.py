@@ -62,7 +62,7 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(smoke_run: 
     judge_metrics = json.loads((run_dir / "judge_metrics.json").read_text())
     assert judge_metrics["requests"] >= 8 and judge_metrics["failures"] == 0
     assert not (run_dir / "FAILED").exists()
-    # What docs/failures.md says the summary holds, and the judge cache README's run folder table lists.
+    # What docs/failures.md says the summary holds, and the judge cache docs/run_folder.md's table lists.
     assert summary["adapter"] == str(run_dir / "adapter") and summary["judge"].startswith("local:")
     assert summary["judge_requests"] == judge_metrics["requests"] and (run_dir / "judge_cache").is_dir()
 
@@ -82,7 +82,7 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(smoke_run: 
     assert all(0.0 <= line["on_topic"] <= 1.0 and line["reward_z"] is None for line in monitor)
     events = b"".join(p.read_bytes() for p in (run_dir / "runs").rglob("events.out.tfevents.*"))
     assert b"monitor/on_topic" in events and b"monitor/all_equal_groups" in events
-    assert b"rewards/rubric_on_topic/mean" in events  # the default reward's name, as README's run folder table says
+    assert b"rewards/rubric_on_topic/mean" in events  # the default reward's name, as docs/run_folder.md's table says
     assert b"completions" in events and b"rationale / error" in events  # each step's answers, table in TensorBoard
     assert all(row["guard_s"] > 0 for row in timing) and not (run_dir / "alarms.jsonl").exists()
 

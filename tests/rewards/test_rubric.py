@@ -265,7 +265,7 @@ def test_length_spearman_is_a_metric_logged_per_group_and_no_alarm() -> None:
     answers = ["a" * 5, "a" * 10, "a" * 20, "a" * 30]
     call(RubricReward(judge, RUBRIC), answers, **recorder.kwargs())
     assert recorder.metrics["rubric/length_spearman"] == [pytest.approx(1.0)]
-    # A metric only (README, docs/monitoring.md, docs/failures.md, docs/answer_fence.md say so): the hacking alarm's
+    # A metric only (docs/monitoring.md, docs/failures.md, docs/answer_fence.md say so): the hacking alarm's
     # rule watches answer_words for length, and has no length_spearman signal to alarm on.
     rule = monitor_settings({"judge": {"name": "second"}, "judge_sample": 2}).rule
     assert "answer_words" in rule.wrong_way and not any("length" in name for name in [*rule.wrong_way, *MEASURES])
