@@ -177,18 +177,31 @@ def kappa_ci(
     labels: Sequence[bool], predictions: Sequence[bool], resamples: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float] | None:
     """:func:`bootstrap_ci` of :func:`cohen_kappa` (rows resampled; a resample where κ is undefined is skipped)."""
-    _check_pairs(labels, predictions)
-    ys, ps = np.asarray(labels, dtype=bool), np.asarray(predictions, dtype=bool)
-    return bootstrap_ci(lambda draws: kappa_rows(ys[draws], ps[draws]), len(ys), resamples, seed, level)
+    return _rows_ci(kappa_rows, labels, predictions, bool, resamples, seed, level)
 
 
 def auc_ci(
     labels: Sequence[bool], scores: Sequence[float], resamples: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float] | None:
     """:func:`bootstrap_ci` of :func:`roc_auc` (rows resampled; a resample with one class is skipped)."""
-    _check_pairs(labels, scores)
-    ys, values = np.asarray(labels, dtype=bool), np.asarray(scores, dtype=float)
-    return bootstrap_ci(lambda draws: auc_rows(ys[draws], values[draws]), len(ys), resamples, seed, level)
+    return _rows_ci(auc_rows, labels, scores, float, resamples, seed, level)
+
+
+def _rows_ci(
+    of_rows: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    labels: Sequence[bool],
+    other: Sequence[bool] | Sequence[float],
+    dtype: type,
+    resamples: int,
+    seed: int,
+    level: float,
+) -> tuple[float, float] | None:
+    """:func:`bootstrap_ci` of a statistic of (labels, ``other``) computed for every resample at once by
+    ``of_rows`` (:func:`kappa_rows`, :func:`auc_rows`), ``other`` as an array of ``dtype``."""
+    _check_pairs(labels, other)
+    ys = np.asarray(labels, dtype=bool)
+    xs: np.ndarray = np.asarray(other, dtype=dtype)
+    return bootstrap_ci(lambda draws: of_rows(ys[draws], xs[draws]), len(ys), resamples, seed, level)
 
 
 # The resamples' κ and AUC, a thousand at a time: scikit-learn's functions take one sample per call (about 1 ms
