@@ -57,10 +57,26 @@ def test_every_docs_page_the_readme_links_to_is_a_page_of_the_site() -> None:
     assert pages and pages <= nav, pages - nav
 
 
-def test_the_readme_and_the_docs_name_no_path_of_this_machine() -> None:
+# A path that climbs out of the page's folder (not the "..." of an elided path such as outputs/.../adapter).
+CLIMB = re.compile(r"(?<![.\w])(?:\.\./)+[^\s)`'\"#]*")
+
+
+def test_the_readme_and_the_docs_name_no_path_outside_the_repository() -> None:
+    """They stand on their own: no text names the folder the checkout sits in, and every ``../`` path, read from
+    its page's folder, is a file of the repository."""
     pages = [README, *sorted((ROOT / "docs").rglob("*.md"))]
-    texts = {path.relative_to(ROOT): path.read_text("utf-8") for path in pages}
-    assert [str(p) for p, t in texts.items() if "/work/" in t or "../shared" in t] == []
+    texts = {path: path.read_text("utf-8") for path in pages}
+    outside = str(ROOT.parent) + "/"
+    assert [str(p) for p, t in texts.items() if outside in t] == []
+    climbing = [(p, m) for p, t in texts.items() for m in CLIMB.findall(t)]
+    assert climbing  # the pattern finds the API pages' links back to the guides
+    escaping = [f"{p.relative_to(ROOT)}: {m}" for p, m in climbing if not _inside(p.parent / m)]
+    assert escaping == []
+
+
+def _inside(path: Path) -> bool:
+    resolved = path.resolve()
+    return resolved.is_relative_to(ROOT) and resolved.exists()
 
 
 def _mkdocs(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
