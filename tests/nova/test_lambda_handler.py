@@ -85,7 +85,9 @@ def test_each_documented_shape_is_scored_in_order_with_ids_echoed(lambda_env: Co
 
 
 def test_one_invocations_judge_calls_run_concurrently(lambda_env: ConverseServer) -> None:
-    _judging(lambda_env, delay_s=0.3)
+    # Each reply held 1.5 s: a concurrent client has all its calls out well within it even on a loaded machine (with
+    # 0.3 s, 7 of the 12 were once in flight beside another worker's training); a sequential one still has 1.
+    _judging(lambda_env, delay_s=1.5)
     # 6 different answers x 2 criteria (identical requests would be sent once)
     event = [bedrock_sample(f"s{i}", f"Thanks: no security team, answer {i}.") for i in range(6)]
     results = handler(event, None)
