@@ -1,4 +1,5 @@
-"""Running ``python -m rlaif.train`` as a user does, for the tests that go through the real entry point."""
+"""Running ``python -m rlaif.train`` as a user does, for the tests that go through the real entry point: forked
+from a process that imported TRL once (:mod:`tests._forkserver`), or, for the installed wheel, a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+from tests import _forkserver as forked
 
 # A few cheap steps of the real default run: the packaged policy and judge, 8-token answers, 8 prompts.
 # The canaries on 4 rows, as debug=smoke has them: their wiring at a quarter of their cost.
@@ -27,10 +30,8 @@ def train_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def run_train(
     *overrides: str, timeout: int = 900, cwd: Path | None = None, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return forked.run(
         train_command(*overrides),
-        capture_output=True,
-        text=True,
         timeout=timeout,
         env=train_env(env),
         cwd=cwd,

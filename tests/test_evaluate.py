@@ -25,15 +25,14 @@ from rlaif.evaluation.stats import wilson_interval
 from rlaif.rewards.grades import Grade
 from rlaif.rewards.on_topic import MentionsQuestion
 from rlaif.rewards.verdicts.parsing import VerdictError
+from tests import _forkserver as forked
 from tests._entry_point import train_env
 from tests.rewards.scripted import scripted_judge, yes_no
 
 
 def run_evaluate(*overrides: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return forked.run(
         [sys.executable, "-m", "rlaif.evaluate", *overrides],
-        capture_output=True,
-        text=True,
         timeout=timeout,
         env=train_env(),
     )

@@ -21,6 +21,7 @@ from rlaif.evaluation.labelled_sets import load_labelled
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
+from tests import _forkserver as forked
 from tests.judges._flaky_server import FlakyServer
 from tests.rewards.scripted import a_or_b, fail, fenced, scripted_judge, yes_no
 
@@ -308,7 +309,7 @@ def test_every_bad_setting_is_named_at_once() -> None:
 def judge_eval(*overrides: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "rlaif.judge_eval", *overrides]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    return forked.run(command, timeout=900, env=env)
 
 
 def test_bad_labelled_row_exits_2_naming_file_and_line(tmp_path: Path) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from rlaif.judges.serving.vllm_server import VLLMServer
+from tests import _forkserver as forked
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -49,7 +49,7 @@ def test_judge_eval_with_the_vllm_judge(vllm_server: VLLMServer, tmp_path: Path)
         "thresholds.min_auc=null",  # four rows are too few to gate on; the verdict must say so
         f"hydra.run.dir={out}",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env)
+    result = forked.run(command, timeout=1200, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "PASSED: max_parse_failure_rate; not checked: min_agreement, min_kappa, min_auc" in result.stdout
 

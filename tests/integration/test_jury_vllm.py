@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from rlaif.judges.serving.vllm_server import VLLMServer
+from tests import _forkserver as forked
 from tests.judges._flaky_server import FlakyServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
@@ -56,7 +56,7 @@ def test_a_member_killed_mid_run_costs_no_verdict_above_quorum(vllm_server: VLLM
         # 1 pre-flight probe + 4 baseline verdicts + 8 per step: it dies during the first step.
         killer = threading.Thread(target=_kill_after, args=(doomed, 9, done), daemon=True)
         killer.start()
-        result = subprocess.run(
+        result = forked.run(
             [
                 sys.executable,
                 "-m",
@@ -69,8 +69,6 @@ def test_a_member_killed_mid_run_costs_no_verdict_above_quorum(vllm_server: VLLM
                 "grpo.max_steps=3",
                 f"hydra.run.dir={run_dir}",
             ],
-            capture_output=True,
-            text=True,
             timeout=1500,
             env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from rlaif.judges.base import Judge
 from rlaif.judges.serving.vllm_server import VLLMServer
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
+from tests import _forkserver as forked
 
 pytestmark = pytest.mark.vllm
 
@@ -107,7 +107,7 @@ def test_two_step_run_with_the_preference_reward(vllm_server: VLLMServer, tmp_pa
         "debug=smoke",
         f"hydra.run.dir={run_dir}",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env)
+    result = forked.run(command, timeout=1200, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = [json.loads(line) for line in (run_dir / "rewards.jsonl").read_text().splitlines()]
     assert len(lines) == 8 and {line["reward"] for line in lines} == {"preference"}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from rlaif.judges.serving.vllm_server import VLLMServer
+from tests import _forkserver as forked
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -19,7 +19,7 @@ def test_two_step_run_with_the_vllm_judge(vllm_server: VLLMServer, tmp_path: Pat
     run_dir = tmp_path / "run"
     # Two CPU-heavy processes on 2 cores: one OpenMP thread for the trainer, or both crawl.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
+    result = forked.run(
         [
             sys.executable,
             "-m",
@@ -29,8 +29,6 @@ def test_two_step_run_with_the_vllm_judge(vllm_server: VLLMServer, tmp_path: Pat
             "debug=smoke",
             f"hydra.run.dir={run_dir}",
         ],
-        capture_output=True,
-        text=True,
         timeout=1200,
         env=env,
     )

@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import json
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.verdicts.jury_votes import combine, jury_metrics
 from rlaif.rewards.verdicts.parsing import VerdictError
+from tests import _forkserver as forked
 from tests.rewards.scripted import Recorder, a_or_b, fail, scripted_judge, yes_no
 
 RUBRIC = {
@@ -264,10 +264,8 @@ def test_members_caches_go_under_the_jury_cache_path(tmp_path: Path) -> None:
 
 def test_train_exits_2_naming_the_key(tmp_path: Path) -> None:
     """Through the real entry point (the other bad keys are refused by the same constructor, above)."""
-    result = subprocess.run(
+    result = forked.run(
         [sys.executable, "-m", "rlaif.train", "judge=jury", "judge.quorum=3", f"hydra.run.dir={tmp_path / 'run'}"],
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert result.returncode == 2, result.stderr[-2000:]

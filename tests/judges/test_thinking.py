@@ -31,6 +31,7 @@ from rlaif.rewards.rubric import RubricReward
 from rlaif.rewards.verdicts.choices import choice_distribution
 from rlaif.rewards.verdicts.parsing import VerdictError
 from rlaif.runs.judge_and_reward import check_judge_for
+from tests import _forkserver as forked
 from tests.judges._thinking_server import REASONING_HEAD, REASONING_TAIL, ThinkingServer
 
 RUBRIC = {
@@ -292,7 +293,7 @@ LABELLED = [
 def entry_point(module: str, *overrides: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", module, *overrides]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    return forked.run(command, timeout=300, env=env)
 
 
 def labelled(tmp_path: Path) -> str:

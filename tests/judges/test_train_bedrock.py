@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import _forkserver as forked
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def test_two_step_run_with_the_bedrock_judge(
     probe = [converse_reply.error("ThrottlingException"), converse_reply.ok("yes")]
     converse_server.script(*probe, converse_reply.error("ThrottlingException"), *verdicts)
     run_dir = tmp_path / "run"
-    result = subprocess.run(
+    result = forked.run(
         [
             sys.executable,
             "-m",
@@ -37,8 +38,6 @@ def test_two_step_run_with_the_bedrock_judge(
             "canaries=off",  # the server answers a scripted number of verdicts: the canaries' would use them up
             f"hydra.run.dir={run_dir}",
         ],
-        capture_output=True,
-        text=True,
         timeout=900,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )

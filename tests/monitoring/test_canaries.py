@@ -25,6 +25,7 @@ from rlaif.monitoring.canaries import Canaries, build_canaries
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.row_rubric import RowRubricReward
 from rlaif.rewards.rubric import RubricReward
+from tests import _forkserver as forked
 from tests.judges._flaky_server import FlakyServer
 from tests.rewards.scripted import ScriptedTransport, a_or_b, fenced, text_reply, yes_no
 
@@ -259,13 +260,9 @@ def test_a_rubric_without_labelled_rows_is_told_so_at_start(tmp_path: Path, capl
 
 def test_a_bad_canaries_setting_exits_2_before_the_policy_loads(tmp_path: Path) -> None:
     """Through the real entry point: exit 2 naming the key, nothing of the invocation left behind."""
-    import subprocess
-
     run_dir = tmp_path / "run"
-    result = subprocess.run(
+    result = forked.run(
         [sys.executable, "-m", "rlaif.train", "canaries.every=0", f"hydra.run.dir={run_dir}"],
-        capture_output=True,
-        text=True,
         timeout=600,
     )
     output = result.stdout + result.stderr
