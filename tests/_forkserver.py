@@ -1,7 +1,7 @@
 """``python -m rlaif.ENTRY ...`` for the tests, without paying TRL's import every time.
 
 Every entry point imports torch, transformers, PEFT and TRL before it reads its config: ~5 s of a bad-input
-test's ~7 s, paid again by each of the suite's ~100 entry-point runs. A fork server (the idea of
+test's ~7 s, paid again by every entry-point run of the suite. A fork server (the idea of
 multiprocessing's ``forkserver``) imports them once per pytest process; each run is a child forked from it
 that then runs the entry point exactly as ``python -m`` does (:func:`runpy._run_module_as_main`, the function
 ``python -m`` calls): its own process and session, arguments, environment and working directory, stdout and
@@ -38,7 +38,7 @@ PRELOAD = ("torch", "transformers", "peft", "datasets", "accelerate", "trl", "hy
 # Environment variables the preloaded libraries (or the interpreter) read at import: a run that sets any of
 # them to another value than the server's needs a fresh interpreter.
 READ_AT_IMPORT = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "OMP_", "MKL_", "OPENBLAS_",
-                  "TOKENIZERS_", "PYTHON", "LD_", "XDG_", "TRL_", "ACCELERATE_USE_", "VLLM_")  # fmt: skip
+                  "TOKENIZERS_", "PYTHON", "LD_", "XDG_", "TRL_", "ACCELERATE_")  # fmt: skip
 ENTRY_POINTS = ("rlaif.train", "rlaif.evaluate", "rlaif.judge_eval", "rlaif.monitor", "rlaif.report")
 FRESH = "RLAIF_TESTS_FRESH_PROCESSES"
 
