@@ -19,7 +19,7 @@ from typing import Any
 from rlaif.errors import JudgeRejectedError
 from rlaif.evaluation.adversarial import adversarial_cases
 from rlaif.evaluation.judge_eval_outputs import HEADLINE_NAMES, write_outputs
-from rlaif.evaluation.judge_eval_settings import EvalSettings, apply_thresholds
+from rlaif.evaluation.judge_eval_settings import EvalSettings, apply_second_opinion_floor, apply_thresholds
 from rlaif.evaluation.judge_eval_summary import audit_table, cross_judge, summarise, verdict
 from rlaif.evaluation.jury_replay import RecordingJury
 from rlaif.evaluation.labelled_sets import (
@@ -99,6 +99,8 @@ def run_judge_eval(
     if isinstance(reward.judge, RecordingJury):  # a jury: every member alone, side by side
         summary["jury_members"] = _members_side_by_side(settings, reward, labelled, out_dir / "members")
     failures = apply_thresholds(summary, settings.thresholds, labelled.kind)
+    if second is not None:
+        failures += apply_second_opinion_floor(summary, settings.second_opinion.min_agreement)
     write_outputs(out_dir, summary, labelled, main, audit_rows, second)
     return JudgeEvalResult(not failures, failures, summary, out_dir)
 

@@ -276,11 +276,18 @@ def test_the_judged_monitor_with_the_packaged_judge_as_second_judge(tmp_path: Pa
 
     from rlaif.monitoring.monitor import build_second_reward
 
-    overrides = ["+judge@monitor.judge=local", "monitor.judge_sample=4", "monitor.min_steps=4", "monitor.window=8"]
+    # The new keys (monitor.second_opinion.*; tests/test_row_rubric_data.py runs the old ones through rlaif.train).
+    overrides = [
+        "+judge@monitor.second_opinion.judge=local",
+        "monitor.second_opinion.sample=4",
+        "monitor.second_opinion.seed=7",
+        "monitor.min_steps=4",
+        "monitor.window=8",
+    ]
     with initialize_config_module("rlaif.conf", version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     monitor = build_monitor(cfg.monitor, cfg.rubric, tmp_path)
-    assert monitor is not None
+    assert monitor is not None and monitor.settings.judge_sample == 4 and monitor.settings.judge_seed == 7
     with ExitStack() as stack:
         monitor.second = build_second_reward(cfg.monitor, cfg.reward, tmp_path, stack)
         assert monitor.second is not None and monitor.second.judge.identity.startswith("local:")
