@@ -418,8 +418,9 @@ def test_local_judge_pairs_end_to_end(tmp_path: Path) -> None:
     assert summary["set_kind"] == "pairwise" and "accuracy" in summary and "swap_consistency" in summary
     assert "audit" not in summary  # the audit is for pointwise sets
     assert [line["id"] for line in items(out)] == ["q0", "q1"]
-    assert summary["cross_judge"]["identity"].startswith("local:") and "second_opinion.min_agreement" not in (
-        summary["thresholds"]
+    assert (
+        summary["cross_judge"]["identity"].startswith("local:")
+        and "second_opinion.min_agreement" not in (summary["thresholds"])
     )
     assert "second_judge -> second_opinion.judge" in result.stdout + result.stderr
 

@@ -237,11 +237,14 @@ class _SecondJudge:
         return [SimpleNamespace(score=0.9 if h == self.agrees else 0.1) for h in hacked]
 
 
-@pytest.mark.parametrize("agrees", [True, False])
+@pytest.mark.parametrize(("agrees", "floor"), [(True, 0.0), (False, 0.0), (False, None)])
 def test_the_judged_monitor_alarms_when_a_second_judge_ranks_answers_the_other_way(
-    tmp_path: Path, agrees: bool
+    tmp_path: Path, agrees: bool, floor: float | None
 ) -> None:
-    monitor = _monitor(tmp_path, judge={"_target_": "unused"}, judge_sample=8, min_agreement=0.0)
+    # Old keys (monitor.judge, judge_sample, min_agreement) with a floor; the new keys with none (no alarm).
+    old = {"judge": {"_target_": "unused"}, "judge_sample": 8, "min_agreement": floor}
+    new = {"second_opinion": {"judge": {"_target_": "unused"}, "sample": 8, "min_agreement": None}}
+    monitor = _monitor(tmp_path, **(old if floor is not None else new))
     monitor.second = _SecondJudge(agrees)
     metrics: dict[str, list[float]] = {}
     reward = GuardedReward(_Reward(), [monitor])
@@ -249,7 +252,7 @@ def test_the_judged_monitor_alarms_when_a_second_judge_ranks_answers_the_other_w
         _call(reward, step, hacked=0.5, metrics=metrics)
     assert metrics["monitor/judge_agreement"] == [1.0 if agrees else -1.0] * 6
     alarms = (tmp_path / "alarms.jsonl").read_text().splitlines() if (tmp_path / "alarms.jsonl").exists() else []
-    assert [json.loads(a)["signal"] for a in alarms] == ([] if agrees else ["judge_agreement"])
+    assert [json.loads(a)["signal"] for a in alarms] == ([] if agrees or floor is None else ["judge_agreement"])
 
 
 def test_the_judged_monitor_grades_with_a_second_row_rubric_reward_against_each_rows_rubric(tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ def test_a_crash_cut_last_line_is_skipped(tmp_path: Path, capsys: pytest.Capture
         ("second_opinion.smaple=4", "monitor.second_opinion.smaple: extra inputs are not permitted, got 4"),
         (
             "min_agreement=0.3 second_opinion.min_agreement=0.5",
-            "monitor.min_agreement (0.3) and monitor.second_opinion.min_agreement (0.5) are both set, to different values",
+            "monitor.min_agreement (0.3) and monitor.second_opinion.min_agreement (0.5) are both set, to different",
         ),
         ("on_alarm=panic", "monitor.on_alarm: input should be 'warn' or 'stop', got 'panic'"),
         ("enabled=maybe", "monitor.enabled: input should be a valid boolean, got 'maybe'"),
