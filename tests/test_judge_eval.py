@@ -251,6 +251,8 @@ def test_second_judge_agreement(tmp_path: Path) -> None:
     opinion = {"seed": 7, "min_agreement": 0.0}
     settings = {"labelled": str(labelled), **NO_EXTRAS, "second_opinion": opinion}
     result = run_judge_eval(settings, reward, tmp_path / "o", second_reward=contrary)
+    with pytest.raises(ConfigError, match=r"^second_opinion\.min_agreement: a floor on a second judge"):
+        run_judge_eval(settings, reward, tmp_path / "alone")  # a floor with no second judge to put it on
     reward.judge.close(), contrary.judge.close()
     cross = result.summary["cross_judge"]
     floor = result.summary["thresholds"]["second_opinion.min_agreement"]

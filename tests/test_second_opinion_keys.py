@@ -74,6 +74,8 @@ def test_judge_eval_second_judge_is_second_opinion_judge() -> None:
     assert EvalSettings.from_config(_compose("judge_eval")).second_opinion.model_dump() == SecondOpinion().model_dump()
     with pytest.raises(ConfigError, match=r"^second_opinion\.sample: the second judge grades every labelled item"):
         EvalSettings.from_config(_compose("judge_eval", "second_opinion.sample=3"))
+    with pytest.raises(ConfigError, match=r"^judge_eval\.second_judge: the preflight gate asks no second judge"):
+        EvalSettings.from_config({"second_judge": JUDGE}, "judge_eval")
 
 
 def test_evaluate_judges_name_is_second_opinions_name_judge() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import JudgeRejectedError
+from rlaif.errors import ConfigError, JudgeRejectedError
 from rlaif.evaluation.adversarial import adversarial_cases
 from rlaif.evaluation.judge_eval_outputs import HEADLINE_NAMES, write_outputs
 from rlaif.evaluation.judge_eval_settings import EvalSettings, apply_second_opinion_floor, apply_thresholds
@@ -60,6 +60,11 @@ def run_judge_eval(
     for each in (reward, second_reward):
         if each is not None:
             check_compatible(labelled, each)
+    if second_reward is None and settings.second_opinion.min_agreement is not None:
+        raise ConfigError(
+            "second_opinion.min_agreement: a floor on a second judge's agreement, and there is no second judge: "
+            "choose one (judge@second_opinion.judge=NAME) or leave it null"
+        )
     if getattr(reward.judge, "members", None):  # a jury: its replies keep each member's, for the members alone
         reward = copy.copy(reward)
         reward.judge = RecordingJury(reward.judge)

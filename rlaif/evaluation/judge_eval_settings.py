@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
-from rlaif.errors import parse_settings
+from rlaif.errors import ConfigError, parse_settings
 from rlaif.evaluation.second_opinion_keys import SecondOpinion, read_second_opinion, refuse_unsupported
 
 # Threshold -> (summary key, "min"/"max", the set kinds it applies to).
@@ -101,6 +101,8 @@ def _second_opinion(cfg: Mapping[str, Any], key: str) -> SecondOpinion:
         old={"judge": (f"{prefix}second_judge", cfg.get("second_judge"))},
     )
     refuse_unsupported(opinion, "rlaif.judge_eval", sample="the second judge grades every labelled item")
+    if key and opinion.judge is not None:  # train preflight=true: the gate evaluates the run's own judge alone
+        raise ConfigError(f"{opinion.key_of('judge')}: the preflight gate asks no second judge; leave it null")
     return opinion
 
 
