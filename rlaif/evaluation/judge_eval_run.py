@@ -30,6 +30,7 @@ from rlaif.evaluation.labelled_sets import (
     load_labelled,
     select_split,
 )
+from rlaif.evaluation.second_opinion_keys import SecondOpinion
 
 log = logging.getLogger("rlaif.judge_eval")
 
@@ -117,7 +118,7 @@ def _members_side_by_side(
     ``members/<name>/``), so the report shows what the jury buys over its best member. Its verdicts are read
     from its replies to the jury (:mod:`~rlaif.evaluation.jury_replay`): no member is asked anything again. No
     thresholds: the gate is the jury's."""
-    alone = replace(settings, thresholds={})
+    alone = replace(settings, thresholds={}, second_opinion=SecondOpinion())  # no gate, no second judge
     table = {}
     for name in reward.judge.members:
         member_reward = copy.copy(reward)
