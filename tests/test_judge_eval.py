@@ -409,10 +409,7 @@ def test_local_judge_pairs_end_to_end(tmp_path: Path) -> None:
     rows = [pair(0, "Tokyo.", "Kyoto.", "a"), pair(1, "Whatever.", "Nine minutes in boiling water.", "b")]
     data = write_jsonl(tmp_path / "pairs.jsonl", rows)
     out = tmp_path / "out"
-    # The second judge under its old key (judge@second_judge=NAME): read as second_opinion.judge, with a warning.
-    result = judge_eval(
-        f"labelled={data}", "reward=preference", "repeats.k=1", "judge@second_judge=local", f"hydra.run.dir={out}"
-    )
+    result = judge_eval(f"labelled={data}", "reward=preference", "repeats.k=1", f"hydra.run.dir={out}")
     # The packaged 135M judge picks by position, not quality: the default limits refuse it (and say so).
     assert result.returncode == EXIT_THRESHOLDS_FAILED, (result.stdout + result.stderr)[-3000:]
     assert "FAILED: min_auc, min_accuracy, min_swap_consistency" in result.stdout
@@ -420,11 +417,6 @@ def test_local_judge_pairs_end_to_end(tmp_path: Path) -> None:
     assert summary["set_kind"] == "pairwise" and "accuracy" in summary and "swap_consistency" in summary
     assert "audit" not in summary  # the audit is for pointwise sets
     assert [line["id"] for line in items(out)] == ["q0", "q1"]
-    assert (
-        summary["cross_judge"]["identity"].startswith("local:")
-        and "second_opinion.min_agreement" not in (summary["thresholds"])
-    )
-    assert "second_judge -> second_opinion.judge" in result.stdout + result.stderr
 
 
 def test_a_jury_is_reported_beside_each_member_alone(tmp_path: Path) -> None:

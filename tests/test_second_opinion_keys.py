@@ -1,6 +1,7 @@
 """The keys of a second opinion (rlaif.evaluation.second_opinion_keys, docs/judging.md "Second opinions"): one
 model, read from the packaged configs in all four places, and every old key mapped onto its new name. The entry
-points: tests/test_judge_eval.py (judge@second_opinion.judge, judge@second_judge), tests/test_evaluate.py
+points: tests/test_judge_eval.py (judge@second_opinion.judge; judge@second_judge in its exit-2 check and in
+tests/integration/test_judge_eval_vllm.py), tests/test_evaluate.py
 (judges.NAME with second_opinions.NAME.seed), tests/test_train.py (canaries.second_opinion.sample from debug=smoke),
 tests/test_row_rubric_data.py (monitor.judge, monitor.judge_sample through rlaif.train)."""
 
