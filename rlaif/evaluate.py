@@ -2,7 +2,8 @@
 adapter, ``baseline=OTHER/adapter``) on held-out prompts training never saw.
 
 Reads top to bottom: eval split (``data.eval_path`` or ``data.eval_fraction``) -> judges (each proven
-with one real request): the training judge (``judge``) and any others (``+judge@judges.NAME=...``) ->
+with one real request): the training judge (``judge``) and any others (``+judge@second_opinions.NAME.judge=...``,
+old name ``+judge@judges.NAME=...``) ->
 policy + adapter(s) -> both sides answer every prompt (greedy by default) -> every judge grades every
 answer with the training reward as configured (``reward``: its gates and checks included) -> per signal
 (words, on-topic, language, the reward's checks, each judge's reward) the paired difference adapter −

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rlaif.errors import EXIT_THRESHOLDS_FAILED, entry_point
 from rlaif.evaluation.judge_eval_outputs import terminal_summary
@@ -40,7 +40,8 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> JudgeEvalResult:
     """Check the input, open the judge(s) and reward(s), prove each judge answers, evaluate."""
     settings = EvalSettings.from_config(cfg)
     labelled = select_split(load_labelled(settings.labelled), settings.split)  # bad rows fail before any model
-    judges = [cfg.judge] if cfg.get("second_judge") is None else [cfg.judge, cfg.second_judge]
+    second_judge = settings.second_opinion.judge  # second_opinion.judge, or its old name second_judge
+    judges = [cfg.judge] if second_judge is None else [cfg.judge, OmegaConf.create(second_judge)]
     with ExitStack() as stack:
         rewards = [stack.enter_context(open_judge_and_reward(judge, cfg.reward))[1] for judge in judges]
         for reward in rewards:

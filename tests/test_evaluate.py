@@ -21,6 +21,7 @@ from rlaif.evaluation.adapter_eval import decide, decide_by_rubric, tally
 from rlaif.evaluation.adapter_outputs import report_markdown
 from rlaif.evaluation.adapter_plan import PairOutcome
 from rlaif.evaluation.adapter_signals import Signal, independence, judge_models, paired_difference, report_order
+from rlaif.evaluation.second_opinion import agreement_with
 from rlaif.evaluation.stats import wilson_interval
 from rlaif.rewards.grades import Grade
 from rlaif.rewards.on_topic import MentionsQuestion
@@ -243,6 +244,15 @@ def test_bad_input_exits_2_naming_the_key_and_leaves_no_run_folder(tmp_path: Pat
     assert result.returncode == 2 and "rubric_mode: input should be 'logprob' or 'json', got 'vibes'" in output
     assert not run_dir.exists()
 
+    # One judge beside the training judge under its old key (judges.NAME) and its new one, two different judges.
+    both = ("+judge@judges.big=vllm", "+judge@second_opinions.big.judge=local")
+    result = run_evaluate(f"adapter={adapter}", *both, f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert "judges.big ({'_target_': " in output and "and second_opinions.big.judge (" in output
+    assert "are both set, to different values: judges.big is the old name of second_opinions.big.judge" in output
+    assert not run_dir.exists()
+
     # The training reward graded with a rubric that shows the reference: held-out rows without one are refused.
     bare = tmp_path / "bare.jsonl"
     bare.write_text(json.dumps({"id": "q1", "messages": [{"role": "user", "content": "What is 2 + 2?"}]}) + "\n")
@@ -345,13 +355,15 @@ def test_evaluate_an_adapter_from_a_two_step_run_end_to_end(trained_run: Path, t
     result = run_evaluate(
         f"adapter={adapter}",
         f"baseline={other}",
-        "+judge@judges.second=local",
+        "+judge@judges.second=local",  # the judge under its old key, its seed under the new one: one second opinion
+        "+second_opinions.second.seed=5",
         "decide=pairwise",
         *small,
         f"hydra.run.dir={vs_other}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary, other_items = check_outputs(vs_other)
+    roles = ("judge", "judges.second")
     assert summary["baseline"] == str(other) and summary["judges"]["second"]["judge"] == summary["judge"]
     # The same judge config as the training judge: it trained the policy, and is marked so.
     assert summary["signals"]["judges.second"]["trained_the_policy"] is True
@@ -359,6 +371,9 @@ def test_evaluate_an_adapter_from_a_two_step_run_end_to_end(trained_run: Path, t
     # config, so the same verdict on every answer both scored.
     agreed = summary["second_opinions"]["second"]
     assert agreed["n"] > 0 and agreed["agreement"] == 1.0 and agreed["kappa"] in (None, pytest.approx(1.0))
+    scores = [[i[role]["reward"][side] for side in ("adapter", "baseline") for i in other_items] for role in roles]
+    assert agreed == agreement_with(*scores, resamples=2000, seed=5).as_dict()
+    assert "judges.second -> second_opinions.second.judge" in result.stdout + result.stderr
     assert [i["adapter_answer"] for i in other_items] == [i["adapter_answer"] for i in items]
     assert [i["baseline_answer"] for i in other_items] != [i["baseline_answer"] for i in items]
     assert any(i["judge"]["p_adapter_as_a"] is not None for i in other_items), "no pair reached the judge"

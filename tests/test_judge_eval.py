@@ -18,6 +18,7 @@ from rlaif.evaluation.judge_eval_outputs import terminal_summary
 from rlaif.evaluation.judge_eval_run import run_judge_eval
 from rlaif.evaluation.judge_eval_settings import DEFAULT_THRESHOLDS, EvalSettings
 from rlaif.evaluation.labelled_sets import load_labelled
+from rlaif.evaluation.second_opinion import agreement_with
 from rlaif.judges.protocol import JudgeRequest, TransportResult
 from rlaif.rewards.preference import PreferenceReward
 from rlaif.rewards.rubric import RubricReward
@@ -246,9 +247,24 @@ def test_second_judge_agreement(tmp_path: Path) -> None:
     contrary = rubric_reward(lambda r: yes_no(0.2 if "GOOD" in fenced(r) else 0.9))
     labelled = write_jsonl(tmp_path / "set.jsonl", POINTS)
     reward = rubric_reward()
-    result = run_judge_eval({"labelled": str(labelled), **NO_EXTRAS}, reward, tmp_path / "o", second_reward=contrary)
+    # second_opinion (docs/judging.md, "Second opinions"): its seed draws the interval's resamples, and its
+    # min_agreement is a floor on Spearman's rho that fails like a threshold (exit 3 from the entry point).
+    opinion = {"seed": 7, "min_agreement": 0.0}
+    settings = {"labelled": str(labelled), **NO_EXTRAS, "second_opinion": opinion}
+    result = run_judge_eval(settings, reward, tmp_path / "o", second_reward=contrary)
+    with pytest.raises(ConfigError, match=r"^second_opinion\.min_agreement: a floor on a second judge"):
+        run_judge_eval(settings, reward, tmp_path / "alone")  # a floor with no second judge to put it on
     reward.judge.close(), contrary.judge.close()
     cross = result.summary["cross_judge"]
+    floor = result.summary["thresholds"]["second_opinion.min_agreement"]
+    assert floor == {"limit": 0.0, "value": cross["spearman"], "passed": False, "status": "fail"}
+    assert not result.passed and result.failures[-1].startswith("cross_judge.spearman -0.")
+    assert result.failures[-1].endswith("< second_opinion.min_agreement 0")
+    scores = [[line[key] for line in items(result.out_dir)] for key in ("score", "second_score")]
+    assert tuple(cross["spearman_ci"]) == pytest.approx(agreement_with(*scores, resamples=200, seed=7).spearman_ci)
+    # The seed: second_opinion.seed, else bootstrap.seed (as before second_opinion had one).
+    assert EvalSettings.from_config(settings).second_seed == 7
+    assert EvalSettings.from_config({"bootstrap": {"seed": 5}}).second_seed == 5
     assert cross["n"] == 6 and cross["agreement"] == 0.0
     # The second-opinion statistics (rlaif.evaluation.second_opinion): a contrary judge ranks the items the other way.
     assert cross["spearman"] < -0.5 and cross["kappa"] == pytest.approx(-1.0)
@@ -326,6 +342,11 @@ def test_bad_labelled_row_exits_2_naming_file_and_line(tmp_path: Path) -> None:
     [
         ([point(0, "x", "pass", "tone")], (), ":1: criterion 'tone' is not in rubric 'everyday'"),
         ([pair(0, "x", "y", "a")], (), "is a pairwise set: use reward=preference"),
+        (  # a second judge under both its old and its new key, two different judges
+            [POINTS[0]],
+            ("judge@second_judge=vllm", "judge@second_opinion.judge=local"),
+            "are both set, to different values: second_judge is the old name of second_opinion.judge",
+        ),
     ],
 )
 def test_set_and_reward_that_do_not_fit_exit_2(
@@ -359,6 +380,8 @@ def test_local_judge_end_to_end_exits_3_on_a_failed_threshold(tmp_path: Path) ->
     result = judge_eval(
         f"labelled={data}",
         "thresholds.min_agreement=1.0",
+        "judge@second_opinion.judge=local",  # a second judge under the new key, with a floor on Spearman's rho
+        "second_opinion.min_agreement=0.9",
         "audit.per_category=1",
         "repeats.k=2",
         "repeats.sample=2",
@@ -373,6 +396,10 @@ def test_local_judge_end_to_end_exits_3_on_a_failed_threshold(tmp_path: Path) ->
     assert summary["n"] == 3 and summary["agreement"] < 1.0 and summary["passed"] is False
     assert summary["judge"]["identity"].startswith("local:") and summary["judge"]["requests"] == 6
     assert summary["repeat_stability"]["k"] == 2 and "audit" in summary
+    cross, floor = summary["cross_judge"], summary["thresholds"]["second_opinion.min_agreement"]
+    assert cross["n"] + sum(line["second_score"] is None for line in items(out)) == 3
+    assert cross["identity"].startswith("local:") and floor["limit"] == 0.9 and floor["value"] == cross["spearman"]
+    assert floor["passed"] is (cross["spearman"] is not None and cross["spearman"] >= 0.9)
     lines = items(out)
     assert len(lines) == 3 and all(line["score"] is None or 0.0 <= line["score"] <= 1.0 for line in lines)
     assert lines[0]["score"] == lines[1]["score"]

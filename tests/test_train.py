@@ -85,6 +85,11 @@ def test_smoke_run_trains_lora_only_and_leaves_a_complete_run_folder(smoke_run: 
     assert b"rewards/rubric_on_topic/mean" in events  # the default reward's name, as docs/run_folder.md's table says
     assert b"completions" in events and b"rationale / error" in events  # each step's answers, table in TensorBoard
     assert all(row["guard_s"] > 0 for row in timing) and not (run_dir / "alarms.jsonl").exists()
+    # The canaries' second opinion (docs/judging.md, "Second opinions"): debug=smoke's canaries.second_opinion.sample
+    # (4 rows, not the default 16), checked before step 1 against the judge's own first check (the first_* keys).
+    assert len(json.loads((run_dir / "canaries_first.json").read_text())["rows"]) == 4
+    (check,) = [json.loads(line) for line in (run_dir / "canaries.jsonl").read_text().splitlines()]
+    assert check["step"] == 1 and {"first_agreement", "first_kappa", "first_spearman"} <= set(check)
 
     # The baseline check ran before training: the base policy's reward, drawn as the curve's first point.
     baseline = json.loads((run_dir / "baseline.json").read_text())

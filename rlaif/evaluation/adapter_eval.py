@@ -192,9 +192,10 @@ def evaluate(plan: Plan, cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 def _second_opinion(training: Panel, other: Panel, cfg: DictConfig) -> dict[str, Any]:
     """:func:`~rlaif.evaluation.second_opinion.agreement_with` of ``other``'s reward scores against the training
-    judge's, over every answer of both sides (pass at 0.5), with a bootstrap interval over the answers."""
+    judge's, over every answer of both sides (pass at 0.5), with a bootstrap interval over the answers (seeded with
+    ``second_opinions.NAME.seed``, else the top-level ``seed``)."""
     scores = [[g.score for side in ("adapter", "baseline") for g in panel.grades[side]] for panel in (training, other)]
-    agreed = agreement_with(*scores, resamples=cfg.bootstrap.resamples, seed=cfg.seed, level=cfg.interval_level)
+    agreed = agreement_with(*scores, resamples=cfg.bootstrap.resamples, seed=other.seed, level=cfg.interval_level)
     return agreed.as_dict()
 
 

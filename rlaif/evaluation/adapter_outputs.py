@@ -163,7 +163,8 @@ def evidence_table(summary: dict[str, Any]) -> list[str]:
     if not summary.get("independent_judges"):
         rows.append(
             "No judge here is independent of the one that trained the policy, so the only independent evidence "
-            "is the deterministic signals. Add one: `+judge@judges.NAME=vllm judges.NAME.base_url=...`."
+            "is the deterministic signals. Add one: `+judge@second_opinions.NAME.judge=vllm "
+            "second_opinions.NAME.judge.base_url=...`."
         )
     for name, agreed in (summary.get("second_opinions") or {}).items():
         rho, interval = agreed["spearman"], agreed["spearman_ci"]
@@ -227,7 +228,7 @@ def terminal_summary(summary: dict[str, Any], run_dir: Path) -> list[str]:
         sides = f"{_num(s['adapter_mean'])} vs {_num(s['baseline_mean'])}"
         lines.append(f"  {name}: {sides}, {_signed(s['diff'])}{shown}{trained}")
     if not summary.get("independent_judges"):
-        lines.append("  no judge independent of the training judge: add +judge@judges.NAME=...")
+        lines.append("  no judge independent of the training judge: add +judge@second_opinions.NAME.judge=...")
     for role, t in panels(summary).items():
         interval = t["win_rate_interval"]
         shown = f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else ""

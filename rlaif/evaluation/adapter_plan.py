@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 from rlaif.data.loaders import load_eval_prompts
 from rlaif.data.models import load_causal_lm, load_tokenizer
 from rlaif.errors import ConfigError, parse_settings, plain
+from rlaif.evaluation.second_opinion_keys import SecondOpinion, read_second_opinion, refuse_unsupported
 from rlaif.judges.base import Judge
 from rlaif.rewards.capabilities import ComparesAnswers, GradesAnswers
 from rlaif.rewards.grades import Grade
@@ -50,6 +51,7 @@ class Panel:
     outcomes: list[PairOutcome] = field(default_factory=list)
     grades: dict[str, list[Grade]] = field(default_factory=dict)  # side -> one grade per prompt
     reward_note: str | None = None
+    seed: int = 0  # its second opinion's interval (second_opinions.NAME.seed, else the top-level seed)
 
 
 @dataclass
@@ -79,13 +81,38 @@ def prepare(cfg: DictConfig, run_dir: Path, stack: ExitStack) -> Plan:
     rows = load_eval_prompts(**cfg.data)
     check_settings(cfg)
     warnings = training_mismatches(cfg, adapter)
-    roles = [("judge", cfg.judge), *((f"judges.{n}", c) for n, c in (cfg.judges or {}).items())]
+    opinions = second_opinions(cfg)
+    roles = [("judge", cfg.judge), *((f"judges.{n}", OmegaConf.create(o.judge)) for n, o in opinions.items())]
     panels = [build_panel(cfg, role, judge_cfg, run_dir, stack) for role, judge_cfg in roles]
+    for panel, opinion in zip(panels, [None, *opinions.values()], strict=True):
+        panel.seed = cfg.seed if opinion is None or opinion.seed is None else opinion.seed
     eval_path = cfg.data.get("eval_path")  # read as Nova JSONL, columns unmapped; else the held-out rows of data.path
     check_rows(panels[0].reward, rows, str(eval_path or cfg.data.path), None if eval_path else cfg.data.get("columns"))
     tokenizer = load_tokenizer(cfg.policy.name_or_path)
     model = load_policy(cfg, adapter, baseline)
     return Plan(rows, model, tokenizer, panels, warnings)
+
+
+def second_opinions(cfg: DictConfig) -> dict[str, SecondOpinion]:
+    """The judges beside the training judge, by name: ``second_opinions.NAME`` (``+judge@second_opinions.NAME.judge=
+    NAME``), or under the old name ``judges.NAME`` (the judge alone: ``+judge@judges.NAME=NAME``). Their results keep
+    their names: ``judges.NAME`` in items.jsonl and summary.json, ``second_opinions.NAME`` for the agreement."""
+    old = dict(plain(cfg.get("judges")) or {})
+    new = dict(plain(cfg.get("second_opinions")) or {})
+    opinions = {}
+    for name in {**old, **new}:
+        key = f"second_opinions.{name}"
+        opinion = read_second_opinion(new.get(name), key, old={"judge": (f"judges.{name}", old.get(name))})
+        refuse_unsupported(
+            opinion,
+            "rlaif.evaluate",
+            sample="every answer of both sides is graded (the judge also decides the win rate)",
+            min_agreement="rlaif.evaluate reports the agreement and gates on nothing",
+        )
+        if opinion.judge is None:
+            raise ConfigError(f"{key}.judge: no judge; choose one with +judge@{key}.judge=NAME (e.g. vllm)")
+        opinions[str(name)] = opinion
+    return opinions
 
 
 def build_panel(cfg: DictConfig, role: str, judge_cfg: DictConfig, run_dir: Path, stack: ExitStack) -> Panel:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rlaif.errors import JudgeRejectedError
+from rlaif.errors import ConfigError, JudgeRejectedError
 from rlaif.evaluation.adversarial import adversarial_cases
 from rlaif.evaluation.judge_eval_outputs import HEADLINE_NAMES, write_outputs
-from rlaif.evaluation.judge_eval_settings import EvalSettings, apply_thresholds
+from rlaif.evaluation.judge_eval_settings import EvalSettings, apply_second_opinion_floor, apply_thresholds
 from rlaif.evaluation.judge_eval_summary import audit_table, cross_judge, summarise, verdict
 from rlaif.evaluation.jury_replay import RecordingJury
 from rlaif.evaluation.labelled_sets import (
@@ -30,6 +30,7 @@ from rlaif.evaluation.labelled_sets import (
     load_labelled,
     select_split,
 )
+from rlaif.evaluation.second_opinion_keys import SecondOpinion
 
 log = logging.getLogger("rlaif.judge_eval")
 
@@ -60,6 +61,11 @@ def run_judge_eval(
     for each in (reward, second_reward):
         if each is not None:
             check_compatible(labelled, each)
+    if second_reward is None and settings.second_opinion.min_agreement is not None:
+        raise ConfigError(
+            "second_opinion.min_agreement: a floor on a second judge's agreement, and there is no second judge: "
+            "choose one (judge@second_opinion.judge=NAME) or leave it null"
+        )
     if getattr(reward.judge, "members", None):  # a jury: its replies keep each member's, for the members alone
         reward = copy.copy(reward)
         reward.judge = RecordingJury(reward.judge)
@@ -99,6 +105,8 @@ def run_judge_eval(
     if isinstance(reward.judge, RecordingJury):  # a jury: every member alone, side by side
         summary["jury_members"] = _members_side_by_side(settings, reward, labelled, out_dir / "members")
     failures = apply_thresholds(summary, settings.thresholds, labelled.kind)
+    if second is not None:
+        failures += apply_second_opinion_floor(summary, settings.second_opinion.min_agreement)
     write_outputs(out_dir, summary, labelled, main, audit_rows, second)
     return JudgeEvalResult(not failures, failures, summary, out_dir)
 
@@ -110,7 +118,7 @@ def _members_side_by_side(
     ``members/<name>/``), so the report shows what the jury buys over its best member. Its verdicts are read
     from its replies to the jury (:mod:`~rlaif.evaluation.jury_replay`): no member is asked anything again. No
     thresholds: the gate is the jury's."""
-    alone = replace(settings, thresholds={})
+    alone = replace(settings, thresholds={}, second_opinion=SecondOpinion())  # no gate, no second judge
     table = {}
     for name in reward.judge.members:
         member_reward = copy.copy(reward)

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
-from rlaif.errors import parse_settings
+from rlaif.errors import ConfigError, parse_settings
+from rlaif.evaluation.second_opinion_keys import SecondOpinion, read_second_opinion, refuse_unsupported
 
 # Threshold -> (summary key, "min"/"max", the set kinds it applies to).
 _CLASSIC = ("pointwise", "pairwise", "item")  # item: a set of per-row rubric items, scored like pointwise
@@ -59,6 +60,13 @@ class EvalSettings:
     audit_seed: int = 0
     prices: tuple[float, float] = (0.0, 0.0)  # per million input, output tokens
     thresholds: Mapping[str, float | None] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    # The second judge (second_opinion.judge, old name second_judge), its interval's seed, its floor on ρ.
+    second_opinion: SecondOpinion = field(default_factory=SecondOpinion)
+
+    @property
+    def second_seed(self) -> int:
+        """The seed of the cross-judge interval: ``second_opinion.seed``, else ``bootstrap.seed``."""
+        return self.seed if self.second_opinion.seed is None else self.second_opinion.seed
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], key: str = "") -> EvalSettings:
@@ -80,7 +88,22 @@ class EvalSettings:
             audit_seed=keys.audit.seed,
             prices=(keys.prices.input_per_million, keys.prices.output_per_million),
             thresholds={**DEFAULT_THRESHOLDS, **keys.thresholds.model_dump(exclude_unset=True)},
+            second_opinion=_second_opinion(cfg, key),
         )
+
+
+def _second_opinion(cfg: Mapping[str, Any], key: str) -> SecondOpinion:
+    """``second_opinion`` (its judge also under the old key ``second_judge``: ``judge@second_judge=NAME``)."""
+    prefix = f"{key}." if key else ""
+    opinion = read_second_opinion(
+        cfg.get("second_opinion"),
+        f"{prefix}second_opinion",
+        old={"judge": (f"{prefix}second_judge", cfg.get("second_judge"))},
+    )
+    refuse_unsupported(opinion, "rlaif.judge_eval", sample="the second judge grades every labelled item")
+    if key and opinion.judge is not None:  # train preflight=true: the gate evaluates the run's own judge alone
+        raise ConfigError(f"{opinion.key_of('judge')}: the preflight gate asks no second judge; leave it null")
+    return opinion
 
 
 # The keys as the YAML writes them. Blocks forbid unknown keys (a typo is an error, not a silent default);
@@ -170,3 +193,34 @@ def apply_thresholds(
     summary["thresholds"] = outcomes
     summary["passed"] = not failures
     return failures
+
+
+def apply_second_opinion_floor(summary: dict[str, Any], floor: float | None) -> list[str]:
+    """``second_opinion.min_agreement``: Spearman's ρ of the two judges' scores (``cross_judge.spearman``) under
+    it fails like a threshold (exit 3), listed as ``second_opinion.min_agreement`` beside them. None: report only
+    (nothing is added). Undefined ρ (a constant judge) fails, as an undefined threshold does."""
+    if floor is None:
+        return []
+    cross = summary.get("cross_judge")
+    if cross is None:  # a listwise set: no item-by-item comparison of the two judges
+        summary["thresholds"]["second_opinion.min_agreement"] = {
+            "limit": floor,
+            "value": None,
+            "passed": None,
+            "status": "n/a",
+        }
+        return []
+    value = cross.get("spearman")
+    passed = value is not None and value >= floor
+    status = "pass" if passed else "fail"
+    summary["thresholds"]["second_opinion.min_agreement"] = {
+        "limit": floor,
+        "value": value,
+        "passed": passed,
+        "status": status,
+    }
+    if passed:
+        return []
+    summary["passed"] = False
+    shown = "undefined" if value is None else f"{value:.3f}"
+    return [f"cross_judge.spearman {shown} < second_opinion.min_agreement {floor:g}"]

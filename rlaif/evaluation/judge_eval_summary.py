@@ -271,7 +271,7 @@ def cross_judge(labelled: LabelledSet, main: JudgedItems, second: JudgedItems, c
         verdict=verdict_rule(pairwise, cfg.threshold),
         positive=positive_class(pairwise),
         resamples=cfg.resamples,
-        seed=cfg.seed,
+        seed=cfg.second_seed,
     )
     return {
         **agreed.as_dict(),

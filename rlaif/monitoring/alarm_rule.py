@@ -41,7 +41,7 @@ class RuleSettings:
     signal_z: float = 2.0
     collapse_ratio: float = 1 / 3
     min_change: float = 0.1
-    min_agreement: float = 0.0
+    min_agreement: float | None = 0.0  # None: judge_agreement is measured, never alarmed on
     wrong_way: Mapping[str, Wrong] = field(default_factory=lambda: dict(WRONG_WAY))
 
 
@@ -152,11 +152,12 @@ def _floor(name: str, values: list[float], steps: tuple[int, int], settings: Rul
     if half < 1:
         return None
     now = statistics.fmean(values[len(values) - half :])
-    if now >= settings.min_agreement:
+    if settings.min_agreement is None or now >= settings.min_agreement:
         return None
     message = (
-        f"{name} {now:.3f} over the last {half} judged steps to step {steps[1]}: under monitor.min_agreement "
-        f"{settings.min_agreement} (the reward and the second judge no longer rank the answers alike)"
+        f"{name} {now:.3f} over the last {half} judged steps to step {steps[1]}: under "
+        f"monitor.second_opinion.min_agreement {settings.min_agreement} (the reward and the second judge no longer "
+        "rank the answers alike)"
     )
     return Finding(name, message, {"steps": list(steps), name: now, "min_agreement": settings.min_agreement})
 

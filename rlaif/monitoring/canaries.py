@@ -12,7 +12,11 @@ between those two is the judge's own noise (0 for a deterministic judge). A late
 
 - its rows moved from the first check by more than that noise allows: the mean absolute change of a row's
   score exceeds ``max(min_shift, 3 x noise)``;
-- more than ``max_parse_failure_rate`` of its rows got no verdict.
+- more than ``max_parse_failure_rate`` of its rows got no verdict;
+- ``second_opinion.min_agreement`` is set and ``first_spearman`` is under it.
+
+Which rows: ``canaries.second_opinion`` (the keys of every second opinion; its judge is the training judge itself):
+``sample`` rows drawn with ``seed`` (old names ``canaries.rows``, ``canaries.seed``).
 
 The first check (its scores and noise) is kept in ``canaries_first.json``: a resumed run compares with it,
 and checks at its first step, so a judge swapped while the run was down alarms there.
@@ -34,6 +38,7 @@ from rlaif.errors import ConfigError, DataError, parse_settings
 from rlaif.evaluation import stats as st
 from rlaif.evaluation.labelled_sets import LabelledSet, judge_items, load_labelled, truth_of
 from rlaif.evaluation.second_opinion import agreement_with, positive_class, verdict_rule
+from rlaif.evaluation.second_opinion_keys import SecondOpinion, read_second_opinion, refuse_unsupported
 from rlaif.monitoring.alarms import Alarm, AlarmSink
 from rlaif.rewards.capabilities import AsksAJudge, ComparesAnswers, GradesCriteria, GradesRowRubrics
 
@@ -57,6 +62,7 @@ class Canaries:
         min_shift: float = 0.05,
         max_parse_failure_rate: float = 0.25,
         labels_apply: bool = True,
+        min_agreement: float | None = None,
     ) -> None:
         self.reward = reward
         self.rows = list(rows)
@@ -67,6 +73,7 @@ class Canaries:
         self.min_shift = min_shift
         self.max_parse_failure_rate = max_parse_failure_rate
         self.labels_apply = labels_apply  # False: the rows' labels were written for another rubric
+        self.min_agreement = min_agreement  # first_spearman under it alarms (None: no such alarm)
         self.checks: list[dict[str, Any]] = []
         self._first: list[float | None] | None = None
         self._noise = 0.0
@@ -206,6 +213,17 @@ class Canaries:
                     check,
                 )
             )
+        rho = check.get("first_spearman")
+        if self.min_agreement is not None and rho is not None and rho < self.min_agreement:
+            alarms.append(
+                _alarm(
+                    step,
+                    "first_spearman",
+                    f"the judge ranks the canaries with Spearman's rho {rho:.3f} against its own first check "
+                    f"(canaries.second_opinion.min_agreement {self.min_agreement}); has the judge changed?",
+                    check,
+                )
+            )
         return alarms
 
 
@@ -217,6 +235,7 @@ def build_canaries(
     under ``canaries.on_alarm``; ``resume``: the checkpoint a resumed run starts from. Bad values raise
     :class:`ConfigError` (bad input: exit 2) naming ``canaries.<key>``."""
     keys = parse_settings(_Keys, settings, "canaries")
+    opinion = canaries_second_opinion(keys)
     judge = reward.judge if isinstance(reward, AsksAJudge) else None  # the check-only reward asks none
     if not keys.enabled or judge is None:
         return None
@@ -241,7 +260,7 @@ def build_canaries(
         )
     rubric = reward.graded_rubric.name if isinstance(reward, GradesCriteria) else PACKAGED_RUBRIC
     for_this_rubric = items or not name.startswith("packaged:") or rubric == PACKAGED_RUBRIC
-    rows, labels_apply = _sample(labelled, reward, keys.rows, keys.seed, for_this_rubric)
+    rows, labels_apply = _sample(labelled, reward, opinion, for_this_rubric)
     if not labels_apply:
         ids = ", ".join(c.id for c in reward.graded_rubric.criteria)
         log.warning(
@@ -265,6 +284,7 @@ def build_canaries(
         min_shift=keys.min_shift,
         max_parse_failure_rate=keys.max_parse_failure_rate,
         labels_apply=labels_apply,
+        min_agreement=opinion.min_agreement,
     )
     if resume is not None:
         canaries.resume()
@@ -283,18 +303,35 @@ class _Keys(BaseModel):
     labelled: str | None = "packaged:everyday_pointwise"
     pairwise_labelled: str | None = "packaged:everyday_pairwise"
     items_labelled: str | None = "packaged:everyday_items"
-    rows: Annotated[int, Field(ge=4)] = 16  # half passes, half fails
-    seed: int = 0
+    second_opinion: dict[str, Any] | None = None  # checked by read_second_opinion
+    rows: Any = None  # old name of second_opinion.sample (None: not set)
+    seed: Any = None  # old name of second_opinion.seed
     every: PositiveInt = 8  # steps
     min_shift: _Unit = 0.05
     max_parse_failure_rate: _Unit = 0.25
     on_alarm: Literal["warn", "stop"] = "warn"
 
 
+def canaries_second_opinion(keys: _Keys) -> SecondOpinion:
+    """``canaries.second_opinion`` (old keys ``canaries.rows``, ``canaries.seed``): the training judge now against its
+    own first check on ``sample`` rows (16: half passes, half fails) drawn with ``seed``; no judge of its own."""
+    opinion = read_second_opinion(
+        keys.second_opinion,
+        "canaries.second_opinion",
+        {"sample": 16, "seed": 0},
+        {"sample": ("canaries.rows", keys.rows), "seed": ("canaries.seed", keys.seed)},
+    )
+    refuse_unsupported(opinion, "the canaries", judge="the second opinion is the training judge itself")
+    if opinion.sample is None or opinion.sample < 4:
+        raise ConfigError(f"{opinion.key_of('sample')}: {opinion.sample} rows; the canaries need 4 or more")
+    return opinion
+
+
 def _sample(
-    labelled: LabelledSet, reward: Any, size: int, seed: int, for_this_rubric: bool
+    labelled: LabelledSet, reward: Any, opinion: SecondOpinion, for_this_rubric: bool
 ) -> tuple[list[dict[str, Any]], bool]:
-    """``size`` rows, half labelled positive, seeded, and whether their labels apply to the run's rubric.
+    """``opinion.sample`` rows, half labelled positive, drawn with ``opinion.seed``, and whether their labels apply
+    to the run's rubric.
 
     Pointwise: the rows about one of the rubric's criteria (scored by that criterion), and whole-answer rows
     when the set was written for this rubric. When these are too few, the whole-answer rows of another rubric:
@@ -305,12 +342,13 @@ def _sample(
         ids = {c.id for c in reward.graded_rubric.criteria}
         usable = [r for r in labelled.rows if r.get("criterion") in ids or (for_this_rubric and not r.get("criterion"))]
         fallback = [r for r in labelled.rows if not r.get("criterion")]
-    rng = random.Random(seed)
+    size, rng = int(opinion.sample or 0), random.Random(opinion.seed or 0)
     for rows, labels_apply in ((usable, True), (fallback, False)):
         halves = [[r for r in rows if (truth_of(r) in ("a", "pass")) == want] for want in (True, False)]
         if all(len(h) >= size // 2 for h in halves):
             return [row for half in halves for row in rng.sample(half, size // 2)], labels_apply
-    raise ConfigError(f"canaries.rows: {labelled.path} has fewer than {size // 2} usable rows of each label")
+    key = opinion.key_of("sample")
+    raise ConfigError(f"{key}: {labelled.path} has fewer than {size // 2} usable rows of each label")
 
 
 def _row_id(row: Mapping[str, Any]) -> str:

@@ -10,10 +10,11 @@ the step's rollouts add up and its latest line is the whole step. Only the main 
 several processes it sees its own share of each step's rollouts, a sample of the step. A resumed run's rule starts
 from ``monitor.jsonl`` and ``alarms.jsonl`` up to the checkpoint's step (:meth:`Monitor.restore`).
 
-The judged monitor (``monitor.judge_sample`` > 0, with a second judge as ``monitor.judge``): a seeded sample of
-that many completions of each reward call, drawn group by group, is graded again by the run's own reward class
-with the second judge, and ``judge_agreement`` is the rank correlation between the two within each prompt's
-group, averaged over the groups (alarm under ``monitor.min_agreement``).
+The judged monitor (``monitor.second_opinion``: a second judge as its ``judge``, ``sample`` > 0 or null; old keys
+``monitor.judge``, ``monitor.judge_sample``): a sample of that many completions of each reward call (null: all),
+drawn group by group with its ``seed``, is graded again by the run's own reward class with the second judge, and
+``judge_agreement`` is the rank correlation between the two within each prompt's group, averaged over the groups
+(alarm under its ``min_agreement``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from rlaif.monitoring.alarm_rule import Watch
 from rlaif.monitoring.alarms import Alarm, AlarmSink
-from rlaif.monitoring.settings import MonitorSettings, monitor_settings
+from rlaif.monitoring.settings import MonitorSettings, monitor_second_opinion, monitor_settings
 from rlaif.monitoring.signals import MEASURES, Rollout, group_agreement, step_signals
 from rlaif.rewards.capabilities import grade_rows
 from rlaif.rewards.conversation import answer_text, prompt_key, question_text, reference_text
@@ -53,7 +54,7 @@ class Monitor:
         self._judged: dict[str, list[tuple[float | None, float | None]]] = {}  # group -> (reward, second judge)
         self._second_requests: dict[str, float] = {}  # the second judge's requests of the step
         self._requests = 0.0  # the second judge's uncached requests since the step timer last took them
-        self._rng = random.Random(0)
+        self._rng = random.Random(settings.judge_seed)
 
     async def before_reward(self, step: int, kwargs: Mapping[str, Any]) -> None:
         return None
@@ -73,7 +74,7 @@ class Monitor:
         rollouts = rollouts_from_call(prompts, completions, scores, kwargs)
         self._rollouts.extend(rollouts)
         extra: dict[str, Any] = {}
-        if self.second is not None and self.settings.judge_sample > 0:
+        if self.second is not None and self.settings.judge_sample != 0:
             await self._judge_sample(prompts, completions, scores, [r.group for r in rollouts], kwargs)
             extra["judge_agreement"] = group_agreement(self._judged)
             extra.update({f"second_judge_{k}": v for k, v in self._second_requests.items()})
@@ -103,7 +104,7 @@ class Monitor:
         for i, group in enumerate(groups):
             members.setdefault(group, []).append(i)
         picked: list[int] = []
-        left = self.settings.judge_sample
+        left = len(groups) if self.settings.judge_sample is None else self.settings.judge_sample
         for group in self._rng.sample(sorted(members), len(members)):
             if left < 2:
                 break
@@ -245,20 +246,23 @@ def build_monitor(
 def build_second_reward(
     monitor: Mapping[str, Any], reward: Mapping[str, Any], run_dir: Path, stack: ExitStack
 ) -> Any | None:
-    """The judged monitor's reward: the run's reward config with the second judge (``monitor.judge``), its cache
-    in ``<run>/monitor_judge/``; None when ``monitor.judge_sample`` is 0. ``stack`` closes the judge."""
-    if not monitor.get("judge_sample") or monitor.get("judge") is None:
+    """The judged monitor's reward: the run's reward config with the second judge (``monitor.second_opinion.judge``),
+    its cache in ``<run>/monitor_judge/``; None when its ``sample`` is 0. ``stack`` closes the judge."""
+    opinion = monitor_second_opinion(monitor)
+    if opinion.sample == 0 or opinion.judge is None:
         return None
+    from omegaconf import OmegaConf
+
     from rlaif.errors import ConfigError
     from rlaif.rewards.capabilities import GradesAnswers
     from rlaif.runs.judge_and_reward import open_judge_and_reward
 
     home = run_dir / "monitor_judge"
     _, second = stack.enter_context(
-        open_judge_and_reward(monitor["judge"], reward, home, log_path=str(home / "rewards.jsonl"))  # type: ignore[arg-type]
+        open_judge_and_reward(OmegaConf.create(opinion.judge), reward, home, log_path=str(home / "rewards.jsonl"))  # type: ignore[arg-type]
     )
     if not isinstance(second, GradesAnswers):
         raise ConfigError(
-            f"monitor.judge_sample: reward {second.__name__!r} grades no single answer (use a rubric reward)"
+            f"{opinion.key_of('sample')}: reward {second.__name__!r} grades no single answer (use a rubric reward)"
         )
     return second

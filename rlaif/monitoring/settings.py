@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
 from rlaif.errors import ConfigError, parse_settings
+from rlaif.evaluation.second_opinion_keys import SecondOpinion, read_second_opinion
 from rlaif.monitoring.alarm_rule import RuleSettings
 from rlaif.monitoring.alarms import OnAlarm
 from rlaif.monitoring.signals import WRONG_WAY, Wrong
@@ -25,10 +26,15 @@ DEFAULTS: dict[str, Any] = {
     "min_change": 0.1,
     "length_in_rubric": "auto",
     "on_alarm": "warn",
+    # The judged monitor: a second judge on `sample` answers of each reward call (0: off; null: every answer),
+    # drawn with `seed`; judge_agreement (Spearman's rho within each group, averaged) alarms under min_agreement.
+    "second_opinion": {"judge": None, "sample": 0, "seed": 0, "min_agreement": 0.0},
+    # Their old names (null: not set): monitor.judge, monitor.judge_sample, monitor.min_agreement.
     "judge": None,
-    "judge_sample": 0,
-    "min_agreement": 0.0,
+    "judge_sample": None,
+    "min_agreement": None,
 }
+_OLD = {"judge": "judge", "sample": "judge_sample", "min_agreement": "min_agreement"}  # field -> old key
 # A criterion that asks about length: then shorter answers are what the rubric wants, not a hack.
 _ABOUT_LENGTH = re.compile(r"\b(concise|brief|short|long|length|words?|verbose)\b", re.IGNORECASE)
 
@@ -38,7 +44,8 @@ class MonitorSettings:
     enabled: bool = True
     on_alarm: OnAlarm = "warn"
     rule: RuleSettings = field(default_factory=RuleSettings)
-    judge_sample: int = 0  # completions per reward call a second judge grades (0: no judged monitor)
+    judge_sample: int | None = 0  # completions per reward call a second judge grades (0: no judged monitor; None: all)
+    judge_seed: int = 0  # the seed of that draw
 
 
 class _Keys(BaseModel):
@@ -55,9 +62,18 @@ class _Keys(BaseModel):
     min_change: NonNegativeFloat
     length_in_rubric: Literal["auto"] | bool
     on_alarm: Literal["warn", "stop"]
-    judge: dict[str, Any] | None  # a judge config: +judge@monitor.judge=NAME
-    judge_sample: NonNegativeInt
-    min_agreement: Annotated[float, Field(ge=-1.0, le=1.0)]
+    second_opinion: dict[str, Any] | None  # checked by read_second_opinion
+    judge: Any  # the old names of second_opinion's keys, checked there too
+    judge_sample: Any
+    min_agreement: Any
+
+
+def monitor_second_opinion(monitor: Mapping[str, Any] | None) -> SecondOpinion:
+    """``monitor.second_opinion`` (or its old keys ``monitor.judge``, ``monitor.judge_sample``,
+    ``monitor.min_agreement``), its defaults those of conf/monitor/default.yaml."""
+    values = {**DEFAULTS, **dict(monitor or {})}
+    old = {name: (f"monitor.{key}", values.get(key)) for name, key in _OLD.items()}
+    return read_second_opinion(values["second_opinion"], "monitor.second_opinion", DEFAULTS["second_opinion"], old)
 
 
 def monitor_settings(
@@ -68,17 +84,21 @@ def monitor_settings(
     keys = parse_settings(_Keys, {**DEFAULTS, **dict(monitor or {})}, "monitor")
     if keys.min_steps > keys.window:
         raise ConfigError(f"monitor.min_steps: {keys.min_steps} is more than monitor.window ({keys.window})")
-    if keys.judge_sample > 0 and keys.judge is None:
+    opinion = monitor_second_opinion(monitor)
+    if opinion.sample != 0 and opinion.judge is None:
+        many = "every answer" if opinion.sample is None else f"{opinion.sample} answers"
         raise ConfigError(
-            f"monitor.judge_sample: {keys.judge_sample} answers a step need a second judge, and monitor.judge is "
-            "null: add one, e.g. +judge@monitor.judge=vllm monitor.judge.base_url=http://HOST:PORT/v1"
+            f"{opinion.key_of('sample')}: {many} a step need a second judge, and {opinion.key_of('judge')} is "
+            "null: add one, e.g. +judge@monitor.second_opinion.judge=vllm "
+            "monitor.second_opinion.judge.base_url=http://HOST:PORT/v1"
         )
-    _check_judge_sample(keys.judge_sample, group_size)
+    if opinion.sample is not None:
+        _check_judge_sample(opinion.sample, group_size, opinion.key_of("sample"))
     wrong_way: dict[str, Wrong] = dict(WRONG_WAY)
     if rubric_asks_length(rubric) if keys.length_in_rubric == "auto" else keys.length_in_rubric:
         wrong_way["answer_words"] = "collapse"
-    if keys.judge_sample > 0:
-        wrong_way["judge_agreement"] = "floor"
+    if opinion.sample != 0:
+        wrong_way["judge_agreement"] = "floor"  # min_agreement None: measured and charted, no alarm
     rule = RuleSettings(
         window=keys.window,
         min_steps=keys.min_steps,
@@ -86,13 +106,14 @@ def monitor_settings(
         signal_z=keys.signal_z,
         collapse_ratio=keys.collapse_ratio,
         min_change=keys.min_change,
-        min_agreement=keys.min_agreement,
+        min_agreement=opinion.min_agreement,
         wrong_way=wrong_way,
     )
-    return MonitorSettings(enabled=keys.enabled, on_alarm=keys.on_alarm, rule=rule, judge_sample=keys.judge_sample)
+    seed = 0 if opinion.seed is None else opinion.seed
+    return MonitorSettings(keys.enabled, keys.on_alarm, rule, judge_sample=opinion.sample, judge_seed=seed)
 
 
-def _check_judge_sample(sample: int, group_size: int | None) -> None:
+def _check_judge_sample(sample: int, group_size: int | None, key: str = "monitor.second_opinion.sample") -> None:
     """The second judge's sample is ranked within each prompt's group: a sample that leaves one answer of a group
     alone grades it for nothing (one answer has no rank), and a sample of 1 can never give a value."""
     size = group_size if group_size is not None and group_size >= 2 else None
@@ -104,9 +125,9 @@ def _check_judge_sample(sample: int, group_size: int | None) -> None:
             else "1 answer"
         )
         raise ConfigError(
-            f"monitor.judge_sample: {sample} answers a reward call are {cut} of a group, which has no other answer "
+            f"{key}: {sample} answers a reward call are {cut} of a group, which has no other answer "
             "to be ranked against (the agreement is measured within each prompt's group): use 2 or more per group, "
-            f"e.g. monitor.judge_sample={size or 2}"
+            f"e.g. {key}={size or 2}"
         )
 
 

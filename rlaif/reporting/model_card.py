@@ -121,7 +121,7 @@ def _evaluation(evaluation: Mapping[str, Any]) -> list[str]:
     if not evaluation:
         return [
             "Not evaluated yet: `python -m rlaif.evaluate adapter=RUN_FOLDER/adapter` (with a judge that did not "
-            "train it: `+judge@judges.NAME=vllm judges.NAME.base_url=...`)."
+            "train it: `+judge@second_opinions.NAME.judge=vllm second_opinions.NAME.judge.base_url=...`)."
         ]
     out = [f"`python -m rlaif.evaluate` against the base model, decided by `{evaluation.get('decided_by')}` "
            f"(report: `{evaluation.get('report')}`):", "", "| judge | trained the policy | wins | ties | losses "

@@ -237,11 +237,14 @@ class _SecondJudge:
         return [SimpleNamespace(score=0.9 if h == self.agrees else 0.1) for h in hacked]
 
 
-@pytest.mark.parametrize("agrees", [True, False])
+@pytest.mark.parametrize(("agrees", "floor"), [(True, 0.0), (False, 0.0), (False, None)])
 def test_the_judged_monitor_alarms_when_a_second_judge_ranks_answers_the_other_way(
-    tmp_path: Path, agrees: bool
+    tmp_path: Path, agrees: bool, floor: float | None
 ) -> None:
-    monitor = _monitor(tmp_path, judge={"_target_": "unused"}, judge_sample=8, min_agreement=0.0)
+    # Old keys (monitor.judge, judge_sample, min_agreement) with a floor; the new keys with none (no alarm).
+    old = {"judge": {"_target_": "unused"}, "judge_sample": 8, "min_agreement": floor}
+    new = {"second_opinion": {"judge": {"_target_": "unused"}, "sample": 8, "min_agreement": None}}
+    monitor = _monitor(tmp_path, **(old if floor is not None else new))
     monitor.second = _SecondJudge(agrees)
     metrics: dict[str, list[float]] = {}
     reward = GuardedReward(_Reward(), [monitor])
@@ -249,7 +252,7 @@ def test_the_judged_monitor_alarms_when_a_second_judge_ranks_answers_the_other_w
         _call(reward, step, hacked=0.5, metrics=metrics)
     assert metrics["monitor/judge_agreement"] == [1.0 if agrees else -1.0] * 6
     alarms = (tmp_path / "alarms.jsonl").read_text().splitlines() if (tmp_path / "alarms.jsonl").exists() else []
-    assert [json.loads(a)["signal"] for a in alarms] == ([] if agrees else ["judge_agreement"])
+    assert [json.loads(a)["signal"] for a in alarms] == ([] if agrees or floor is None else ["judge_agreement"])
 
 
 def test_the_judged_monitor_grades_with_a_second_row_rubric_reward_against_each_rows_rubric(tmp_path: Path) -> None:
@@ -276,11 +279,18 @@ def test_the_judged_monitor_with_the_packaged_judge_as_second_judge(tmp_path: Pa
 
     from rlaif.monitoring.monitor import build_second_reward
 
-    overrides = ["+judge@monitor.judge=local", "monitor.judge_sample=4", "monitor.min_steps=4", "monitor.window=8"]
+    # The new keys (monitor.second_opinion.*; tests/test_row_rubric_data.py runs the old ones through rlaif.train).
+    overrides = [
+        "+judge@monitor.second_opinion.judge=local",
+        "monitor.second_opinion.sample=4",
+        "monitor.second_opinion.seed=7",
+        "monitor.min_steps=4",
+        "monitor.window=8",
+    ]
     with initialize_config_module("rlaif.conf", version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     monitor = build_monitor(cfg.monitor, cfg.rubric, tmp_path)
-    assert monitor is not None
+    assert monitor is not None and monitor.settings.judge_sample == 4 and monitor.settings.judge_seed == 7
     with ExitStack() as stack:
         monitor.second = build_second_reward(cfg.monitor, cfg.reward, tmp_path, stack)
         assert monitor.second is not None and monitor.second.judge.identity.startswith("local:")

@@ -99,9 +99,20 @@ def test_a_crash_cut_last_line_is_skipped(tmp_path: Path, capsys: pytest.Capture
         ("collapse_ratio=1.5", "monitor.collapse_ratio: input should be less than or equal to 1, got 1.5"),
         ("min_change=-0.1", "monitor.min_change: input should be greater than or equal to 0, got -0.1"),
         ("judge_sample=-1", "monitor.judge_sample: input should be greater than or equal to 0, got -1"),
-        ("judge_sample=4", "monitor.judge_sample: 4 answers a step need a second judge, and monitor.judge is null"),
+        (
+            "judge_sample=4",
+            "monitor.judge_sample: 4 answers a step need a second judge, and monitor.second_opinion.judge is null",
+        ),
         ("min_agreement=2", "monitor.min_agreement: input should be less than or equal to 1, got 2"),
         ("judge=vllm", "monitor.judge: input should be a valid dictionary, got 'vllm'"),
+        # The same keys under their new names (docs/judging.md, "Second opinions"), and an old and a new key at once.
+        ("second_opinion.sample=-1", "monitor.second_opinion.sample: input should be greater than or equal to 0"),
+        ("second_opinion.min_agreement=2", "monitor.second_opinion.min_agreement: input should be less than or equal"),
+        ("second_opinion.smaple=4", "monitor.second_opinion.smaple: extra inputs are not permitted, got 4"),
+        (
+            "min_agreement=0.3 second_opinion.min_agreement=0.5",
+            "monitor.min_agreement (0.3) and monitor.second_opinion.min_agreement (0.5) are both set, to different",
+        ),
         ("on_alarm=panic", "monitor.on_alarm: input should be 'warn' or 'stop', got 'panic'"),
         ("enabled=maybe", "monitor.enabled: input should be a valid boolean, got 'maybe'"),
         (
@@ -116,7 +127,7 @@ def test_each_bad_setting_exits_2_naming_the_key(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, override: str, named: str
 ) -> None:
     run = write_run(tmp_path / "run", steps=4, hacked=False)
-    assert main([str(run), override]) == 2
+    assert main([str(run), *override.split()]) == 2
     assert named in caplog.text
 
 
@@ -130,6 +141,7 @@ def test_the_shipped_config_file_is_the_default() -> None:
     settings = monitor_settings({str(k): v for k, v in shipped.items()})
     assert settings.rule.window == 16 and settings.rule.z == 2.0 and settings.on_alarm == "warn"
     assert sorted(shipped) == sorted(DEFAULTS)
+    assert shipped["second_opinion"] == DEFAULTS["second_opinion"]
 
 
 def test_the_runs_reference_answers_are_read_from_its_data(tmp_path: Path) -> None:
