@@ -16,7 +16,12 @@ from tests import _forkserver as forked
 
 # A few cheap steps of the real default run: the packaged policy and judge, 8-token answers, 8 prompts.
 # The canaries on 4 rows, as debug=smoke has them: their wiring at a quarter of their cost.
-SMALL = ("grpo.max_completion_length=8", "grpo.per_device_train_batch_size=4", "data.limit=8", "canaries.rows=4")
+SMALL = (
+    "grpo.max_completion_length=8",
+    "grpo.per_device_train_batch_size=4",
+    "data.limit=8",
+    "canaries.second_opinion.sample=4",
+)
 
 
 def train_command(*overrides: str) -> list[str]:

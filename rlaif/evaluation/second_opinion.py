@@ -1,10 +1,14 @@
 """How far a second opinion agrees with the training judge: one function, one result, for all four places that ask
 one (docs/judging.md, "Second opinions").
 
-- ``rlaif.judge_eval``'s second judge (``judge@second_judge``): both judges on the labelled items (``cross_judge``);
-- ``rlaif.evaluate``'s ``judges``: each against the training judge on the adapter's and the baseline's answers;
-- the judged monitor (``monitor.judge``): within each prompt's group of a training step (``judge_agreement``);
-- the canaries: the training judge on its canary rows now against its own first check.
+- ``rlaif.judge_eval``'s ``second_opinion``: both judges on the labelled items (``cross_judge``);
+- ``rlaif.evaluate``'s ``second_opinions.NAME``: each against the training judge on the adapter's and the
+  baseline's answers;
+- the judged monitor (``monitor.second_opinion``): within each prompt's group of a training step
+  (``judge_agreement``);
+- the canaries (``canaries.second_opinion``): the training judge on its canary rows now against its own first check.
+
+Their keys are one model, :class:`~rlaif.evaluation.second_opinion_keys.SecondOpinion`.
 
 Each gives the share of items with the same verdict, Cohen's κ of the verdicts (pass, or for pairs ``a``, as the
 positive class), and Spearman's ρ of the scores with a percentile bootstrap interval: over all items, or, with
