@@ -58,6 +58,11 @@ def test_an_old_key_is_read_as_its_new_name_with_one_warning(caplog: pytest.LogC
     assert read_second_opinion({"sample": 8}, "place.new", {"sample": 16}, old).sample == 8
     with pytest.raises(ConfigError, match=r"^place\.old_sample \(8\) and place\.new\.sample \(4\) are both set"):
         read_second_opinion({"sample": 4}, "place.new", {"sample": 16}, old)
+    # An old key at the new key's default (an older run's saved config, replayed) changes nothing, says nothing.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="rlaif"):
+        quiet = read_second_opinion({"sample": 16}, "place.new", {"sample": 16}, {"sample": ("place.older", 16)})
+    assert quiet.sample == 16 and quiet.key_of("sample") == "place.new.sample" and "place.older" not in caplog.text
     # A bad value under an old key is named by that key.
     with pytest.raises(ConfigError, match=r"^place\.old_sample: input should be greater than or equal to 0"):
         read_second_opinion(None, "place.new", {"sample": 16}, {"sample": ("place.old_sample", -1)})

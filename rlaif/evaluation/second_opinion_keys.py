@@ -50,7 +50,8 @@ def read_second_opinion(
 ) -> SecondOpinion:
     """The second opinion at config key ``key`` (its node ``node``; missing keys take ``defaults``, the place's
     packaged values). ``old`` maps a field to (its old key, that key's value; None: not set): a set old key is
-    taken, with a warning, unless the new key was also moved off its default to another value (then exit 2).
+    taken, with a warning, unless the new key was also moved off its default to another value (then exit 2); an
+    old key at the default of the new one, with the new one at it too, changes nothing and is not mentioned.
     Bad values raise :class:`ConfigError` naming the key they were given under."""
     defaults = dict(defaults or {})
     values = {**defaults, **{str(k): v for k, v in dict(plain(node) or {}).items()}}
@@ -58,8 +59,8 @@ def read_second_opinion(
     used = []
     for name, (old_key, value) in (old or {}).items():
         value = plain(value)
-        if value is None:
-            continue
+        if value is None or (value == defaults.get(name) and values.get(name) == defaults.get(name)):
+            continue  # not set, or at the new key's default (an older run's saved config): nothing to say
         _check_one(name, value, old_key)
         new = values.get(name)
         if name in values and new != defaults.get(name) and new != value:
