@@ -13,12 +13,11 @@ import pytest
 
 from rlaif.monitor import main
 from rlaif.monitoring.settings import DEFAULTS, monitor_settings
-from tests import _forkserver as forked
 from tests.monitoring.recorded_runs import write_run
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return forked.run([sys.executable, "-m", "rlaif.monitor", *args], timeout=120)
+    return subprocess.run([sys.executable, "-m", "rlaif.monitor", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_a_hacked_run_exits_4_naming_the_signal_the_step_and_the_numbers(tmp_path: Path) -> None:
