@@ -19,7 +19,6 @@ across groups), the interval then resampling groups. The numbers come from :mod:
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass
@@ -29,6 +28,7 @@ import numpy as np
 
 from rlaif.evaluation import stats as st
 from rlaif.rewards.correlation import spearman
+from rlaif.rewards.grades import is_score
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,6 @@ class Agreement:
         out = asdict(self)
         out["spearman_ci"] = list(self.spearman_ci) if self.spearman_ci is not None else None
         return out
-
-
-def _scored(score: float | None) -> bool:
-    return score is not None and not math.isnan(score)
 
 
 def verdict_rule(pairwise: bool = False, threshold: float = 0.5) -> Callable[[float], str]:
@@ -83,7 +79,7 @@ def agreement_with(
     if len(training) != len(second) or (groups is not None and len(groups) != len(training)):
         counts = f"{len(training)} training scores, {len(second)} second opinions"
         raise ValueError(f"agreement_with: {counts}, {'no' if groups is None else len(groups)} group keys")
-    both = [i for i in range(len(training)) if _scored(training[i]) and _scored(second[i])]
+    both = [i for i in range(len(training)) if is_score(training[i]) and is_score(second[i])]
     a = [float(training[i]) for i in both]  # type: ignore[arg-type]
     b = [float(second[i]) for i in both]  # type: ignore[arg-type]
     first_says, second_says = [verdict(x) for x in a], [verdict(y) for y in b]

@@ -10,7 +10,6 @@ measures, so "on topic" means exactly what the default reward's gate means by it
 
 from __future__ import annotations
 
-import math
 import re
 import statistics
 from collections import defaultdict
@@ -22,6 +21,7 @@ from rlaif.evaluation.second_opinion import agreement_with
 from rlaif.judges.quantiles import median
 from rlaif.rewards.checks import LanguageMatch, takes_reference
 from rlaif.rewards.fencing import normalize
+from rlaif.rewards.grades import is_score
 from rlaif.rewards.on_topic import MentionsQuestion
 
 Wrong = Literal["down", "up", "collapse", "floor"]
@@ -75,7 +75,7 @@ def step_signals(rollouts: Sequence[Rollout]) -> dict[str, float | None]:
     """The step's mean reward, every signal of :data:`SIGNALS` and every measure of :data:`MEASURES` (None where
     there is nothing to measure)."""
     answers = [r.answer for r in rollouts]
-    scores = [r.score for r in rollouts if _scored(r.score)]
+    scores = [r.score for r in rollouts if is_score(r.score)]
     return {
         "reward": sum(s for s in scores if s is not None) / len(scores) if scores else None,
         "answer_words": median(len(a.split()) for a in answers),
@@ -127,7 +127,7 @@ def all_equal_groups(rollouts: Sequence[Rollout]) -> float | None:
     every answer of such a group, so it teaches nothing (SkyRL logs the same). None without such a group."""
     groups: dict[str, list[float]] = defaultdict(list)
     for r in rollouts:
-        if _scored(r.score):
+        if is_score(r.score):
             groups[r.group].append(float(r.score or 0.0))
     sized = [g for g in groups.values() if len(g) >= 2]
     if not sized:
@@ -145,7 +145,3 @@ def _passes(check: Any, rollout: Rollout) -> bool:
 
 def _share(rollouts: Sequence[Rollout], test: Any) -> float | None:
     return sum(bool(test(r)) for r in rollouts) / len(rollouts) if rollouts else None
-
-
-def _scored(score: float | None) -> bool:
-    return score is not None and not math.isnan(score)

@@ -5,6 +5,7 @@ failure policy). :mod:`rlaif.rewards.step_log` logs them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,11 @@ from rlaif.rewards.failures import FailurePolicy, JudgeFailureError
 # A thinking judge's reasoning goes to rewards.jsonl (``reasoning``) cut to at most this many characters: its
 # first and last halves (the verdict is argued at the end), with how much was left out between them.
 REASONING_CHARS = 1000
+
+
+def is_score(score: float | None) -> bool:
+    """A score, not the absence of one: None is no verdict, and nan is how TRL carries a reward's None."""
+    return score is not None and not math.isnan(score)
 
 
 def reasoning_details(reply: Any) -> dict[str, str]:

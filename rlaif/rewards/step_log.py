@@ -22,7 +22,7 @@ from typing import Any
 
 from rlaif.rewards.conversation import prompt_key, question_text, reference_text
 from rlaif.rewards.correlation import spearman
-from rlaif.rewards.grades import Grade
+from rlaif.rewards.grades import Grade, is_score
 from rlaif.rewards.run_log import RewardLine, RewardLog
 from rlaif.rewards.step_numbers import step_being_taken
 from rlaif.rewards.verdicts.jury_votes import jury_metrics
@@ -32,7 +32,7 @@ def length_spearman(prompts: Sequence[Any], answers: Sequence[str], scores: Sequ
     """Mean over prompt groups (>= 3 scored answers) of Spearman(answer length, reward); None if no group."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, (prompt, score) in enumerate(zip(prompts, scores, strict=True)):
-        if score is not None and not math.isnan(score):
+        if is_score(score):
             groups[prompt_key(prompt)].append(i)
     rhos = []
     for members in groups.values():
